@@ -1,0 +1,35 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * BPF through libbpf over Deno FFI: the CPU sampler object, perf events, batch map drains and
+ * the capability checks that must pass before any of it is tried.
+ *
+ * @example Sample every online CPU for one window
+ * ```ts ignore
+ * import { onlineCpus, ProfilerObject } from "./mod.ts";
+ * using obj = ProfilerObject.open({
+ *   objectPath: "bpf/.output/profiler.bpf.o",
+ *   countEntries: 4096,
+ *   stackEntries: 8192,
+ *   verbose: false,
+ * });
+ * obj.attach(onlineCpus(), 19);
+ * await new Promise((r) => setTimeout(r, 10_000));
+ * const { entries, stacks } = await obj.flipAndDrain();
+ * ```
+ *
+ * @module
+ */
+
+export { errnoName, NativeError } from "./ffi.ts";
+export { onlineCpus, parseCpuList } from "./perf_event.ts";
+export {
+  type CountEntry,
+  type DrainResult,
+  ProfilerObject,
+  type ProfilerObjectOptions,
+} from "./profiler_object.ts";
+export { COUNTER_NAMES, MAX_STACK_DEPTH, StackFlags } from "./types.ts";
+export { checkPrerequisites, type Prerequisites } from "./preflight.ts";
+export { readProgramStats } from "./prog_stats.ts";

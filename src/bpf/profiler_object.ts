@@ -1,0 +1,395 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * The loaded CPU sampler (bpf/profiler.bpf.c): open, size the maps, load, attach one perf event
+ * per CPU, and, once per window, flip the active generation and drain the idle one with batch
+ * map operations. Everything is released by `close()`, and the kernel releases it by itself if
+ * the process dies: nothing is pinned, so perf events and programs live only as long as our fds.
+ *
+ * @module
+ */
+
+import { getLogger } from "../log/mod.ts";
+import { cstr, errno, errnoName, libbpf, libc, NativeError } from "./ffi.ts";
+import { routeLibbpfLog } from "./libbpf_log.ts";
+import { openCpuClockEvent } from "./perf_event.ts";
+import {
+  COUNTER_NAMES,
+  COUNTERS_SIZE,
+  MAX_STACK_DEPTH,
+  STACK_COUNT_KEY,
+  STACK_TRACE,
+} from "./types.ts";
+
+const log = getLogger("bpf");
+const ENOENT = 2;
+const ENOSPC = 28;
+const decoder = new TextDecoder();
+
+/** Options of {@link ProfilerObject.open}. */
+export interface ProfilerObjectOptions {
+  /** Path of profiler.bpf.o. */
+  objectPath: string;
+  /** max_entries of each stack_counts map (distinct pid/tid/stack keys per window). */
+  countEntries: number;
+  /** max_entries of each stacks map (distinct stacks per window). */
+  stackEntries: number;
+  /** Turns on bpf_printk of each decision in the BPF program. */
+  verbose: boolean;
+}
+
+/** One drained entry of a stack_counts map. */
+export interface CountEntry {
+  pid: number;
+  tid: number;
+  userStackId: bigint;
+  kernelStackId: bigint;
+  threadComm: string;
+  processComm: string;
+  flags: number;
+  count: number;
+}
+
+/** What one window's drain returns. */
+export interface DrainResult {
+  entries: CountEntry[];
+  /** Stack id -> addresses, leaf first. */
+  stacks: Map<bigint, BigUint64Array>;
+  /** Failed batch operations (the window is still returned with what was read). */
+  errors: Array<{ map: string; error: string }>;
+}
+
+/** File descriptors of the maps user space touches; index = generation. */
+interface MapFds {
+  counts: [number, number];
+  stacks: [number, number];
+  generation: number;
+  counters: number;
+}
+
+function cString(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return decoder.decode(end < 0 ? bytes : bytes.subarray(0, end));
+}
+
+/** The loaded sampler and its attached perf events. */
+export class ProfilerObject {
+  #obj: Deno.PointerObject | null;
+  #prog: Deno.PointerObject;
+  #links: Deno.PointerObject[] = [];
+  #perfFds: number[] = [];
+  #generation = 0;
+  #fds: MapFds;
+  #countEntries: number;
+  #stackEntries: number;
+  // Drain buffers, allocated once and reused every window.
+  #countKeys: Uint8Array<ArrayBuffer>;
+  #countValues: BigUint64Array<ArrayBuffer>;
+  #stackBatch = 1024;
+  #stackKeys: BigUint64Array<ArrayBuffer>;
+  #stackValues: Uint8Array<ArrayBuffer>;
+  #batchIn = new Uint8Array(8);
+  #batchOut = new Uint8Array(8);
+  #batchCount = new Uint32Array(1);
+  #possibleCpus: number;
+  #countersValue: Uint8Array<ArrayBuffer>;
+
+  private constructor(
+    obj: Deno.PointerObject,
+    prog: Deno.PointerObject,
+    fds: MapFds,
+    countEntries: number,
+    stackEntries: number,
+  ) {
+    this.#obj = obj;
+    this.#prog = prog;
+    this.#fds = fds;
+    this.#countEntries = countEntries;
+    this.#stackEntries = stackEntries;
+    this.#countKeys = new Uint8Array(countEntries * STACK_COUNT_KEY.size);
+    this.#countValues = new BigUint64Array(countEntries);
+    this.#stackKeys = new BigUint64Array(this.#stackBatch);
+    this.#stackValues = new Uint8Array(this.#stackBatch * STACK_TRACE.size);
+    this.#possibleCpus = libbpf().libbpf_num_possible_cpus();
+    this.#countersValue = new Uint8Array(this.#possibleCpus * COUNTERS_SIZE);
+  }
+
+  /**
+   * Opens and loads the BPF object with maps sized for the host.
+   *
+   * @param opts Object path, map sizes and verbosity.
+   * @returns The loaded object, not yet attached.
+   * @throws {NativeError} When bpf() is not permitted or the verifier rejects the program.
+   */
+  static open(opts: ProfilerObjectOptions): ProfilerObject {
+    routeLibbpfLog();
+    const b = libbpf();
+    const obj = b.bpf_object__open_file(cstr(opts.objectPath), null);
+    if (!obj) {
+      const code = errno();
+      throw new NativeError(
+        `open BPF object ${opts.objectPath}`,
+        code,
+        "run the set-up (make -C bpf)",
+      );
+    }
+    try {
+      const map = (name: string): Deno.PointerObject => {
+        const m = b.bpf_object__find_map_by_name(obj, cstr(name));
+        if (!m) {
+          throw new Error(
+            `Cannot find map ${name} in ${opts.objectPath}: the object is stale, rebuild it`,
+          );
+        }
+        return m;
+      };
+      for (const name of ["stack_counts_0", "stack_counts_1"]) {
+        b.bpf_map__set_max_entries(map(name), opts.countEntries);
+      }
+      for (const name of ["stacks_0", "stacks_1"]) {
+        b.bpf_map__set_max_entries(map(name), opts.stackEntries);
+      }
+      if (opts.verbose) {
+        const size = new BigUint64Array(1);
+        const value = b.bpf_map__initial_value(map(".rodata.config"), size);
+        if (!value || size[0] < 1n) {
+          throw new Error("Cannot set verbose logging: .rodata.config is missing");
+        }
+        new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(value, 1))[0] = 1;
+      }
+      const rc = b.bpf_object__load(obj);
+      if (rc < 0) {
+        const code = -rc;
+        const hint = code === 1 || code === 13
+          ? "bpf() is not permitted: run as root, or grant CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)"
+          : "run with --log-level=debug to see libbpf's and the verifier's log";
+        throw new NativeError("load the BPF program", code, hint);
+      }
+      const prog = b.bpf_object__find_program_by_name(obj, cstr("profile_cpu"));
+      if (!prog) throw new Error(`Cannot find program profile_cpu in ${opts.objectPath}`);
+      const fd = (name: string) => b.bpf_map__fd(map(name));
+      const fds = {
+        counts: [fd("stack_counts_0"), fd("stack_counts_1")] as [number, number],
+        stacks: [fd("stacks_0"), fd("stacks_1")] as [number, number],
+        generation: fd("active_generation"),
+        counters: fd("counters"),
+      };
+      log.debug("loaded BPF object", {
+        path: opts.objectPath,
+        countEntries: opts.countEntries,
+        stackEntries: opts.stackEntries,
+      });
+      return new ProfilerObject(obj, prog, fds, opts.countEntries, opts.stackEntries);
+    } catch (e) {
+      b.bpf_object__close(obj);
+      throw e;
+    }
+  }
+
+  /** The program's fd, for run statistics in /proc/self/fdinfo. */
+  get programFd(): number {
+    return libbpf().bpf_program__fd(this.#prog);
+  }
+
+  /** Map capacities, for metrics and the status page. */
+  get capacity(): { countEntries: number; stackEntries: number } {
+    return { countEntries: this.#countEntries, stackEntries: this.#stackEntries };
+  }
+
+  /**
+   * Opens a cpu-clock perf event on each CPU and attaches the program to it.
+   *
+   * @param cpus CPU numbers (the online ones).
+   * @param frequencyHz Samples per second per CPU.
+   * @throws {NativeError} On the first CPU that fails; events attached so far are detached.
+   */
+  attach(cpus: number[], frequencyHz: number): void {
+    const b = libbpf();
+    try {
+      for (const cpu of cpus) {
+        const pfd = openCpuClockEvent(cpu, frequencyHz);
+        this.#perfFds.push(pfd);
+        const link = b.bpf_program__attach_perf_event(this.#prog, pfd);
+        if (!link) {
+          const code = errno();
+          throw new NativeError(`attach the BPF program to the perf event of CPU ${cpu}`, code);
+        }
+        this.#links.push(link);
+      }
+    } catch (e) {
+      this.detach();
+      throw e;
+    }
+    log.debug("attached perf events", { cpus: cpus.length, frequencyHz });
+  }
+
+  /** Detaches the program from every perf event and closes them. Idempotent. */
+  detach(): void {
+    const b = libbpf();
+    for (const link of this.#links) b.bpf_link__destroy(link);
+    this.#links = [];
+    for (const fd of this.#perfFds) libc().close(fd);
+    this.#perfFds = [];
+  }
+
+  /**
+   * Makes BPF write into the other generation, waits for programs still writing into this one,
+   * and drains it: every count (one batch call for the whole map) and every stack (batches of
+   * 1024). The drained maps are left empty for the window after next.
+   *
+   * @returns The window's counts and stacks.
+   */
+  async flipAndDrain(): Promise<DrainResult> {
+    const drained = this.#generation;
+    this.#generation ^= 1;
+    const key = new Uint32Array([0]);
+    const value = new Uint32Array([this.#generation]);
+    const rc = libbpf().bpf_map_update_elem(this.#fds.generation, key, value, 0n);
+    const errors: DrainResult["errors"] = [];
+    if (rc < 0) {
+      // Keep draining: BPF keeps writing into the same generation, so some samples of this
+      // window land in the next drain instead; none are lost.
+      this.#generation = drained;
+      errors.push({ map: "active_generation", error: errnoName(-rc) });
+    } else {
+      // A perf_event program runs for microseconds with preemption disabled; 5 ms is ample for
+      // every program that read the old generation to finish writing into it.
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const entries = this.#drainCounts(this.#fds.counts[drained], errors);
+    const stacks = this.#drainStacks(this.#fds.stacks[drained], errors);
+    return { entries, stacks, errors };
+  }
+
+  #drainCounts(fd: number, errors: DrainResult["errors"]): CountEntry[] {
+    const b = libbpf();
+    const entries: CountEntry[] = [];
+    let first = true;
+    for (;;) {
+      this.#batchCount[0] = this.#countEntries;
+      const rc = b.bpf_map_lookup_and_delete_batch(
+        fd,
+        first ? null : this.#batchIn,
+        this.#batchOut,
+        this.#countKeys,
+        this.#countValues,
+        this.#batchCount,
+        null,
+      );
+      const n = this.#batchCount[0];
+      const view = new DataView(this.#countKeys.buffer);
+      for (let i = 0; i < n; i++) {
+        const o = i * STACK_COUNT_KEY.size;
+        entries.push({
+          pid: view.getUint32(o + STACK_COUNT_KEY.pid, true),
+          tid: view.getUint32(o + STACK_COUNT_KEY.tid, true),
+          userStackId: view.getBigUint64(o + STACK_COUNT_KEY.userStackId, true),
+          kernelStackId: view.getBigUint64(o + STACK_COUNT_KEY.kernelStackId, true),
+          threadComm: cString(
+            this.#countKeys.subarray(
+              o + STACK_COUNT_KEY.threadComm,
+              o + STACK_COUNT_KEY.threadComm + 16,
+            ),
+          ),
+          processComm: cString(
+            this.#countKeys.subarray(
+              o + STACK_COUNT_KEY.processComm,
+              o + STACK_COUNT_KEY.processComm + 16,
+            ),
+          ),
+          flags: view.getUint32(o + STACK_COUNT_KEY.flags, true),
+          count: Number(this.#countValues[i]),
+        });
+      }
+      if (rc === -ENOENT) break; // the last batch: the map is empty now
+      if (rc < 0) {
+        errors.push({ map: "stack_counts", error: errnoName(-rc) });
+        log.debug("stack_counts batch read failed", { error: errnoName(-rc) });
+        break;
+      }
+      this.#batchIn.set(this.#batchOut);
+      first = false;
+    }
+    return entries;
+  }
+
+  #drainStacks(fd: number, errors: DrainResult["errors"]): Map<bigint, BigUint64Array> {
+    const b = libbpf();
+    const stacks = new Map<bigint, BigUint64Array>();
+    let first = true;
+    for (;;) {
+      this.#batchCount[0] = this.#stackBatch;
+      const rc = b.bpf_map_lookup_and_delete_batch(
+        fd,
+        first ? null : this.#batchIn,
+        this.#batchOut,
+        this.#stackKeys,
+        this.#stackValues,
+        this.#batchCount,
+        null,
+      );
+      if (rc === -ENOSPC && this.#batchCount[0] === 0) {
+        // One hash bucket holds more entries than a batch: grow the batch and retry.
+        this.#stackBatch *= 2;
+        this.#stackKeys = new BigUint64Array(this.#stackBatch);
+        this.#stackValues = new Uint8Array(this.#stackBatch * STACK_TRACE.size);
+        continue;
+      }
+      const n = this.#batchCount[0];
+      const words = new BigUint64Array(this.#stackValues.buffer);
+      const stride = STACK_TRACE.size / 8;
+      for (let i = 0; i < n; i++) {
+        const base = i * stride;
+        const len = Math.min(Number(words[base]), MAX_STACK_DEPTH);
+        stacks.set(this.#stackKeys[i], words.slice(base + 1, base + 1 + len));
+      }
+      if (rc === -ENOENT) break;
+      if (rc < 0) {
+        errors.push({ map: "stacks", error: errnoName(-rc) });
+        log.debug("stacks batch read failed", { error: errnoName(-rc) });
+        break;
+      }
+      this.#batchIn.set(this.#batchOut);
+      first = false;
+    }
+    return stacks;
+  }
+
+  /**
+   * Reads the outcome counters, summed over CPUs. They only grow; callers take differences.
+   *
+   * @returns Counter name -> total since load.
+   */
+  readCounters(): Map<string, number> {
+    const totals = new Map<string, number>();
+    const rc = libbpf().bpf_map_lookup_elem(
+      this.#fds.counters,
+      new Uint32Array([0]),
+      this.#countersValue,
+    );
+    if (rc < 0) throw new NativeError("read the BPF counters", -rc);
+    const words = new BigUint64Array(this.#countersValue.buffer);
+    const stride = COUNTERS_SIZE / 8; // per-CPU values are each rounded up to 8 bytes; ours already are
+    COUNTER_NAMES.forEach((name, i) => {
+      let sum = 0;
+      for (let cpu = 0; cpu < this.#possibleCpus; cpu++) sum += Number(words[cpu * stride + i]);
+      totals.set(name, sum);
+    });
+    return totals;
+  }
+
+  /** Detaches and unloads everything. Idempotent. */
+  close(): void {
+    this.detach();
+    if (this.#obj) {
+      libbpf().bpf_object__close(this.#obj);
+      this.#obj = null;
+    }
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
