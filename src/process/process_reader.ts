@@ -1,0 +1,322 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+import { buildIdOfImage } from "./elf_build_id.ts";
+import { PF_X, PT_LOAD, readElf } from "./_elf.ts";
+import { LruCache } from "./_lru.ts";
+import { parseMaps, type ProcMapping } from "./maps.ts";
+import { identifyMappedFile, openMappedFile } from "./_open_mapped_file.ts";
+import { parseProcStat } from "./_proc_stat.ts";
+
+/** An executable mapping ready for pprof: file-backed r-x mappings plus `[vdso]`. */
+export interface ExecutableMapping {
+  /** First address. */
+  start: number;
+  /** First address past the end. */
+  limit: number;
+  /** File offset of `start`. */
+  offset: number;
+  /** The path as the process sees it (without ` (deleted)`), or `[vdso]`. */
+  path: string;
+  /** Lowercase hex; "" if none could be computed. */
+  buildId: string;
+  /** Where `buildId` came from; `none` when it is "". */
+  buildIdKind: "gnu" | "go" | "text-hash" | "none";
+  /** `e_type` (2 EXEC, 3 DYN) when the file is ELF. */
+  elfType?: number;
+  /** The executable PT_LOAD that this mapping maps, for address normalization. */
+  loadSegment?: { offset: number; vaddr: number };
+  /** True for `[vdso]` and other pseudo-mappings with no file. */
+  special: boolean;
+  /** True when the mapped file was deleted (its path no longer names it). */
+  deleted: boolean;
+}
+
+/** What {@link ProcessReader.read} learns about a process. */
+export interface ProcessInfo {
+  pid: number;
+  /** /proc/PID/comm: the thread-group leader's name, at most 15 bytes. */
+  comm: string;
+  /** Target of /proc/PID/exe (may end in ` (deleted)`); "" for kernel threads and zombies. */
+  exe: string;
+  /** Arguments; empty for kernel threads and zombies. */
+  cmdline: string[];
+  ppid: number;
+  /** Executable mappings sorted by start. */
+  mappings: ExecutableMapping[];
+  /** `starttime` from /proc/PID/stat: with the pid it tells a reused pid apart. */
+  startTimeTicks: number;
+}
+
+/** The logger the reader reports skipped files to; a LogTape `Logger` fits. */
+export interface ProcessReaderLogger {
+  /**
+   * Logs a debug record.
+   *
+   * @param message The message.
+   * @param properties Structured fields.
+   */
+  debug(message: string, properties?: Record<string, unknown>): void;
+}
+
+/** Options of {@link ProcessReader}. */
+export interface ProcessReaderOptions {
+  /**
+   * How many files' build IDs (and load segments) to keep.
+   *
+   * @default {4096}
+   */
+  buildIdCacheSize?: number;
+  /** Where to report files that could not be read; nothing is logged without it. */
+  log?: ProcessReaderLogger;
+}
+
+/** Counters of a {@link ProcessReader}, for metrics. They only grow. */
+export interface ProcessReaderStats {
+  /** Mapped files whose build ID came from the cache. */
+  buildIdCacheHits: number;
+  /** Mapped files that had to be read. */
+  buildIdCacheMisses: number;
+  /** Files under /proc or mapped files that could not be read (vanished processes excluded). */
+  readErrors: number;
+  /** Lines of maps files that were skipped as malformed. */
+  malformedMapLines: number;
+}
+
+/** What is cached per mapped file; non-ELF files are cached too, as entries with no build ID. */
+interface FileFacts {
+  buildId: string;
+  buildIdKind: ExecutableMapping["buildIdKind"];
+  elfType?: number;
+  /** Executable PT_LOAD segments. */
+  loads: { offset: number; vaddr: number; filesz: number }[];
+}
+
+const NO_FACTS: FileFacts = { buildId: "", buildIdKind: "none", loads: [] };
+
+/** True for errors that mean the process (or its /proc directory) is gone. */
+function isGone(e: unknown): boolean {
+  const code = (e as { code?: string })?.code;
+  return e instanceof Deno.errors.NotFound || code === "ENOENT" || code === "ESRCH";
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Reads processes from /proc: names, command line, parent, start time and executable mappings
+ * with their build IDs.
+ *
+ * Build IDs are cached per file (device, inode, size, mtime), so a library mapped by a hundred
+ * processes is read once; files that have none are cached as such. Files are opened through
+ * /proc/PID/map_files (see `_open_mapped_file.ts` for why and for the fallback).
+ *
+ * All reads are synchronous: each is a few small /proc reads, and the cache makes ELF reads rare.
+ *
+ * @example Read the agent's own process
+ * ```ts
+ * import { ProcessReader } from "./mod.ts";
+ * const reader = new ProcessReader();
+ * const info = reader.read(Deno.pid);
+ * const exe = info?.mappings.find((m) => m.path === Deno.execPath());
+ * if (!exe?.buildId) throw new Error("no build ID for the deno binary");
+ * ```
+ */
+export class ProcessReader {
+  /** Counters for metrics; the object is live and only grows. */
+  readonly stats: ProcessReaderStats = {
+    buildIdCacheHits: 0,
+    buildIdCacheMisses: 0,
+    readErrors: 0,
+    malformedMapLines: 0,
+  };
+  readonly #cache: LruCache<string, FileFacts>;
+  readonly #log?: ProcessReaderLogger;
+
+  /**
+   * Creates a reader with an empty cache.
+   *
+   * @param options Cache size and logger.
+   */
+  constructor(options: ProcessReaderOptions = {}) {
+    this.#cache = new LruCache(options.buildIdCacheSize ?? 4096);
+    this.#log = options.log;
+  }
+
+  /**
+   * Reads one process.
+   *
+   * Files that exist but cannot be read (e.g. a maps file the kernel denies) leave their fields
+   * empty and count in `stats.readErrors`.
+   *
+   * @param pid The process id.
+   * @returns Its info, or undefined if it does not exist (or vanished while being read).
+   */
+  read(pid: number): ProcessInfo | undefined {
+    if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    const base = `/proc/${pid}`;
+    const gone = Symbol();
+    // Reads a /proc file: `gone` if the process vanished, undefined if unreadable otherwise.
+    const readProc = (name: string): Uint8Array | undefined | typeof gone => {
+      try {
+        return Deno.readFileSync(`${base}/${name}`);
+      } catch (e) {
+        if (isGone(e)) return gone;
+        this.#readError(`${base}/${name}`, e);
+        return undefined;
+      }
+    };
+
+    const statBytes = readProc("stat");
+    if (statBytes === gone || statBytes === undefined) return undefined;
+    const stat = parseProcStat(decoder.decode(statBytes));
+    if (!stat) {
+      this.#readError(`${base}/stat`, new SyntaxError("Cannot parse stat"));
+      return undefined;
+    }
+    const commBytes = readProc("comm");
+    if (commBytes === gone) return undefined;
+    const comm = commBytes ? decoder.decode(commBytes).replace(/\n$/, "") : stat.comm;
+    const cmdlineBytes = readProc("cmdline");
+    if (cmdlineBytes === gone) return undefined;
+    const cmdline = cmdlineBytes ? splitCmdline(decoder.decode(cmdlineBytes)) : [];
+    const mapsBytes = readProc("maps");
+    if (mapsBytes === gone) return undefined;
+    const mappings = mapsBytes
+      ? this.#executableMappings(pid, parseMaps(decoder.decode(mapsBytes), this.stats))
+      : [];
+
+    let exe = "";
+    try {
+      exe = Deno.readLinkSync(`${base}/exe`);
+    } catch {
+      // Kernel threads and zombies have no exe (ENOENT); that is not an error worth counting.
+    }
+    return {
+      pid,
+      comm,
+      exe,
+      cmdline,
+      ppid: stat.ppid,
+      mappings,
+      startTimeTicks: stat.startTimeTicks,
+    };
+  }
+
+  /**
+   * Reads the name of one thread.
+   *
+   * @param pid The process id.
+   * @param tid The thread id.
+   * @returns /proc/PID/task/TID/comm without its newline, or undefined if it cannot be read.
+   */
+  threadName(pid: number, tid: number): string | undefined {
+    if (!Number.isSafeInteger(pid) || !Number.isSafeInteger(tid) || pid <= 0 || tid <= 0) {
+      return undefined;
+    }
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).replace(/\n$/, "");
+    } catch {
+      return undefined;
+    }
+  }
+
+  #executableMappings(pid: number, all: ProcMapping[]): ExecutableMapping[] {
+    const out: ExecutableMapping[] = [];
+    for (const m of all) {
+      if (m.path === "[vdso]") {
+        out.push({
+          start: m.start,
+          limit: m.limit,
+          offset: m.offset,
+          path: m.path,
+          buildId: "",
+          buildIdKind: "none",
+          special: true,
+          deleted: false,
+        });
+        continue;
+      }
+      // "/" excludes anonymous JIT code, [vsyscall], [uprobes] and anon_inode: mappings.
+      if (!m.perms.includes("x") || !m.path.startsWith("/")) continue;
+      const facts = this.#facts(pid, m);
+      const size = m.limit - m.start;
+      // The segment whose file range overlaps the mapping; overlap rather than containment of
+      // `offset`, because the kernel rounds the mapping down to a page and pages vary in size.
+      const seg = facts.loads.find((p) =>
+        m.offset < p.offset + p.filesz && p.offset < m.offset + size
+      );
+      out.push({
+        start: m.start,
+        limit: m.limit,
+        offset: m.offset,
+        path: m.path,
+        buildId: facts.buildId,
+        buildIdKind: facts.buildIdKind,
+        ...(facts.elfType !== undefined ? { elfType: facts.elfType } : {}),
+        ...(seg ? { loadSegment: { offset: seg.offset, vaddr: seg.vaddr } } : {}),
+        special: false,
+        deleted: m.deleted,
+      });
+    }
+    return out.sort((a, b) => a.start - b.start);
+  }
+
+  /** Build ID and load segments of a mapped file, from the cache or read once. */
+  #facts(pid: number, m: ProcMapping): FileFacts {
+    let id;
+    try {
+      id = identifyMappedFile(pid, m);
+    } catch (e) {
+      // Also reached when the process exits mid-read; read() then usually notices on its own.
+      this.#readError(m.path, e);
+      return NO_FACTS;
+    }
+    const cached = this.#cache.get(id.key);
+    if (cached) {
+      this.stats.buildIdCacheHits++;
+      return cached;
+    }
+    this.stats.buildIdCacheMisses++;
+    let facts: FileFacts;
+    try {
+      using src = openMappedFile(id);
+      const image = readElf(src);
+      if (!image) {
+        facts = NO_FACTS;
+      } else {
+        const bid = buildIdOfImage(src, image);
+        facts = {
+          buildId: bid?.id ?? "",
+          buildIdKind: bid?.kind ?? "none",
+          elfType: image.type,
+          loads: image.programHeaders
+            // Non-finite fields are values past 2^53, which no user-space file has.
+            .filter((p) =>
+              p.type === PT_LOAD && (p.flags & PF_X) !== 0 &&
+              Number.isFinite(p.offset + p.vaddr + p.filesz)
+            )
+            .map((p) => ({ offset: p.offset, vaddr: p.vaddr, filesz: p.filesz })),
+        };
+      }
+    } catch (e) {
+      // I/O errors are not cached: they may pass, unlike a file's content.
+      this.#readError(id.path, e);
+      return NO_FACTS;
+    }
+    this.#cache.set(id.key, facts);
+    return facts;
+  }
+
+  #readError(path: string, e: unknown): void {
+    this.stats.readErrors++;
+    this.#log?.debug("Cannot read {path}", { path, error: (e as Error)?.message ?? String(e) });
+  }
+}
+
+/** Splits /proc/PID/cmdline on NUL; the last argument ends with a NUL that makes no argument. */
+function splitCmdline(s: string): string[] {
+  if (s === "") return [];
+  const parts = s.split("\0");
+  if (parts[parts.length - 1] === "") parts.pop();
+  return parts;
+}
