@@ -1,0 +1,330 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * The CPU profiler: owns the BPF sampler and, every profiling window, drains it and turns what
+ * it sampled into one pprof profile per process, handed to every sink (local store, /query).
+ *
+ * Windows are timed against the clock, not chained sleeps, so a slow window does not shift the
+ * ones after it. The BPF maps are double-buffered (see bpf/maps.h), so sampling never pauses.
+ *
+ * @module
+ */
+
+import { type DrainResult, ProfilerObject, readProgramStats } from "../bpf/mod.ts";
+import { getLogger } from "../log/mod.ts";
+import { metrics } from "../metrics/mod.ts";
+import { buildProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
+import type { ProcessInfo, ProcessReader } from "../process/mod.ts";
+import type { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
+import { assembleWindow, type ProcessWindow } from "./window.ts";
+
+const log = getLogger("profiler");
+
+/** The name of the profiles this profiler makes (`__name__`). */
+export const PROFILER_NAME = "parca_agent_cpu";
+
+/** A finished per-process profile, as handed to sinks. */
+export interface ProcessProfile {
+  pid: number;
+  /** Series labels, `__name__` first. */
+  labels: Record<string, string>;
+  profile: Profile;
+  /** gzip-compressed pprof. */
+  pprof: Uint8Array;
+  timeNanos: bigint;
+  samples: number;
+}
+
+/** Receives every profile the profiler makes. */
+export interface ProfileSink {
+  /** Called once per profile; failures must be handled inside (they are logged if thrown). */
+  write(p: ProcessProfile): Promise<void> | void;
+}
+
+/** What the profiler knows about a process from the last window. */
+export interface ProcessStatus {
+  pid: number;
+  labels: Record<string, string>;
+  samples: number;
+  status: "active" | "error";
+  lastError?: string;
+}
+
+/** Options of {@link CpuProfiler}. */
+export interface CpuProfilerOptions {
+  objectPath: string;
+  frequencyHz: number;
+  durationMs: number;
+  cpus: number[];
+  node: string;
+  externalLabels: Array<[string, string]>;
+  verbose: boolean;
+  processes: ProcessReader;
+  kernelSymbols?: KernelSymbols;
+  vdsoSymbols?: VdsoSymbols;
+  sinks: ProfileSink[];
+}
+
+/**
+ * Map capacities for a host: room for every sample of a window to be distinct (CPUs × frequency
+ * × seconds, with 25 % headroom), rounded up to a power of two; stacks get twice that (a user and
+ * a kernel stack per sample). Bounded so a huge host cannot lock unbounded kernel memory.
+ *
+ * @param cpus Online CPUs.
+ * @param frequencyHz Samples per second per CPU.
+ * @param durationMs Window length.
+ * @returns max_entries for the counts and stacks maps.
+ */
+export function mapCapacity(
+  cpus: number,
+  frequencyHz: number,
+  durationMs: number,
+): { countEntries: number; stackEntries: number } {
+  const samples = Math.ceil(cpus * frequencyHz * (durationMs / 1000) * 1.25);
+  let count = 1024;
+  while (count < samples && count < 65536) count *= 2;
+  return { countEntries: count, stackEntries: count * 2 };
+}
+
+/** Samples every CPU and makes per-process profiles every window. */
+export class CpuProfiler {
+  readonly #opts: CpuProfilerOptions;
+  #obj: ProfilerObject | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #windowStart = 0; // ms since epoch
+  #windowStartNanos = 0n;
+  #running: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #lastCounters = new Map<string, number>();
+  #status = new Map<number, ProcessStatus>();
+  #lastError: string | undefined;
+  #lastWindowEnd: Date | undefined;
+
+  /** @param opts What to sample and where profiles go. */
+  constructor(opts: CpuProfilerOptions) {
+    this.#opts = opts;
+  }
+
+  /** True once the program is attached and the first window is running. */
+  get ready(): boolean {
+    return this.#obj !== undefined && !this.#stopped;
+  }
+
+  /** When the current window started. */
+  get windowStartedAt(): Date | undefined {
+    return this.#obj ? new Date(this.#windowStart) : undefined;
+  }
+
+  /** When the last window ended. */
+  get lastWindowEndedAt(): Date | undefined {
+    return this.#lastWindowEnd;
+  }
+
+  /** The last error of a window, if the last window had one. */
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  /** Processes of the last window. */
+  processes(): ProcessStatus[] {
+    return [...this.#status.values()];
+  }
+
+  /**
+   * Loads and attaches the BPF program, then starts the window timer.
+   *
+   * @throws {NativeError} When loading or attaching fails (nothing stays attached).
+   */
+  start(): void {
+    const cap = mapCapacity(this.#opts.cpus.length, this.#opts.frequencyHz, this.#opts.durationMs);
+    const obj = ProfilerObject.open({
+      objectPath: this.#opts.objectPath,
+      verbose: this.#opts.verbose,
+      ...cap,
+    });
+    try {
+      obj.attach(this.#opts.cpus, this.#opts.frequencyHz);
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+    this.#obj = obj;
+    metrics.numCpu.set(this.#opts.cpus.length);
+    this.#beginWindow();
+    log.info("profiling", {
+      cpus: this.#opts.cpus.length,
+      frequencyHz: this.#opts.frequencyHz,
+      durationMs: this.#opts.durationMs,
+      countEntries: cap.countEntries,
+      stackEntries: cap.stackEntries,
+    });
+    this.#schedule();
+  }
+
+  #beginWindow(): void {
+    this.#windowStart = Date.now();
+    // Nanosecond precision from the monotonic clock's sub-millisecond part, anchored to wall time.
+    this.#windowStartNanos = BigInt(this.#windowStart) * 1_000_000n;
+  }
+
+  #schedule(): void {
+    const due = this.#windowStart + this.#opts.durationMs;
+    this.#timer = setTimeout(() => {
+      this.#running = this.#running.then(() => this.#endWindow()).catch((e) => {
+        this.#lastError = (e as Error).message;
+        metrics.errors.inc({ kind: "window" });
+        log.error("profiling window failed", { error: (e as Error).message });
+      }).finally(() => {
+        if (!this.#stopped) this.#schedule();
+      });
+    }, Math.max(0, due - Date.now()));
+  }
+
+  /**
+   * Ends the window now (flushing what was sampled), detaches everything and unloads. Safe to
+   * call twice.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    await this.#running.catch(() => {});
+    const obj = this.#obj;
+    if (!obj) return;
+    // Stop sampling first so the flushed window is final, then drain it.
+    obj.detach();
+    try {
+      await this.#endWindow();
+    } catch (e) {
+      log.error("final window failed", { error: (e as Error).message });
+    }
+    obj.close();
+    this.#obj = undefined;
+  }
+
+  async #endWindow(): Promise<void> {
+    const obj = this.#obj;
+    if (!obj) return;
+    const startNanos = this.#windowStartNanos;
+    const startMs = this.#windowStart;
+    const t0 = performance.now();
+    const drained = await obj.flipAndDrain();
+    const endMs = Date.now();
+    metrics.mapReadSeconds.observe((performance.now() - t0) / 1000);
+    this.#beginWindow();
+    this.#recordBpfStats(obj, drained);
+    const t1 = performance.now();
+    await this.#emitProfiles(drained, startNanos, BigInt(endMs - startMs) * 1_000_000n);
+    metrics.windowSeconds.observe((performance.now() - t1) / 1000);
+    metrics.windows.inc();
+    this.#lastWindowEnd = new Date(endMs);
+  }
+
+  #recordBpfStats(obj: ProfilerObject, drained: DrainResult): void {
+    for (const err of drained.errors) {
+      metrics.mapReadErrors.inc({ map: err.map, error: err.error });
+      log.warn("BPF map read failed; the window may be incomplete", err);
+    }
+    try {
+      for (const [name, total] of obj.readCounters()) {
+        const delta = total - (this.#lastCounters.get(name) ?? 0);
+        if (delta > 0) metrics.bpfSampleEvents.inc({ outcome: name }, delta);
+        this.#lastCounters.set(name, total);
+        if (delta > 0 && (name === "count_map_full" || name === "stack_map_full")) {
+          log.warn("BPF map full: samples or stacks were dropped", { map: name, count: delta });
+        }
+      }
+      const stats = readProgramStats(obj.programFd);
+      metrics.bpfProgramRuns.set({ program: "profile_cpu" }, stats.runs);
+      metrics.bpfProgramRunSeconds.set({ program: "profile_cpu" }, stats.runTimeNs / 1e9);
+    } catch (e) {
+      log.debug("cannot read BPF counters", { error: (e as Error).message });
+    }
+  }
+
+  async #emitProfiles(
+    drained: DrainResult,
+    startNanos: bigint,
+    durationNanos: bigint,
+  ): Promise<void> {
+    const { processes, stats } = assembleWindow(drained.entries, drained.stacks);
+    let samples = 0;
+    for (const e of drained.entries) samples += e.count;
+    metrics.samplesRead.inc(samples);
+    metrics.stacksRead.inc(drained.entries.length);
+    if (stats.missingStacks > 0) {
+      metrics.stacksDropped.inc({ reason: "stack_missing" }, stats.missingStacks);
+    }
+    for (const [marker, n] of stats.markers) {
+      metrics.stacksDropped.inc({ reason: `marked:${marker}` }, n);
+    }
+    this.#opts.kernelSymbols?.refreshIfChanged();
+    const status = new Map<number, ProcessStatus>();
+    for (const proc of processes.values()) {
+      const info = this.#opts.processes.read(proc.pid);
+      const labels = this.#labels(proc, info);
+      const entry: ProcessStatus = { pid: proc.pid, labels, samples: proc.total, status: "active" };
+      status.set(proc.pid, entry);
+      if (!info) {
+        entry.lastError = "process exited before its mappings could be read";
+        log.debug("process has no mappings; user frames stay unmapped addresses", {
+          pid: proc.pid,
+          comm: proc.comm,
+          reason: "exited before the end of the window",
+        });
+      }
+      let profile: Profile;
+      let pprof: Uint8Array;
+      try {
+        profile = buildProfile({
+          startNanos,
+          durationNanos,
+          frequencyHz: this.#opts.frequencyHz,
+          mappings: info?.mappings ?? [],
+          samples: proc.samples,
+        }, { kernel: this.#opts.kernelSymbols, vdso: this.#opts.vdsoSymbols });
+        pprof = encodeProfile(profile);
+      } catch (e) {
+        entry.status = "error";
+        entry.lastError = (e as Error).message;
+        metrics.errors.inc({ kind: "pprof" });
+        log.warn("cannot build profile", { pid: proc.pid, error: (e as Error).message });
+        continue;
+      }
+      const out: ProcessProfile = {
+        pid: proc.pid,
+        labels,
+        profile,
+        pprof,
+        timeNanos: startNanos,
+        samples: proc.total,
+      };
+      for (const sink of this.#opts.sinks) {
+        try {
+          await sink.write(out);
+        } catch (e) {
+          metrics.errors.inc({ kind: "sink" });
+          log.warn("profile sink failed", { pid: proc.pid, error: (e as Error).message });
+        }
+      }
+    }
+    metrics.processes.set(status.size);
+    this.#status = status;
+    this.#lastError = drained.errors.length
+      ? `map read failed: ${drained.errors.map((e) => `${e.map} ${e.error}`).join(", ")}`
+      : undefined;
+    log.debug("window done", { processes: status.size, samples, stacks: drained.stacks.size });
+  }
+
+  #labels(proc: ProcessWindow, info: ProcessInfo | undefined): Record<string, string> {
+    const labels: Record<string, string> = {
+      __name__: PROFILER_NAME,
+      node: this.#opts.node,
+      comm: proc.comm || info?.comm || "",
+      pid: String(proc.pid),
+    };
+    for (const [k, v] of this.#opts.externalLabels) labels[k] = v;
+    return labels;
+  }
+}

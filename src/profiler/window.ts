@@ -1,0 +1,115 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * Turns one drained window (counts + stacks from BPF) into per-process sample lists: grouping by
+ * pid, resolving stack ids, adjusting return addresses and marking incomplete stacks. Pure: no
+ * I/O, so it is tested without BPF.
+ *
+ * @module
+ */
+
+import type { CountEntry } from "../bpf/mod.ts";
+import { StackFlags } from "../bpf/mod.ts";
+
+/** One aggregated stack of a process, ready for the pprof builder. */
+export interface WindowSample {
+  tid: number;
+  threadName: string;
+  count: number;
+  /** User frames, leaf first. Callers' return addresses are moved back 1 byte into the call. */
+  user: number[];
+  /** Kernel frames, leaf first, adjusted the same way. */
+  kernel: bigint[];
+  /** A synthetic outermost frame saying why the stack is incomplete, if it is. */
+  marker?: string;
+}
+
+/** Samples of one process in a window. */
+export interface ProcessWindow {
+  pid: number;
+  /** comm of the thread group leader, as BPF saw it at sample time. */
+  comm: string;
+  samples: WindowSample[];
+  total: number;
+}
+
+/** Why stacks were incomplete or lost while assembling a window, for metrics. */
+export interface AssembleStats {
+  /** Stack ids referenced by counts but absent from the stacks map (should stay 0). */
+  missingStacks: number;
+  /** Samples per marker kind. */
+  markers: Map<string, number>;
+}
+
+/**
+ * The marker frame for a sample's flags, or undefined when its stacks are complete.
+ *
+ * @param flags enum stack_flags bits from BPF.
+ * @returns A frame name such as `[truncated]`.
+ */
+export function markerFor(flags: number): string | undefined {
+  if (flags & StackFlags.USER_DROPPED) return "[stack dropped: stack map full]";
+  if (flags & StackFlags.USER_TRUNCATED) return "[truncated]";
+  if (flags & StackFlags.USER_READ_ERROR) return "[unwind error: unreadable frame]";
+  return undefined;
+}
+
+/**
+ * Groups the entries of one window by process and resolves their stacks.
+ *
+ * Return addresses point after the call instruction, and when the call is a function's last
+ * instruction they point into the next function; every frame but the leaf is therefore moved
+ * back by one byte, the same adjustment perf and pprof make, so it names the calling line.
+ *
+ * @param entries Drained stack_counts entries.
+ * @param stacks Drained stacks by id.
+ * @returns Windows per pid, and what went wrong.
+ */
+export function assembleWindow(
+  entries: CountEntry[],
+  stacks: Map<bigint, BigUint64Array>,
+): { processes: Map<number, ProcessWindow>; stats: AssembleStats } {
+  const processes = new Map<number, ProcessWindow>();
+  const stats: AssembleStats = { missingStacks: 0, markers: new Map() };
+  for (const e of entries) {
+    let proc = processes.get(e.pid);
+    if (!proc) {
+      proc = { pid: e.pid, comm: e.processComm, samples: [], total: 0 };
+      processes.set(e.pid, proc);
+    }
+    const user: number[] = [];
+    if (e.userStackId !== 0n) {
+      const s = stacks.get(e.userStackId);
+      if (s) {
+        for (let i = 0; i < s.length; i++) user.push(Number(s[i]) - (i > 0 ? 1 : 0));
+      } else {
+        stats.missingStacks++;
+      }
+    }
+    const kernel: bigint[] = [];
+    if (e.kernelStackId !== 0n) {
+      const s = stacks.get(e.kernelStackId);
+      if (s) {
+        for (let i = 0; i < s.length; i++) kernel.push(s[i] - (i > 0 ? 1n : 0n));
+      } else {
+        stats.missingStacks++;
+      }
+    }
+    let marker = markerFor(e.flags);
+    if (!marker && e.flags & StackFlags.KERNEL_DROPPED) {
+      marker = "[kernel stack dropped: stack map full]";
+    }
+    if (marker) stats.markers.set(marker, (stats.markers.get(marker) ?? 0) + e.count);
+    proc.samples.push({
+      tid: e.tid,
+      threadName: e.threadComm,
+      count: e.count,
+      user,
+      kernel,
+      marker,
+    });
+    proc.total += e.count;
+  }
+  return { processes, stats };
+}

@@ -1,0 +1,70 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { StackFlags } from "../bpf/mod.ts";
+import type { CountEntry } from "../bpf/mod.ts";
+import { assembleWindow, markerFor } from "./window.ts";
+
+function entry(over: Partial<CountEntry>): CountEntry {
+  return {
+    pid: 10,
+    tid: 10,
+    userStackId: 0n,
+    kernelStackId: 0n,
+    threadComm: "t",
+    processComm: "p",
+    flags: 0,
+    count: 1,
+    ...over,
+  };
+}
+
+Deno.test("assembleWindow() groups by pid and moves callers' return addresses into the call", () => {
+  const stacks = new Map<bigint, BigUint64Array>([
+    [1n, new BigUint64Array([0x1000n, 0x2005n, 0x3009n])],
+    [2n, new BigUint64Array([0xffffffff81000010n, 0xffffffff81000100n])],
+  ]);
+  const { processes, stats } = assembleWindow([
+    entry({ pid: 10, tid: 11, userStackId: 1n, kernelStackId: 2n, count: 3, threadComm: "w" }),
+    entry({ pid: 20, userStackId: 1n, count: 2, processComm: "q" }),
+  ], stacks);
+  strictEqual(processes.size, 2);
+  const p10 = processes.get(10)!;
+  strictEqual(p10.total, 3);
+  deepStrictEqual(p10.samples[0].user, [0x1000, 0x2004, 0x3008]);
+  deepStrictEqual(p10.samples[0].kernel, [0xffffffff81000010n, 0xffffffff810000ffn]);
+  strictEqual(p10.samples[0].threadName, "w");
+  strictEqual(p10.samples[0].tid, 11);
+  strictEqual(processes.get(20)!.comm, "q");
+  strictEqual(stats.missingStacks, 0);
+});
+
+Deno.test("assembleWindow() keeps samples whose stacks are missing and counts them", () => {
+  const { processes, stats } = assembleWindow(
+    [entry({ userStackId: 99n, count: 4 })],
+    new Map(),
+  );
+  strictEqual(processes.get(10)!.total, 4);
+  deepStrictEqual(processes.get(10)!.samples[0].user, []);
+  strictEqual(stats.missingStacks, 1);
+});
+
+Deno.test("assembleWindow() marks truncated and dropped stacks and counts samples per marker", () => {
+  const stacks = new Map([[1n, new BigUint64Array([0x10n])]]);
+  const { processes, stats } = assembleWindow([
+    entry({ userStackId: 1n, flags: StackFlags.USER_TRUNCATED, count: 2 }),
+    entry({ tid: 12, flags: StackFlags.USER_DROPPED, count: 5 }),
+  ], stacks);
+  const samples = processes.get(10)!.samples;
+  strictEqual(samples[0].marker, "[truncated]");
+  strictEqual(samples[1].marker, "[stack dropped: stack map full]");
+  strictEqual(stats.markers.get("[truncated]"), 2);
+  strictEqual(stats.markers.get("[stack dropped: stack map full]"), 5);
+});
+
+Deno.test("markerFor() is undefined for complete stacks", () => {
+  strictEqual(markerFor(0), undefined);
+  strictEqual(markerFor(StackFlags.IN_KERNEL), undefined);
+  strictEqual(markerFor(StackFlags.USER_READ_ERROR), "[unwind error: unreadable frame]");
+});
