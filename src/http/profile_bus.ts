@@ -1,0 +1,100 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+import { type Matcher, matches } from "./selector.ts";
+
+/** One profile as the profiler produced it, offered to whoever waits on a {@link ProfileBus}. */
+export interface PublishedProfile {
+  /** The profile's labels after relabeling, as sent to the store. */
+  labels: Record<string, string>;
+  /** The gzip-compressed pprof bytes. */
+  pprof: Uint8Array;
+  /** The decoded profile, for the text dump of `/query?debug=1`. */
+  profile: unknown;
+}
+
+interface Waiter {
+  matchers: readonly Matcher[];
+  deliver(p: PublishedProfile): void;
+}
+
+/**
+ * Hands each profile the profiler produces to the requests waiting for one like it.
+ *
+ * Nothing is kept: like the reference agent's `/query`, a waiter gets the next matching profile
+ * published after it started waiting, or nothing. That keeps memory flat however many profiles
+ * pass through, and publishing costs one label match per waiting request.
+ *
+ * @example Waiting for the next profile of a process
+ * ```ts
+ * import { ProfileBus } from "./profile_bus.ts";
+ * import { parseSelector } from "./selector.ts";
+ * const bus = new ProfileBus();
+ * const next = bus.next(parseSelector('{pid="42"}'), 1000);
+ * bus.publish({ labels: { pid: "42" }, pprof: new Uint8Array(), profile: {} });
+ * console.assert((await next)?.labels.pid === "42");
+ * ```
+ */
+export class ProfileBus {
+  #waiters = new Set<Waiter>();
+
+  /** The number of pending {@link ProfileBus.next} calls; for tests and metrics. */
+  get listenerCount(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * Offers a profile to every waiter whose selector matches its labels; each of them is resolved
+   * and removed.
+   *
+   * @param p The profile just produced.
+   */
+  publish(p: PublishedProfile): void {
+    if (this.#waiters.size === 0) return;
+    for (const w of [...this.#waiters]) {
+      if (matches(w.matchers, p.labels)) w.deliver(p);
+    }
+  }
+
+  /**
+   * Waits for the next published profile whose labels match.
+   *
+   * @param matchers The selector, from `parseSelector`; empty matches any profile.
+   * @param timeoutMs How long to wait before giving up.
+   * @param signal Stops the wait early: the promise then rejects with `signal.reason`.
+   * @returns The profile, or `undefined` when none matched within `timeoutMs`.
+   */
+  next(
+    matchers: readonly Matcher[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<PublishedProfile | undefined> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      // Every way out goes through done(), so the waiter, timer and abort listener never outlive
+      // the promise: a client that disconnects must not leave a closure behind per request.
+      const done = (): void => {
+        this.#waiters.delete(waiter);
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const waiter: Waiter = {
+        matchers,
+        deliver(p) {
+          done();
+          resolve(p);
+        },
+      };
+      const onAbort = (): void => {
+        done();
+        reject(signal!.reason);
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve(undefined);
+      }, Math.max(0, timeoutMs));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.add(waiter);
+    });
+  }
+}
