@@ -1,0 +1,270 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * The composition root: wires flags, logging, start-up checks, the profiler, the stores and the
+ * HTTP server together, and owns the process lifetime (signals, exit codes).
+ *
+ * @module
+ */
+
+import { checkPrerequisites, errnoName, NativeError, onlineCpus } from "../bpf/mod.ts";
+import {
+  type AgentFlags,
+  changedFlags,
+  currentVersion,
+  FlagError,
+  helpText,
+  noEffectWarnings,
+  parseFlags,
+  versionText,
+} from "../cli/mod.ts";
+import { ProfileBus, startHttpServer, type StatusSnapshot } from "../http/mod.ts";
+import { configureLogging, getLogger } from "../log/mod.ts";
+import { metrics } from "../metrics/mod.ts";
+import { profileToText } from "../pprof/mod.ts";
+import type { Profile } from "../pprof/mod.ts";
+import { ProcessReader } from "../process/mod.ts";
+import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
+import { LocalStore } from "../store/mod.ts";
+import { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
+import { setMemlockRlimit } from "./memlock.ts";
+
+const REPO_DIR = new URL("../../", import.meta.url).pathname;
+const OBJECT_PATH = Deno.env.get("PROFILER_BPF_OBJECT") ??
+  new URL("../../bpf/.output/profiler.bpf.o", import.meta.url).pathname;
+
+/**
+ * Flags whose behaviour exists in this version. Any other flag set to a non-default value gets a
+ * one-line "has no effect yet" warning at start.
+ */
+export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
+  "log-level",
+  "log-format",
+  "http-address",
+  "node",
+  "memlock-rlimit",
+  "profiling-duration",
+  "profiling-cpu-sampling-frequency",
+  "metadata-external-labels",
+  "local-store-directory",
+  "bpf-verbose-logging",
+  "analytics-opt-out",
+]);
+
+const encoder = new TextEncoder();
+function out(text: string): void {
+  Deno.stdout.writeSync(encoder.encode(text.endsWith("\n") ? text : text + "\n"));
+}
+function err(text: string): void {
+  Deno.stderr.writeSync(encoder.encode(text.endsWith("\n") ? text : text + "\n"));
+}
+
+/** Flags as shown on the status page: every value, except secrets. */
+function displayFlags(flags: AgentFlags): Array<[string, string]> {
+  const changed = new Set(changedFlags(flags));
+  const rows: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(flags)) {
+    const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    let shown = Array.isArray(value)
+      ? value.map((v) => (Array.isArray(v) ? v.join("=") : String(v))).join(";")
+      : String(value);
+    if (/token/i.test(key) && shown) shown = "<redacted>";
+    rows.push([name + (changed.has(name) ? " (set)" : ""), shown]);
+  }
+  return rows;
+}
+
+/**
+ * Runs the agent until it is told to stop.
+ *
+ * @param args Command-line arguments (without the program name).
+ * @param env The environment (for PARCA_BEARER_TOKEN).
+ * @returns The process exit code.
+ */
+export async function run(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(args, env);
+  } catch (e) {
+    if (e instanceof FlagError) {
+      err(`parca-agent: ${e.message} (see --help)`);
+      return 2;
+    }
+    throw e;
+  }
+  if (parsed.kind === "help") {
+    out(helpText());
+    return 0;
+  }
+  if (parsed.kind === "version") {
+    out(versionText(currentVersion(REPO_DIR)));
+    return 0;
+  }
+  const flags = parsed.flags;
+  configureLogging({ level: flags.logLevel, format: flags.logFormat });
+  const log = getLogger("agent");
+  try {
+    return await runAgent(flags, log);
+  } catch (e) {
+    const error = e as Error;
+    // One line for the user; the cause chain only at debug level.
+    log.error(error.message);
+    if (flags.logLevel === "debug") {
+      let cause = error.cause as Error | undefined;
+      while (cause) {
+        log.debug("caused by", { error: cause.message });
+        cause = cause.cause as Error | undefined;
+      }
+      log.debug("stack", { stack: error.stack ?? "" });
+    }
+    return 1;
+  }
+}
+
+async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): Promise<number> {
+  const version = currentVersion(REPO_DIR);
+  log.info("starting", {
+    version: version.version,
+    revision: version.revision,
+    deno: version.deno,
+    node: flags.node,
+  });
+  for (const w of noEffectWarnings(flags, IMPLEMENTED_FLAGS)) log.warn(w);
+  if (flags.profilingCpuSamplingFrequency > 150) {
+    log.warn("sampling above 150 Hz per CPU raises the agent's overhead noticeably", {
+      frequencyHz: flags.profilingCpuSamplingFrequency,
+    });
+  }
+
+  const pre = checkPrerequisites();
+  for (const w of pre.warnings) log.warn(w);
+  if (pre.errors.length) {
+    for (const e of pre.errors.slice(1)) log.error(e);
+    throw new Error(pre.errors[0]);
+  }
+
+  if (flags.memlockRlimit > 0) {
+    const res = setMemlockRlimit(flags.memlockRlimit);
+    if (res.ok) log.debug("raised RLIMIT_MEMLOCK", { bytes: flags.memlockRlimit });
+    else {
+      log.warn(
+        "cannot raise RLIMIT_MEMLOCK; continuing, since kernels 5.11+ charge BPF memory to the cgroup",
+        { bytes: flags.memlockRlimit, error: errnoName(res.errno) },
+      );
+    }
+  }
+
+  const localStore = flags.localStoreDirectory
+    ? await LocalStore.open(flags.localStoreDirectory)
+    : undefined;
+
+  let kernelSymbols: KernelSymbols | undefined;
+  try {
+    kernelSymbols = KernelSymbols.load();
+    if (kernelSymbols.restricted) {
+      log.warn(
+        "kernel symbol addresses are hidden (kernel.kptr_restrict); kernel frames stay unnamed",
+      );
+    }
+  } catch (e) {
+    metrics.errors.inc({ kind: "kallsyms" });
+    log.warn("cannot read /proc/kallsyms; kernel frames stay unnamed", {
+      error: (e as Error).message,
+    });
+  }
+  const vdsoSymbols = VdsoSymbols.load();
+  if (vdsoSymbols.error) {
+    log.debug("vDSO frames stay unnamed", { reason: vdsoSymbols.error.message });
+  }
+  const processes = new ProcessReader({
+    log: { debug: (msg: string, props?: Record<string, unknown>) => log.debug(msg, props ?? {}) },
+  });
+
+  const bus = new ProfileBus();
+  const sinks: ProfileSink[] = [{
+    write: (p) => {
+      bus.publish({ labels: p.labels, pprof: p.pprof, profile: p.profile });
+      metrics.profilesWritten.inc({ store: "query" });
+    },
+  }];
+  if (localStore) {
+    sinks.push({
+      write: async (p) => {
+        await localStore.write({
+          pid: p.pid,
+          name: PROFILER_NAME,
+          timeNanos: p.timeNanos,
+          pprof: p.pprof,
+        });
+      },
+    });
+  }
+
+  const cpus = onlineCpus();
+  const profiler = new CpuProfiler({
+    objectPath: OBJECT_PATH,
+    frequencyHz: flags.profilingCpuSamplingFrequency,
+    durationMs: flags.profilingDurationMs,
+    cpus,
+    node: flags.node,
+    externalLabels: flags.metadataExternalLabels,
+    verbose: flags.bpfVerboseLogging,
+    processes,
+    kernelSymbols,
+    vdsoSymbols,
+    sinks,
+  });
+
+  const shownFlags = displayFlags(flags);
+  const snapshot = (): StatusSnapshot => ({
+    profilerName: PROFILER_NAME,
+    windowStartedAt: profiler.windowStartedAt,
+    lastWindowEndedAt: profiler.lastWindowEndedAt,
+    lastError: profiler.lastError,
+    samplingFrequencyHz: flags.profilingCpuSamplingFrequency,
+    profilingDurationMs: flags.profilingDurationMs,
+    processes: profiler.processes(),
+    config: "",
+    flags: shownFlags,
+    localStore: flags.localStoreDirectory || undefined,
+  });
+
+  const stopSignal = new AbortController();
+  const server = await startHttpServer({
+    address: flags.httpAddress,
+    status: { ready: () => profiler.ready, snapshot },
+    bus,
+    profilingDurationMs: flags.profilingDurationMs,
+    renderProfileText: (p: unknown) => profileToText(p as Profile),
+    signal: stopSignal.signal,
+  });
+
+  try {
+    profiler.start();
+  } catch (e) {
+    await server.shutdown();
+    if (e instanceof NativeError) throw e;
+    throw e;
+  }
+
+  // Run until SIGINT or SIGTERM, then flush the current window and detach.
+  const stopped = Promise.withResolvers<Deno.Signal>();
+  const onSignal = (sig: Deno.Signal) => () => stopped.resolve(sig);
+  const handlers: Array<[Deno.Signal, () => void]> = [
+    ["SIGINT", onSignal("SIGINT")],
+    ["SIGTERM", onSignal("SIGTERM")],
+  ];
+  for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
+  const sig = await stopped.promise;
+  for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  log.info("stopping", { signal: sig });
+  await profiler.stop();
+  stopSignal.abort();
+  await server.shutdown();
+  log.info("stopped");
+  return 0;
+}
