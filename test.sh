@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Copyright 2026 The profiler agent authors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Runs the whole test suite (unit, repository checks and, as root, end-to-end tests with real
+# BPF): installs what is missing, builds what is built, then `deno task test "$@"`.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+DENO="$(bash "$ROOT/scripts/setup.sh")"
+export PATH="$(dirname "$DENO"):$PATH" DENO_DIR="${DENO_DIR:-$ROOT/.tools/deno-dir}" DENO_NO_UPDATE_CHECK=1
+cd "$ROOT"
+exec deno task --quiet test "$@"

@@ -1,0 +1,124 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * Names user frames of test programs from their symbol tables (nm) and program headers
+ * (readelf), the way a server symbolizes a pprof location: address -> file offset through the
+ * mapping -> virtual address through the executable PT_LOAD -> symbol.
+ *
+ * @module
+ */
+
+import type { Profile } from "../../src/pprof/mod.ts";
+
+interface Sym {
+  addr: number;
+  name: string;
+}
+
+/** A PT_LOAD program header: where file bytes are mapped in the virtual address space. */
+interface LoadSegment {
+  offset: number;
+  vaddr: number;
+  filesz: number;
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Function symbols and load segments of one ELF file. */
+export class ElfSymbols {
+  #syms: Sym[];
+  #loads: LoadSegment[];
+
+  private constructor(syms: Sym[], loads: LoadSegment[]) {
+    this.#syms = syms;
+    this.#loads = loads;
+  }
+
+  /**
+   * Reads the symbols of a file.
+   *
+   * @param path The ELF file.
+   * @returns Its symbols.
+   */
+  static async load(path: string): Promise<ElfSymbols> {
+    const nm = await run("nm", ["-n", "--defined-only", path]);
+    const syms: Sym[] = [];
+    for (const line of nm.split("\n")) {
+      const m = /^([0-9a-f]+) [tTwW] (\S+)$/.exec(line);
+      if (m) syms.push({ addr: parseInt(m[1], 16), name: m[2] });
+    }
+    const rl = await run("readelf", ["-lW", path]);
+    const loads: LoadSegment[] = [];
+    for (const line of rl.split("\n")) {
+      const m = /^\s*LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)/.exec(line);
+      if (m) {
+        loads.push({
+          offset: parseInt(m[1], 16),
+          vaddr: parseInt(m[2], 16),
+          filesz: parseInt(m[3], 16),
+        });
+      }
+    }
+    return new ElfSymbols(syms, loads);
+  }
+
+  /**
+   * Names a file offset.
+   *
+   * @param fileOffset Offset in the file.
+   * @returns The function containing it, or undefined.
+   */
+  nameAtOffset(fileOffset: number): string | undefined {
+    const seg = this.#loads.find((l) => fileOffset >= l.offset && fileOffset < l.offset + l.filesz);
+    if (!seg) return undefined;
+    const vaddr = fileOffset - seg.offset + seg.vaddr;
+    let best: Sym | undefined;
+    for (const s of this.#syms) {
+      if (s.addr <= vaddr) best = s;
+      else break;
+    }
+    return best?.name;
+  }
+}
+
+/**
+ * Names every frame of every sample: kernel and vDSO frames by their function, user frames of
+ * `binaryPath` through its symbols, anything else as `?`.
+ *
+ * @param profile A decoded profile.
+ * @param binaryPath The test program (mapping filename ends with it).
+ * @param syms Its symbols.
+ * @returns Per sample: frame names leaf first, and the sample's count.
+ */
+export function namedStacks(
+  profile: Profile,
+  binaryPath: string,
+  syms: ElfSymbols,
+): Array<{ frames: string[]; count: number; labels: Record<string, string> }> {
+  const str = profile.stringTable;
+  const mappings = new Map(profile.mapping.map((m) => [m.id, m]));
+  const functions = new Map(profile.function.map((f) => [f.id, f]));
+  const locations = new Map(profile.location.map((l) => [l.id, l]));
+  return profile.sample.map((s) => {
+    const frames = s.locationId.map((id) => {
+      const loc = locations.get(id)!;
+      if (loc.line.length > 0) return str[Number(functions.get(loc.line[0].functionId)!.name)];
+      const m = mappings.get(loc.mappingId);
+      if (m && str[Number(m.filename)].endsWith(binaryPath.split("/").pop()!)) {
+        const off = Number(loc.address - m.memoryStart + m.fileOffset);
+        return syms.nameAtOffset(off) ?? "?";
+      }
+      return "?";
+    });
+    const labels: Record<string, string> = {};
+    for (const l of s.label) labels[str[Number(l.key)]] = str[Number(l.str)];
+    return { frames, count: Number(s.value[0]), labels };
+  });
+}
