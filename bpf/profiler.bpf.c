@@ -9,11 +9,15 @@
 #include "common.h"
 #include "unwind_user.h"
 
-/* Stores st in the given stacks map under its hash; returns the hash, or 0 if it was not stored. */
+/*
+ * Stores st in the given stacks map under its hash; returns the hash, or 0 if it was not stored.
+ * Most stacks repeat, so a lock-free lookup comes first and only a new stack takes the bucket lock.
+ */
 #define STORE_STACK(map, st)                                                         \
 	({                                                                           \
 		__u64 __id = hash_stack(st);                                         \
-		long __err = bpf_map_update_elem(&map, &__id, st, BPF_NOEXIST);      \
+		long __err = bpf_map_lookup_elem(&map, &__id) ? -17 :                \
+			bpf_map_update_elem(&map, &__id, st, BPF_NOEXIST);           \
 		if (__err && __err != -17 /* EEXIST: already stored */) {            \
 			count(COUNTER_STACK_MAP_FULL);                               \
 			debug_log("stack map full: err %ld", __err);                 \
