@@ -6,7 +6,7 @@
 # BPF): installs what is missing, builds what is built, then `deno task test "$@"`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-DENO="$(bash "$ROOT/scripts/setup.sh")"
+DENO="$(bash "$ROOT/scripts/setup.sh" --for-tests)"
 export PATH="$(dirname "$DENO"):$PATH" DENO_DIR="${DENO_DIR:-$ROOT/.tools/deno-dir}" DENO_NO_UPDATE_CHECK=1
 cd "$ROOT"
 exec deno task --quiet test "$@"

@@ -8,7 +8,10 @@
 #   3. npm dependencies of deno.json (deno install)
 #   4. the BPF object (bpf/.output/profiler.bpf.o, vmlinux.h generated from the running kernel's BTF)
 # Every step checks first and does nothing when its result is current, so a second run takes seconds.
+# With --for-tests it also installs what only the tests need (Debian chromium for browser tests).
 set -euo pipefail
+for_tests=false
+[[ "${1:-}" == "--for-tests" ]] && for_tests=true
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DENO_VERSION="2.9.6"
@@ -39,6 +42,9 @@ check perf linux-perf
 check setpriv util-linux
 check npm npm
 check gzip gzip
+if $for_tests; then
+  check /usr/bin/chromium chromium
+fi
 if ((${#need_pkgs[@]})); then
   mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)
   log "installing Debian packages: ${need_pkgs[*]}"
