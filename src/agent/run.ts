@@ -11,8 +11,8 @@
 import { checkPrerequisites, errnoName, NativeError, onlineCpus } from "../bpf/mod.ts";
 import {
   type AgentFlags,
-  changedFlags,
   currentVersion,
+  describeFlags,
   FlagError,
   helpText,
   noEffectWarnings,
@@ -58,21 +58,6 @@ function out(text: string): void {
 }
 function err(text: string): void {
   Deno.stderr.writeSync(encoder.encode(text.endsWith("\n") ? text : text + "\n"));
-}
-
-/** Flags as shown on the status page: every value, except secrets. */
-function displayFlags(flags: AgentFlags): Array<[string, string]> {
-  const changed = new Set(changedFlags(flags));
-  const rows: Array<[string, string]> = [];
-  for (const [key, value] of Object.entries(flags)) {
-    const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    let shown = Array.isArray(value)
-      ? value.map((v) => (Array.isArray(v) ? v.join("=") : String(v))).join(";")
-      : String(value);
-    if (/token/i.test(key) && shown) shown = "<redacted>";
-    rows.push([name + (changed.has(name) ? " (set)" : ""), shown]);
-  }
-  return rows;
 }
 
 /**
@@ -219,7 +204,10 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     sinks,
   });
 
-  const shownFlags = displayFlags(flags);
+  const shownFlags = describeFlags(flags).map(([name, value, changed]): [string, string] => [
+    changed ? `${name} (set)` : name,
+    value,
+  ]);
   const snapshot = (): StatusSnapshot => ({
     profilerName: PROFILER_NAME,
     windowStartedAt: profiler.windowStartedAt,

@@ -45,3 +45,4 @@ export {
 } from "./flags.ts";
 export { helpText } from "./help.ts";
 export { currentVersion, gitRevision, type VersionInfo, versionText } from "./version.ts";
+export { describeFlags } from "./describe.ts";
