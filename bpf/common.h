@@ -13,15 +13,20 @@
 #include "maps.h"
 
 /*
- * Set by src/bpf/profiler_object.ts from --bpf-verbose-logging: bpf_printk each decision. It lives
- * in its own section so it is the only variable of its map (at offset 0): .rodata proper also
- * holds the format strings of bpf_printk.
+ * Options set by src/bpf/profiler_object.ts before load (struct agent_config in types.h). They
+ * live in their own section, so the struct is the only thing in its map, at offset 0: .rodata
+ * proper also holds bpf_printk's format strings.
  */
-const volatile bool verbose SEC(".rodata.config") = false;
+const volatile struct agent_config agent_cfg SEC(".rodata.config") = {
+	.verbose = false,
+	.dwarf_enabled = true,
+	.mixed_mode = true,
+	.event_interval_ns = 500000000ULL,
+};
 
 #define debug_log(fmt, ...)                               \
 	do {                                              \
-		if (verbose)                              \
+		if (agent_cfg.verbose)                       \
 			bpf_printk(fmt, ##__VA_ARGS__);   \
 	} while (0)
 
@@ -34,24 +39,46 @@ static __always_inline void count(enum counter which)
 		c->values[which] += 1; /* per-CPU value, and a program is not preempted: no atomics */
 }
 
-/*
- * 64-bit hash of a stack's frames (a MurmurHash64A-style mix per frame). It names the stack in the
- * stacks map; 0 is reserved for "no stack", so a zero hash is mapped to 1.
- */
-static __always_inline __u64 hash_stack(const struct stack_trace *st)
+static __always_inline __u64 mix_frame(__u64 h, __u64 k)
 {
 	const __u64 m = 0xc6a4a7935bd1e995ULL;
-	__u64 h = 0x5bd1e9955bd1e995ULL ^ (st->len * m);
-	for (int i = 0; i < MAX_STACK_DEPTH; i++) {
-		if (i >= st->len)
-			break;
-		__u64 k = st->addrs[i];
-		k *= m;
-		k ^= k >> 47;
-		k *= m;
-		h ^= k;
-		h *= m;
-	}
+	k *= m;
+	k ^= k >> 47;
+	k *= m;
+	h ^= k;
+	h *= m;
+	return h;
+}
+
+/* State of a stack hash computed under bpf_loop(). */
+struct hash_state {
+	const __u64 *addrs;
+	__u32 max;
+	__u64 h;
+};
+
+static long hash_one_frame(__u32 i, void *arg)
+{
+	struct hash_state *hs = arg;
+	if (i >= hs->max)
+		return 1;
+	hs->h = mix_frame(hs->h, hs->addrs[i]);
+	return 0;
+}
+
+/*
+ * 64-bit hash of a stack's frames (a MurmurHash64A-style mix per frame). It names the stack in
+ * the stacks maps; 0 is reserved for "no stack", so a zero hash is mapped to 1. The loop runs
+ * under bpf_loop() so the verifier checks one iteration, not 512.
+ */
+static __always_inline __u64 hash_stack(const __u64 *addrs, __u64 len, __u32 max_depth)
+{
+	const __u64 m = 0xc6a4a7935bd1e995ULL;
+	struct hash_state hs = { .addrs = addrs, .max = max_depth, .h = 0x5bd1e9955bd1e995ULL ^ (len * m) };
+	if (len > max_depth)
+		len = max_depth;
+	bpf_loop(len, hash_one_frame, &hs, 0);
+	__u64 h = hs.h;
 	h ^= h >> 47;
 	h *= m;
 	h ^= h >> 47;

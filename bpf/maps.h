@@ -8,6 +8,9 @@
  * at the end of a window user space flips the generation, waits for in-flight programs, and
  * drains the other generation's counts and stacks with batch operations. Nothing written
  * during a drain is lost or read half-way.
+ *
+ * Maps that hold few of their possible entries are BPF_F_NO_PREALLOC, so they lock memory only
+ * for what they hold; the kernel allows that in perf_event programs since 6.1 (bpf_mem_alloc).
  */
 #ifndef PROFILER_MAPS_H
 #define PROFILER_MAPS_H
@@ -17,29 +20,35 @@
 #define DEFAULT_COUNT_ENTRIES 4096
 #define DEFAULT_STACK_ENTRIES 8192
 
-#define STACK_COUNTS_MAP(name)                            \
-	struct {                                          \
-		__uint(type, BPF_MAP_TYPE_HASH);          \
-		__uint(max_entries, DEFAULT_COUNT_ENTRIES); \
-		__type(key, struct stack_count_key);      \
-		__type(value, __u64);                     \
+#define STACK_COUNTS_MAP(name)                                  \
+	struct {                                                \
+		__uint(type, BPF_MAP_TYPE_HASH);                \
+		__uint(map_flags, BPF_F_NO_PREALLOC);           \
+		__uint(max_entries, DEFAULT_COUNT_ENTRIES);     \
+		__type(key, struct stack_count_key);            \
+		__type(value, __u64);                           \
 	} name SEC(".maps")
 
-#define STACKS_MAP(name)                                  \
-	struct {                                          \
-		__uint(type, BPF_MAP_TYPE_HASH);          \
-		__uint(max_entries, DEFAULT_STACK_ENTRIES); \
-		__type(key, __u64);                       \
-		__type(value, struct stack_trace);        \
+#define STACKS_MAP(name, type_)                                 \
+	struct {                                                \
+		__uint(type, BPF_MAP_TYPE_HASH);                \
+		__uint(map_flags, BPF_F_NO_PREALLOC);           \
+		__uint(max_entries, DEFAULT_STACK_ENTRIES);     \
+		__type(key, __u64);                             \
+		__type(value, type_);                           \
 	} name SEC(".maps")
 
 /* (pid, tid, stacks, comms, flags) -> samples, one map per generation. Set by BPF, drained by src/profiler. */
 STACK_COUNTS_MAP(stack_counts_0);
 STACK_COUNTS_MAP(stack_counts_1);
 
-/* stack hash -> stack (user and kernel stacks share a map), one per generation. */
-STACKS_MAP(stacks_0);
-STACKS_MAP(stacks_1);
+/* stack hash -> user stack, one per generation. */
+STACKS_MAP(user_stacks_0, struct user_stack);
+STACKS_MAP(user_stacks_1, struct user_stack);
+
+/* stack hash -> kernel stack, one per generation. */
+STACKS_MAP(kernel_stacks_0, struct kernel_stack);
+STACKS_MAP(kernel_stacks_1, struct kernel_stack);
 
 /* [0] = generation (0 or 1) that BPF writes into. Flipped by src/bpf/profiler_object.ts. */
 struct {
@@ -57,12 +66,72 @@ struct {
 	__type(value, struct counters);
 } counters SEC(".maps");
 
-/* Per-CPU scratch space for building a stack: 1 KiB does not fit the 512-byte BPF stack. */
+/* Per-CPU scratch space for building a stack: 4 KiB does not fit the 512-byte BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct stack_trace);
-} stack_scratch SEC(".maps");
+	__type(value, struct user_stack);
+} user_stack_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kernel_stack);
+} kernel_stack_scratch SEC(".maps");
+
+/* pid -> its executable mappings. Written by src/unwind/process_tables.ts, read per frame. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct process_mappings);
+} pid_to_mappings SEC(".maps");
+
+/*
+ * exe_id -> that executable's unwind table: an array of rows sized exactly for it
+ * (BPF_F_INNER_MAP lets each inner array have its own max_entries). Tables are created, filled
+ * with one batch update, and released by src/unwind/table_store.ts, one per build ID.
+ */
+struct unwind_table_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	/* Sizes, not __type(): clang emits only a forward declaration of a struct that is never
+	 * used by value, and libbpf cannot size a forward declaration. */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct unwind_row));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__array(values, struct unwind_table_inner);
+} exe_id_to_table SEC(".maps");
+
+/* rule index -> rule, shared by all tables (src/unwind/table_store.ts interns them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct unwind_rule);
+} unwind_rules SEC(".maps");
+
+/* Events for user space (new processes, changed mappings); sized by --bpf-events-buffer-size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* pid -> when its last event was sent (ns), so a busy process raises one event per interval. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u64);
+} pid_to_last_event SEC(".maps");
 
 #endif /* PROFILER_MAPS_H */

@@ -10,58 +10,45 @@
 #include "unwind_user.h"
 
 /*
- * Stores st in the given stacks map under its hash; returns the hash, or 0 if it was not stored.
+ * Stores a stack under its id unless it is there; returns the id, or 0 if it was not stored.
  * Most stacks repeat, so a lock-free lookup comes first and only a new stack takes the bucket lock.
  */
-#define STORE_STACK(map, st)                                                         \
-	({                                                                           \
-		__u64 __id = hash_stack(st);                                         \
-		long __err = bpf_map_lookup_elem(&map, &__id) ? -17 :                \
-			bpf_map_update_elem(&map, &__id, st, BPF_NOEXIST);           \
-		if (__err && __err != -17 /* EEXIST: already stored */) {            \
-			count(COUNTER_STACK_MAP_FULL);                               \
-			debug_log("stack map full: err %ld", __err);                 \
-			__id = 0;                                                    \
-		}                                                                    \
-		__id;                                                                \
-	})
+static __always_inline __u64 store_stack(void *map, __u64 id, void *st)
+{
+	if (bpf_map_lookup_elem(map, &id))
+		return id;
+	long err = bpf_map_update_elem(map, &id, st, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: another CPU stored it first */) {
+		count(COUNTER_STACK_MAP_FULL);
+		debug_log("stack map full: err %ld", err);
+		return 0;
+	}
+	return id;
+}
 
-#define RECORD(counts_map, stacks_map)                                                      \
-	do {                                                                                \
-		if (st->len > 0) {                                                          \
-			key.user_stack_id = STORE_STACK(stacks_map, st);                    \
-			if (!key.user_stack_id)                                             \
-				key.flags |= STACK_FLAG_USER_DROPPED;                       \
-		}                                                                           \
-		if (in_kernel) {                                                            \
-			long n = bpf_get_stack(ctx, st->addrs, sizeof(st->addrs), 0);      \
-			if (n > 0) {                                                        \
-				st->len = n / sizeof(__u64);                                \
-				key.kernel_stack_id = STORE_STACK(stacks_map, st);          \
-				if (!key.kernel_stack_id)                                   \
-					key.flags |= STACK_FLAG_KERNEL_DROPPED;             \
-			} else {                                                            \
-				key.flags |= STACK_FLAG_KERNEL_ERROR;                       \
-				count(COUNTER_KERNEL_STACK_ERROR);                          \
-			}                                                                   \
-		}                                                                           \
-		__u64 *val = bpf_map_lookup_elem(&counts_map, &key);                        \
-		if (val) {                                                                  \
-			__sync_fetch_and_add(val, 1);                                       \
-		} else {                                                                    \
-			__u64 one = 1;                                                      \
-			long err = bpf_map_update_elem(&counts_map, &key, &one, BPF_NOEXIST); \
-			if (err == -17) { /* another CPU inserted it first */               \
-				val = bpf_map_lookup_elem(&counts_map, &key);               \
-				if (val)                                                    \
-					__sync_fetch_and_add(val, 1);                       \
-			} else if (err) {                                                   \
-				count(COUNTER_COUNT_MAP_FULL);                              \
-				debug_log("count map full: pid %d err %ld", key.pid, err);  \
-				return 0;                                                   \
-			}                                                                   \
-		}                                                                           \
-	} while (0)
+/* Adds one sample for key; false when the counts map had no room for it. */
+static __always_inline bool count_sample(void *counts, struct stack_count_key *key)
+{
+	__u64 *val = bpf_map_lookup_elem(counts, key);
+	if (val) {
+		__sync_fetch_and_add(val, 1);
+		return true;
+	}
+	__u64 one = 1;
+	long err = bpf_map_update_elem(counts, key, &one, BPF_NOEXIST);
+	if (err == -17) { /* another CPU inserted it first */
+		val = bpf_map_lookup_elem(counts, key);
+		if (val)
+			__sync_fetch_and_add(val, 1);
+		return true;
+	}
+	if (err) {
+		count(COUNTER_COUNT_MAP_FULL);
+		debug_log("count map full: pid %d err %ld", key->pid, err);
+		return false;
+	}
+	return true;
+}
 
 SEC("perf_event")
 int profile_cpu(struct bpf_perf_event_data *ctx)
@@ -81,9 +68,10 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 	}
 
 	__u32 zero = 0;
-	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct user_stack *ust = bpf_map_lookup_elem(&user_stack_scratch, &zero);
+	struct kernel_stack *kst = bpf_map_lookup_elem(&kernel_stack_scratch, &zero);
 	__u32 *gen = bpf_map_lookup_elem(&active_generation, &zero);
-	if (!st || !gen) {
+	if (!ust || !kst || !gen) {
 		count(COUNTER_NO_SCRATCH);
 		return 0;
 	}
@@ -96,22 +84,43 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 
 	__u64 ip = 0, sp = 0, bp = 0;
 	bool in_kernel = false;
+	ust->len = 0;
 	if (user_regs(ctx, task, &ip, &sp, &bp, &in_kernel) == 0)
-		key.flags |= unwind_user_stack(ip, sp, bp, st);
-	else
-		st->len = 0;
+		key.flags |= unwind_user_stack(pid, ip, sp, bp, ust, &key.unwind_error);
 	if (in_kernel)
 		key.flags |= STACK_FLAG_IN_KERNEL;
-	if (key.flags & STACK_FLAG_USER_TRUNCATED)
-		count(COUNTER_USER_TRUNCATED);
-	if (key.flags & STACK_FLAG_USER_READ_ERROR)
-		count(COUNTER_USER_READ_ERROR);
 
-	if (*gen & 1)
-		RECORD(stack_counts_1, stacks_1);
-	else
-		RECORD(stack_counts_0, stacks_0);
-	count(COUNTER_RECORDED);
+	__u64 user_id = 0, kernel_id = 0;
+	if (ust->len > 0)
+		user_id = hash_stack(ust->addrs, ust->len, MAX_USER_STACK_DEPTH);
+	if (in_kernel) {
+		long n = bpf_get_stack(ctx, kst->addrs, sizeof(kst->addrs), 0);
+		if (n > 0) {
+			kst->len = n / sizeof(__u64);
+			kernel_id = hash_stack(kst->addrs, kst->len, MAX_KERNEL_STACK_DEPTH);
+		} else {
+			key.flags |= STACK_FLAG_KERNEL_ERROR;
+			count(COUNTER_KERNEL_STACK_ERROR);
+		}
+	}
+
+	/* The maps of the active generation (see maps.h). */
+	bool odd = *gen & 1;
+	void *user_map = odd ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
+	void *kernel_map = odd ? (void *)&kernel_stacks_1 : (void *)&kernel_stacks_0;
+	void *counts_map = odd ? (void *)&stack_counts_1 : (void *)&stack_counts_0;
+	if (user_id) {
+		key.user_stack_id = store_stack(user_map, user_id, ust);
+		if (!key.user_stack_id)
+			key.flags |= STACK_FLAG_USER_DROPPED;
+	}
+	if (kernel_id) {
+		key.kernel_stack_id = store_stack(kernel_map, kernel_id, kst);
+		if (!key.kernel_stack_id)
+			key.flags |= STACK_FLAG_KERNEL_DROPPED;
+	}
+	if (count_sample(counts_map, &key))
+		count(COUNTER_RECORDED);
 	return 0;
 }
 

@@ -9,26 +9,131 @@
 #define PROFILER_TYPES_H
 
 /*
- * Frames kept per stack. 127 is also the kernel's default kernel.perf_event_max_stack, which
- * bounds bpf_get_stack() for kernel stacks. Deeper user stacks are kept, cut at this depth, and
- * flagged STACK_FLAG_USER_TRUNCATED so user space can mark them.
+ * Frames kept per user stack. Deeper stacks are kept, cut at this depth, and flagged
+ * STACK_FLAG_USER_TRUNCATED so user space marks them.
  */
-#define MAX_STACK_DEPTH 127
+#define MAX_USER_STACK_DEPTH 512
+/* Frames kept per kernel stack: the kernel's default kernel.perf_event_max_stack. */
+#define MAX_KERNEL_STACK_DEPTH 127
 
 #define TASK_COMM_LEN 16
 
-/* A stack: `len` addresses, leaf first. 8 + 127 * 8 = 1024 bytes. */
-struct stack_trace {
+/* A user stack: `len` addresses, leaf first. 8 + 512 * 8 = 4104 bytes. */
+struct user_stack {
 	__u64 len;
-	__u64 addrs[MAX_STACK_DEPTH];
+	__u64 addrs[MAX_USER_STACK_DEPTH];
+};
+
+/* A kernel stack: `len` addresses, leaf first. 8 + 127 * 8 = 1024 bytes. */
+struct kernel_stack {
+	__u64 len;
+	__u64 addrs[MAX_KERNEL_STACK_DEPTH];
+};
+
+/* Executable mappings remembered per process (sorted by start). */
+#define MAX_MAPPINGS_PER_PROCESS 256
+
+/* How the walker steps out of a frame whose PC lies in a mapping. */
+enum mapping_kind {
+	/* Frame pointers: code known to keep them (Go), or tables not (yet) loaded. */
+	MAPPING_KIND_FP = 0,
+	/* The executable's unwind table (exe_id_to_table). */
+	MAPPING_KIND_DWARF = 1,
+	/* The vDSO: frame pointers. */
+	MAPPING_KIND_VDSO = 2,
+	/* Anonymous executable memory (JIT code): frame pointers in mixed mode, else an error. */
+	MAPPING_KIND_JIT = 3,
+};
+
+/* One executable mapping of a process. 40 bytes. */
+struct exec_mapping {
+	__u64 start;      /* first address */
+	__u64 end;        /* one past the last address */
+	__u64 table_bias; /* table pc = address - table_bias */
+	__u32 exe_id;     /* key in exe_id_to_table, for MAPPING_KIND_DWARF */
+	__u32 rows;       /* rows in that table */
+	__u32 kind;       /* enum mapping_kind */
+	__u32 reserved;
+};
+
+/* The value of pid_to_mappings: what the walker knows about a process. 8 + 256 * 40 bytes. */
+struct process_mappings {
+	__u32 len;
+	__u32 reserved;
+	struct exec_mapping mappings[MAX_MAPPINGS_PER_PROCESS];
+};
+
+/* One row of an unwind table: from `pc` (relative to the table) on, `rule` applies. 8 bytes. */
+struct unwind_row {
+	__u32 pc;
+	__u32 rule; /* index in unwind_rules */
+};
+
+/* How the CFA is found (bpf/unwind_dwarf.h). Values are wasm-unwind's ABI. */
+enum cfa_kind {
+	CFA_END_OF_FUNCTION = 0, /* not covered: between functions */
+	CFA_RSP_OFFSET = 1,      /* CFA = rsp + cfa_offset */
+	CFA_RBP_OFFSET = 2,      /* CFA = rbp + cfa_offset */
+	CFA_PLT1 = 3,            /* rsp + 8 + ((rip & 15) >= 11 ? 8 : 0) */
+	CFA_PLT2 = 4,            /* rsp + 8 + ((rip & 15) >= 10 ? 8 : 0) */
+	CFA_SIGNAL_FRAME = 5,    /* kernel sigframe at rsp: rsp, rbp, rip saved at rsp + offsets */
+	CFA_RA_UNDEFINED = 6,    /* outermost frame */
+	CFA_UNSUPPORTED = 7,     /* any other expression or register: reported */
+};
+
+/* How the caller's rbp is recovered. */
+enum rbp_kind {
+	RBP_UNCHANGED = 0,
+	RBP_CFA_OFFSET = 1, /* saved at CFA + rbp_offset */
+	RBP_RSP_OFFSET = 2, /* saved at rsp + rbp_offset (signal frames) */
+	RBP_UNSUPPORTED = 3,
+};
+
+/* A distinct unwind rule, shared by every table (unwind_rules). 12 bytes. */
+struct unwind_rule {
+	__u8 cfa_kind;
+	__u8 rbp_kind;
+	__s16 ra_offset; /* return address at CFA + ra_offset (rsp + ra_offset for signal frames) */
+	__s32 cfa_offset;
+	__s32 rbp_offset;
+};
+
+/*
+ * Why a user-stack walk ended early; stack_count_key.unwind_error. User space turns each into a
+ * last frame such as "[unwind error: pc not covered]" and counts samples per reason. IDs are
+ * never reused.
+ */
+enum unwind_error {
+	UNWIND_OK = 0,
+	UNWIND_ERROR_TRUNCATED = 1,        /* more than MAX_USER_STACK_DEPTH frames */
+	UNWIND_ERROR_PC_NOT_COVERED = 2,   /* PC in a gap of the unwind table */
+	UNWIND_ERROR_UNSUPPORTED_CFA = 3,  /* a CFA rule the walker cannot evaluate */
+	UNWIND_ERROR_READ_FAULT = 4,       /* stack memory unreadable */
+	UNWIND_ERROR_RBP_UNKNOWN = 5,      /* the CFA needs an rbp the walker could not recover */
+	UNWIND_ERROR_NO_MAPPING = 6,       /* PC outside every known executable mapping */
+	UNWIND_ERROR_JIT_MIXED_DISABLED = 7, /* anonymous code, --dwarf-unwinding-mixed=false */
+	UNWIND_ERROR_TABLE_MISSING = 8,    /* the mapping's table was evicted or not loaded */
+	UNWIND_ERROR_MAX,
+};
+
+/* Events on the ring buffer: the process needs user space's attention. */
+enum event_type {
+	EVENT_NEW_PROCESS = 1,     /* no mappings known: load its tables */
+	EVENT_MAPPINGS_CHANGED = 2, /* a PC outside every known mapping: re-read its maps */
+};
+
+struct event {
+	__u32 type; /* enum event_type */
+	__u32 pid;
+	__u64 ktime_ns;
 };
 
 /* Bits of stack_count_key.flags: what happened while the stacks of a sample were collected. */
 enum stack_flags {
 	/* The user stack had more frames than MAX_STACK_DEPTH; the outermost ones are missing. */
 	STACK_FLAG_USER_TRUNCATED = 1 << 0,
-	/* The frame-pointer walk stopped at an unreadable frame before reaching the bottom. */
-	STACK_FLAG_USER_READ_ERROR = 1 << 1,
+	/* The walk stopped early: unwind_error says why. */
+	STACK_FLAG_USER_ERROR = 1 << 1,
 	/* The user stack could not be stored (stack map full); user_stack_id is 0. */
 	STACK_FLAG_USER_DROPPED = 1 << 2,
 	/* The kernel stack could not be stored (stack map full); kernel_stack_id is 0. */
@@ -37,6 +142,8 @@ enum stack_flags {
 	STACK_FLAG_KERNEL_ERROR = 1 << 4,
 	/* Sampled in user mode, or in kernel mode: tells an empty kernel stack from a lost one. */
 	STACK_FLAG_IN_KERNEL = 1 << 5,
+	/* The process's unwind tables were not loaded yet: frames come from frame pointers. */
+	STACK_FLAG_TABLES_PENDING = 1 << 6,
 };
 
 /*
@@ -51,7 +158,7 @@ struct stack_count_key {
 	char thread_comm[TASK_COMM_LEN];     /* comm of the sampled thread */
 	char process_comm[TASK_COMM_LEN];    /* comm of the thread group leader */
 	__u32 flags;                         /* enum stack_flags */
-	__u32 reserved;
+	__u32 unwind_error;                  /* enum unwind_error */
 };
 
 /*
@@ -65,15 +172,28 @@ enum counter {
 	COUNTER_RECORDED,             /* counted in stack_counts */
 	COUNTER_COUNT_MAP_FULL,       /* lost: stack_counts had no room for a new key */
 	COUNTER_STACK_MAP_FULL,       /* a stack was not stored (sample kept without it) */
-	COUNTER_USER_TRUNCATED,       /* user stack cut at MAX_STACK_DEPTH */
-	COUNTER_USER_READ_ERROR,      /* frame-pointer walk hit an unreadable frame */
+	COUNTER_USER_TRUNCATED,       /* user stack cut at MAX_USER_STACK_DEPTH */
+	COUNTER_USER_ERROR,           /* user walk ended early (unwind_error in the key) */
 	COUNTER_KERNEL_STACK_ERROR,   /* bpf_get_stack() failed */
 	COUNTER_NO_SCRATCH,           /* per-CPU scratch lookup failed (should never happen) */
+	COUNTER_EVENTS_SENT,          /* events written to the ring buffer */
+	COUNTER_EVENTS_LOST,          /* events the ring buffer had no room for */
+	COUNTER_DWARF_FRAMES,         /* frames stepped with an unwind table */
+	COUNTER_FP_FRAMES,            /* frames stepped with frame pointers */
 	COUNTER_MAX,
 };
 
 struct counters {
 	__u64 values[COUNTER_MAX];
+};
+
+/* Load-time options (the .rodata.config section). */
+struct agent_config {
+	__u8 verbose;           /* --bpf-verbose-logging: bpf_printk each decision */
+	__u8 dwarf_enabled;     /* !--dwarf-unwinding-disable: tables, events; else frame pointers only */
+	__u8 mixed_mode;        /* --dwarf-unwinding-mixed: frame pointers for JIT code */
+	__u8 reserved[5];
+	__u64 event_interval_ns; /* minimum time between two events about one process */
 };
 
 #endif /* PROFILER_TYPES_H */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Copyright 2026 The profiler agent authors */
 /*
- * The user-stack walk: the seam between "where did the sample land" and "which frames called it".
- * This version follows frame pointers (rbp chains, x86-64). DWARF unwinding (unwind tables per
- * executable, walked in BPF) replaces unwind_user_stack() behind the same signature.
+ * The user-stack walk. Per frame: find the mapping of the PC in the process's sorted mappings,
+ * then either step with the executable's unwind table (binary search for the row, apply its
+ * rule) or with frame pointers (JIT/anonymous code, the vDSO, binaries that keep them, and
+ * processes whose tables are not loaded yet). The loop runs under bpf_loop(), so the verifier
+ * checks one frame, not 512, and the depth costs nothing at load time.
  */
 #ifndef PROFILER_UNWIND_USER_H
 #define PROFILER_UNWIND_USER_H
@@ -13,6 +15,10 @@
 /* Bit 21 of task_struct.flags: a kernel thread has no user space (include/linux/sched.h). */
 #define PF_KTHREAD 0x00200000
 
+/* Binary search steps: 2^9 > MAX_MAPPINGS_PER_PROCESS, 2^25 > rows of any table we load. */
+#define MAPPING_SEARCH_STEPS 9
+#define ROW_SEARCH_STEPS 25
+
 /*
  * The user registers of the sampled task. A sample that landed in kernel mode carries kernel
  * registers in ctx->regs; the user ones were saved at kernel entry at the top of the task's
@@ -21,7 +27,7 @@
 static __always_inline int user_regs(struct bpf_perf_event_data *ctx, struct task_struct *task,
 				     __u64 *ip, __u64 *sp, __u64 *bp, bool *in_kernel)
 {
-	struct pt_regs *regs = (struct pt_regs *)&ctx->regs;
+	struct pt_regs *regs;
 	/*
 	 * The low two bits of CS are the privilege level: 3 for user mode, 0 for the kernel. The
 	 * verifier only allows 8-byte loads from the context's registers, and newer kernels declare
@@ -45,42 +51,339 @@ static __always_inline int user_regs(struct bpf_perf_event_data *ctx, struct tas
 	return 0;
 }
 
-/*
- * Walks the user stack into st (leaf first) and returns stack_flags bits. A frame-pointer frame
- * is [rbp] = caller's rbp, [rbp + 8] = return address; the walk ends at rbp == 0 (the x86-64 ABI
- * marks the outermost frame that way), at a return address of 0, or when the chain does not move
- * up the stack (a corrupt or absent frame pointer).
- */
-static __always_inline __u32 unwind_user_stack(__u64 ip, __u64 sp, __u64 bp, struct stack_trace *st)
+/* What one walk carries from frame to frame (on the program's stack, passed to bpf_loop). */
+struct walk_state {
+	__u64 ip;
+	__u64 sp;
+	__u64 bp;
+	struct user_stack *st;
+	struct process_mappings *proc; /* NULL: no mappings known, frame pointers only */
+	__u32 error;                   /* enum unwind_error */
+	__u32 flags;                   /* enum stack_flags */
+	__u32 pid;
+	bool exact_ip;                 /* ip is not a return address (leaf, after a signal frame) */
+	bool bp_unknown;               /* the caller's rbp could not be recovered */
+	bool done;
+};
+
+/* Sends an event about pid, at most once per event_interval_ns. */
+static __always_inline void send_event(__u32 type, __u32 pid)
 {
-	__u32 flags = 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *last = bpf_map_lookup_elem(&pid_to_last_event, &pid);
+	if (last && now - *last < agent_cfg.event_interval_ns)
+		return;
+	bpf_map_update_elem(&pid_to_last_event, &pid, &now, BPF_ANY);
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_EVENTS_LOST);
+		return;
+	}
+	e->type = type;
+	e->pid = pid;
+	e->ktime_ns = now;
+	bpf_ringbuf_submit(e, 0);
+	count(COUNTER_EVENTS_SENT);
+}
+
+/* Reads one u64 of user memory; false on a fault. */
+static __always_inline bool read_user_u64(__u64 addr, __u64 *out)
+{
+	return bpf_probe_read_user(out, sizeof(*out), (void *)addr) == 0;
+}
+
+/* One frame-pointer step: [rbp] = caller's rbp, [rbp + 8] = return address. */
+static __always_inline void step_frame_pointer(struct walk_state *s)
+{
+	count(COUNTER_FP_FRAMES);
+	if (s->bp == 0 || s->bp_unknown) {
+		/* rbp == 0 marks the outermost frame in the x86-64 ABI. */
+		s->done = true;
+		return;
+	}
+	__u64 next_bp, ret;
+	if (!read_user_u64(s->bp, &next_bp) || !read_user_u64(s->bp + 8, &ret)) {
+		s->error = UNWIND_ERROR_READ_FAULT;
+		return;
+	}
+	if (ret == 0) {
+		s->done = true;
+		return;
+	}
+	/* The chain must move up the stack, or it is not a frame-pointer chain at all. */
+	if (next_bp != 0 && next_bp <= s->bp) {
+		s->error = UNWIND_ERROR_READ_FAULT;
+		return;
+	}
+	s->sp = s->bp + 16;
+	s->bp = next_bp;
+	s->ip = ret;
+	s->exact_ip = false;
+}
+
+/*
+ * Binary searches run under bpf_loop() too: as plain bounded loops, every path through lo/hi
+ * would be a distinct verifier state (2^steps of them).
+ */
+struct mapping_search {
+	struct process_mappings *proc;
+	__u64 pc;
+	__u32 lo;
+	__u32 hi;
+};
+
+static long mapping_search_step(__u32 i, void *arg)
+{
+	struct mapping_search *ms = arg;
+	if (ms->lo >= ms->hi)
+		return 1;
+	__u32 mid = (ms->lo + (ms->hi - ms->lo) / 2) & (MAX_MAPPINGS_PER_PROCESS - 1);
+	if (ms->pc < ms->proc->mappings[mid].start)
+		ms->hi = mid;
+	else
+		ms->lo = mid + 1;
+	return 0;
+}
+
+/* Index of the mapping containing pc, or -1. */
+static __always_inline int find_mapping(struct process_mappings *proc, __u64 pc)
+{
+	struct mapping_search ms = { .proc = proc, .pc = pc, .lo = 0, .hi = proc->len };
+	if (ms.hi > MAX_MAPPINGS_PER_PROCESS)
+		ms.hi = MAX_MAPPINGS_PER_PROCESS;
+	bpf_loop(MAPPING_SEARCH_STEPS, mapping_search_step, &ms, 0);
+	/* lo is the first mapping starting after pc; the candidate is the one before it. */
+	if (ms.lo == 0 || ms.lo > MAX_MAPPINGS_PER_PROCESS)
+		return -1;
+	/* The mask restates the bound in a form the verifier keeps (MAX is a power of two). */
+	__u32 idx = (ms.lo - 1) & (MAX_MAPPINGS_PER_PROCESS - 1);
+	if (pc >= proc->mappings[idx].end)
+		return -1;
+	return idx;
+}
+
+struct row_search {
+	void *table;
+	__u32 target;
+	__u32 lo;
+	__u32 hi;
+	bool fault;
+};
+
+static long row_search_step(__u32 i, void *arg)
+{
+	struct row_search *rs = arg;
+	if (rs->lo >= rs->hi)
+		return 1;
+	__u32 mid = rs->lo + (rs->hi - rs->lo) / 2;
+	struct unwind_row *r = bpf_map_lookup_elem(rs->table, &mid);
+	if (!r) {
+		rs->fault = true;
+		return 1;
+	}
+	if (r->pc <= rs->target)
+		rs->lo = mid + 1;
+	else
+		rs->hi = mid;
+	return 0;
+}
+
+/* One step with the executable's unwind table. */
+static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping *m)
+{
+	__u32 exe_id = m->exe_id;
+	void *table = bpf_map_lookup_elem(&exe_id_to_table, &exe_id);
+	if (!table) {
+		s->error = UNWIND_ERROR_TABLE_MISSING;
+		return;
+	}
+	/* A return address points after the call; the call itself belongs to the caller's row. */
+	__u64 pc = (s->exact_ip ? s->ip : s->ip - 1) - m->table_bias;
+	if (pc > 0xffffffffULL) {
+		s->error = UNWIND_ERROR_PC_NOT_COVERED;
+		return;
+	}
+	/* Last row whose pc <= target. */
+	struct row_search rs = { .table = table, .target = (__u32)pc, .lo = 0, .hi = m->rows };
+	bpf_loop(ROW_SEARCH_STEPS, row_search_step, &rs, 0);
+	if (rs.fault) {
+		s->error = UNWIND_ERROR_TABLE_MISSING;
+		return;
+	}
+	if (rs.lo == 0) {
+		s->error = UNWIND_ERROR_PC_NOT_COVERED;
+		return;
+	}
+	__u32 idx = rs.lo - 1;
+	struct unwind_row *row = bpf_map_lookup_elem(table, &idx);
+	if (!row) {
+		s->error = UNWIND_ERROR_TABLE_MISSING;
+		return;
+	}
+	__u32 rule_idx = row->rule;
+	struct unwind_rule *rule = bpf_map_lookup_elem(&unwind_rules, &rule_idx);
+	if (!rule) {
+		s->error = UNWIND_ERROR_UNSUPPORTED_CFA;
+		return;
+	}
+	count(COUNTER_DWARF_FRAMES);
+
+	__u64 cfa = 0;
+	switch (rule->cfa_kind) {
+	case CFA_RA_UNDEFINED:
+		s->done = true; /* the outermost frame: the walk reached the bottom */
+		return;
+	case CFA_END_OF_FUNCTION:
+		s->error = UNWIND_ERROR_PC_NOT_COVERED;
+		return;
+	case CFA_RSP_OFFSET:
+		cfa = s->sp + (__s64)rule->cfa_offset;
+		break;
+	case CFA_RBP_OFFSET:
+		if (s->bp_unknown) {
+			s->error = UNWIND_ERROR_RBP_UNKNOWN;
+			return;
+		}
+		cfa = s->bp + (__s64)rule->cfa_offset;
+		break;
+	case CFA_PLT1:
+		cfa = s->sp + 8 + (((s->ip & 15) >= 11) ? 8 : 0);
+		break;
+	case CFA_PLT2:
+		cfa = s->sp + 8 + (((s->ip & 15) >= 10) ? 8 : 0);
+		break;
+	case CFA_SIGNAL_FRAME: {
+		/* The kernel's rt_sigframe sits at rsp: the interrupted rsp, rbp and rip are saved in
+		 * its ucontext. The recovered rip is where the signal struck, not a return address. */
+		__u64 rsp, rbp, rip;
+		if (!read_user_u64(s->sp + (__s64)rule->cfa_offset, &rsp) ||
+		    !read_user_u64(s->sp + (__s64)rule->rbp_offset, &rbp) ||
+		    !read_user_u64(s->sp + (__s64)rule->ra_offset, &rip)) {
+			s->error = UNWIND_ERROR_READ_FAULT;
+			return;
+		}
+		s->sp = rsp;
+		s->bp = rbp;
+		s->bp_unknown = false;
+		s->ip = rip;
+		s->exact_ip = true;
+		if (rip == 0)
+			s->done = true;
+		return;
+	}
+	default:
+		s->error = UNWIND_ERROR_UNSUPPORTED_CFA;
+		return;
+	}
+
+	__u64 ret;
+	if (!read_user_u64(cfa + (__s64)rule->ra_offset, &ret)) {
+		s->error = UNWIND_ERROR_READ_FAULT;
+		return;
+	}
+	switch (rule->rbp_kind) {
+	case RBP_UNCHANGED:
+		break;
+	case RBP_CFA_OFFSET: {
+		__u64 bp;
+		if (!read_user_u64(cfa + (__s64)rule->rbp_offset, &bp)) {
+			s->error = UNWIND_ERROR_READ_FAULT;
+			return;
+		}
+		s->bp = bp;
+		s->bp_unknown = false;
+		break;
+	}
+	default:
+		/* Only a later rbp-based CFA needs it; fail then, not now. */
+		s->bp_unknown = true;
+		break;
+	}
+	s->sp = cfa;
+	s->ip = ret;
+	s->exact_ip = false;
+	if (ret == 0)
+		s->done = true;
+}
+
+/* bpf_loop body: records the current frame, then steps to its caller. */
+static long walk_one_frame(__u32 i, void *arg)
+{
+	struct walk_state *s = arg;
+	struct user_stack *st = s->st;
+	if (i >= MAX_USER_STACK_DEPTH)
+		return 1;
+	st->addrs[i] = s->ip;
+	st->len = i + 1;
+
+	struct process_mappings *proc = s->proc;
+	if (!proc) {
+		step_frame_pointer(s);
+	} else {
+		int idx = find_mapping(proc, s->exact_ip ? s->ip : s->ip - 1);
+		if (idx < 0 || idx >= MAX_MAPPINGS_PER_PROCESS) {
+			/* A mapping that appeared since user space read the maps (dlopen, a new JIT
+			 * region): ask for a re-read, and meanwhile try frame pointers. */
+			send_event(EVENT_MAPPINGS_CHANGED, s->pid);
+			if (agent_cfg.mixed_mode)
+				step_frame_pointer(s);
+			else
+				s->error = UNWIND_ERROR_NO_MAPPING;
+		} else {
+			struct exec_mapping *m = &proc->mappings[idx & (MAX_MAPPINGS_PER_PROCESS - 1)];
+			if (m->kind == MAPPING_KIND_DWARF)
+				step_dwarf(s, m);
+			else if (m->kind == MAPPING_KIND_JIT && !agent_cfg.mixed_mode)
+				s->error = UNWIND_ERROR_JIT_MIXED_DISABLED;
+			else
+				step_frame_pointer(s);
+		}
+	}
+	if (s->error || s->done || s->ip == 0)
+		return 1;
+	if (i + 1 >= MAX_USER_STACK_DEPTH) {
+		s->error = UNWIND_ERROR_TRUNCATED;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Walks the user stack of pid into st (leaf first); returns stack_flags bits and sets *error.
+ */
+static __always_inline __u32 unwind_user_stack(__u32 pid, __u64 ip, __u64 sp, __u64 bp,
+					       struct user_stack *st, __u32 *error)
+{
+	struct walk_state s = {
+		.ip = ip,
+		.sp = sp,
+		.bp = bp,
+		.st = st,
+		.pid = pid,
+		.exact_ip = true,
+	};
 	st->len = 0;
 	if (ip == 0)
-		return flags;
-	st->addrs[0] = ip;
-	__u64 len = 1;
-	for (int i = 1; i < MAX_STACK_DEPTH; i++) {
-		if (bp == 0)
-			goto done;
-		__u64 frame[2];
-		if (bpf_probe_read_user(frame, sizeof(frame), (void *)bp)) {
-			flags |= STACK_FLAG_USER_READ_ERROR;
-			goto done;
+		return 0;
+	if (agent_cfg.dwarf_enabled) {
+		s.proc = bpf_map_lookup_elem(&pid_to_mappings, &pid);
+		if (!s.proc) {
+			s.flags |= STACK_FLAG_TABLES_PENDING;
+			send_event(EVENT_NEW_PROCESS, pid);
 		}
-		if (frame[1] == 0)
-			goto done;
-		st->addrs[i] = frame[1];
-		len = i + 1;
-		if (frame[0] <= bp)
-			goto done;
-		bp = frame[0];
 	}
-	/* The loop ran out of room with a frame pointer still to follow. */
-	if (bp != 0)
-		flags |= STACK_FLAG_USER_TRUNCATED;
-done:
-	st->len = len;
-	return flags;
+	bpf_loop(MAX_USER_STACK_DEPTH, walk_one_frame, &s, 0);
+	if (s.error == UNWIND_ERROR_TRUNCATED) {
+		s.flags |= STACK_FLAG_USER_TRUNCATED;
+		count(COUNTER_USER_TRUNCATED);
+	} else if (s.error) {
+		s.flags |= STACK_FLAG_USER_ERROR;
+		count(COUNTER_USER_ERROR);
+		if (s.error == UNWIND_ERROR_TABLE_MISSING)
+			send_event(EVENT_MAPPINGS_CHANGED, pid);
+	}
+	*error = s.error;
+	return s.flags;
 }
 
 #endif /* PROFILER_UNWIND_USER_H */

@@ -15,7 +15,9 @@ import { libbpf, libc } from "./ffi.ts";
 const log = getLogger("libbpf");
 const LIBBPF_WARN = 0;
 const LIBBPF_INFO = 1;
-const buffer = new Uint8Array(16384);
+// The verifier's log arrives as one call of up to several MiB; untouched pages of this buffer
+// cost no memory.
+const buffer = new Uint8Array(8 << 20);
 const decoder = new TextDecoder();
 
 let callback:

@@ -13,10 +13,13 @@
  *   countEntries: 4096,
  *   stackEntries: 8192,
  *   verbose: false,
+ *   dwarfEnabled: true,
+ *   mixedMode: true,
+ *   eventsBufferBytes: 8192 * 4096,
  * });
  * obj.attach(onlineCpus(), 19);
  * await new Promise((r) => setTimeout(r, 10_000));
- * const { entries, stacks } = await obj.flipAndDrain();
+ * const { entries, userStacks, kernelStacks } = await obj.flipAndDrain();
  * ```
  *
  * @module
@@ -30,6 +33,19 @@ export {
   ProfilerObject,
   type ProfilerObjectOptions,
 } from "./profiler_object.ts";
-export { COUNTER_NAMES, MAX_STACK_DEPTH, StackFlags } from "./types.ts";
+export {
+  COUNTER_NAMES,
+  EVENT,
+  EventType,
+  EXEC_MAPPING,
+  MappingKind,
+  MAX_MAPPINGS_PER_PROCESS,
+  MAX_USER_STACK_DEPTH,
+  PROCESS_MAPPINGS,
+  StackFlags,
+  UNWIND_ERROR_NAMES,
+  UNWIND_ROW,
+  UNWIND_RULE,
+} from "./types.ts";
 export { checkPrerequisites, type Prerequisites } from "./preflight.ts";
 export { readProgramStats } from "./prog_stats.ts";

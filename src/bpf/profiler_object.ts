@@ -15,11 +15,14 @@ import { cstr, errno, errnoName, libbpf, libc, NativeError } from "./ffi.ts";
 import { routeLibbpfLog } from "./libbpf_log.ts";
 import { openCpuClockEvent } from "./perf_event.ts";
 import {
+  AGENT_CONFIG,
   COUNTER_NAMES,
   COUNTERS_SIZE,
-  MAX_STACK_DEPTH,
+  KERNEL_STACK,
+  MAX_KERNEL_STACK_DEPTH,
+  MAX_USER_STACK_DEPTH,
   STACK_COUNT_KEY,
-  STACK_TRACE,
+  USER_STACK,
 } from "./types.ts";
 
 const log = getLogger("bpf");
@@ -37,6 +40,14 @@ export interface ProfilerObjectOptions {
   stackEntries: number;
   /** Turns on bpf_printk of each decision in the BPF program. */
   verbose: boolean;
+  /** Walk user stacks with unwind tables (false: frame pointers only, no events). */
+  dwarfEnabled: boolean;
+  /** Frame pointers for JIT (anonymous) code; false makes such frames an unwind error. */
+  mixedMode: boolean;
+  /** Size of the events ring buffer in bytes (a power of two, a multiple of the page size). */
+  eventsBufferBytes: number;
+  /** Minimum time between two events about one process, in nanoseconds. */
+  eventIntervalNs?: bigint;
 }
 
 /** One drained entry of a stack_counts map. */
@@ -48,14 +59,18 @@ export interface CountEntry {
   threadComm: string;
   processComm: string;
   flags: number;
+  /** enum unwind_error: why the user walk ended early (0: it did not). */
+  unwindError: number;
   count: number;
 }
 
 /** What one window's drain returns. */
 export interface DrainResult {
   entries: CountEntry[];
-  /** Stack id -> addresses, leaf first. */
-  stacks: Map<bigint, BigUint64Array>;
+  /** User stack id -> addresses, leaf first. */
+  userStacks: Map<bigint, BigUint64Array>;
+  /** Kernel stack id -> addresses, leaf first. */
+  kernelStacks: Map<bigint, BigUint64Array>;
   /** Failed batch operations (the window is still returned with what was read). */
   errors: Array<{ map: string; error: string }>;
 }
@@ -63,10 +78,29 @@ export interface DrainResult {
 /** File descriptors of the maps user space touches; index = generation. */
 interface MapFds {
   counts: [number, number];
-  stacks: [number, number];
+  userStacks: [number, number];
+  kernelStacks: [number, number];
   generation: number;
   counters: number;
+  pidToMappings: number;
+  exeIdToTable: number;
+  unwindRules: number;
+  events: number;
 }
+
+/** One stacks map kind: its value layout and depth. */
+interface StackKind {
+  name: string;
+  size: number;
+  depth: number;
+}
+
+const USER: StackKind = { name: "user_stacks", size: USER_STACK.size, depth: MAX_USER_STACK_DEPTH };
+const KERNEL: StackKind = {
+  name: "kernel_stacks",
+  size: KERNEL_STACK.size,
+  depth: MAX_KERNEL_STACK_DEPTH,
+};
 
 function cString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
@@ -86,7 +120,7 @@ export class ProfilerObject {
   // Drain buffers, allocated once and reused every window.
   #countKeys: Uint8Array<ArrayBuffer>;
   #countValues: BigUint64Array<ArrayBuffer>;
-  #stackBatch = 1024;
+  #stackBatch = 256;
   #stackKeys: BigUint64Array<ArrayBuffer>;
   #stackValues: Uint8Array<ArrayBuffer>;
   #batchIn = new Uint8Array(8);
@@ -110,7 +144,7 @@ export class ProfilerObject {
     this.#countKeys = new Uint8Array(countEntries * STACK_COUNT_KEY.size);
     this.#countValues = new BigUint64Array(countEntries);
     this.#stackKeys = new BigUint64Array(this.#stackBatch);
-    this.#stackValues = new Uint8Array(this.#stackBatch * STACK_TRACE.size);
+    this.#stackValues = new Uint8Array(this.#stackBatch * USER_STACK.size);
     this.#possibleCpus = libbpf().libbpf_num_possible_cpus();
     this.#countersValue = new Uint8Array(this.#possibleCpus * COUNTERS_SIZE);
   }
@@ -147,33 +181,48 @@ export class ProfilerObject {
       for (const name of ["stack_counts_0", "stack_counts_1"]) {
         b.bpf_map__set_max_entries(map(name), opts.countEntries);
       }
-      for (const name of ["stacks_0", "stacks_1"]) {
+      for (
+        const name of ["user_stacks_0", "user_stacks_1", "kernel_stacks_0", "kernel_stacks_1"]
+      ) {
         b.bpf_map__set_max_entries(map(name), opts.stackEntries);
       }
-      if (opts.verbose) {
-        const size = new BigUint64Array(1);
-        const value = b.bpf_map__initial_value(map(".rodata.config"), size);
-        if (!value || size[0] < 1n) {
-          throw new Error("Cannot set verbose logging: .rodata.config is missing");
-        }
-        new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(value, 1))[0] = 1;
+      b.bpf_map__set_max_entries(map("events"), opts.eventsBufferBytes);
+      const size = new BigUint64Array(1);
+      const value = b.bpf_map__initial_value(map(".rodata.config"), size);
+      if (!value || size[0] < BigInt(AGENT_CONFIG.size)) {
+        throw new Error(
+          `Cannot set the BPF options: .rodata.config is missing in ${opts.objectPath}`,
+        );
       }
+      const config = new DataView(
+        Deno.UnsafePointerView.getArrayBuffer(value, AGENT_CONFIG.size),
+      );
+      config.setUint8(AGENT_CONFIG.verbose, opts.verbose ? 1 : 0);
+      config.setUint8(AGENT_CONFIG.dwarfEnabled, opts.dwarfEnabled ? 1 : 0);
+      config.setUint8(AGENT_CONFIG.mixedMode, opts.mixedMode ? 1 : 0);
+      config.setBigUint64(AGENT_CONFIG.eventIntervalNs, opts.eventIntervalNs ?? 500_000_000n, true);
       const rc = b.bpf_object__load(obj);
       if (rc < 0) {
         const code = -rc;
-        const hint = code === 1 || code === 13
+        // EPERM: no privilege. EACCES and E2BIG come from the verifier rejecting the program.
+        const hint = code === 1
           ? "bpf() is not permitted: run as root, or grant CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)"
-          : "run with --log-level=debug to see libbpf's and the verifier's log";
+          : "the kernel's verifier rejected it; run with --log-level=debug to see its log";
         throw new NativeError("load the BPF program", code, hint);
       }
       const prog = b.bpf_object__find_program_by_name(obj, cstr("profile_cpu"));
       if (!prog) throw new Error(`Cannot find program profile_cpu in ${opts.objectPath}`);
       const fd = (name: string) => b.bpf_map__fd(map(name));
-      const fds = {
-        counts: [fd("stack_counts_0"), fd("stack_counts_1")] as [number, number],
-        stacks: [fd("stacks_0"), fd("stacks_1")] as [number, number],
+      const fds: MapFds = {
+        counts: [fd("stack_counts_0"), fd("stack_counts_1")],
+        userStacks: [fd("user_stacks_0"), fd("user_stacks_1")],
+        kernelStacks: [fd("kernel_stacks_0"), fd("kernel_stacks_1")],
         generation: fd("active_generation"),
         counters: fd("counters"),
+        pidToMappings: fd("pid_to_mappings"),
+        exeIdToTable: fd("exe_id_to_table"),
+        unwindRules: fd("unwind_rules"),
+        events: fd("events"),
       };
       log.debug("loaded BPF object", {
         path: opts.objectPath,
@@ -190,6 +239,17 @@ export class ProfilerObject {
   /** The program's fd, for run statistics in /proc/self/fdinfo. */
   get programFd(): number {
     return libbpf().bpf_program__fd(this.#prog);
+  }
+
+  /** Fds of the maps the unwinder manages (process mappings, tables, rules, events). */
+  get unwindMaps(): {
+    pidToMappings: number;
+    exeIdToTable: number;
+    unwindRules: number;
+    events: number;
+  } {
+    const { pidToMappings, exeIdToTable, unwindRules, events } = this.#fds;
+    return { pidToMappings, exeIdToTable, unwindRules, events };
   }
 
   /** Map capacities, for metrics and the status page. */
@@ -258,8 +318,9 @@ export class ProfilerObject {
       await new Promise((r) => setTimeout(r, 5));
     }
     const entries = this.#drainCounts(this.#fds.counts[drained], errors);
-    const stacks = this.#drainStacks(this.#fds.stacks[drained], errors);
-    return { entries, stacks, errors };
+    const userStacks = this.#drainStacks(this.#fds.userStacks[drained], USER, errors);
+    const kernelStacks = this.#drainStacks(this.#fds.kernelStacks[drained], KERNEL, errors);
+    return { entries, userStacks, kernelStacks, errors };
   }
 
   #drainCounts(fd: number, errors: DrainResult["errors"]): CountEntry[] {
@@ -299,6 +360,7 @@ export class ProfilerObject {
             ),
           ),
           flags: view.getUint32(o + STACK_COUNT_KEY.flags, true),
+          unwindError: view.getUint32(o + STACK_COUNT_KEY.unwindError, true),
           count: Number(this.#countValues[i]),
         });
       }
@@ -314,7 +376,11 @@ export class ProfilerObject {
     return entries;
   }
 
-  #drainStacks(fd: number, errors: DrainResult["errors"]): Map<bigint, BigUint64Array> {
+  #drainStacks(
+    fd: number,
+    kind: StackKind,
+    errors: DrainResult["errors"],
+  ): Map<bigint, BigUint64Array> {
     const b = libbpf();
     const stacks = new Map<bigint, BigUint64Array>();
     let first = true;
@@ -333,21 +399,22 @@ export class ProfilerObject {
         // One hash bucket holds more entries than a batch: grow the batch and retry.
         this.#stackBatch *= 2;
         this.#stackKeys = new BigUint64Array(this.#stackBatch);
-        this.#stackValues = new Uint8Array(this.#stackBatch * STACK_TRACE.size);
+        this.#stackValues = new Uint8Array(this.#stackBatch * USER_STACK.size);
         continue;
       }
       const n = this.#batchCount[0];
+      // Values are packed at the map's value size: 8-byte words, so a BigUint64Array view fits.
       const words = new BigUint64Array(this.#stackValues.buffer);
-      const stride = STACK_TRACE.size / 8;
+      const stride = kind.size / 8;
       for (let i = 0; i < n; i++) {
         const base = i * stride;
-        const len = Math.min(Number(words[base]), MAX_STACK_DEPTH);
+        const len = Math.min(Number(words[base]), kind.depth);
         stacks.set(this.#stackKeys[i], words.slice(base + 1, base + 1 + len));
       }
       if (rc === -ENOENT) break;
       if (rc < 0) {
-        errors.push({ map: "stacks", error: errnoName(-rc) });
-        log.debug("stacks batch read failed", { error: errnoName(-rc) });
+        errors.push({ map: kind.name, error: errnoName(-rc) });
+        log.debug("stacks batch read failed", { map: kind.name, error: errnoName(-rc) });
         break;
       }
       this.#batchIn.set(this.#batchOut);

@@ -2,19 +2,25 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * Mirrors of bpf/types.h: sizes, offsets, flag bits and counter names. The layout test
+ * Mirrors of bpf/types.h: sizes, offsets, flag bits, enums and counter names. The layout test
  * (types_test.ts) compiles a probe against the C header and compares every number here.
  *
  * @module
  */
 
-/** MAX_STACK_DEPTH: frames kept per stack. */
-export const MAX_STACK_DEPTH = 127;
+/** MAX_USER_STACK_DEPTH: frames kept per user stack. */
+export const MAX_USER_STACK_DEPTH = 512;
+/** MAX_KERNEL_STACK_DEPTH: frames kept per kernel stack. */
+export const MAX_KERNEL_STACK_DEPTH = 127;
+/** MAX_MAPPINGS_PER_PROCESS. */
+export const MAX_MAPPINGS_PER_PROCESS = 256;
 /** TASK_COMM_LEN. */
 export const TASK_COMM_LEN = 16;
 
-/** sizeof(struct stack_trace) and its field offsets. */
-export const STACK_TRACE = { size: 1024, len: 0, addrs: 8 } as const;
+/** sizeof(struct user_stack) and its field offsets. */
+export const USER_STACK = { size: 4104, len: 0, addrs: 8 } as const;
+/** sizeof(struct kernel_stack) and its field offsets. */
+export const KERNEL_STACK = { size: 1024, len: 0, addrs: 8 } as const;
 
 /** sizeof(struct stack_count_key) and its field offsets. */
 export const STACK_COUNT_KEY = {
@@ -26,17 +32,77 @@ export const STACK_COUNT_KEY = {
   threadComm: 24,
   processComm: 40,
   flags: 56,
+  unwindError: 60,
+} as const;
+
+/** struct exec_mapping. */
+export const EXEC_MAPPING = {
+  size: 40,
+  start: 0,
+  end: 8,
+  tableBias: 16,
+  exeId: 24,
+  rows: 28,
+  kind: 32,
+} as const;
+
+/** struct process_mappings. */
+export const PROCESS_MAPPINGS = { size: 8 + 256 * 40, len: 0, mappings: 8 } as const;
+
+/** struct unwind_row. */
+export const UNWIND_ROW = { size: 8, pc: 0, rule: 4 } as const;
+
+/** struct unwind_rule. */
+export const UNWIND_RULE = {
+  size: 12,
+  cfaKind: 0,
+  rbpKind: 1,
+  raOffset: 2,
+  cfaOffset: 4,
+  rbpOffset: 8,
+} as const;
+
+/** struct event. */
+export const EVENT = { size: 16, type: 0, pid: 4, ktimeNs: 8 } as const;
+
+/** struct agent_config (the .rodata.config section). */
+export const AGENT_CONFIG = {
+  size: 16,
+  verbose: 0,
+  dwarfEnabled: 1,
+  mixedMode: 2,
+  eventIntervalNs: 8,
 } as const;
 
 /** enum stack_flags. */
 export const StackFlags = {
   USER_TRUNCATED: 1 << 0,
-  USER_READ_ERROR: 1 << 1,
+  USER_ERROR: 1 << 1,
   USER_DROPPED: 1 << 2,
   KERNEL_DROPPED: 1 << 3,
   KERNEL_ERROR: 1 << 4,
   IN_KERNEL: 1 << 5,
+  TABLES_PENDING: 1 << 6,
 } as const;
+
+/** enum mapping_kind. */
+export const MappingKind = { FP: 0, DWARF: 1, VDSO: 2, JIT: 3 } as const;
+
+/** enum event_type. */
+export const EventType = { NEW_PROCESS: 1, MAPPINGS_CHANGED: 2 } as const;
+
+/** enum unwind_error, in value order: the `reason` label of unwind error metrics. */
+export const UNWIND_ERROR_NAMES = [
+  "ok",
+  "truncated",
+  "pc_not_covered",
+  "unsupported_cfa",
+  "read_fault",
+  "rbp_unknown",
+  "no_mapping",
+  "jit_mixed_mode_disabled",
+  "table_missing",
+] as const;
 
 /** enum counter, in index order: the `outcome` label of parca_agent_bpf_samples_total. */
 export const COUNTER_NAMES = [
@@ -47,9 +113,13 @@ export const COUNTER_NAMES = [
   "count_map_full",
   "stack_map_full",
   "user_stack_truncated",
-  "user_stack_read_error",
+  "user_stack_error",
   "kernel_stack_error",
   "no_scratch",
+  "events_sent",
+  "events_lost",
+  "dwarf_frames",
+  "fp_frames",
 ] as const;
 
 /** A counter name. */

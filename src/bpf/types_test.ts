@@ -2,47 +2,99 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { deepStrictEqual } from "node:assert/strict";
-import { COUNTER_NAMES, COUNTERS_SIZE, STACK_COUNT_KEY, STACK_TRACE, StackFlags } from "./types.ts";
+import {
+  AGENT_CONFIG,
+  COUNTER_NAMES,
+  COUNTERS_SIZE,
+  EVENT,
+  EventType,
+  EXEC_MAPPING,
+  KERNEL_STACK,
+  MappingKind,
+  MAX_KERNEL_STACK_DEPTH,
+  MAX_MAPPINGS_PER_PROCESS,
+  MAX_USER_STACK_DEPTH,
+  PROCESS_MAPPINGS,
+  STACK_COUNT_KEY,
+  StackFlags,
+  UNWIND_ERROR_NAMES,
+  UNWIND_ROW,
+  UNWIND_RULE,
+  USER_STACK,
+} from "./types.ts";
 
 const BPF_DIR = new URL("../../bpf/", import.meta.url).pathname;
 
-/** Compiles a C probe against bpf/types.h and returns what it prints as JSON. */
+/** C expressions whose values must equal the TS mirror, by name. */
+const PROBES: Record<string, string> = {
+  "MAX_USER_STACK_DEPTH": "MAX_USER_STACK_DEPTH",
+  "MAX_KERNEL_STACK_DEPTH": "MAX_KERNEL_STACK_DEPTH",
+  "MAX_MAPPINGS_PER_PROCESS": "MAX_MAPPINGS_PER_PROCESS",
+  "user.size": "sizeof(struct user_stack)",
+  "user.addrs": "offsetof(struct user_stack, addrs)",
+  "kernel.size": "sizeof(struct kernel_stack)",
+  "kernel.addrs": "offsetof(struct kernel_stack, addrs)",
+  "key.size": "sizeof(struct stack_count_key)",
+  "key.pid": "offsetof(struct stack_count_key, pid)",
+  "key.tid": "offsetof(struct stack_count_key, tid)",
+  "key.userStackId": "offsetof(struct stack_count_key, user_stack_id)",
+  "key.kernelStackId": "offsetof(struct stack_count_key, kernel_stack_id)",
+  "key.threadComm": "offsetof(struct stack_count_key, thread_comm)",
+  "key.processComm": "offsetof(struct stack_count_key, process_comm)",
+  "key.flags": "offsetof(struct stack_count_key, flags)",
+  "key.unwindError": "offsetof(struct stack_count_key, unwind_error)",
+  "map.size": "sizeof(struct exec_mapping)",
+  "map.start": "offsetof(struct exec_mapping, start)",
+  "map.end": "offsetof(struct exec_mapping, end)",
+  "map.tableBias": "offsetof(struct exec_mapping, table_bias)",
+  "map.exeId": "offsetof(struct exec_mapping, exe_id)",
+  "map.rows": "offsetof(struct exec_mapping, rows)",
+  "map.kind": "offsetof(struct exec_mapping, kind)",
+  "proc.size": "sizeof(struct process_mappings)",
+  "proc.mappings": "offsetof(struct process_mappings, mappings)",
+  "row.size": "sizeof(struct unwind_row)",
+  "row.rule": "offsetof(struct unwind_row, rule)",
+  "rule.size": "sizeof(struct unwind_rule)",
+  "rule.raOffset": "offsetof(struct unwind_rule, ra_offset)",
+  "rule.cfaOffset": "offsetof(struct unwind_rule, cfa_offset)",
+  "rule.rbpOffset": "offsetof(struct unwind_rule, rbp_offset)",
+  "event.size": "sizeof(struct event)",
+  "event.pid": "offsetof(struct event, pid)",
+  "event.ktimeNs": "offsetof(struct event, ktime_ns)",
+  "config.size": "sizeof(struct agent_config)",
+  "config.dwarfEnabled": "offsetof(struct agent_config, dwarf_enabled)",
+  "config.mixedMode": "offsetof(struct agent_config, mixed_mode)",
+  "config.eventIntervalNs": "offsetof(struct agent_config, event_interval_ns)",
+  "counters.size": "sizeof(struct counters)",
+  "COUNTER_MAX": "COUNTER_MAX",
+  "UNWIND_ERROR_MAX": "UNWIND_ERROR_MAX",
+  "USER_TRUNCATED": "STACK_FLAG_USER_TRUNCATED",
+  "USER_ERROR": "STACK_FLAG_USER_ERROR",
+  "USER_DROPPED": "STACK_FLAG_USER_DROPPED",
+  "KERNEL_DROPPED": "STACK_FLAG_KERNEL_DROPPED",
+  "KERNEL_ERROR": "STACK_FLAG_KERNEL_ERROR",
+  "IN_KERNEL": "STACK_FLAG_IN_KERNEL",
+  "TABLES_PENDING": "STACK_FLAG_TABLES_PENDING",
+  "kind.FP": "MAPPING_KIND_FP",
+  "kind.DWARF": "MAPPING_KIND_DWARF",
+  "kind.VDSO": "MAPPING_KIND_VDSO",
+  "kind.JIT": "MAPPING_KIND_JIT",
+  "event.NEW_PROCESS": "EVENT_NEW_PROCESS",
+  "event.MAPPINGS_CHANGED": "EVENT_MAPPINGS_CHANGED",
+};
+
+/** Compiles a C probe against bpf/types.h and returns the value of every probe. */
 async function probeLayout(): Promise<Record<string, number>> {
   const dir = await Deno.makeTempDir();
   try {
+    const lines = Object.entries(PROBES).map(([name, expr]) =>
+      `  printf("%s\\"${name}\\":%lu", first ? "" : ",", (unsigned long)(${expr})); first = 0;`
+    );
     await Deno.writeTextFile(
       `${dir}/probe.c`,
-      `#include <stdio.h>
-#include <stddef.h>
-#include <linux/types.h>
-#include "types.h"
-#define F(name, expr) printf("%s\\"%s\\":%lu", first ? "" : ",", name, (unsigned long)(expr)), first = 0
-int main(void) {
-  int first = 1;
-  printf("{");
-  F("trace.size", sizeof(struct stack_trace));
-  F("trace.len", offsetof(struct stack_trace, len));
-  F("trace.addrs", offsetof(struct stack_trace, addrs));
-  F("key.size", sizeof(struct stack_count_key));
-  F("key.pid", offsetof(struct stack_count_key, pid));
-  F("key.tid", offsetof(struct stack_count_key, tid));
-  F("key.userStackId", offsetof(struct stack_count_key, user_stack_id));
-  F("key.kernelStackId", offsetof(struct stack_count_key, kernel_stack_id));
-  F("key.threadComm", offsetof(struct stack_count_key, thread_comm));
-  F("key.processComm", offsetof(struct stack_count_key, process_comm));
-  F("key.flags", offsetof(struct stack_count_key, flags));
-  F("counters.size", sizeof(struct counters));
-  F("COUNTER_MAX", COUNTER_MAX);
-  F("USER_TRUNCATED", STACK_FLAG_USER_TRUNCATED);
-  F("USER_READ_ERROR", STACK_FLAG_USER_READ_ERROR);
-  F("USER_DROPPED", STACK_FLAG_USER_DROPPED);
-  F("KERNEL_DROPPED", STACK_FLAG_KERNEL_DROPPED);
-  F("KERNEL_ERROR", STACK_FLAG_KERNEL_ERROR);
-  F("IN_KERNEL", STACK_FLAG_IN_KERNEL);
-  printf("}\\n");
-  return 0;
-}
-`,
+      `#include <stdio.h>\n#include <stddef.h>\n#include <linux/types.h>\n#include "types.h"\n` +
+        `int main(void) {\n  int first = 1;\n  printf("{");\n${lines.join("\n")}\n` +
+        `  printf("}\\n");\n  return 0;\n}\n`,
     );
     const cc = await new Deno.Command("cc", {
       args: ["-I", BPF_DIR, "-o", `${dir}/probe`, `${dir}/probe.c`],
@@ -57,23 +109,49 @@ int main(void) {
 
 Deno.test("types.ts mirrors the struct layouts and constants of bpf/types.h", async () => {
   const c = await probeLayout();
-  deepStrictEqual(
-    {
-      "trace.size": STACK_TRACE.size,
-      "trace.len": STACK_TRACE.len,
-      "trace.addrs": STACK_TRACE.addrs,
-      "key.size": STACK_COUNT_KEY.size,
-      "key.pid": STACK_COUNT_KEY.pid,
-      "key.tid": STACK_COUNT_KEY.tid,
-      "key.userStackId": STACK_COUNT_KEY.userStackId,
-      "key.kernelStackId": STACK_COUNT_KEY.kernelStackId,
-      "key.threadComm": STACK_COUNT_KEY.threadComm,
-      "key.processComm": STACK_COUNT_KEY.processComm,
-      "key.flags": STACK_COUNT_KEY.flags,
-      "counters.size": COUNTERS_SIZE,
-      "COUNTER_MAX": COUNTER_NAMES.length,
-      ...StackFlags,
-    },
-    c,
-  );
+  const prefixed = (p: string, o: Record<string, number>) =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}.${k}`, v]));
+  deepStrictEqual(c, {
+    MAX_USER_STACK_DEPTH,
+    MAX_KERNEL_STACK_DEPTH,
+    MAX_MAPPINGS_PER_PROCESS,
+    "user.size": USER_STACK.size,
+    "user.addrs": USER_STACK.addrs,
+    "kernel.size": KERNEL_STACK.size,
+    "kernel.addrs": KERNEL_STACK.addrs,
+    ...prefixed("key", STACK_COUNT_KEY),
+    ...prefixed("map", {
+      size: EXEC_MAPPING.size,
+      start: EXEC_MAPPING.start,
+      end: EXEC_MAPPING.end,
+      tableBias: EXEC_MAPPING.tableBias,
+      exeId: EXEC_MAPPING.exeId,
+      rows: EXEC_MAPPING.rows,
+      kind: EXEC_MAPPING.kind,
+    }),
+    "proc.size": PROCESS_MAPPINGS.size,
+    "proc.mappings": PROCESS_MAPPINGS.mappings,
+    "row.size": UNWIND_ROW.size,
+    "row.rule": UNWIND_ROW.rule,
+    "rule.size": UNWIND_RULE.size,
+    "rule.raOffset": UNWIND_RULE.raOffset,
+    "rule.cfaOffset": UNWIND_RULE.cfaOffset,
+    "rule.rbpOffset": UNWIND_RULE.rbpOffset,
+    "event.size": EVENT.size,
+    "event.pid": EVENT.pid,
+    "event.ktimeNs": EVENT.ktimeNs,
+    "config.size": AGENT_CONFIG.size,
+    "config.dwarfEnabled": AGENT_CONFIG.dwarfEnabled,
+    "config.mixedMode": AGENT_CONFIG.mixedMode,
+    "config.eventIntervalNs": AGENT_CONFIG.eventIntervalNs,
+    "counters.size": COUNTERS_SIZE,
+    COUNTER_MAX: COUNTER_NAMES.length,
+    UNWIND_ERROR_MAX: UNWIND_ERROR_NAMES.length,
+    ...StackFlags,
+    ...prefixed("kind", MappingKind),
+    ...prefixed("event", {
+      NEW_PROCESS: EventType.NEW_PROCESS,
+      MAPPINGS_CHANGED: EventType.MAPPINGS_CHANGED,
+    }),
+  });
 });

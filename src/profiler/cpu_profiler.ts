@@ -15,7 +15,7 @@ import { type DrainResult, ProfilerObject, readProgramStats } from "../bpf/mod.t
 import { getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { buildProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
-import type { ProcessInfo, ProcessReader } from "../process/mod.ts";
+import type { ExecutableMapping, ProcessInfo, ProcessReader } from "../process/mod.ts";
 import type { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
 import { assembleWindow, type ProcessWindow } from "./window.ts";
 
@@ -34,6 +34,12 @@ export interface ProcessProfile {
   pprof: Uint8Array;
   timeNanos: bigint;
   samples: number;
+  /**
+   * The executable mappings the profile was built from, in pprof mapping order (pprof mapping
+   * i + 1 is `mappings[i]`; a `[kernel.kallsyms]` mapping may follow them). The remote store
+   * sends their ELF type and load segment as `executable_info`.
+   */
+  mappings?: ExecutableMapping[];
 }
 
 /** Receives every profile the profiler makes. */
@@ -51,6 +57,16 @@ export interface ProcessStatus {
   lastError?: string;
 }
 
+/** What the profiler tells the unwinder (src/unwind) about its life cycle. */
+export interface UnwinderHooks {
+  /** The BPF object is loaded: start serving its events and maps. */
+  attach(obj: ProfilerObject): void;
+  /** A window ended; these pids had samples in it. */
+  windowEnded(pids: ReadonlySet<number>): void;
+  /** The profiler stops: stop reading events and release tables. */
+  close(): void;
+}
+
 /** Options of {@link CpuProfiler}. */
 export interface CpuProfilerOptions {
   objectPath: string;
@@ -60,6 +76,14 @@ export interface CpuProfilerOptions {
   node: string;
   externalLabels: Array<[string, string]>;
   verbose: boolean;
+  /** Walk user stacks with unwind tables (false: frame pointers only). */
+  dwarfEnabled: boolean;
+  /** Frame pointers for JIT code (false: such frames end the walk with an error). */
+  mixedMode: boolean;
+  /** Events ring buffer size in bytes. */
+  eventsBufferBytes: number;
+  /** Loads unwind tables for the processes BPF asks about; absent: frame pointers only. */
+  unwinder?: UnwinderHooks;
   processes: ProcessReader;
   kernelSymbols?: KernelSymbols;
   vdsoSymbols?: VdsoSymbols;
@@ -141,6 +165,9 @@ export class CpuProfiler {
     const obj = ProfilerObject.open({
       objectPath: this.#opts.objectPath,
       verbose: this.#opts.verbose,
+      dwarfEnabled: this.#opts.dwarfEnabled,
+      mixedMode: this.#opts.mixedMode,
+      eventsBufferBytes: this.#opts.eventsBufferBytes,
       ...cap,
     });
     try {
@@ -150,6 +177,7 @@ export class CpuProfiler {
       throw e;
     }
     this.#obj = obj;
+    this.#opts.unwinder?.attach(obj);
     metrics.numCpu.set(this.#opts.cpus.length);
     this.#beginWindow();
     log.info("profiling", {
@@ -199,6 +227,7 @@ export class CpuProfiler {
     } catch (e) {
       log.error("final window failed", { error: (e as Error).message });
     }
+    this.#opts.unwinder?.close();
     obj.close();
     this.#obj = undefined;
   }
@@ -248,7 +277,11 @@ export class CpuProfiler {
     startNanos: bigint,
     durationNanos: bigint,
   ): Promise<void> {
-    const { processes, stats } = assembleWindow(drained.entries, drained.stacks);
+    const { processes, stats } = assembleWindow(
+      drained.entries,
+      drained.userStacks,
+      drained.kernelStacks,
+    );
     let samples = 0;
     for (const e of drained.entries) samples += e.count;
     metrics.samplesRead.inc(samples);
@@ -299,6 +332,7 @@ export class CpuProfiler {
         pprof,
         timeNanos: startNanos,
         samples: proc.total,
+        mappings: info?.mappings ?? [],
       };
       for (const sink of this.#opts.sinks) {
         try {
@@ -309,12 +343,18 @@ export class CpuProfiler {
         }
       }
     }
+    this.#opts.unwinder?.windowEnded(new Set(processes.keys()));
     metrics.processes.set(status.size);
     this.#status = status;
     this.#lastError = drained.errors.length
       ? `map read failed: ${drained.errors.map((e) => `${e.map} ${e.error}`).join(", ")}`
       : undefined;
-    log.debug("window done", { processes: status.size, samples, stacks: drained.stacks.size });
+    log.debug("window done", {
+      processes: status.size,
+      samples,
+      userStacks: drained.userStacks.size,
+      kernelStacks: drained.kernelStacks.size,
+    });
   }
 
   #labels(proc: ProcessWindow, info: ProcessInfo | undefined): Record<string, string> {

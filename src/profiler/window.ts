@@ -10,7 +10,7 @@
  */
 
 import type { CountEntry } from "../bpf/mod.ts";
-import { StackFlags } from "../bpf/mod.ts";
+import { StackFlags, UNWIND_ERROR_NAMES } from "../bpf/mod.ts";
 
 /** One aggregated stack of a process, ready for the pprof builder. */
 export interface WindowSample {
@@ -42,16 +42,26 @@ export interface AssembleStats {
   markers: Map<string, number>;
 }
 
+/** Marker frame of each enum unwind_error value (index = value). */
+const UNWIND_ERROR_MARKERS: readonly string[] = UNWIND_ERROR_NAMES.map((name) =>
+  name === "truncated" ? "[truncated]" : `[unwind error: ${name.replaceAll("_", " ")}]`
+);
+
 /**
- * The marker frame for a sample's flags, or undefined when its stacks are complete.
+ * The marker frame for a sample's flags and unwind error, or undefined when its stacks are
+ * complete.
  *
  * @param flags enum stack_flags bits from BPF.
- * @returns A frame name such as `[truncated]`.
+ * @param unwindError enum unwind_error from BPF.
+ * @returns A frame name such as `[truncated]` or `[unwind error: pc not covered]`.
  */
-export function markerFor(flags: number): string | undefined {
+export function markerFor(flags: number, unwindError = 0): string | undefined {
   if (flags & StackFlags.USER_DROPPED) return "[stack dropped: stack map full]";
   if (flags & StackFlags.USER_TRUNCATED) return "[truncated]";
-  if (flags & StackFlags.USER_READ_ERROR) return "[unwind error: unreadable frame]";
+  if (flags & StackFlags.USER_ERROR) {
+    return UNWIND_ERROR_MARKERS[unwindError] ?? `[unwind error: code ${unwindError}]`;
+  }
+  if (flags & StackFlags.TABLES_PENDING) return "[frame pointers: unwind tables pending]";
   return undefined;
 }
 
@@ -63,12 +73,14 @@ export function markerFor(flags: number): string | undefined {
  * back by one byte, the same adjustment perf and pprof make, so it names the calling line.
  *
  * @param entries Drained stack_counts entries.
- * @param stacks Drained stacks by id.
+ * @param userStacks Drained user stacks by id.
+ * @param kernelStacks Drained kernel stacks by id.
  * @returns Windows per pid, and what went wrong.
  */
 export function assembleWindow(
   entries: CountEntry[],
-  stacks: Map<bigint, BigUint64Array>,
+  userStacks: Map<bigint, BigUint64Array>,
+  kernelStacks: Map<bigint, BigUint64Array>,
 ): { processes: Map<number, ProcessWindow>; stats: AssembleStats } {
   const processes = new Map<number, ProcessWindow>();
   const stats: AssembleStats = { missingStacks: 0, markers: new Map() };
@@ -80,7 +92,7 @@ export function assembleWindow(
     }
     const user: number[] = [];
     if (e.userStackId !== 0n) {
-      const s = stacks.get(e.userStackId);
+      const s = userStacks.get(e.userStackId);
       if (s) {
         for (let i = 0; i < s.length; i++) user.push(Number(s[i]) - (i > 0 ? 1 : 0));
       } else {
@@ -89,14 +101,14 @@ export function assembleWindow(
     }
     const kernel: bigint[] = [];
     if (e.kernelStackId !== 0n) {
-      const s = stacks.get(e.kernelStackId);
+      const s = kernelStacks.get(e.kernelStackId);
       if (s) {
         for (let i = 0; i < s.length; i++) kernel.push(s[i] - (i > 0 ? 1n : 0n));
       } else {
         stats.missingStacks++;
       }
     }
-    let marker = markerFor(e.flags);
+    let marker = markerFor(e.flags, e.unwindError);
     if (!marker && e.flags & StackFlags.KERNEL_DROPPED) {
       marker = "[kernel stack dropped: stack map full]";
     }

@@ -15,20 +15,23 @@ function entry(over: Partial<CountEntry>): CountEntry {
     threadComm: "t",
     processComm: "p",
     flags: 0,
+    unwindError: 0,
     count: 1,
     ...over,
   };
 }
 
 Deno.test("assembleWindow() groups by pid and moves callers' return addresses into the call", () => {
-  const stacks = new Map<bigint, BigUint64Array>([
-    [1n, new BigUint64Array([0x1000n, 0x2005n, 0x3009n])],
-    [2n, new BigUint64Array([0xffffffff81000010n, 0xffffffff81000100n])],
-  ]);
-  const { processes, stats } = assembleWindow([
-    entry({ pid: 10, tid: 11, userStackId: 1n, kernelStackId: 2n, count: 3, threadComm: "w" }),
-    entry({ pid: 20, userStackId: 1n, count: 2, processComm: "q" }),
-  ], stacks);
+  const user = new Map([[1n, new BigUint64Array([0x1000n, 0x2005n, 0x3009n])]]);
+  const kernel = new Map([[2n, new BigUint64Array([0xffffffff81000010n, 0xffffffff81000100n])]]);
+  const { processes, stats } = assembleWindow(
+    [
+      entry({ pid: 10, tid: 11, userStackId: 1n, kernelStackId: 2n, count: 3, threadComm: "w" }),
+      entry({ pid: 20, userStackId: 1n, count: 2, processComm: "q" }),
+    ],
+    user,
+    kernel,
+  );
   strictEqual(processes.size, 2);
   const p10 = processes.get(10)!;
   strictEqual(p10.total, 3);
@@ -44,6 +47,7 @@ Deno.test("assembleWindow() keeps samples whose stacks are missing and counts th
   const { processes, stats } = assembleWindow(
     [entry({ userStackId: 99n, count: 4 })],
     new Map(),
+    new Map(),
   );
   strictEqual(processes.get(10)!.total, 4);
   deepStrictEqual(processes.get(10)!.samples[0].user, []);
@@ -52,10 +56,14 @@ Deno.test("assembleWindow() keeps samples whose stacks are missing and counts th
 
 Deno.test("assembleWindow() marks truncated and dropped stacks and counts samples per marker", () => {
   const stacks = new Map([[1n, new BigUint64Array([0x10n])]]);
-  const { processes, stats } = assembleWindow([
-    entry({ userStackId: 1n, flags: StackFlags.USER_TRUNCATED, count: 2 }),
-    entry({ tid: 12, flags: StackFlags.USER_DROPPED, count: 5 }),
-  ], stacks);
+  const { processes, stats } = assembleWindow(
+    [
+      entry({ userStackId: 1n, flags: StackFlags.USER_TRUNCATED, count: 2 }),
+      entry({ tid: 12, flags: StackFlags.USER_DROPPED, count: 5 }),
+    ],
+    stacks,
+    new Map(),
+  );
   const samples = processes.get(10)!.samples;
   strictEqual(samples[0].marker, "[truncated]");
   strictEqual(samples[1].marker, "[stack dropped: stack map full]");
@@ -66,5 +74,10 @@ Deno.test("assembleWindow() marks truncated and dropped stacks and counts sample
 Deno.test("markerFor() is undefined for complete stacks", () => {
   strictEqual(markerFor(0), undefined);
   strictEqual(markerFor(StackFlags.IN_KERNEL), undefined);
-  strictEqual(markerFor(StackFlags.USER_READ_ERROR), "[unwind error: unreadable frame]");
+  strictEqual(markerFor(StackFlags.USER_ERROR, 2), "[unwind error: pc not covered]");
+  strictEqual(markerFor(StackFlags.USER_ERROR, 4), "[unwind error: read fault]");
+  strictEqual(
+    markerFor(StackFlags.TABLES_PENDING),
+    "[frame pointers: unwind tables pending]",
+  );
 });
