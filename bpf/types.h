@@ -43,6 +43,8 @@ enum mapping_kind {
 	MAPPING_KIND_VDSO = 2,
 	/* Anonymous executable memory (JIT code): frame pointers in mixed mode, else an error. */
 	MAPPING_KIND_JIT = 3,
+	/* The table is being built: frame pointers for now, and the sample is marked. */
+	MAPPING_KIND_PENDING = 4,
 };
 
 /* One executable mapping of a process. 40 bytes. */

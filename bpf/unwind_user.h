@@ -335,8 +335,11 @@ static long walk_one_frame(__u32 i, void *arg)
 				step_dwarf(s, m);
 			else if (m->kind == MAPPING_KIND_JIT && !agent_cfg.mixed_mode)
 				s->error = UNWIND_ERROR_JIT_MIXED_DISABLED;
-			else
+			else {
+				if (m->kind == MAPPING_KIND_PENDING)
+					s->flags |= STACK_FLAG_TABLES_PENDING;
 				step_frame_pointer(s);
+			}
 		}
 	}
 	if (s->error || s->done || s->ip == 0)

@@ -78,7 +78,7 @@ Deno.test({
         const syms = await ElfSymbols.load(chainBin);
         const stacks = await waitFor("two windows of cpu_chain profiles", async () => {
           const ps = await localProfiles(store, chain.pid);
-          const all = ps.flatMap((p) => namedStacks(p, chainBin, syms));
+          const all = ps.flatMap((p) => namedStacks(p, [{ path: chainBin, syms }]));
           const total = all.reduce((n, s) => n + s.count, 0);
           return ps.length >= 2 && total >= 100 ? all : undefined;
         }, 20_000);

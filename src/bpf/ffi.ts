@@ -70,6 +70,29 @@ const libbpfSymbols = {
     parameters: ["i32", "buffer", "buffer", "buffer", "buffer", "buffer", "pointer"],
     result: "i32",
   },
+  /**
+   * int bpf_map_create(enum bpf_map_type map_type, const char *map_name, __u32 key_size,
+   *     __u32 value_size, __u32 max_entries, const struct bpf_map_create_opts *opts)
+   */
+  bpf_map_create: {
+    parameters: ["i32", "buffer", "u32", "u32", "u32", "buffer"],
+    result: "i32",
+  },
+  /**
+   * int bpf_map_update_batch(int fd, const void *keys, const void *values, __u32 *count,
+   *     const struct bpf_map_batch_opts *opts)
+   */
+  bpf_map_update_batch: {
+    parameters: ["i32", "buffer", "buffer", "buffer", "pointer"],
+    result: "i32",
+  },
+  /** int bpf_map_delete_elem(int fd, const void *key) */
+  bpf_map_delete_elem: { parameters: ["i32", "buffer"], result: "i32" },
+  /**
+   * int bpf_map_get_next_key(int fd, const void *key, void *next_key): used only to list the
+   * pids in pid_to_mappings, a few thousand keys once per window.
+   */
+  bpf_map_get_next_key: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   /** int libbpf_num_possible_cpus(void): per-CPU map values have one slot per possible CPU. */
   libbpf_num_possible_cpus: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -97,6 +120,14 @@ const libcSymbols = {
   getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   /** uid_t geteuid(void) */
   geteuid: { parameters: [], result: "u32" },
+  /** void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset) */
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  /** int munmap(void *addr, size_t length) */
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  /** int dup(int oldfd) */
+  dup: { parameters: ["i32"], result: "i32" },
+  /** int getpagesize(void) */
+  getpagesize: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 function openFirst<S extends Deno.ForeignLibraryInterface>(

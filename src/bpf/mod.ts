@@ -49,3 +49,5 @@ export {
 } from "./types.ts";
 export { checkPrerequisites, type Prerequisites } from "./preflight.ts";
 export { readProgramStats } from "./prog_stats.ts";
+export { RingBuffer } from "./ring_buffer.ts";
+export { createUnwindTableMap, deleteMapElement, listMapKeysU32, updateMapBatch } from "./maps.ts";

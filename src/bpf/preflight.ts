@@ -23,8 +23,11 @@ const CAP_BPF = 39n;
 
 /** Kernel series the agent has been tested on (major.minor). */
 const TESTED_KERNELS = ["6.18"];
-/** bpf_task_pt_regs() (user registers of a sample taken in kernel mode) arrived in 5.15. */
-const MIN_KERNEL: [number, number] = [5, 15];
+/**
+ * 6.1: hash maps without preallocation in perf_event programs (bpf_mem_alloc), on top of
+ * bpf_loop() (5.17) and bpf_task_pt_regs() (5.15).
+ */
+const MIN_KERNEL: [number, number] = [6, 1];
 
 /**
  * Parses the effective capability mask of /proc/self/status.

@@ -86,7 +86,7 @@ export const StackFlags = {
 } as const;
 
 /** enum mapping_kind. */
-export const MappingKind = { FP: 0, DWARF: 1, VDSO: 2, JIT: 3 } as const;
+export const MappingKind = { FP: 0, DWARF: 1, VDSO: 2, JIT: 3, PENDING: 4 } as const;
 
 /** enum event_type. */
 export const EventType = { NEW_PROCESS: 1, MAPPINGS_CHANGED: 2 } as const;

@@ -79,6 +79,7 @@ const PROBES: Record<string, string> = {
   "kind.DWARF": "MAPPING_KIND_DWARF",
   "kind.VDSO": "MAPPING_KIND_VDSO",
   "kind.JIT": "MAPPING_KIND_JIT",
+  "kind.PENDING": "MAPPING_KIND_PENDING",
   "event.NEW_PROCESS": "EVENT_NEW_PROCESS",
   "event.MAPPINGS_CHANGED": "EVENT_MAPPINGS_CHANGED",
 };

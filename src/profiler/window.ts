@@ -42,6 +42,9 @@ export interface AssembleStats {
   markers: Map<string, number>;
 }
 
+/** Highest user-space address on x86-64 (47-bit canonical lower half). */
+const USER_ADDRESS_MAX = 0x7fffffffffffn;
+
 /** Marker frame of each enum unwind_error value (index = value). */
 const UNWIND_ERROR_MARKERS: readonly string[] = UNWIND_ERROR_NAMES.map((name) =>
   name === "truncated" ? "[truncated]" : `[unwind error: ${name.replaceAll("_", " ")}]`
@@ -58,10 +61,12 @@ const UNWIND_ERROR_MARKERS: readonly string[] = UNWIND_ERROR_NAMES.map((name) =>
 export function markerFor(flags: number, unwindError = 0): string | undefined {
   if (flags & StackFlags.USER_DROPPED) return "[stack dropped: stack map full]";
   if (flags & StackFlags.USER_TRUNCATED) return "[truncated]";
+  // Before its tables load, a process is walked with frame pointers: that, not the walk's own
+  // failure, is why such a stack may be short.
+  if (flags & StackFlags.TABLES_PENDING) return "[frame pointers: unwind tables pending]";
   if (flags & StackFlags.USER_ERROR) {
     return UNWIND_ERROR_MARKERS[unwindError] ?? `[unwind error: code ${unwindError}]`;
   }
-  if (flags & StackFlags.TABLES_PENDING) return "[frame pointers: unwind tables pending]";
   return undefined;
 }
 
@@ -91,10 +96,19 @@ export function assembleWindow(
       processes.set(e.pid, proc);
     }
     const user: number[] = [];
+    let badAddress = false;
     if (e.userStackId !== 0n) {
       const s = userStacks.get(e.userStackId);
       if (s) {
-        for (let i = 0; i < s.length; i++) user.push(Number(s[i]) - (i > 0 ? 1 : 0));
+        for (let i = 0; i < s.length; i++) {
+          // Above the x86-64 user half nothing is user code: a frame-pointer walk that read
+          // garbage. Cut the stack there (such values would not even fit a double exactly).
+          if (s[i] > USER_ADDRESS_MAX) {
+            badAddress = true;
+            break;
+          }
+          user.push(Number(s[i]) - (i > 0 ? 1 : 0));
+        }
       } else {
         stats.missingStacks++;
       }
@@ -109,6 +123,7 @@ export function assembleWindow(
       }
     }
     let marker = markerFor(e.flags, e.unwindError);
+    if (!marker && badAddress) marker = "[unwind error: bad address]";
     if (!marker && e.flags & StackFlags.KERNEL_DROPPED) {
       marker = "[kernel stack dropped: stack map full]";
     }

@@ -81,3 +81,11 @@ Deno.test("markerFor() is undefined for complete stacks", () => {
     "[frame pointers: unwind tables pending]",
   );
 });
+
+Deno.test("assembleWindow() cuts a user stack at a non-user address and marks it", () => {
+  const user = new Map([[1n, new BigUint64Array([0x401000n, 0xffffffffffffffffn, 0x402000n])]]);
+  const { processes } = assembleWindow([entry({ userStackId: 1n })], user, new Map());
+  const s = processes.get(10)!.samples[0];
+  deepStrictEqual(s.user, [0x401000]);
+  strictEqual(s.marker, "[unwind error: bad address]");
+});

@@ -16,6 +16,12 @@ interface Sym {
   name: string;
 }
 
+/** A range of virtual addresses, end exclusive. */
+interface AddressRange {
+  start: number;
+  end: number;
+}
+
 /** A PT_LOAD program header: where file bytes are mapped in the virtual address space. */
 interface LoadSegment {
   offset: number;
@@ -35,10 +41,12 @@ async function run(cmd: string, args: string[]): Promise<string> {
 export class ElfSymbols {
   #syms: Sym[];
   #loads: LoadSegment[];
+  #plt: AddressRange[];
 
-  private constructor(syms: Sym[], loads: LoadSegment[]) {
+  private constructor(syms: Sym[], loads: LoadSegment[], plt: AddressRange[]) {
     this.#syms = syms;
     this.#loads = loads;
+    this.#plt = plt;
   }
 
   /**
@@ -48,11 +56,18 @@ export class ElfSymbols {
    * @returns Its symbols.
    */
   static async load(path: string): Promise<ElfSymbols> {
-    const nm = await run("nm", ["-n", "--defined-only", path]);
+    // Demangled, then cut to the bare function name: "throw_one(int) [clone .cold]" is
+    // "throw_one", so tests name C, C++ and Rust frames alike.
+    const nm = await run("nm", ["-n", "-C", "--defined-only", path]);
     const syms: Sym[] = [];
     for (const line of nm.split("\n")) {
-      const m = /^([0-9a-f]+) [tTwW] (\S+)$/.exec(line);
-      if (m) syms.push({ addr: parseInt(m[1], 16), name: m[2] });
+      const m = /^([0-9a-f]+) [tTwW] (.+)$/.exec(line);
+      if (m) {
+        syms.push({
+          addr: parseInt(m[1], 16),
+          name: m[2].replace(/\(.*$/, "").replace(/ \[clone .*$/, ""),
+        });
+      }
     }
     const rl = await run("readelf", ["-lW", path]);
     const loads: LoadSegment[] = [];
@@ -66,7 +81,18 @@ export class ElfSymbols {
         });
       }
     }
-    return new ElfSymbols(syms, loads);
+    const sections = await run("readelf", ["-SW", path]);
+    const plt: AddressRange[] = [];
+    for (const line of sections.split("\n")) {
+      const m = /\]\s+(\.plt(?:\.sec|\.got)?)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)/.exec(
+        line,
+      );
+      if (m) {
+        const start = parseInt(m[2], 16);
+        plt.push({ start, end: start + parseInt(m[3], 16) });
+      }
+    }
+    return new ElfSymbols(syms, loads, plt);
   }
 
   /**
@@ -79,6 +105,7 @@ export class ElfSymbols {
     const seg = this.#loads.find((l) => fileOffset >= l.offset && fileOffset < l.offset + l.filesz);
     if (!seg) return undefined;
     const vaddr = fileOffset - seg.offset + seg.vaddr;
+    if (this.#plt.some((p) => vaddr >= p.start && vaddr < p.end)) return "[plt]";
     let best: Sym | undefined;
     for (const s of this.#syms) {
       if (s.addr <= vaddr) best = s;
@@ -89,31 +116,34 @@ export class ElfSymbols {
 }
 
 /**
- * Names every frame of every sample: kernel and vDSO frames by their function, user frames of
- * `binaryPath` through its symbols, anything else as `?`.
+ * Names every frame of every sample: kernel frames as `k:<function>`, vDSO and marker frames by
+ * their function, user frames of the given binaries through their symbols, anything else `?`.
  *
  * @param profile A decoded profile.
- * @param binaryPath The test program (mapping filename ends with it).
- * @param syms Its symbols.
- * @returns Per sample: frame names leaf first, and the sample's count.
+ * @param binaries Test programs and libraries with their symbols (matched by file name).
+ * @returns Per sample: frame names leaf first, the sample's count and labels.
  */
 export function namedStacks(
   profile: Profile,
-  binaryPath: string,
-  syms: ElfSymbols,
+  binaries: Array<{ path: string; syms: ElfSymbols }>,
 ): Array<{ frames: string[]; count: number; labels: Record<string, string> }> {
   const str = profile.stringTable;
   const mappings = new Map(profile.mapping.map((m) => [m.id, m]));
   const functions = new Map(profile.function.map((f) => [f.id, f]));
   const locations = new Map(profile.location.map((l) => [l.id, l]));
+  const byName = new Map(binaries.map((b) => [b.path.split("/").pop()!, b.syms]));
   return profile.sample.map((s) => {
     const frames = s.locationId.map((id) => {
       const loc = locations.get(id)!;
-      if (loc.line.length > 0) return str[Number(functions.get(loc.line[0].functionId)!.name)];
       const m = mappings.get(loc.mappingId);
-      if (m && str[Number(m.filename)].endsWith(binaryPath.split("/").pop()!)) {
-        const off = Number(loc.address - m.memoryStart + m.fileOffset);
-        return syms.nameAtOffset(off) ?? "?";
+      const file = m ? str[Number(m.filename)] : "";
+      if (loc.line.length > 0) {
+        const name = str[Number(functions.get(loc.line[0].functionId)!.name)];
+        return file === "[kernel.kallsyms]" ? `k:${name}` : name;
+      }
+      const syms = m ? byName.get(file.split("/").pop()!) : undefined;
+      if (m && syms) {
+        return syms.nameAtOffset(Number(loc.address - m.memoryStart + m.fileOffset)) ?? "?";
       }
       return "?";
     });

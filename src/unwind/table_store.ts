@@ -1,0 +1,287 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * Unwind tables in BPF: one exact-size array map per executable (keyed by build ID, shared by
+ * every process that maps it), rules interned into the one shared rules array, reference counts
+ * per process, and a row budget enforced by evicting the least recently used unreferenced tables
+ * first (then referenced ones, whose processes fall back to frame pointers, counted and logged).
+ *
+ * @module
+ */
+
+import { createUnwindTableMap, deleteMapElement, UNWIND_ROW, UNWIND_RULE } from "../bpf/mod.ts";
+import { libbpf, libc } from "../bpf/ffi.ts";
+import { getLogger } from "../log/mod.ts";
+
+const log = getLogger("unwind");
+
+/** A table as built by wasm-unwind: distinct rules and sorted rows. */
+export interface DecodedTable {
+  /** Rules, 12 bytes each (struct unwind_rule). */
+  rules: Uint8Array;
+  /** Row start addresses (ELF virtual addresses), increasing. */
+  pcs: BigUint64Array;
+  /** Rule index (into `rules`) of each row. */
+  ruleIndices: Uint16Array;
+}
+
+/** A table loaded into BPF. */
+export interface LoadedTable {
+  exeId: number;
+  /** Lowest row address; BPF rows hold pc - base as u32. */
+  base: bigint;
+  rows: number;
+}
+
+interface Entry extends LoadedTable {
+  key: string;
+  refs: Set<number>;
+  lastUsed: number;
+}
+
+/** Options of {@link TableStore}. */
+export interface TableStoreOptions {
+  /** exe_id_to_table (HASH_OF_MAPS). */
+  exeIdToTableFd: number;
+  /** unwind_rules (ARRAY of struct unwind_rule). */
+  unwindRulesFd: number;
+  /** Capacity of unwind_rules. */
+  maxRules: number;
+  /** Capacity of exe_id_to_table. */
+  maxTables: number;
+  /** Budget of rows over all loaded tables (8 bytes each in kernel memory). */
+  maxRows: number;
+  /** Called when a table is evicted while processes still use it. */
+  onEvict?: (key: string, pids: ReadonlySet<number>) => void;
+}
+
+/** Counters of the store, for /metrics. */
+export interface TableStoreStats {
+  tablesLoaded: number;
+  rowsLoaded: number;
+  rulesInterned: number;
+  evictions: number;
+  loadErrors: number;
+}
+
+/** The tables and rules BPF walks with. */
+export class TableStore {
+  readonly #opts: TableStoreOptions;
+  readonly #byKey = new Map<string, Entry>();
+  readonly #rules = new Map<string, number>();
+  #nextExeId = 1;
+  #freeExeIds: number[] = [];
+  #rows = 0;
+  #clock = 0;
+  readonly stats: TableStoreStats = {
+    tablesLoaded: 0,
+    rowsLoaded: 0,
+    rulesInterned: 0,
+    evictions: 0,
+    loadErrors: 0,
+  };
+
+  /** @param opts Map fds and budgets. */
+  constructor(opts: TableStoreOptions) {
+    this.#opts = opts;
+  }
+
+  /** Rows currently loaded. */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /**
+   * The loaded table of an executable, marking it used by `pid`.
+   *
+   * @param key Build ID (or another stable identity) of the executable.
+   * @param pid A process that maps it.
+   * @returns The table, or undefined when none is loaded.
+   */
+  acquire(key: string, pid: number): LoadedTable | undefined {
+    const e = this.#byKey.get(key);
+    if (!e) return undefined;
+    e.refs.add(pid);
+    e.lastUsed = ++this.#clock;
+    return e;
+  }
+
+  /**
+   * Drops one process's reference to one table.
+   *
+   * @param key The table's key.
+   * @param pid The process.
+   */
+  release(key: string, pid: number): void {
+    this.#byKey.get(key)?.refs.delete(pid);
+  }
+
+  /**
+   * Forgets a process: its tables lose a reference (they stay cached until space is needed).
+   *
+   * @param pid The process.
+   */
+  releasePid(pid: number): void {
+    for (const e of this.#byKey.values()) e.refs.delete(pid);
+  }
+
+  /**
+   * Marks tables as used by a window's samples, for least-recently-used eviction.
+   *
+   * @param keys Keys of tables whose processes had samples.
+   */
+  touch(keys: Iterable<string>): void {
+    const now = ++this.#clock;
+    for (const k of keys) {
+      const e = this.#byKey.get(k);
+      if (e) e.lastUsed = now;
+    }
+  }
+
+  /**
+   * Loads a table into BPF for `pid` (or reuses the loaded one).
+   *
+   * @param key Build ID of the executable.
+   * @param table The decoded table.
+   * @param pid The process that needs it.
+   * @returns The loaded table, or undefined when it cannot be loaded (empty, too large, or the
+   *   kernel refused it; logged and counted).
+   */
+  load(key: string, table: DecodedTable, pid: number): LoadedTable | undefined {
+    const existing = this.acquire(key, pid);
+    if (existing) return existing;
+    const n = table.pcs.length;
+    if (n === 0) return undefined;
+    if (n > this.#opts.maxRows) {
+      this.stats.loadErrors++;
+      log.warn("unwind table larger than the whole row budget; its frames use frame pointers", {
+        key,
+        rows: n,
+        budget: this.#opts.maxRows,
+      });
+      return undefined;
+    }
+    const base = table.pcs[0];
+    const span = table.pcs[n - 1] - base;
+    if (span > 0xffffffffn) {
+      this.stats.loadErrors++;
+      log.warn("unwind table spans more than 4 GiB; its frames use frame pointers", { key });
+      return undefined;
+    }
+    this.#makeRoom(n, pid);
+    if (this.#byKey.size >= this.#opts.maxTables) {
+      this.stats.loadErrors++;
+      return undefined;
+    }
+    const globalRule = new Uint32Array(table.rules.length / UNWIND_RULE.size);
+    for (let i = 0; i < globalRule.length; i++) {
+      const idx = this.#internRule(
+        table.rules.subarray(i * UNWIND_RULE.size, (i + 1) * UNWIND_RULE.size),
+      );
+      if (idx < 0) {
+        this.stats.loadErrors++;
+        log.warn("the shared rules array is full; new tables use frame pointers", {
+          rules: this.#rules.size,
+        });
+        return undefined;
+      }
+      globalRule[i] = idx;
+    }
+    const packed = new Uint8Array(n * UNWIND_ROW.size);
+    const view = new DataView(packed.buffer);
+    for (let i = 0; i < n; i++) {
+      view.setUint32(i * 8, Number(table.pcs[i] - base), true);
+      view.setUint32(i * 8 + 4, globalRule[table.ruleIndices[i]] ?? 0, true);
+    }
+    const exeId = this.#freeExeIds.pop() ?? this.#nextExeId++;
+    let fd = -1;
+    try {
+      fd = createUnwindTableMap(packed);
+      const key32 = new Uint32Array([exeId]);
+      const value = new Uint32Array([fd]);
+      const rc = libbpf().bpf_map_update_elem(this.#opts.exeIdToTableFd, key32, value, 0n);
+      if (rc < 0) throw new Error(`Cannot insert unwind table ${exeId}: errno ${-rc}`);
+    } catch (e) {
+      this.#freeExeIds.push(exeId);
+      this.stats.loadErrors++;
+      log.warn("cannot load an unwind table; its frames use frame pointers", {
+        key,
+        rows: n,
+        error: (e as Error).message,
+      });
+      return undefined;
+    } finally {
+      // The outer map holds its own reference to the inner map.
+      if (fd >= 0) libc().close(fd);
+    }
+    const entry: Entry = {
+      key,
+      exeId,
+      base,
+      rows: n,
+      refs: new Set([pid]),
+      lastUsed: ++this.#clock,
+    };
+    this.#byKey.set(key, entry);
+    this.#rows += n;
+    this.stats.tablesLoaded++;
+    this.stats.rowsLoaded += n;
+    return entry;
+  }
+
+  #internRule(bytes: Uint8Array): number {
+    const k = Array.from(bytes).join(",");
+    const found = this.#rules.get(k);
+    if (found !== undefined) return found;
+    const idx = this.#rules.size;
+    if (idx >= this.#opts.maxRules) return -1;
+    const rc = libbpf().bpf_map_update_elem(
+      this.#opts.unwindRulesFd,
+      new Uint32Array([idx]),
+      new Uint8Array(bytes),
+      0n,
+    );
+    if (rc < 0) return -1;
+    this.#rules.set(k, idx);
+    this.stats.rulesInterned++;
+    return idx;
+  }
+
+  /** Evicts least recently used tables until `rows` more fit; unreferenced ones go first. */
+  #makeRoom(rows: number, forPid: number): void {
+    while (this.#rows + rows > this.#opts.maxRows || this.#byKey.size >= this.#opts.maxTables) {
+      let victim: Entry | undefined;
+      for (const e of this.#byKey.values()) {
+        if (e.refs.has(forPid) && e.refs.size === 1) continue;
+        const score = (a: Entry) => (a.refs.size === 0 ? 0 : 1) * 1e15 + a.lastUsed;
+        if (!victim || score(e) < score(victim)) victim = e;
+      }
+      if (!victim) return;
+      this.#evict(victim);
+    }
+  }
+
+  #evict(e: Entry): void {
+    deleteMapElement(this.#opts.exeIdToTableFd, new Uint8Array(new Uint32Array([e.exeId]).buffer));
+    this.#byKey.delete(e.key);
+    this.#freeExeIds.push(e.exeId);
+    this.#rows -= e.rows;
+    this.stats.evictions++;
+    if (e.refs.size > 0) {
+      log.info("evicted an unwind table still in use to make room; its frames use frame pointers", {
+        key: e.key,
+        rows: e.rows,
+        processes: e.refs.size,
+      });
+      this.#opts.onEvict?.(e.key, e.refs);
+    } else {
+      log.debug("evicted an unused unwind table", { key: e.key, rows: e.rows });
+    }
+  }
+
+  /** Drops every table. */
+  clear(): void {
+    for (const e of [...this.#byKey.values()]) this.#evict(e);
+  }
+}
