@@ -38,6 +38,8 @@ interface Entry extends LoadedTable {
   key: string;
   refs: Set<number>;
   lastUsed: number;
+  /** When the last process using it went away (performance.now()). */
+  unreferencedSince?: number;
 }
 
 /** Options of {@link TableStore}. */
@@ -278,6 +280,30 @@ export class TableStore {
     } else {
       log.debug("evicted an unused unwind table", { key: e.key, rows: e.rows });
     }
+  }
+
+  /**
+   * Frees tables no process has referenced for a while: a library of exited processes is kept
+   * for `graceMs` (short-lived processes that run again reuse it), then its kernel memory goes.
+   *
+   * @param graceMs How long an unreferenced table stays.
+   * @returns Tables freed.
+   */
+  releaseUnused(graceMs: number): number {
+    const now = performance.now();
+    let freed = 0;
+    for (const e of [...this.#byKey.values()]) {
+      if (e.refs.size > 0) {
+        e.unreferencedSince = undefined;
+        continue;
+      }
+      e.unreferencedSince ??= now;
+      if (now - e.unreferencedSince >= graceMs) {
+        this.#evict(e);
+        freed++;
+      }
+    }
+    return freed;
   }
 
   /** Drops every table. */

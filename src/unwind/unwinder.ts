@@ -39,6 +39,8 @@ import { type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
 
 const log = getLogger("unwind");
+/** How long the table of a file no running process maps stays loaded. */
+const UNUSED_TABLE_GRACE_MS = 60_000;
 /** wasm-unwind's error code for a file with no FDE in .eh_frame or .debug_frame. */
 const WASM_NO_UNWIND_INFO = 4;
 const PT_LOAD = 1;
@@ -441,6 +443,7 @@ export class Unwinder implements UnwinderHooks {
         this.forget(pid);
       }
     }
+    this.#store.releaseUnused(UNUSED_TABLE_GRACE_MS);
     unwindMetrics.trackedProcesses.set(this.#pidTables.size);
     unwindMetrics.loadedRows.set(this.#store.rows);
   }
