@@ -7,6 +7,7 @@
 #   2. Deno, pinned, from the npm package `deno` into .tools/deno (no other download host is reachable)
 #   3. npm dependencies of deno.json (deno install)
 #   4. the BPF object (bpf/.output/profiler.bpf.o, vmlinux.h generated from the running kernel's BTF)
+#   5. wasm-unwind/lib/wasm_unwind.wasm, only if its sources changed since the committed build
 # Every step checks first and does nothing when its result is current, so a second run takes seconds.
 # With --for-tests it also installs what only the tests need (Debian chromium for browser tests).
 set -euo pipefail
@@ -78,5 +79,10 @@ fi
 
 # --- 4. BPF object --------------------------------------------------------------------------------
 make -s -C "$ROOT/bpf" >&2
+
+# --- 5. wasm-unwind -------------------------------------------------------------------------------
+# The .wasm is committed (reproducible, 120 KiB) with a stamp of its sources' hash; this rebuilds
+# it, installing Debian's Rust toolchain first, only when the sources changed.
+bash "$ROOT/wasm-unwind/build.sh" >&2
 
 echo "$DENO"

@@ -33,7 +33,7 @@ export class TableBuildError extends Error {
 
 interface Job {
   id: number;
-  op: "table" | "facts";
+  op: "table";
   bytes?: ArrayBuffer;
   file?: { path: string; ino: string; size: number; maxBytes: number };
   /** Higher runs first (e.g. how many processes wait for the table); read when a worker frees. */
@@ -97,16 +97,6 @@ export class BuilderPool {
       this.#queue.push({ id: this.#nextId++, op: "table", file, priority, resolve, reject });
       this.#pump();
     });
-  }
-
-  /**
-   * Reads the ELF facts of a file.
-   *
-   * @param bytes The whole file; its buffer is transferred.
-   * @returns UTF-8 JSON.
-   */
-  facts(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-    return this.#submit("facts", bytes);
   }
 
   #submit(op: Job["op"], bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
@@ -193,38 +183,4 @@ export class BuilderPool {
     this.#queue.length = 0;
     this.#running.clear();
   }
-}
-
-/**
- * Decodes a serialized table (wasm-unwind/README.md: 64-byte header, rules of 12 bytes, PCs as
- * u64, rule indices as u16).
- *
- * @param bytes The `unwind_table` result.
- * @returns Rules, row PCs and rule indices, as views into `bytes` where alignment allows.
- * @throws {RangeError} When the header does not describe the buffer.
- */
-export function decodeTable(
-  bytes: Uint8Array,
-): { rules: Uint8Array; pcs: BigUint64Array; ruleIndices: Uint16Array } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 64 || new TextDecoder().decode(bytes.subarray(0, 4)) !== "UWT1") {
-    throw new RangeError("Cannot decode unwind table: bad magic");
-  }
-  const nRules = view.getUint32(8, true);
-  const nRows = view.getUint32(12, true);
-  const rulesOff = view.getUint32(16, true);
-  const pcsOff = view.getUint32(20, true);
-  const idxOff = view.getUint32(24, true);
-  if (
-    rulesOff + nRules * 12 > bytes.length || pcsOff + nRows * 8 > bytes.length ||
-    idxOff + nRows * 2 > bytes.length
-  ) {
-    throw new RangeError("Cannot decode unwind table: sections exceed the buffer");
-  }
-  const copy = bytes.slice(); // own, aligned buffer (byteOffset 0) for the typed views
-  return {
-    rules: copy.subarray(rulesOff, rulesOff + nRules * 12),
-    pcs: new BigUint64Array(copy.buffer, pcsOff, nRows),
-    ruleIndices: new Uint16Array(copy.buffer.slice(idxOff, idxOff + nRows * 2)),
-  };
 }

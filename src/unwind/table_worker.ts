@@ -8,7 +8,7 @@
  * A worker of the table-builder pool: runs wasm-unwind on one ELF file at a time. The file
  * arrives by transfer and the result leaves by transfer, so nothing is copied between threads.
  *
- * Request: `{ id, op: "table" | "facts", bytes: ArrayBuffer }` or, to keep large reads off the
+ * Request: `{ id, op: "table", bytes: ArrayBuffer }` or, to keep large reads off the
  * agent's main thread, `{ id, op, path, ino, maxBytes }`: the worker reads the file itself and
  * checks that it is still the inode the main thread identified.
  * Reply: `{ id, ok: true, result: ArrayBuffer }` or `{ id, ok: false, code, message }`.
@@ -16,35 +16,22 @@
  * @module
  */
 
-interface WasmExports {
-  memory: WebAssembly.Memory;
-  abi_version(): number;
-  alloc(len: number): number;
-  dealloc(ptr: number, len: number): void;
-  elf_facts(ptr: number, len: number): number;
-  unwind_table(ptr: number, len: number): number;
-  result_len(): number;
-  result_free(): void;
-  last_error_code(): number;
-  error_message(): number;
-  error_message_len(): number;
-}
+import { WasmUnwind, WasmUnwindError } from "./_wasm.ts";
 
-const WASM_URL = new URL("../../wasm-unwind/lib/wasm_unwind.wasm", import.meta.url);
-let exportsPromise: Promise<WasmExports> | undefined;
+/** Files at least this large leave the instance's memory grown; a new instance gives it back. */
+const RECYCLE_AFTER_BYTES = 32 << 20;
+let module: Promise<WebAssembly.Module> | undefined;
+let instance: WasmUnwind | undefined;
 
-function load(): Promise<WasmExports> {
-  exportsPromise ??= (async () => {
-    const module = await WebAssembly.compile(await Deno.readFile(WASM_URL));
-    const instance = await WebAssembly.instantiate(module, {});
-    return instance.exports as unknown as WasmExports;
-  })();
-  return exportsPromise;
+async function wasm(): Promise<WasmUnwind> {
+  module ??= WasmUnwind.compile();
+  instance ??= await WasmUnwind.load(await module);
+  return instance;
 }
 
 interface Request {
   id: number;
-  op: "table" | "facts";
+  op: "table";
   bytes?: ArrayBuffer;
   path?: string;
   ino?: string;
@@ -84,7 +71,7 @@ async function readChecked(path: string, ino: string, maxBytes: number): Promise
 }
 
 self.onmessage = async (e: MessageEvent<Request>) => {
-  const { id, op } = e.data;
+  const { id } = e.data;
   let bytes: ArrayBuffer;
   try {
     bytes = e.data.bytes ??
@@ -98,45 +85,18 @@ self.onmessage = async (e: MessageEvent<Request>) => {
     });
     return;
   }
-  let w: WasmExports;
   try {
-    w = await load();
+    const w = await wasm();
+    const file = new Uint8Array(bytes);
+    const result = w.unwindTableBytes(file);
+    const out = result.byteOffset === 0 && result.byteLength === result.buffer.byteLength
+      ? result.buffer as ArrayBuffer
+      : result.slice().buffer;
+    self.postMessage({ id, ok: true, result: out }, [out]);
   } catch (err) {
-    self.postMessage({
-      id,
-      ok: false,
-      code: -1,
-      message: `Cannot load wasm-unwind: ${(err as Error).message}`,
-    });
-    return;
-  }
-  const len = bytes.byteLength;
-  const ptr = w.alloc(len);
-  if (len > 0 && ptr === 0) {
-    self.postMessage({
-      id,
-      ok: false,
-      code: -2,
-      message: `wasm-unwind cannot allocate ${len} bytes`,
-    });
-    return;
-  }
-  try {
-    new Uint8Array(w.memory.buffer, ptr, len).set(new Uint8Array(bytes));
-    const res = op === "table" ? w.unwind_table(ptr, len) : w.elf_facts(ptr, len);
-    if (res === 0) {
-      const code = w.last_error_code();
-      const mlen = w.error_message_len();
-      const message = new TextDecoder().decode(
-        new Uint8Array(w.memory.buffer, w.error_message(), mlen),
-      );
-      self.postMessage({ id, ok: false, code, message });
-      return;
-    }
-    const result = new Uint8Array(w.memory.buffer, res, w.result_len()).slice().buffer;
-    w.result_free();
-    self.postMessage({ id, ok: true, result }, [result]);
+    const code = err instanceof WasmUnwindError ? err.code : -1;
+    self.postMessage({ id, ok: false, code, message: (err as Error).message });
   } finally {
-    w.dealloc(ptr, len);
+    if (bytes.byteLength >= RECYCLE_AFTER_BYTES) instance = undefined;
   }
 };

@@ -34,8 +34,9 @@ import {
   readElf,
 } from "../process/mod.ts";
 import type { UnwinderHooks } from "../profiler/mod.ts";
-import { type BuilderPool, decodeTable, TableBuildError } from "./builder_pool.ts";
-import { type LoadedTable, TableStore } from "./table_store.ts";
+import { type BuilderPool, TableBuildError } from "./builder_pool.ts";
+import { decodeUnwindTable } from "./table.ts";
+import { type DecodedTable, type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
 
 const log = getLogger("unwind");
@@ -273,7 +274,7 @@ export class Unwinder implements UnwinderHooks {
   ): {
     kind: number;
     tableKey?: string;
-    decoded?: ReturnType<typeof decodeTable>;
+    decoded?: DecodedTable;
     loadBias: bigint;
   } {
     if (m.path === "[vdso]") return { kind: MappingKind.VDSO, loadBias: 0n };
@@ -341,14 +342,14 @@ export class Unwinder implements UnwinderHooks {
   ): Promise<void> {
     const t0 = performance.now();
     try {
-      const decoded = decodeTable(
+      const decoded = toDecoded(decodeUnwindTable(
         await this.#opts.builders.tableOfFile({
           path: file.path,
           ino: file.ino,
           size,
           maxBytes: this.#opts.maxFileBytes,
         }, () => this.#waiting.get(key)?.size ?? 0),
-      );
+      ));
       unwindMetrics.tableBuildSeconds.observe((performance.now() - t0) / 1000);
       unwindMetrics.tablesBuilt.inc();
       if (decoded.pcs.length === 0) {
@@ -458,8 +459,13 @@ export class Unwinder implements UnwinderHooks {
   }
 }
 
+/** The parts of a decoded table the store loads. */
+function toDecoded(t: ReturnType<typeof decodeUnwindTable>): DecodedTable {
+  return { rules: t.rulesBytes, pcs: t.pcs, ruleIndices: t.ruleIndices };
+}
+
 /** Stand-in for a table already in BPF (TableStore.load returns the loaded one for its key). */
-const EMPTY_TABLE: ReturnType<typeof decodeTable> = {
+const EMPTY_TABLE: DecodedTable = {
   rules: new Uint8Array(0),
   pcs: new BigUint64Array(0),
   ruleIndices: new Uint16Array(0),

@@ -1,0 +1,322 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * Loader of the `wasm-unwind` WebAssembly module (`wasm-unwind/lib/wasm_unwind.wasm`, built by
+ * `wasm-unwind/build.sh`) and the only code that touches its ABI. The ABI is plain exported
+ * functions over linear memory; `wasm-unwind/README.md` documents it.
+ *
+ * @module
+ */
+
+import { decodeUnwindTable, type UnwindTable } from "./table.ts";
+
+/** The ABI version this loader speaks. */
+export const WASM_UNWIND_ABI_VERSION = 1;
+
+/** Default location of the module, next to the sources that build it. */
+export const DEFAULT_WASM_UNWIND_URL: URL = new URL(
+  "../../wasm-unwind/lib/wasm_unwind.wasm",
+  import.meta.url,
+);
+
+/** Names of the module's error codes (`wasm-unwind/src/error.rs`); codes are never reused. */
+export const WASM_UNWIND_ERRORS: Readonly<Record<number, string>> = {
+  1: "invalid_argument",
+  2: "invalid_elf",
+  3: "unsupported_architecture",
+  4: "no_unwind_info",
+  5: "corrupt_cfi",
+  6: "limit_exceeded",
+  7: "out_of_memory",
+};
+
+/** An error reported by the module (a code and a message), not a bug in the caller. */
+export class WasmUnwindError extends Error {
+  /** The module's error code (see {@link WASM_UNWIND_ERRORS}). */
+  readonly code: number;
+  /** The code's name, e.g. `corrupt_cfi`; suitable as a metric label. */
+  readonly codeName: string;
+
+  /**
+   * @param action What was attempted, e.g. `build unwind table`.
+   * @param code The module's error code.
+   * @param detail The module's message.
+   */
+  constructor(action: string, code: number, detail: string) {
+    super(`Cannot ${action}: ${detail}`);
+    this.name = "WasmUnwindError";
+    this.code = code;
+    this.codeName = WASM_UNWIND_ERRORS[code] ?? `unknown_${code}`;
+  }
+}
+
+/** An executable `PT_LOAD` segment. */
+export interface ExecSegment {
+  /** `p_offset`. */
+  offset: number;
+  /** `p_vaddr`. */
+  vaddr: number;
+  /** `p_filesz`. */
+  filesz: number;
+  /** `p_memsz`. */
+  memsz: number;
+  /** `p_flags` (1 X, 2 W, 4 R). */
+  flags: number;
+}
+
+/** Facts about an ELF file, as `elf_facts` reports them. */
+export interface ElfFacts {
+  /** 32 or 64. */
+  class: number;
+  /** Byte order. */
+  littleEndian: boolean;
+  /** `e_machine` (62 = x86-64). */
+  machine: number;
+  /** `REL`, `EXEC`, `DYN`, `CORE`, `NONE` or `UNKNOWN(n)`. */
+  type: string;
+  /** `e_entry`. */
+  entry: number;
+  /** Hex build ID (GNU note, else the bytes of the Go build ID); null: hash `.text` instead. */
+  buildId: string | null;
+  /** Where `buildId` came from. */
+  buildIdKind: "gnu" | "go" | null;
+  /** The Go build ID string when `buildIdKind` is `go`. */
+  goBuildId: string | null;
+  /** No `PT_INTERP` and no `DT_NEEDED`. */
+  static: boolean;
+  /** The `PT_INTERP` path. */
+  interp: string | null;
+  /** `DT_NEEDED` names. */
+  needed: string[];
+  /** A dynamic section or segment exists. */
+  hasDynamic: boolean;
+  /** No `.symtab` and no `.debug_info`. */
+  stripped: boolean;
+  /** `.symtab` exists. */
+  hasSymtab: boolean;
+  /** `.dynsym` exists. */
+  hasDynsym: boolean;
+  /** `.debug_info` (or `.zdebug_info`) has bytes. */
+  hasDebugInfo: boolean;
+  /** `.eh_frame` has bytes. */
+  hasEhFrame: boolean;
+  /** `.debug_frame` has bytes. */
+  hasDebugFrame: boolean;
+  /** First string of `.comment`. */
+  compiler: string | null;
+  /** File name in `.gnu_debuglink`. */
+  debuglink: string | null;
+  /** `.text` address, file offset and size. */
+  text: { addr: number; offset: number; size: number } | null;
+  /** Executable `PT_LOAD` segments. */
+  execSegments: ExecSegment[];
+  /** Problems with optional parts of the file that did not stop parsing. */
+  warnings: string[];
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  abi_version(): number;
+  alloc(len: number): number;
+  dealloc(ptr: number, len: number): void;
+  elf_facts(ptr: number, len: number): number;
+  unwind_table(ptr: number, len: number): number;
+  result_len(): number;
+  result_free(): void;
+  last_error_code(): number;
+  error_message(): number;
+  error_message_len(): number;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * One instance of the module. Not reentrant: use one per worker. Linear memory only grows,
+ * so a worker that processed a huge file may want a fresh instance afterwards
+ * ({@link WasmUnwind.memoryBytes} tells).
+ */
+export class WasmUnwind {
+  #exports: Exports;
+
+  private constructor(exports: Exports) {
+    this.#exports = exports;
+  }
+
+  /**
+   * Compiles the module from a file.
+   *
+   * @param path The `.wasm` file.
+   * @returns The compiled module (transferable to workers).
+   *
+   * @example
+   * ```ts ignore
+   * const module = await WasmUnwind.compile();
+   * ```
+   */
+  static async compile(path: string | URL = DEFAULT_WASM_UNWIND_URL): Promise<WebAssembly.Module> {
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.PermissionDenied) throw e;
+      throw new Error(`Cannot load wasm-unwind from ${path}: run 'bash wasm-unwind/build.sh'`, {
+        cause: e,
+      });
+    }
+    return await WebAssembly.compile(bytes);
+  }
+
+  /**
+   * Instantiates a compiled module (or compiles and instantiates the file at `source`).
+   *
+   * @param source A compiled module, or the path of the `.wasm` file.
+   * @returns A ready instance.
+   * @throws {Error} When the module's ABI version differs from {@link WASM_UNWIND_ABI_VERSION}.
+   *
+   * @example
+   * ```ts ignore
+   * const wasm = await WasmUnwind.load();
+   * const facts = wasm.elfFacts(await Deno.readFile("/lib/x86_64-linux-gnu/libc.so.6"));
+   * ```
+   */
+  static async load(
+    source: WebAssembly.Module | string | URL = DEFAULT_WASM_UNWIND_URL,
+  ): Promise<WasmUnwind> {
+    const module = source instanceof WebAssembly.Module ? source : await WasmUnwind.compile(source);
+    const instance = await WebAssembly.instantiate(module, {});
+    const exports = instance.exports as unknown as Exports;
+    const version = exports.abi_version();
+    if (version !== WASM_UNWIND_ABI_VERSION) {
+      throw new Error(
+        `Cannot use wasm-unwind: ABI version ${version}, expected ${WASM_UNWIND_ABI_VERSION} (rebuild with 'bash wasm-unwind/build.sh')`,
+      );
+    }
+    return new WasmUnwind(exports);
+  }
+
+  /** Current size of the instance's linear memory in bytes. */
+  get memoryBytes(): number {
+    return this.#exports.memory.buffer.byteLength;
+  }
+
+  /**
+   * Reads the facts of an ELF file.
+   *
+   * @param file The whole file.
+   * @returns The facts.
+   * @throws {WasmUnwindError} When the file is not a readable ELF file.
+   *
+   * @example
+   * ```ts ignore
+   * wasm.elfFacts(bytes).buildId;
+   * ```
+   */
+  elfFacts(file: Uint8Array): ElfFacts {
+    return this.#withInput(file, (ptr, len) => this.#factsAt(ptr, len));
+  }
+
+  /**
+   * Builds the unwind table of an x86-64 ELF file and returns its serialized form (a fresh
+   * buffer, transferable between workers).
+   *
+   * @param file The whole file.
+   * @returns The serialized table (see `table.ts`).
+   * @throws {WasmUnwindError} When the file has no usable CFI, is corrupt, or hits a limit.
+   *
+   * @example
+   * ```ts ignore
+   * const bytes = wasm.unwindTableBytes(file);
+   * ```
+   */
+  unwindTableBytes(file: Uint8Array): Uint8Array {
+    return this.#withInput(file, (ptr, len) => this.#tableAt(ptr, len));
+  }
+
+  /**
+   * Builds and decodes the unwind table of an x86-64 ELF file.
+   *
+   * @param file The whole file.
+   * @returns The decoded table.
+   * @throws {WasmUnwindError} When the file has no usable CFI, is corrupt, or hits a limit.
+   *
+   * @example
+   * ```ts ignore
+   * const table = wasm.unwindTable(file);
+   * ```
+   */
+  unwindTable(file: Uint8Array): UnwindTable {
+    return decodeUnwindTable(this.unwindTableBytes(file));
+  }
+
+  /**
+   * Facts and table of one file, copying it into the module once. The table is an error
+   * when it cannot be built; the facts throw as {@link WasmUnwind.elfFacts} does.
+   *
+   * @param file The whole file.
+   * @returns The facts, and the serialized table or the reason there is none.
+   *
+   * @example
+   * ```ts ignore
+   * const { facts, table } = wasm.analyze(file);
+   * ```
+   */
+  analyze(file: Uint8Array): { facts: ElfFacts; table: Uint8Array | WasmUnwindError } {
+    return this.#withInput(file, (ptr, len) => {
+      const facts = this.#factsAt(ptr, len);
+      let table: Uint8Array | WasmUnwindError;
+      try {
+        table = this.#tableAt(ptr, len);
+      } catch (e) {
+        if (!(e instanceof WasmUnwindError)) throw e;
+        table = e;
+      }
+      return { facts, table };
+    });
+  }
+
+  #factsAt(ptr: number, len: number): ElfFacts {
+    const json = this.#result("read ELF facts", this.#exports.elf_facts(ptr, len));
+    return JSON.parse(decoder.decode(json)) as ElfFacts;
+  }
+
+  #tableAt(ptr: number, len: number): Uint8Array {
+    return this.#result("build unwind table", this.#exports.unwind_table(ptr, len));
+  }
+
+  /** Copies the input into linear memory, runs `fn`, frees the input. */
+  #withInput<T>(file: Uint8Array, fn: (ptr: number, len: number) => T): T {
+    const e = this.#exports;
+    const len = file.length;
+    const ptr = len === 0 ? 0 : e.alloc(len);
+    if (len !== 0 && ptr === 0) {
+      throw new WasmUnwindError(
+        "copy the file into wasm-unwind",
+        7,
+        `out of memory for ${len} bytes`,
+      );
+    }
+    try {
+      new Uint8Array(e.memory.buffer, ptr, len).set(file);
+      return fn(ptr, len);
+    } finally {
+      if (ptr !== 0) e.dealloc(ptr, len);
+    }
+  }
+
+  /** Copies the last result out (or throws its error) and frees it. */
+  #result(action: string, ptr: number): Uint8Array {
+    const e = this.#exports;
+    if (ptr === 0) {
+      const code = e.last_error_code();
+      const message = decoder.decode(
+        new Uint8Array(e.memory.buffer, e.error_message(), e.error_message_len()).slice(),
+      );
+      throw new WasmUnwindError(action, code, message);
+    }
+    // The buffer is re-read after the call: memory growth detaches the old one.
+    const out = new Uint8Array(e.memory.buffer, ptr, e.result_len()).slice();
+    e.result_free();
+    return out;
+  }
+}

@@ -1,0 +1,37 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+//! ELF facts and compact x86-64 unwind tables, built with gimli and object, for
+//! `wasm32-unknown-unknown` (loaded by `src/unwind/_wasm.ts`) and natively (benchmarks,
+//! tests).
+//!
+//! The core ([`elf`], [`facts`], [`rule`], [`table`]) does no I/O and cannot panic on any
+//! input: every read is bounds-checked, arithmetic is checked, and every failure is an
+//! [`Error`]. [`binding`] is the thin `extern "C"` ABI over linear memory.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::integer_arithmetic
+)]
+
+pub mod binding;
+pub mod elf;
+pub mod error;
+pub mod facts;
+pub mod rule;
+pub mod table;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{CfiSection, Error, Limit, Result};
+pub use facts::{elf_facts, BuildIdKind, Facts};
+pub use rule::{CfaKind, RbpKind, Rule, UnsupportedReason};
+pub use table::{build_unwind_table, CfiInput, Stats, UnwindTable};

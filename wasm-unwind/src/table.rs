@@ -1,0 +1,731 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+//! The compact unwind table of an x86-64 ELF file.
+//!
+//! Every FDE of `.eh_frame` is evaluated with gimli (`FrameDescriptionEntry::rows`, one reused
+//! `UnwindContext`); FDEs that only `.debug_frame` has are added. Each row is classified into a
+//! [`Rule`]; distinct rules are stored once. The rows are sorted by PC, consecutive rows with
+//! the same rule are merged, and an end-of-function row marks the end of an FDE that the next
+//! FDE does not start at. Looking up a PC = binary search for the last row with `pc <= PC`.
+//!
+//! Work is bounded: at most [`MAX_FDES`] FDEs, [`MAX_INSTRUCTION_BYTES`] of CFI evaluated
+//! (a CIE's initial instructions count for every FDE that uses them), [`MAX_ROWS`] rows and
+//! [`MAX_RULES`] distinct rules; beyond that the build fails with [`Error::LimitExceeded`].
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use gimli::{
+    BaseAddresses, CieOrFde, CommonInformationEntry, DebugFrame, EhFrame, EndianSlice,
+    FrameDescriptionEntry, LittleEndian, Register, RegisterRule, UnwindContext,
+    UnwindContextStorage, UnwindOffset, UnwindSection, UnwindTableRow,
+};
+use object::elf;
+
+use crate::elf::ElfView;
+use crate::error::{CfiSection, Error, Limit, Result};
+use crate::rule::{classify, Rule, RULE_SIZE};
+
+/// Most rows a table may have (after deduplication).
+pub const MAX_ROWS: usize = 16 << 20;
+/// Most distinct rules: the packed row holds a u16 rule index.
+pub const MAX_RULES: usize = 1 << 16;
+/// Most CFI bytes evaluated for one file (CIE initial instructions count once per FDE).
+pub const MAX_INSTRUCTION_BYTES: u64 = 256 << 20;
+/// Most FDEs in one file.
+pub const MAX_FDES: usize = 4 << 20;
+
+/// Work limits of one build; [`Limits::default`] holds the `MAX_*` constants. Tests lower
+/// them to reach the limit paths with small inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most rows after deduplication.
+    pub rows: usize,
+    /// Most CFI bytes evaluated.
+    pub instruction_bytes: u64,
+    /// Most FDEs.
+    pub fdes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { rows: MAX_ROWS, instruction_bytes: MAX_INSTRUCTION_BYTES, fdes: MAX_FDES }
+    }
+}
+
+/// Magic of the serialized table: `UWT1`.
+pub const TABLE_MAGIC: [u8; 4] = *b"UWT1";
+/// Version of the serialized table.
+pub const TABLE_VERSION: u16 = 1;
+/// Size of the serialized header.
+pub const HEADER_SIZE: usize = 64;
+
+/// `flags` bit: the file has `.eh_frame` bytes.
+pub const FLAG_EH_FRAME: u32 = 1;
+/// `flags` bit: the file has `.debug_frame` bytes.
+pub const FLAG_DEBUG_FRAME: u32 = 2;
+/// `flags` bit: `.debug_frame` is compressed and was ignored (no inflater in this build).
+pub const FLAG_DEBUG_FRAME_COMPRESSED: u32 = 4;
+/// `flags` bit: `.debug_frame` is corrupt; FDEs read before the damage were kept.
+pub const FLAG_DEBUG_FRAME_CORRUPT: u32 = 8;
+
+type Slice<'a> = EndianSlice<'a, LittleEndian>;
+
+/// Bounded scratch storage for gimli: at most 64 register rules per row and 16 nested
+/// `DW_CFA_remember_state`s. gimli's default `StoreOnHeap` grows its state stack without
+/// bound, so a run of `remember_state` bytes could exhaust memory.
+struct BoundedStore;
+
+impl<R: gimli::Reader> UnwindContextStorage<R> for BoundedStore {
+    type Rules = [(Register, RegisterRule<R>); 64];
+    type Stack = [UnwindTableRow<R, Self>; 16];
+}
+
+/// FxHash (rustc's hasher): much faster than SipHash for small keys; inputs are not
+/// attacker-chosen in a way that matters (the maps are bounded by the work limits).
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_i16(&mut self, i: i16) {
+        self.write_u16(i as u16);
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.write_u32(i as u32);
+    }
+}
+
+type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// Counters describing how a table was built. Serialized in the header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// `FLAG_*` bits.
+    pub flags: u32,
+    /// FDEs read from `.eh_frame`.
+    pub eh_frame_fdes: u32,
+    /// FDEs read from `.debug_frame`.
+    pub debug_frame_fdes: u32,
+    /// `.debug_frame` FDEs added because no `.eh_frame` FDE overlaps them.
+    pub debug_frame_fdes_added: u32,
+    /// FDEs whose rows are in the table.
+    pub fdes_used: u32,
+    /// FDEs skipped because their CIE or instructions are corrupt.
+    pub fdes_skipped: u32,
+    /// FDEs skipped because they start inside an FDE already taken.
+    pub fdes_overlapping: u32,
+    /// FDEs skipped because they start outside every executable `PT_LOAD` segment.
+    pub fdes_outside_code: u32,
+    /// FDEs covering no bytes.
+    pub fdes_empty: u32,
+}
+
+/// The unwind table: distinct rules and rows sorted by PC.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnwindTable {
+    /// Distinct rules; index 0 is always [`Rule::END_OF_FUNCTION`].
+    pub rules: Vec<Rule>,
+    /// Row start PCs (ELF virtual addresses), strictly increasing.
+    pub pcs: Vec<u64>,
+    /// Rule index of each row.
+    pub rule_indices: Vec<u16>,
+    /// How the table was built.
+    pub stats: Stats,
+}
+
+impl UnwindTable {
+    /// The rule that applies at `pc`, if any row starts at or before it.
+    pub fn lookup(&self, pc: u64) -> Option<&Rule> {
+        let n = self.pcs.partition_point(|&p| p <= pc);
+        let i = n.checked_sub(1)?;
+        let index = *self.rule_indices.get(i)?;
+        self.rules.get(usize::from(index))
+    }
+
+    /// The serialized form (the ABI's `unwind_table` result; layout in `README.md`):
+    /// a 64-byte header, the rules (12 bytes each), padding to 8, the PCs (u64 each), the rule
+    /// indices (u16 each), all little-endian.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let rows = self.pcs.len();
+        let rules_size = self.rules.len().checked_mul(RULE_SIZE).ok_or(Error::OutOfMemory)?;
+        let rules_end = HEADER_SIZE.checked_add(rules_size).ok_or(Error::OutOfMemory)?;
+        let pcs_offset = rules_end.checked_add(7).ok_or(Error::OutOfMemory)? & !7;
+        let pcs_size = rows.checked_mul(8).ok_or(Error::OutOfMemory)?;
+        let indices_offset = pcs_offset.checked_add(pcs_size).ok_or(Error::OutOfMemory)?;
+        let total = indices_offset
+            .checked_add(rows.checked_mul(2).ok_or(Error::OutOfMemory)?)
+            .ok_or(Error::OutOfMemory)?;
+        let u32_of = |n: usize| u32::try_from(n).map_err(|_| Error::LimitExceeded(Limit::Rows));
+
+        let mut out = Vec::new();
+        out.try_reserve_exact(total).map_err(|_| Error::OutOfMemory)?;
+        out.extend_from_slice(&TABLE_MAGIC);
+        out.extend_from_slice(&TABLE_VERSION.to_le_bytes());
+        out.extend_from_slice(&u16::try_from(HEADER_SIZE).unwrap_or(64).to_le_bytes());
+        for value in [
+            u32_of(self.rules.len())?,
+            u32_of(rows)?,
+            u32_of(HEADER_SIZE)?,
+            u32_of(pcs_offset)?,
+            u32_of(indices_offset)?,
+            self.stats.flags,
+            self.stats.eh_frame_fdes,
+            self.stats.debug_frame_fdes,
+            self.stats.debug_frame_fdes_added,
+            self.stats.fdes_used,
+            self.stats.fdes_skipped,
+            self.stats.fdes_overlapping,
+            self.stats.fdes_outside_code,
+            self.stats.fdes_empty,
+        ] {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        for rule in &self.rules {
+            out.extend_from_slice(&rule.to_bytes());
+        }
+        out.resize(total, 0);
+        if let Some(pcs) = out.get_mut(pcs_offset..indices_offset) {
+            for (dst, pc) in pcs.chunks_exact_mut(8).zip(&self.pcs) {
+                dst.copy_from_slice(&pc.to_le_bytes());
+            }
+        }
+        if let Some(indices) = out.get_mut(indices_offset..) {
+            for (dst, index) in indices.chunks_exact_mut(2).zip(&self.rule_indices) {
+                dst.copy_from_slice(&index.to_le_bytes());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The CFI sections and addresses a table is built from. Built from an ELF file by
+/// [`CfiInput::from_view`], or by hand in tests.
+#[derive(Debug, Clone, Default)]
+pub struct CfiInput<'a> {
+    /// `.eh_frame` bytes (empty when absent).
+    pub eh_frame: &'a [u8],
+    /// `.eh_frame` address (for `DW_EH_PE_pcrel`).
+    pub eh_frame_addr: u64,
+    /// `.eh_frame_hdr` address (for `DW_EH_PE_datarel` in some producers).
+    pub eh_frame_hdr_addr: u64,
+    /// `.text` address (for `DW_EH_PE_textrel`).
+    pub text_addr: u64,
+    /// `.got` address (for `DW_EH_PE_datarel` on x86-64).
+    pub got_addr: u64,
+    /// `.debug_frame` bytes (empty when absent).
+    pub debug_frame: &'a [u8],
+    /// Executable address ranges `[start, end)`; FDEs starting outside all of them are dropped
+    /// (e.g. `.debug_frame` entries of functions the linker garbage-collected to address 0).
+    /// Empty: no filtering.
+    pub code_ranges: Vec<(u64, u64)>,
+    /// Extra `FLAG_*` bits found while reading the file.
+    pub flags: u32,
+}
+
+impl<'a> CfiInput<'a> {
+    /// Finds the CFI sections of an x86-64 little-endian ELF64 file.
+    pub fn from_view(view: &ElfView<'a>) -> Result<Self> {
+        if view.class != 64 || !view.little_endian || view.e_machine != elf::EM_X86_64 {
+            return Err(Error::UnsupportedArchitecture(view.e_machine));
+        }
+        let addr = |name: &[u8]| view.section(name).map_or(0, |s| s.addr);
+        let mut input = CfiInput {
+            eh_frame_addr: addr(b".eh_frame"),
+            eh_frame_hdr_addr: addr(b".eh_frame_hdr"),
+            text_addr: addr(b".text"),
+            got_addr: addr(b".got"),
+            ..CfiInput::default()
+        };
+        if let Some(s) = view.section(b".eh_frame").filter(|s| s.has_data) {
+            input.eh_frame = s.data;
+            input.flags |= FLAG_EH_FRAME;
+        }
+        if let Some(s) = view.section(b".debug_frame").filter(|s| s.has_data) {
+            input.flags |= FLAG_DEBUG_FRAME;
+            if s.flags & u64::from(elf::SHF_COMPRESSED) != 0 {
+                input.flags |= FLAG_DEBUG_FRAME_COMPRESSED;
+            } else {
+                input.debug_frame = s.data;
+            }
+        }
+        if view.section(b".zdebug_frame").map_or(false, |s| s.has_data) {
+            input.flags |= FLAG_DEBUG_FRAME | FLAG_DEBUG_FRAME_COMPRESSED;
+        }
+        input.code_ranges =
+            view.exec_segments().map(|s| (s.vaddr, s.vaddr.saturating_add(s.memsz))).collect();
+        Ok(input)
+    }
+}
+
+/// Builds the unwind table of an ELF file.
+pub fn build_unwind_table(data: &[u8]) -> Result<UnwindTable> {
+    let view = ElfView::parse(data)?;
+    build_from_input(&CfiInput::from_view(&view)?)
+}
+
+/// Rule → index map: open addressing with linear probing, keys compared as rules. It replaces
+/// a `HashMap<Rule, u16>` that cost 11% of the WebAssembly build time (hashbrown has no SIMD
+/// group probing on wasm32, and SipHash/u128 keys are slow there); the hash uses 64-bit
+/// operations only. At most 65,536 entries, kept under half full.
+struct RuleIds {
+    /// `index + 1` per slot; 0 = empty.
+    slots: Vec<u32>,
+}
+
+impl RuleIds {
+    fn new() -> Self {
+        RuleIds { slots: vec![0; 1024] }
+    }
+
+    fn hash(rule: &Rule) -> u64 {
+        let a =
+            u64::from(rule.cfa_offset as u32) | u64::from(rule.rbp_offset as u32).wrapping_shl(32);
+        let b = u64::from(rule.cfa_kind as u8)
+            | u64::from(rule.rbp_kind as u8).wrapping_shl(8)
+            | u64::from(rule.ra_offset as u16).wrapping_shl(16);
+        (a ^ b.rotate_left(41)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    fn slot_of(slots_len: usize, rule: &Rule) -> usize {
+        // slots_len is a power of two.
+        Self::hash(rule).wrapping_shr(32) as usize & slots_len.wrapping_sub(1)
+    }
+
+    fn get(&self, rules: &[Rule], rule: &Rule) -> Option<u16> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = Self::slot_of(self.slots.len(), rule);
+        loop {
+            match self.slots.get(i).copied() {
+                Some(0) | None => return None,
+                Some(v) => {
+                    let id = v.wrapping_sub(1);
+                    if rules.get(id as usize) == Some(rule) {
+                        return u16::try_from(id).ok();
+                    }
+                }
+            }
+            i = i.wrapping_add(1) & mask;
+        }
+    }
+
+    /// Records that `rules[id]` (already pushed) has index `id`.
+    fn insert(&mut self, rules: &[Rule], id: u16) {
+        if rules.len().saturating_mul(2) > self.slots.len() {
+            let mut slots = vec![0u32; self.slots.len().saturating_mul(2)];
+            for (k, rule) in rules.iter().enumerate() {
+                Self::place(&mut slots, rule, u32::try_from(k).unwrap_or(0).wrapping_add(1));
+            }
+            self.slots = slots;
+        } else if let Some(rule) = rules.get(usize::from(id)) {
+            Self::place(&mut self.slots, rule, u32::from(id).wrapping_add(1));
+        }
+    }
+
+    fn place(slots: &mut [u32], rule: &Rule, value: u32) {
+        let mask = slots.len().wrapping_sub(1);
+        let mut i = Self::slot_of(slots.len(), rule);
+        // Terminates: the table is never more than half full.
+        for _ in 0..slots.len() {
+            match slots.get_mut(i) {
+                Some(slot) if *slot == 0 => {
+                    *slot = value;
+                    return;
+                }
+                _ => i = i.wrapping_add(1) & mask,
+            }
+        }
+    }
+}
+
+/// One evaluated FDE: its range and its rows in the evaluator's flat row buffer.
+#[derive(Debug, Clone, Copy)]
+struct FdeRef {
+    start: u64,
+    end: u64,
+    first_row: usize,
+    rows: usize,
+}
+
+/// Caches parsed CIEs by offset; the last one used is checked first (consecutive FDEs nearly
+/// always share a CIE).
+struct CieCache<'a> {
+    last: Option<(usize, CommonInformationEntry<Slice<'a>>)>,
+    map: HashMap<usize, CommonInformationEntry<Slice<'a>>, FxBuild>,
+}
+
+impl<'a> CieCache<'a> {
+    fn new() -> Self {
+        CieCache { last: None, map: HashMap::default() }
+    }
+
+    fn get<S: UnwindSection<Slice<'a>>>(
+        &mut self,
+        section: &S,
+        bases: &BaseAddresses,
+        offset: S::Offset,
+    ) -> gimli::Result<CommonInformationEntry<Slice<'a>>> {
+        let key = UnwindOffset::into(offset);
+        if let Some((last_key, cie)) = &self.last {
+            if *last_key == key {
+                return Ok(cie.clone());
+            }
+        }
+        let cie = match self.map.get(&key) {
+            Some(cie) => cie.clone(),
+            None => {
+                let cie = section.cie_from_offset(bases, offset)?;
+                self.map.insert(key, cie.clone());
+                cie
+            }
+        };
+        self.last = Some((key, cie.clone()));
+        Ok(cie)
+    }
+}
+
+/// Evaluates FDEs, section by section, into one flat row buffer (each FDE's rows contiguous),
+/// interning rules as it goes. Every FDE is parsed and evaluated exactly once.
+struct Evaluator {
+    rules: Vec<Rule>,
+    rule_ids: RuleIds,
+    last_rule: Option<(Rule, u16)>,
+    raw_pcs: Vec<u64>,
+    raw_ids: Vec<u16>,
+    fdes: Vec<FdeRef>,
+    budget: u64,
+    limits: Limits,
+    stats: Stats,
+}
+
+impl Evaluator {
+    fn intern(&mut self, rule: Rule) -> Result<u16> {
+        if let Some((last, id)) = self.last_rule {
+            if last == rule {
+                return Ok(id);
+            }
+        }
+        let id = match self.rule_ids.get(&self.rules, &rule) {
+            Some(id) => id,
+            None => {
+                let id = u16::try_from(self.rules.len())
+                    .map_err(|_| Error::LimitExceeded(Limit::Rules))?;
+                self.rules.push(rule);
+                self.rule_ids.insert(&self.rules, id);
+                id
+            }
+        };
+        self.last_rule = Some((rule, id));
+        Ok(id)
+    }
+
+    /// Walks one section's entries. `accept(start, end)` says whether an FDE is wanted; a
+    /// structural error stops the walk (FDEs evaluated before it are kept).
+    fn section<'a, S, F>(
+        &mut self,
+        section: &S,
+        bases: &BaseAddresses,
+        which: CfiSection,
+        ctx: &mut UnwindContext<Slice<'a>, BoundedStore>,
+        mut accept: F,
+    ) -> Result<()>
+    where
+        S: UnwindSection<Slice<'a>>,
+        F: FnMut(u64, u64, &mut Stats) -> bool,
+    {
+        let mut cache = CieCache::new();
+        let mut entries = section.entries(bases);
+        let mut last_offset: u64 = 0;
+        loop {
+            let partial = match entries.next() {
+                Ok(Some(CieOrFde::Fde(partial))) => partial,
+                Ok(Some(CieOrFde::Cie(cie))) => {
+                    last_offset = cie.offset() as u64;
+                    continue;
+                }
+                Ok(None) => return Ok(()),
+                Err(error) => {
+                    return Err(Error::CorruptCfi { section: which, offset: last_offset, error })
+                }
+            };
+            let fde = match partial.parse(|s, b, o| cache.get(s, b, o)) {
+                Ok(fde) => fde,
+                Err(_) => {
+                    self.stats.fdes_skipped = self.stats.fdes_skipped.saturating_add(1);
+                    continue;
+                }
+            };
+            last_offset = fde.offset() as u64;
+            match which {
+                CfiSection::EhFrame => {
+                    self.stats.eh_frame_fdes = self.stats.eh_frame_fdes.saturating_add(1)
+                }
+                CfiSection::DebugFrame => {
+                    self.stats.debug_frame_fdes = self.stats.debug_frame_fdes.saturating_add(1)
+                }
+            }
+            let start = fde.initial_address();
+            let end = match start.checked_add(fde.len()) {
+                Some(end) if end > start => end,
+                _ => {
+                    self.stats.fdes_empty = self.stats.fdes_empty.saturating_add(1);
+                    continue;
+                }
+            };
+            if !accept(start, end, &mut self.stats) {
+                continue;
+            }
+            if self.fdes.len() >= self.limits.fdes {
+                return Err(Error::LimitExceeded(Limit::Fdes));
+            }
+            let cost = (fde.entry_len() as u64).saturating_add(fde.cie().entry_len() as u64);
+            self.budget = self
+                .budget
+                .checked_sub(cost)
+                .ok_or(Error::LimitExceeded(Limit::InstructionBytes))?;
+            let first_row = self.raw_pcs.len();
+            let ok = self.eval(section, bases, &fde, ctx, start, end, first_row)?;
+            let rows = self.raw_pcs.len().saturating_sub(first_row);
+            if !ok || rows == 0 {
+                self.raw_pcs.truncate(first_row);
+                self.raw_ids.truncate(first_row);
+                self.stats.fdes_skipped = self.stats.fdes_skipped.saturating_add(1);
+                continue;
+            }
+            self.fdes.push(FdeRef { start, end, first_row, rows });
+        }
+    }
+
+    /// Appends the FDE's rows (strictly increasing PCs inside `[start, end)`). Returns
+    /// `Ok(false)` when its instructions are corrupt.
+    #[allow(clippy::too_many_arguments)]
+    fn eval<'a, S: UnwindSection<Slice<'a>>>(
+        &mut self,
+        section: &S,
+        bases: &BaseAddresses,
+        fde: &FrameDescriptionEntry<Slice<'a>>,
+        ctx: &mut UnwindContext<Slice<'a>, BoundedStore>,
+        start: u64,
+        end: u64,
+        first_row: usize,
+    ) -> Result<bool> {
+        let signal = fde.is_signal_trampoline();
+        let ra_register = fde.cie().return_address_register();
+        {
+            let mut previous: Option<Rule> = None;
+            let mut rows = match fde.rows(section, bases, ctx) {
+                Ok(rows) => rows,
+                Err(_) => return Ok(false),
+            };
+            loop {
+                let row = match rows.next_row() {
+                    Ok(Some(row)) => row,
+                    Ok(None) => return Ok(true),
+                    Err(_) => return Ok(false),
+                };
+                let pc = row.start_address();
+                if pc >= row.end_address() || pc < start || pc >= end {
+                    // Zero-length rows (advance_loc 0) are superseded by the next row; rows
+                    // outside the FDE's range come from corrupt advances.
+                    continue;
+                }
+                if self.raw_pcs.len() > first_row && self.raw_pcs.last().map_or(false, |&l| pc <= l)
+                {
+                    return Ok(false);
+                }
+                if self.raw_pcs.len() >= self.limits.rows.saturating_mul(2) {
+                    return Err(Error::LimitExceeded(Limit::Rows));
+                }
+                let rule = classify(row, signal, ra_register);
+                if self.raw_pcs.len() > first_row && previous == Some(rule) {
+                    // Same tracked rule as the row before (only untracked registers changed):
+                    // the row would be merged away anyway.
+                    continue;
+                }
+                previous = Some(rule);
+                let id = self.intern(rule)?;
+                self.raw_pcs.push(pc);
+                self.raw_ids.push(id);
+            }
+        }
+    }
+}
+
+/// The final rows: merges consecutive rows with the same rule, and lets a row replace the
+/// previous one when both start at the same PC.
+struct Rows {
+    pcs: Vec<u64>,
+    ids: Vec<u16>,
+    limit: usize,
+}
+
+impl Rows {
+    fn emit(&mut self, pc: u64, id: u16) -> Result<()> {
+        if let (Some(&last_pc), Some(last_id)) = (self.pcs.last(), self.ids.last_mut()) {
+            if last_pc == pc {
+                *last_id = id;
+                let n = self.ids.len();
+                let previous = n.checked_sub(2).and_then(|i| self.ids.get(i));
+                if previous == Some(&id) {
+                    self.pcs.pop();
+                    self.ids.pop();
+                }
+                return Ok(());
+            }
+            if *last_id == id {
+                return Ok(());
+            }
+        }
+        if self.pcs.len() >= self.limit {
+            return Err(Error::LimitExceeded(Limit::Rows));
+        }
+        self.pcs.push(pc);
+        self.ids.push(id);
+        Ok(())
+    }
+}
+
+/// Builds the table from CFI sections with the default limits.
+pub fn build_from_input(input: &CfiInput<'_>) -> Result<UnwindTable> {
+    build_from_input_with(input, &Limits::default())
+}
+
+/// Builds the table from CFI sections.
+pub fn build_from_input_with(input: &CfiInput<'_>, limits: &Limits) -> Result<UnwindTable> {
+    let mut eh_frame = EhFrame::new(input.eh_frame, LittleEndian);
+    // gimli defaults to the host's pointer size, which is 4 on wasm32: x86-64 needs 8.
+    eh_frame.set_address_size(8);
+    let eh_bases = BaseAddresses::default()
+        .set_eh_frame(input.eh_frame_addr)
+        .set_eh_frame_hdr(input.eh_frame_hdr_addr)
+        .set_text(input.text_addr)
+        .set_got(input.got_addr);
+    let mut debug_frame = DebugFrame::new(input.debug_frame, LittleEndian);
+    debug_frame.set_address_size(8);
+    let debug_bases = BaseAddresses::default().set_text(input.text_addr);
+
+    let mut ev = Evaluator {
+        rules: Vec::new(),
+        rule_ids: RuleIds::new(),
+        last_rule: None,
+        raw_pcs: Vec::new(),
+        raw_ids: Vec::new(),
+        fdes: Vec::new(),
+        budget: limits.instruction_bytes,
+        limits: *limits,
+        stats: Stats { flags: input.flags, ..Stats::default() },
+    };
+    ev.intern(Rule::END_OF_FUNCTION)?;
+    let mut ctx: Box<UnwindContext<Slice<'_>, BoundedStore>> = Box::new(UnwindContext::new_in());
+
+    let code = &input.code_ranges;
+    let in_code =
+        |start: u64| code.is_empty() || code.iter().any(|&(lo, hi)| start >= lo && start < hi);
+    if !input.eh_frame.is_empty() {
+        ev.section(&eh_frame, &eh_bases, CfiSection::EhFrame, &mut ctx, |start, _end, stats| {
+            let ok = in_code(start);
+            if !ok {
+                stats.fdes_outside_code = stats.fdes_outside_code.saturating_add(1);
+            }
+            ok
+        })?;
+    }
+    ev.fdes.sort_unstable_by_key(|f| (f.start, f.end));
+
+    if !input.debug_frame.is_empty() {
+        // Prefer .eh_frame: take a .debug_frame FDE only when no .eh_frame FDE overlaps it.
+        // `reach[i]` is the largest end among the first i+1 (sorted) .eh_frame FDEs, so an
+        // overlap with [start, end) exists iff the FDEs starting before `end` reach past
+        // `start`.
+        let eh: Vec<(u64, u64)> = ev.fdes.iter().map(|f| (f.start, f.end)).collect();
+        let mut reach = Vec::with_capacity(eh.len());
+        let mut running = 0u64;
+        for &(_, end) in &eh {
+            running = running.max(end);
+            reach.push(running);
+        }
+        let eh_count = eh.len();
+        let result = ev.section(
+            &debug_frame,
+            &debug_bases,
+            CfiSection::DebugFrame,
+            &mut ctx,
+            |start, end, stats| {
+                if !in_code(start) {
+                    stats.fdes_outside_code = stats.fdes_outside_code.saturating_add(1);
+                    return false;
+                }
+                let before_end = eh.partition_point(|&(s, _)| s < end);
+                let overlaps = before_end
+                    .checked_sub(1)
+                    .and_then(|i| reach.get(i))
+                    .map_or(false, |&r| r > start);
+                if !overlaps {
+                    stats.debug_frame_fdes_added = stats.debug_frame_fdes_added.saturating_add(1);
+                }
+                !overlaps
+            },
+        );
+        if let Err(error) = result {
+            if eh_count == 0 || matches!(error, Error::LimitExceeded(_)) {
+                return Err(error);
+            }
+            ev.stats.flags |= FLAG_DEBUG_FRAME_CORRUPT;
+        }
+        ev.fdes.sort_unstable_by_key(|f| (f.start, f.end));
+    }
+    if ev.fdes.is_empty() {
+        return Err(Error::NoUnwindInfo);
+    }
+
+    let mut out = Rows { pcs: Vec::new(), ids: Vec::new(), limit: limits.rows };
+    out.pcs.try_reserve(ev.raw_pcs.len()).map_err(|_| Error::OutOfMemory)?;
+    out.ids.try_reserve(ev.raw_pcs.len()).map_err(|_| Error::OutOfMemory)?;
+    let mut cursor: Option<u64> = None;
+    for fde in &ev.fdes {
+        if let Some(end) = cursor {
+            if fde.start < end {
+                ev.stats.fdes_overlapping = ev.stats.fdes_overlapping.saturating_add(1);
+                continue;
+            }
+            if fde.start > end {
+                out.emit(end, 0)?;
+            }
+        }
+        let last = fde.first_row.saturating_add(fde.rows);
+        let pcs = ev.raw_pcs.get(fde.first_row..last).unwrap_or(&[]);
+        let ids = ev.raw_ids.get(fde.first_row..last).unwrap_or(&[]);
+        for (&pc, &id) in pcs.iter().zip(ids) {
+            out.emit(pc, id)?;
+        }
+        ev.stats.fdes_used = ev.stats.fdes_used.saturating_add(1);
+        cursor = Some(fde.end);
+    }
+    if let Some(end) = cursor {
+        out.emit(end, 0)?;
+    }
+    Ok(UnwindTable { rules: ev.rules, pcs: out.pcs, rule_indices: out.ids, stats: ev.stats })
+}
