@@ -130,14 +130,37 @@ Deno.test({
       "--profiling-cpu-sampling-frequency=97",
     ]);
     try {
-      // Tables load within a second of the first sample; profiles from windows that start
-      // after that are judged.
-      await new Promise((r) => setTimeout(r, 4000));
-      const from = BigInt(Date.now()) * 1_000_000n;
-      await new Promise((r) => setTimeout(r, 9000));
       const syms = new Map<string, ElfSymbols>();
       for (const n of [...names, "libwork.so"]) syms.set(n, await ElfSymbols.load(bin(n)));
       const binaries = [...syms].map(([n, s]) => ({ path: bin(n), syms: s }));
+      // Tables load within a second of a process's first sample on an idle machine; under load it
+      // takes longer. Judge the windows that start once no program is waiting for tables.
+      const pendingIn = async (name: string): Promise<boolean> => {
+        const pid = children.get(name)!.pid;
+        let last: { t: bigint; pending: boolean } | undefined;
+        for (const e of Deno.readDirSync(store)) {
+          if (!e.name.startsWith(`${pid}_`)) continue;
+          const p = decodeProfile(await Deno.readFile(`${store}/${e.name}`));
+          if (last && p.timeNanos < last.t) continue;
+          const pending = namedStacks(p, binaries).some((s) =>
+            s.frames.includes("[frame pointers: unwind tables pending]")
+          );
+          last = { t: p.timeNanos, pending };
+        }
+        return last?.pending ?? true;
+      };
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const waiting = [];
+        for (const n of names) if (await pendingIn(n)) waiting.push(n);
+        if (!waiting.length) break;
+        if (Date.now() > deadline) {
+          throw new Error(`tables still pending for ${waiting.join(", ")}`);
+        }
+      }
+      const from = BigInt(Date.now()) * 1_000_000n;
+      await new Promise((r) => setTimeout(r, 8000));
       const stacksOf = async (name: string): Promise<Stack[]> => {
         const pid = children.get(name)!.pid;
         const out: Stack[] = [];

@@ -42,31 +42,56 @@ interface Job {
   reject: (e: Error) => void;
 }
 
-/** Workers that build unwind tables and ELF facts. */
+/** A worker place: a worker is started when a job needs it and stopped when idle. */
+interface Slot {
+  worker?: Worker;
+  job?: Job;
+  /** Only files under SMALL_FILE (see #pump). */
+  smallOnly: boolean;
+  idleTimer?: ReturnType<typeof setTimeout>;
+}
+
+/** Files this large leave a worker's memory grown: the worker is replaced after one. */
+const RECYCLE_AFTER = 32 << 20;
+/** A worker idle this long is stopped; its memory goes back to the system. */
+const IDLE_MS = 10_000;
+
+/**
+ * Workers that build unwind tables. Workers exist only while there is work: most of the time
+ * no table is being built, and a Deno worker holds a V8 isolate and wasm-unwind's memory.
+ */
 export class BuilderPool {
-  readonly #workers: Worker[] = [];
-  readonly #idle: Worker[] = [];
+  readonly #slots: Slot[] = [];
   readonly #queue: Job[] = [];
-  readonly #running = new Map<Worker, Job>();
   #nextId = 1;
   #closed = false;
+  #started = 0;
+
+  /*
+   * Size: generation is CPU-bound, so more workers than cores minus one would only take CPU from
+   * the profiler; the pool uses at most that many (and at least two, so one can always take
+   * small files).
+   */
+  readonly #idleMs: number;
 
   /**
-   * @param size Number of workers. Generation is CPU-bound, so more workers than cores minus one
-   *   would only take CPU from the profiler; the pool uses at most that many.
+   * @param size Number of workers at most (see above).
+   * @param idleMs How long an idle worker lives.
    */
-  constructor(size = 2) {
+  constructor(size = 2, idleMs = IDLE_MS) {
+    this.#idleMs = idleMs;
     size = Math.max(2, Math.min(size, navigator.hardwareConcurrency - 1));
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL("./table_worker.ts", import.meta.url), { type: "module" });
-      w.onmessage = (e) => this.#done(w, e.data);
-      w.onerror = (e) => {
-        e.preventDefault();
-        this.#done(w, { id: -1, ok: false, code: -3, message: `worker failed: ${e.message}` });
-      };
-      this.#workers.push(w);
-      this.#idle.push(w);
-    }
+    for (let i = 0; i < size; i++) this.#slots.push({ smallOnly: i === 0 });
+  }
+
+  /** Workers running now. */
+  get workers(): number {
+    return this.#slots.filter((s) => s.worker).length;
+  }
+
+  /** Workers started so far (a measure of recycling). */
+  get workersStarted(): number {
+    return this.#started;
   }
 
   /**
@@ -76,13 +101,19 @@ export class BuilderPool {
    * @returns The serialized table (wasm-unwind/README.md).
    */
   table(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-    return this.#submit("table", bytes);
+    if (this.#closed) return Promise.reject(new Error("Cannot build tables: the pool is closed"));
+    const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+      ? bytes.buffer
+      : bytes.slice().buffer;
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ id: this.#nextId++, op: "table", bytes: buffer, resolve, reject });
+      this.#pump();
+    });
   }
 
   /**
    * Builds the unwind table of a file that the worker reads itself (large files never pass
-   * through the main thread). Smaller files are served first, so a big binary does not delay
-   * the tables of ordinary libraries.
+   * through the main thread).
    *
    * @param file Path to open (e.g. /proc/self/fd/N), the inode it must have, its size.
    * @param priority Read when a worker frees: higher first (processes waiting for the table).
@@ -99,41 +130,48 @@ export class BuilderPool {
     });
   }
 
-  #submit(op: Job["op"], bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-    if (this.#closed) return Promise.reject(new Error("Cannot build tables: the pool is closed"));
-    const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-      ? bytes.buffer
-      : bytes.slice().buffer;
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, op, bytes: buffer, resolve, reject });
-      this.#pump();
-    });
+  #start(slot: Slot): Worker {
+    const w = new Worker(new URL("./table_worker.ts", import.meta.url), { type: "module" });
+    w.onmessage = (e) => this.#done(slot, e.data);
+    w.onerror = (e) => {
+      e.preventDefault();
+      this.#done(slot, { id: -1, ok: false, code: -3, message: `worker failed: ${e.message}` });
+      this.#stop(slot);
+    };
+    slot.worker = w;
+    this.#started++;
+    return w;
+  }
+
+  #stop(slot: Slot): void {
+    if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
+    slot.worker?.terminate();
+    slot.worker = undefined;
   }
 
   /**
-   * Starts queued jobs on idle workers. The first worker only takes files under SMALL_FILE
-   * bytes: a big binary (libLLVM, a 100 MB Rust program) takes seconds, and ordinary libraries
-   * such as libc must not wait behind it, or new processes stay without complete stacks.
+   * Starts queued jobs on free slots. The first slot only takes files under SMALL_FILE bytes: a
+   * big binary (libLLVM, a 100 MB Rust program) takes seconds, and ordinary libraries such as
+   * libc must not wait behind it, or new processes stay without complete stacks.
    */
   #pump(): void {
-    for (let i = 0; i < this.#idle.length && this.#queue.length;) {
-      const w = this.#idle[i];
-      const smallOnly = w === this.#workers[0] && this.#workers.length > 1;
-      const at = this.#best(smallOnly);
-      if (at < 0) {
-        i++;
-        continue;
-      }
+    for (const slot of this.#slots) {
+      if (slot.job || !this.#queue.length) continue;
+      const at = this.#best(slot.smallOnly);
+      if (at < 0) continue;
       const [job] = this.#queue.splice(at, 1);
-      this.#idle.splice(i, 1);
-      this.#running.set(w, job);
+      if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
+      slot.idleTimer = undefined;
+      const w = slot.worker ?? this.#start(slot);
+      slot.job = job;
       if (job.bytes) w.postMessage({ id: job.id, op: job.op, bytes: job.bytes }, [job.bytes]);
       else w.postMessage({ id: job.id, op: job.op, ...job.file });
     }
   }
 
   /**
-   * The next job for a worker: the one most processes wait for (libc before a library one
+   * The next job for a slot: the one most processes wait for (libc before a library one
    * process maps), then the smallest file.
    */
   #best(smallOnly: boolean): number {
@@ -155,32 +193,40 @@ export class BuilderPool {
   }
 
   #done(
-    w: Worker,
+    slot: Slot,
     msg: { id: number; ok: boolean; result?: ArrayBuffer; code?: number; message?: string },
   ): void {
-    const job = this.#running.get(w);
-    this.#running.delete(w);
-    if (!this.#closed) this.#idle.push(w);
+    const job = slot.job;
+    slot.job = undefined;
     if (job) {
       if (msg.ok && msg.result) job.resolve(new Uint8Array(msg.result));
       else job.reject(new TableBuildError(msg.code ?? -1, msg.message ?? "unknown error"));
+      if (sizeOf(job) >= RECYCLE_AFTER) this.#stop(slot);
+    }
+    if (!this.#closed && slot.worker) {
+      slot.idleTimer = setTimeout(() => {
+        if (!slot.job) this.#stop(slot);
+      }, this.#idleMs);
+      // An idle timer must not keep the process alive at exit.
+      Deno.unrefTimer(slot.idleTimer as unknown as number);
     }
     this.#pump();
   }
 
   /** Jobs waiting or running. */
   get pending(): number {
-    return this.#queue.length + this.#running.size;
+    return this.#queue.length + this.#slots.filter((s) => s.job).length;
   }
 
   /** Stops the workers; pending jobs fail. */
   close(): void {
     this.#closed = true;
-    for (const w of this.#workers) w.terminate();
-    for (const job of [...this.#queue, ...this.#running.values()]) {
-      job.reject(new Error("Cannot build tables: the pool is closed"));
+    for (const slot of this.#slots) {
+      slot.job?.reject(new Error("Cannot build tables: the pool is closed"));
+      slot.job = undefined;
+      this.#stop(slot);
     }
+    for (const job of this.#queue) job.reject(new Error("Cannot build tables: the pool is closed"));
     this.#queue.length = 0;
-    this.#running.clear();
   }
 }

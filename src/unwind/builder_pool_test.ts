@@ -1,0 +1,52 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+import { ok, rejects, strictEqual } from "node:assert/strict";
+import { BuilderPool, TableBuildError } from "./builder_pool.ts";
+import { decodeUnwindTable } from "./table.ts";
+
+const LIBC = "/lib/x86_64-linux-gnu/libc.so.6";
+const WASM = new URL("../../wasm-unwind/lib/wasm_unwind.wasm", import.meta.url);
+const hasWasm = (() => {
+  try {
+    return Deno.statSync(WASM).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "BuilderPool builds tables in workers that stop when idle",
+  ignore: !hasWasm,
+  async fn() {
+    const pool = new BuilderPool(2, 50);
+    try {
+      const st = await Deno.stat(LIBC);
+      const table = decodeUnwindTable(
+        await pool.tableOfFile({
+          path: LIBC,
+          ino: String(st.ino),
+          size: st.size,
+          maxBytes: 1 << 30,
+        }),
+      );
+      ok(table.pcs.length > 1000, `libc has ${table.pcs.length} rows`);
+      strictEqual(pool.workers, 1);
+      await new Promise((r) => setTimeout(r, 300));
+      strictEqual(pool.workers, 0, "the idle worker stopped");
+      // A file that changed inode between identification and reading is refused.
+      await rejects(
+        pool.tableOfFile({ path: LIBC, ino: "1", size: st.size, maxBytes: 1 << 30 }),
+        (e: Error) => e instanceof TableBuildError && /changed/.test(e.message),
+      );
+      // Not an ELF file: wasm-unwind's error comes back with its code.
+      await rejects(
+        pool.table(new TextEncoder().encode("not an elf file at all")),
+        (e: Error) => e instanceof TableBuildError && e.code > 0,
+      );
+      strictEqual(pool.pending, 0);
+    } finally {
+      pool.close();
+    }
+  },
+});
