@@ -20,9 +20,14 @@ function errorCell(e: string | undefined): string {
  *
  * @param s The status to show.
  * @param now The current time in ms, for the "N s ago" columns.
+ * @param options `rawLabels`: show each process's labels before relabeling (`/?labels=raw`).
  * @returns The complete HTML page.
  */
-export function renderStatusPage(s: StatusSnapshot, now: number): string {
+export function renderStatusPage(
+  s: StatusSnapshot,
+  now: number,
+  options: { rawLabels?: boolean } = {},
+): string {
   const parts: string[] = [];
   parts.push(`<h1>Profiler agent</h1>`);
 
@@ -42,16 +47,35 @@ export function renderStatusPage(s: StatusSnapshot, now: number): string {
 
   // Busiest first: the processes a user opens this page for are at the top.
   const processes = [...s.processes].sort((a, b) => b.samples - a.samples || a.pid - b.pid);
+  const raw = options.rawLabels === true;
   const rows = processes.map((p) => {
-    const href = "/query?debug=1&query=" + encodeURIComponent(`{pid="${p.pid}"}`);
+    // A series is found by its own labels: pid alone when a rule kept it, else all of them.
+    const selector = p.labels.pid === String(p.pid)
+      ? `{pid="${p.pid}"}`
+      : `{${
+        Object.entries(p.labels).filter(([k]) => k !== "__name__").map(([k, v]) =>
+          `${k}=${JSON.stringify(v)}`
+        ).join(",")
+      }}`;
+    const href = "/query?debug=1&query=" + encodeURIComponent(selector);
+    const labels = raw ? p.rawLabels ?? {} : p.labels;
     return `<tr><td class="num">${escapeHtml(p.pid)}</td>
-<td>${labelChips(p.labels, ["__name__", "pid"])}</td><td class="num">${escapeHtml(p.samples)}</td>
-<td><span class="dot ${escapeHtml(p.status)}"></span>${escapeHtml(p.status)}</td>
-<td>${errorCell(p.lastError)}</td><td><a href="${
-      escapeHtml(href)
-    }">Show next profile</a></td></tr>`;
+<td>${labelChips(labels, raw ? [] : ["__name__", "pid"])}</td><td class="num">${
+      escapeHtml(p.samples)
+    }</td>
+<td><span class="dot ${escapeHtml(p.status)}"></span>${
+      escapeHtml(p.status === "dropped" ? "dropped by config" : p.status)
+    }</td>
+<td>${errorCell(p.lastError)}</td><td>${
+      p.status === "dropped" ? "" : `<a href="${escapeHtml(href)}">Show next profile</a>`
+    }</td></tr>`;
   });
   parts.push(`<h2>Processes (${processes.length})</h2>
+<p>${
+    raw
+      ? `Labels before relabeling. <a href="/">Show final labels</a>`
+      : `Final labels. <a href="/?labels=raw">Show labels before relabeling</a>`
+  }</p>
 <table><thead><tr><th>PID</th><th>Labels</th><th>Samples</th><th>Status</th><th>Last error</th>
 <th></th></tr></thead>
 <tbody>

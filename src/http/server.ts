@@ -39,6 +39,8 @@ export interface StatusSnapshot {
     samples: number;
     status: "active" | "error" | "dropped";
     lastError?: string;
+    /** The labels before relabeling, shown with `/?labels=raw`. */
+    rawLabels?: Record<string, string>;
   }>;
   /** The loaded configuration file's text, or `""` when there is none. */
   config: string;
@@ -184,7 +186,11 @@ function start(opts: HttpServerOptions): HttpServer {
     }
     switch (url.pathname) {
       case "/":
-        return html(renderStatusPage(opts.status.snapshot(), Date.now()));
+        return html(
+          renderStatusPage(opts.status.snapshot(), Date.now(), {
+            rawLabels: url.searchParams.get("labels") === "raw",
+          }),
+        );
       case "/metrics":
         return respond(200, await registry.metrics(), registry.contentType);
       case "/healthy":

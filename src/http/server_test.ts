@@ -20,7 +20,13 @@ function snapshot(): StatusSnapshot {
     samplingFrequencyHz: 19,
     profilingDurationMs: 10_000,
     processes: [
-      { pid: 7, labels: { pid: "7", comm: "quiet" }, samples: 1, status: "dropped" },
+      {
+        pid: 7,
+        labels: { pid: "7", comm: "quiet" },
+        samples: 1,
+        status: "dropped",
+        rawLabels: { pid: "7", comm: "quiet", __meta_process_cgroup: "/system.slice/<q>.service" },
+      },
       {
         pid: 1234,
         labels: {
@@ -67,6 +73,18 @@ async function harness(opts: Partial<HttpServerOptions> = {}): Promise<Harness> 
     [Symbol.asyncDispose]: () => server.shutdown(),
   };
 }
+
+Deno.test("startHttpServer() shows labels before relabeling with /?labels=raw", async () => {
+  await using h = await harness();
+  const final = await (await fetch(h.url("/"))).text();
+  ok(final.includes("dropped by config"));
+  ok(!final.includes("__meta_process_cgroup"));
+  ok(final.includes(`href="/?labels=raw"`));
+  ok(!final.includes(encodeURIComponent('{pid="7"}')), "no profile link for a dropped series");
+  const raw = await (await fetch(h.url("/?labels=raw"))).text();
+  ok(raw.includes(`__meta_process_cgroup="/system.slice/&lt;q&gt;.service"`));
+  ok(raw.includes(`href="/"`));
+});
 
 /** Waits until the server's /query handler is waiting on the bus, so a publish reaches it. */
 async function waitForListeners(bus: ProfileBus, n: number): Promise<void> {
