@@ -9,4 +9,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DENO="$(bash "$ROOT/scripts/setup.sh" --for-tests)"
 export PATH="$(dirname "$DENO"):$PATH" DENO_DIR="${DENO_DIR:-$ROOT/.tools/deno-dir}" DENO_NO_UPDATE_CHECK=1
 cd "$ROOT"
+# The real Parca server of the remote-store tests: built once (minutes), then reused from its cache.
+PARCA_BIN="$(bash "$ROOT/scripts/parca-server.sh")" && export PARCA_BIN || echo "test.sh: no Parca server; the remote-store tests will fail" >&2
 exec deno task --quiet test "$@"

@@ -20,19 +20,35 @@ import {
   versionText,
 } from "../cli/mod.ts";
 import { ProfileBus, startHttpServer, type StatusSnapshot } from "../http/mod.ts";
+import {
+  type AgentConfig,
+  ConfigWatcher,
+  loadConfigFile,
+  recordReload,
+  startLabels,
+} from "../labels/mod.ts";
 import { configureLogging, getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { profileToText } from "../pprof/mod.ts";
 import type { Profile } from "../pprof/mod.ts";
-import { ProcessReader } from "../process/mod.ts";
+import { ObjectFilePool, ProcessReader } from "../process/mod.ts";
+import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
 import { LocalStore } from "../store/mod.ts";
 import { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
 import { setMemlockRlimit } from "./memlock.ts";
+import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
 
 const REPO_DIR = new URL("../../", import.meta.url).pathname;
 const OBJECT_PATH = Deno.env.get("PROFILER_BPF_OBJECT") ??
   new URL("../../bpf/.output/profiler.bpf.o", import.meta.url).pathname;
+
+/**
+ * Rows of unwind tables kept in BPF at most: 8 bytes each, so 64 MiB of kernel memory. libc has
+ * about 28k rows and the deno binary a few million; least recently used tables are evicted
+ * beyond it.
+ */
+export const UNWIND_ROW_BUDGET = 8 << 20;
 
 /**
  * Flags whose behaviour exists in this version. Any other flag set to a non-default value gets a
@@ -47,9 +63,22 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   "profiling-duration",
   "profiling-cpu-sampling-frequency",
   "metadata-external-labels",
+  // Labels and relabeling (src/labels).
+  "config-path",
+  "metadata-container-runtime-socket-path",
+  "metadata-disable-caching",
   "local-store-directory",
   "bpf-verbose-logging",
   "analytics-opt-out",
+  // DWARF unwinding (src/unwind).
+  "dwarf-unwinding-disable",
+  "dwarf-unwinding-mixed",
+  "bpf-events-buffer-size",
+  "object-file-pool-size",
+  "object-file-pool-eviction-policy",
+  "profiling-perf-event-buffer-processing-interval",
+  "profiling-perf-event-buffer-worker-count",
+  ...REMOTE_FLAGS,
 ]);
 
 const encoder = new TextEncoder();
@@ -93,6 +122,9 @@ export async function run(
   configureLogging({ level: flags.logLevel, format: flags.logFormat });
   const log = getLogger("agent");
   try {
+    // With a remote store, this process only supervises a child that does the work, and
+    // reports the child's crash to the server.
+    if (shouldSupervise(flags)) return await runSupervised(flags, args, REPO_DIR);
     return await runAgent(flags, log);
   } catch (e) {
     const error = e as Error;
@@ -124,6 +156,15 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
       frequencyHz: flags.profilingCpuSamplingFrequency,
     });
   }
+
+  // A bad config file is a start-up error (one line naming the file); later bad versions only
+  // fail their reload and leave the config in force.
+  let config: AgentConfig | undefined;
+  if (flags.configPath) {
+    config = await loadConfigFile(flags.configPath);
+    if (config.empty) log.warn("config file is empty", { path: flags.configPath });
+  }
+  recordReload(true);
 
   const pre = checkPrerequisites();
   for (const w of pre.warnings) log.warn(w);
@@ -181,7 +222,9 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
       write: async (p) => {
         await localStore.write({
           pid: p.pid,
-          name: PROFILER_NAME,
+          // A process split into several series (by a rule keeping a thread label) needs one
+          // file per series.
+          name: p.series ? `${PROFILER_NAME}.${p.series}` : PROFILER_NAME,
           timeNanos: p.timeNanos,
           pprof: p.pprof,
         });
@@ -189,18 +232,49 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     });
   }
 
+  const remote = flags.remoteStoreAddress ? startRemoteStore(flags) : undefined;
+  if (remote) sinks.push(...remote.sinks);
+
   const cpus = onlineCpus();
+  const unwinder = flags.dwarfUnwindingDisable ? undefined : new Unwinder({
+    builders: new BuilderPool(flags.profilingPerfEventBufferWorkerCount),
+    files: new ObjectFilePool({
+      size: flags.objectFilePoolSize,
+      policy: flags.objectFilePoolEvictionPolicy,
+    }),
+    processingIntervalMs: flags.profilingPerfEventBufferProcessingIntervalMs,
+    eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
+    maxRows: UNWIND_ROW_BUDGET,
+    maxFileBytes: 1 << 30,
+    dwarfEnabled: true,
+  });
+  const labels = await startLabels({
+    node: flags.node,
+    externalLabels: flags.metadataExternalLabels,
+    profileName: PROFILER_NAME,
+    agentRevision: version.revision,
+    relabelConfigs: config?.relabelConfigs ?? [],
+    disableCaching: flags.metadataDisableCaching,
+    containerRuntimeSocketPath: flags.metadataContainerRuntimeSocketPath,
+  });
+  const configWatcher = config
+    ? ConfigWatcher.start({
+      path: flags.configPath,
+      initial: config,
+      onReload: (c) => labels.manager.setRelabelConfigs(c.relabelConfigs),
+    })
+    : undefined;
   const profiler = new CpuProfiler({
     objectPath: OBJECT_PATH,
     frequencyHz: flags.profilingCpuSamplingFrequency,
     durationMs: flags.profilingDurationMs,
     cpus,
-    node: flags.node,
-    externalLabels: flags.metadataExternalLabels,
+    labels: labels.manager,
     verbose: flags.bpfVerboseLogging,
     dwarfEnabled: !flags.dwarfUnwindingDisable,
     mixedMode: flags.dwarfUnwindingMixed,
     eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
+    unwinder,
     processes,
     kernelSymbols,
     vdsoSymbols,
@@ -219,7 +293,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     samplingFrequencyHz: flags.profilingCpuSamplingFrequency,
     profilingDurationMs: flags.profilingDurationMs,
     processes: profiler.processes(),
-    config: "",
+    config: configWatcher?.current.text ?? "",
     flags: shownFlags,
     localStore: flags.localStoreDirectory || undefined,
   });
@@ -238,6 +312,8 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     profiler.start();
   } catch (e) {
     await server.shutdown();
+    await configWatcher?.close();
+    await labels.close();
     if (e instanceof NativeError) throw e;
     throw e;
   }
@@ -254,6 +330,9 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   log.info("stopping", { signal: sig });
   await profiler.stop();
+  await configWatcher?.close();
+  await labels.close();
+  await remote?.stop();
   stopSignal.abort();
   await server.shutdown();
   log.info("stopped");

@@ -23,7 +23,14 @@
 
 export { parseMaps, type ParseMapsCounters, type ProcMapping } from "./maps.ts";
 export { BytesElfSource, type ElfSource, FileElfSource } from "./elf_source.ts";
-export { type ElfBuildId, elfBuildId } from "./elf_build_id.ts";
+export { buildIdOfImage, type ElfBuildId, elfBuildId } from "./elf_build_id.ts";
+export {
+  type ElfImage,
+  type ElfProgramHeader,
+  type ElfSection,
+  readElf,
+  SHT_NOBITS,
+} from "./_elf.ts";
 export {
   type ExecutableMapping,
   type ProcessInfo,
@@ -32,3 +39,9 @@ export {
   type ProcessReaderOptions,
   type ProcessReaderStats,
 } from "./process_reader.ts";
+export {
+  ObjectFilePool,
+  type ObjectFilePoolStats,
+  type PoolEvictionPolicy,
+  readWholeFile,
+} from "./object_file_pool.ts";

@@ -3,7 +3,9 @@
 
 /**
  * The CPU profiler: owns the BPF sampler and, every profiling window, drains it and turns what
- * it sampled into one pprof profile per process, handed to every sink (local store, /query).
+ * it sampled into one pprof profile per process and series (the final label set of its threads,
+ * from src/labels), handed to every sink (local store, /query). Series that a relabel rule drops
+ * are not built.
  *
  * Windows are timed against the clock, not chained sleeps, so a slow window does not shift the
  * ones after it. The BPF maps are double-buffered (see bpf/maps.h), so sampling never pauses.
@@ -12,12 +14,13 @@
  */
 
 import { type DrainResult, ProfilerObject, readProgramStats } from "../bpf/mod.ts";
+import { type LabelManager, labelMetrics } from "../labels/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { buildProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
-import type { ExecutableMapping, ProcessInfo, ProcessReader } from "../process/mod.ts";
+import type { ExecutableMapping, ProcessReader } from "../process/mod.ts";
 import type { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
-import { assembleWindow, type ProcessWindow } from "./window.ts";
+import { assembleWindow, type WindowSample } from "./window.ts";
 
 const log = getLogger("profiler");
 
@@ -40,6 +43,11 @@ export interface ProcessProfile {
    * sends their ELF type and load segment as `executable_info`.
    */
   mappings?: ExecutableMapping[];
+  /**
+   * Which of the process's series this is in its window, 0 for the first: a process has more
+   * than one only when a relabel rule keeps a thread label.
+   */
+  series?: number;
 }
 
 /** Receives every profile the profiler makes. */
@@ -53,8 +61,11 @@ export interface ProcessStatus {
   pid: number;
   labels: Record<string, string>;
   samples: number;
-  status: "active" | "error";
+  /** `dropped`: a relabel rule dropped the series; it was not profiled further, nor sent. */
+  status: "active" | "error" | "dropped";
   lastError?: string;
+  /** The process's labels before relabeling. */
+  rawLabels?: Record<string, string>;
 }
 
 /** What the profiler tells the unwinder (src/unwind) about its life cycle. */
@@ -73,8 +84,8 @@ export interface CpuProfilerOptions {
   frequencyHz: number;
   durationMs: number;
   cpus: number[];
-  node: string;
-  externalLabels: Array<[string, string]>;
+  /** The labels of each process and thread, after relabeling. */
+  labels: LabelManager;
   verbose: boolean;
   /** Walk user stacks with unwind tables (false: frame pointers only). */
   dwarfEnabled: boolean;
@@ -121,7 +132,7 @@ export class CpuProfiler {
   #running: Promise<void> = Promise.resolve();
   #stopped = false;
   #lastCounters = new Map<string, number>();
-  #status = new Map<number, ProcessStatus>();
+  #status: ProcessStatus[] = [];
   #lastError: string | undefined;
   #lastWindowEnd: Date | undefined;
 
@@ -152,7 +163,7 @@ export class CpuProfiler {
 
   /** Processes of the last window. */
   processes(): ProcessStatus[] {
-    return [...this.#status.values()];
+    return [...this.#status];
   }
 
   /**
@@ -293,78 +304,107 @@ export class CpuProfiler {
       metrics.stacksDropped.inc({ reason: `marked:${marker}` }, n);
     }
     this.#opts.kernelSymbols?.refreshIfChanged();
-    const status = new Map<number, ProcessStatus>();
+    const status: ProcessStatus[] = [];
     for (const proc of processes.values()) {
       const info = this.#opts.processes.read(proc.pid);
-      const labels = this.#labels(proc, info);
-      const entry: ProcessStatus = { pid: proc.pid, labels, samples: proc.total, status: "active" };
-      status.set(proc.pid, entry);
-      if (!info) {
-        entry.lastError = "process exited before its mappings could be read";
+      const labeler = await this.#opts.labels.process(proc.pid, info, proc.comm);
+      // Samples go to the series of their thread's final labels; a dropped series costs
+      // nothing more this window.
+      const series = new Map<
+        string,
+        { labels: Record<string, string>; samples: WindowSample[]; total: number }
+      >();
+      let dropped = 0;
+      for (const s of proc.samples) {
+        const l = labeler.thread(s.tid, s.threadName);
+        if (!l) {
+          dropped += s.count;
+          continue;
+        }
+        let g = series.get(l.key);
+        if (!g) series.set(l.key, g = { labels: l.labels, samples: [], total: 0 });
+        g.samples.push(s);
+        g.total += s.count;
+      }
+      if (dropped > 0) {
+        labelMetrics.seriesDropped.inc();
+        const visible: Record<string, string> = {};
+        for (const [k, v] of Object.entries(labeler.raw)) if (!k.startsWith("__")) visible[k] = v;
+        status.push({
+          pid: proc.pid,
+          labels: visible,
+          samples: dropped,
+          status: "dropped",
+          rawLabels: labeler.raw,
+        });
+      }
+      if (!info && series.size > 0) {
         log.debug("process has no mappings; user frames stay unmapped addresses", {
           pid: proc.pid,
           comm: proc.comm,
           reason: "exited before the end of the window",
         });
       }
-      let profile: Profile;
-      let pprof: Uint8Array;
-      try {
-        profile = buildProfile({
-          startNanos,
-          durationNanos,
-          frequencyHz: this.#opts.frequencyHz,
-          mappings: info?.mappings ?? [],
-          samples: proc.samples,
-        }, { kernel: this.#opts.kernelSymbols, vdso: this.#opts.vdsoSymbols });
-        pprof = encodeProfile(profile);
-      } catch (e) {
-        entry.status = "error";
-        entry.lastError = (e as Error).message;
-        metrics.errors.inc({ kind: "pprof" });
-        log.warn("cannot build profile", { pid: proc.pid, error: (e as Error).message });
-        continue;
-      }
-      const out: ProcessProfile = {
-        pid: proc.pid,
-        labels,
-        profile,
-        pprof,
-        timeNanos: startNanos,
-        samples: proc.total,
-        mappings: info?.mappings ?? [],
-      };
-      for (const sink of this.#opts.sinks) {
+      let index = 0;
+      for (const { labels, samples: groupSamples, total } of series.values()) {
+        const entry: ProcessStatus = {
+          pid: proc.pid,
+          labels,
+          samples: total,
+          status: "active",
+          rawLabels: labeler.raw,
+        };
+        status.push(entry);
+        if (!info) entry.lastError = "process exited before its mappings could be read";
+        let profile: Profile;
+        let pprof: Uint8Array;
         try {
-          await sink.write(out);
+          profile = buildProfile({
+            startNanos,
+            durationNanos,
+            frequencyHz: this.#opts.frequencyHz,
+            mappings: info?.mappings ?? [],
+            samples: groupSamples,
+          }, { kernel: this.#opts.kernelSymbols, vdso: this.#opts.vdsoSymbols });
+          pprof = encodeProfile(profile);
         } catch (e) {
-          metrics.errors.inc({ kind: "sink" });
-          log.warn("profile sink failed", { pid: proc.pid, error: (e as Error).message });
+          entry.status = "error";
+          entry.lastError = (e as Error).message;
+          metrics.errors.inc({ kind: "pprof" });
+          log.warn("cannot build profile", { pid: proc.pid, error: (e as Error).message });
+          continue;
+        }
+        const out: ProcessProfile = {
+          pid: proc.pid,
+          labels,
+          profile,
+          pprof,
+          timeNanos: startNanos,
+          samples: total,
+          mappings: info?.mappings ?? [],
+          series: index++,
+        };
+        for (const sink of this.#opts.sinks) {
+          try {
+            await sink.write(out);
+          } catch (e) {
+            metrics.errors.inc({ kind: "sink" });
+            log.warn("profile sink failed", { pid: proc.pid, error: (e as Error).message });
+          }
         }
       }
     }
     this.#opts.unwinder?.windowEnded(new Set(processes.keys()));
-    metrics.processes.set(status.size);
+    metrics.processes.set(processes.size);
     this.#status = status;
     this.#lastError = drained.errors.length
       ? `map read failed: ${drained.errors.map((e) => `${e.map} ${e.error}`).join(", ")}`
       : undefined;
     log.debug("window done", {
-      processes: status.size,
+      processes: processes.size,
       samples,
       userStacks: drained.userStacks.size,
       kernelStacks: drained.kernelStacks.size,
     });
-  }
-
-  #labels(proc: ProcessWindow, info: ProcessInfo | undefined): Record<string, string> {
-    const labels: Record<string, string> = {
-      __name__: PROFILER_NAME,
-      node: this.#opts.node,
-      comm: proc.comm || info?.comm || "",
-      pid: String(proc.pid),
-    };
-    for (const [k, v] of this.#opts.externalLabels) labels[k] = v;
-    return labels;
   }
 }

@@ -22,5 +22,6 @@ export {
   type ProcessStatus,
   PROFILER_NAME,
   type ProfileSink,
+  type UnwinderHooks,
 } from "./cpu_profiler.ts";
 export { assembleWindow, markerFor, type ProcessWindow, type WindowSample } from "./window.ts";

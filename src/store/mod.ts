@@ -15,3 +15,28 @@
  */
 
 export { LocalStore, type StoredProfile } from "./local.ts";
+export {
+  type BatchWriterLogger,
+  type BatchWriterOptions,
+  DEFAULT_MAX_PENDING_BYTES,
+  executableInfos,
+  RemoteBatchWriter,
+  remoteErrorHint,
+  seriesLabels,
+} from "./remote/batch_writer.ts";
+export {
+  authInterceptor,
+  isRetryable,
+  loggingInterceptor,
+  retryInterceptor,
+  type RetryOptions,
+  type RpcLogger,
+  tlsSetupError,
+} from "./remote/interceptors.ts";
+export { remoteMetrics } from "./remote/metrics.ts";
+export {
+  createRemoteTransport,
+  MAX_MESSAGE_BYTES,
+  readBearerToken,
+  type RemoteTransportOptions,
+} from "./remote/transport.ts";
