@@ -1,12 +1,15 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 //
-// Recursion DEPTH (300) deep, spinning at the bottom: the stack is recurse x 300 under main.
+// Recursion DEPTH (300, or -DDEPTH=N) deep, spinning at the bottom: the stack is recurse x DEPTH
+// under main.
 // Usage: recursion SECONDS
 #include <stdlib.h>
 #include <time.h>
 
+#ifndef DEPTH
 #define DEPTH 300
+#endif
 volatile unsigned long sink;
 
 __attribute__((noinline)) void spin_at_bottom(double seconds) {
