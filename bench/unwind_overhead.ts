@@ -20,7 +20,7 @@ function arg(name: string, fallback: number): number {
 }
 const seconds = arg("seconds", 30);
 const nproc = arg("processes", 50);
-const warmup = 8;
+const warmup = 12;
 
 function cpuSeconds(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
@@ -37,7 +37,9 @@ function peakRssMiB(pid: number): number {
 async function runAgent(
   extra: string[],
   port: number,
-): Promise<{ cpu: number; rss: number; nsPerRun: number; runs: number; dwarfFrames: number }> {
+): Promise<
+  { cpu: number; rss: number; rssNow: number; nsPerRun: number; runs: number; dwarfFrames: number }
+> {
   const agent = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -77,10 +79,13 @@ async function runAgent(
   const runs = value(m1, RUNS) - value(m0, RUNS);
   const time = value(m1, TIME) - value(m0, TIME);
   const rss = peakRssMiB(agent.pid);
+  const rssNow =
+    Number(/^VmRSS:\s+(\d+) kB$/m.exec(Deno.readTextFileSync(`/proc/${agent.pid}/status`))?.[1]) /
+    1024;
   const dwarfFrames = value(m1, /^parca_agent_bpf_samples_total\{outcome="dwarf_frames"\} (\S+)$/m);
   agent.kill("SIGTERM");
   await agent.status;
-  return { cpu: (c1 - c0) / wall, rss, nsPerRun: (time / runs) * 1e9, runs, dwarfFrames };
+  return { cpu: (c1 - c0) / wall, rss, rssNow, nsPerRun: (time / runs) * 1e9, runs, dwarfFrames };
 }
 
 const dir = await Deno.makeTempDir({ prefix: "bench-unwind-" });
@@ -107,16 +112,16 @@ try {
   const dwarf = await runAgent([], 17081);
   const fp = await runAgent(["--dwarf-unwinding-disable"], 17082);
   const row = (name: string, r: typeof dwarf) =>
-    `| ${name} | ${(r.cpu * 100).toFixed(2)} % | ${r.rss.toFixed(1)} MiB | ${
-      r.nsPerRun.toFixed(0)
-    } ns (${r.runs} runs) |`;
+    `| ${name} | ${(r.cpu * 100).toFixed(2)} % | ${r.rss.toFixed(1)} / ${
+      r.rssNow.toFixed(1)
+    } MiB | ${r.nsPerRun.toFixed(0)} ns (${r.runs} runs) |`;
   // deno-lint-ignore no-console -- a benchmark's output is its report
   console.log([
     `${nproc} processes without frame pointers, 30-frame stacks (28 recursive frames + main + ` +
     `libc), ${seconds} s per run after ${warmup} s of warm-up, 19 Hz, ${navigator.hardwareConcurrency} ` +
     `CPUs (${new Date().toISOString().slice(0, 10)}, kernel ${Deno.osRelease()}):`,
     "",
-    "| agent | CPU (share of one core) | peak RSS | BPF mean run time per sample |",
+    "| agent | CPU (share of one core) | RSS peak / at the end | BPF mean run time per sample |",
     "|---|---|---|---|",
     row("DWARF unwinding (default)", dwarf),
     row("--dwarf-unwinding-disable", fp),
@@ -130,7 +135,11 @@ try {
 } finally {
   await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", statsBefore);
   for (const p of procs) {
-    p.kill("SIGKILL");
+    try {
+      p.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
     await p.status;
   }
   await Deno.remove(dir, { recursive: true });

@@ -124,6 +124,11 @@ const libcSymbols = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   /** int munmap(void *addr, size_t length) */
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  /**
+   * int malloc_trim(size_t pad): returns free heap memory of every malloc arena to the system.
+   * Worker threads get arenas of their own, which glibc keeps after the thread ends.
+   */
+  malloc_trim: { parameters: ["usize"], result: "i32" },
   /** int dup(int oldfd) */
   dup: { parameters: ["i32"], result: "i32" },
   /** int getpagesize(void) */

@@ -5,8 +5,9 @@
  * A BPF ring buffer read from an mmap'd view in JS: no FFI call and no callback per event (a
  * libbpf callback from JS costs about 50 µs when it hops threads and drops events). The
  * algorithm is libbpf's ringbuf_process_ring: records are `u32 len | BUSY | DISCARD`, a 4-byte
- * pad, then the payload, 8-byte aligned; the kernel maps the data area twice back to back, so a
- * record that wraps is still contiguous.
+ * pad, then the payload, 8-byte aligned. The kernel offers the data area twice back to back (so a
+ * wrapping record is contiguous), but every mapped page counts in the agent's RSS, so the data
+ * is mapped once and the rare record that wraps is copied into a scratch buffer.
  *
  * @module
  */
@@ -31,6 +32,8 @@ export class RingBuffer {
   #producerPos: BigInt64Array;
   #header: Uint32Array;
   #data: DataView;
+  #bytes: Uint8Array;
+  #scratch = new Uint8Array(256);
 
   /**
    * Maps the ring buffer of a map fd.
@@ -49,7 +52,7 @@ export class RingBuffer {
     }
     const prod = c.mmap(
       null,
-      BigInt(this.#pageSize + 2 * size),
+      BigInt(this.#pageSize + size),
       PROT_READ,
       MAP_SHARED,
       fd,
@@ -63,9 +66,10 @@ export class RingBuffer {
     this.#producerPages = prod;
     this.#consumerPos = new BigInt64Array(Deno.UnsafePointerView.getArrayBuffer(cons, 8));
     this.#producerPos = new BigInt64Array(Deno.UnsafePointerView.getArrayBuffer(prod, 8));
-    const data = Deno.UnsafePointerView.getArrayBuffer(prod, 2 * size, this.#pageSize);
+    const data = Deno.UnsafePointerView.getArrayBuffer(prod, size, this.#pageSize);
     this.#header = new Uint32Array(data);
     this.#data = new DataView(data);
+    this.#bytes = new Uint8Array(data);
   }
 
   /**
@@ -97,7 +101,17 @@ export class RingBuffer {
         }
         const len = hdr & ~(BUSY | DISCARD);
         if (!(hdr & DISCARD)) {
-          onRecord(this.#data, off + HEADER, len);
+          const start = off + HEADER;
+          if (start + len <= this.#size) {
+            onRecord(this.#data, start, len);
+          } else {
+            // The payload wraps past the end of the data area: copy it out in two parts.
+            if (this.#scratch.length < len) this.#scratch = new Uint8Array(len);
+            const first = Math.max(0, this.#size - start);
+            this.#scratch.set(this.#bytes.subarray(start & mask, (start & mask) + first), 0);
+            this.#scratch.set(this.#bytes.subarray(0, len - first), first);
+            onRecord(new DataView(this.#scratch.buffer), 0, len);
+          }
           n++;
         }
         cons += (len + HEADER + 7) & ~7;
@@ -111,7 +125,7 @@ export class RingBuffer {
   close(): void {
     const c = libc();
     if (this.#consumerPage) c.munmap(this.#consumerPage, BigInt(this.#pageSize));
-    if (this.#producerPages) c.munmap(this.#producerPages, BigInt(this.#pageSize + 2 * this.#size));
+    if (this.#producerPages) c.munmap(this.#producerPages, BigInt(this.#pageSize + this.#size));
     this.#consumerPage = null;
     this.#producerPages = null;
   }

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { libc } from "../bpf/ffi.ts";
+
 /** Files at least this large only go to the workers that also take large files. */
 const SMALL_FILE = 32 << 20;
 
@@ -40,6 +42,14 @@ interface Job {
   priority?: () => number;
   resolve: (r: Uint8Array) => void;
   reject: (e: Error) => void;
+}
+
+function trimMalloc(): void {
+  try {
+    libc().malloc_trim(0n);
+  } catch {
+    // Not glibc: nothing to trim.
+  }
 }
 
 /** A worker place: a worker is started when a job needs it and stopped when idle. */
@@ -146,8 +156,12 @@ export class BuilderPool {
   #stop(slot: Slot): void {
     if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
     slot.idleTimer = undefined;
-    slot.worker?.terminate();
+    if (!slot.worker) return;
+    slot.worker.terminate();
     slot.worker = undefined;
+    // The worker's thread had its own malloc arena (file buffers, wasm memory); glibc keeps
+    // freed arena memory unless asked to give it back.
+    setTimeout(() => trimMalloc(), 100);
   }
 
   /**
