@@ -5,11 +5,12 @@
 // __meta_process_executable_name into `exe` and __meta_system_kernel_machine into `arch`, and
 // keeps only two test programs by `comm`. /query, the local store and the status page must then
 // show exactly those two programs with the right labels and no __meta_ label; a config change
-// on disk must take effect without a restart. (A real Parca server is checked by the remote
-// store's own end-to-end test; this one uses the local store and /query, so it needs no server.)
+// on disk must take effect without a restart. A second test sends the profiles to a real Parca
+// server and asks it which label values it stored.
 
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
-import { runAgentOnce, startAgent } from "./_lib/agent.ts";
+import { freePort, runAgentOnce, startAgent } from "./_lib/agent.ts";
+import { startParca } from "./_lib/parca.ts";
 import { buildProgram, startProgram } from "./_lib/programs.ts";
 
 const isRoot = Deno.uid() === 0;
@@ -244,6 +245,68 @@ Deno.test({
         await p.status;
       }
       const { code } = await agent.stop();
+      equal(code, 0, agent.stderr());
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a real Parca server shows exactly the kept programs with exe, arch and no __meta_ label",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "agent-labels-parca-" });
+    const config = `${dir}/agent.yaml`;
+    await Deno.writeTextFile(config, configText(`${KEEP_A}|${KEEP_B}`));
+    const built = await buildProgram("cpu_chain.c", `${dir}/${KEEP_A}`, ["-O1"]);
+    for (const n of [KEEP_B, DROP_C]) {
+      await Deno.copyFile(built, `${dir}/${n}`);
+      await Deno.chmod(`${dir}/${n}`, 0o755);
+    }
+    const progs = [KEEP_A, KEEP_B, DROP_C].map((n) => startProgram(`${dir}/${n}`, ["90"]));
+    const server = await startParca(freePort(), `${dir}/parca`, { readTimeout: "2m" });
+    const agent = await startAgent([
+      `--config-path=${config}`,
+      `--remote-store-address=${server.address}`,
+      "--remote-store-insecure",
+      "--remote-store-batch-write-interval=1s",
+      "--debuginfo-upload-disable",
+      "--node=e2e-labels-node",
+      "--metadata-external-labels=suite=labels-e2e",
+      "--profiling-duration=1s",
+    ]);
+    try {
+      const values = async (name: string) =>
+        (await server.query.values({ labelName: name })).labelValues;
+      const deadline = Date.now() + 40_000;
+      let comms: string[] = [];
+      while (Date.now() < deadline) {
+        comms = await values("comm").catch(() => []);
+        if (comms.includes(KEEP_A) && comms.includes(KEEP_B)) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // Every other process of the host is dropped by the keep rule, DROP_C included.
+      deepStrictEqual([...comms].sort(), [KEEP_A, KEEP_B].sort());
+      deepStrictEqual((await values("exe")).sort(), [KEEP_A, KEEP_B].sort());
+      deepStrictEqual(await values("arch"), [machine()]);
+      deepStrictEqual(await values("suite"), ["labels-e2e"]);
+      deepStrictEqual(await values("node"), ["e2e-labels-node"]);
+      const { labelNames } = await server.query.labels({});
+      ok(labelNames.length > 0);
+      deepStrictEqual(labelNames.filter((l) => l.startsWith("__meta_")), []);
+    } finally {
+      for (const p of progs) {
+        try {
+          p.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+        await p.status;
+      }
+      const { code } = await agent.stop();
+      await server.kill();
       equal(code, 0, agent.stderr());
       await Deno.remove(dir, { recursive: true });
     }
