@@ -61,6 +61,7 @@ struct walk_state {
 	__u32 error;                   /* enum unwind_error */
 	__u32 flags;                   /* enum stack_flags */
 	__u32 pid;
+	__u32 last_mapping;            /* index of the previous frame's mapping, to try it first */
 	bool exact_ip;                 /* ip is not a return address (leaf, after a signal frame) */
 	bool bp_unknown;               /* the caller's rbp could not be recovered */
 	bool done;
@@ -320,7 +321,15 @@ static long walk_one_frame(__u32 i, void *arg)
 	if (!proc) {
 		step_frame_pointer(s);
 	} else {
-		int idx = find_mapping(proc, s->exact_ip ? s->ip : s->ip - 1);
+		__u64 pc = s->exact_ip ? s->ip : s->ip - 1;
+		/* Callers are usually in the same executable as their callee: try it before searching. */
+		__u32 last = s->last_mapping & (MAX_MAPPINGS_PER_PROCESS - 1);
+		int idx = s->last_mapping < proc->len && pc >= proc->mappings[last].start &&
+				  pc < proc->mappings[last].end
+			  ? (int)last
+			  : find_mapping(proc, pc);
+		if (idx >= 0)
+			s->last_mapping = idx;
 		if (idx < 0 || idx >= MAX_MAPPINGS_PER_PROCESS) {
 			/* A mapping that appeared since user space read the maps (dlopen, a new JIT
 			 * region): ask for a re-read, and meanwhile try frame pointers. */
@@ -363,6 +372,7 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u64 ip, __u64 sp, __
 		.bp = bp,
 		.st = st,
 		.pid = pid,
+		.last_mapping = MAX_MAPPINGS_PER_PROCESS,
 		.exact_ip = true,
 	};
 	st->len = 0;
