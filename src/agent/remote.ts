@@ -36,10 +36,9 @@ export const REMOTE_FLAGS: readonly string[] = [
   "remote-store-rpc-logging-enable",
   "remote-store-rpc-unary-timeout",
   "debuginfo-directories",
-  // Setting it to false (upload unmodified) is what happens; true logs once that stripping is
-  // not applied yet. --debuginfo-compress and --debuginfo-temp-dir belong to stripping and still
-  // warn that they have no effect.
   "debuginfo-strip",
+  "debuginfo-compress",
+  "debuginfo-temp-dir",
   "debuginfo-upload-disable",
   "debuginfo-upload-max-parallel",
   "debuginfo-upload-timeout-duration",
@@ -120,6 +119,7 @@ export function startRemoteStore(flags: AgentFlags): RemoteStore {
       disableCaching: flags.debuginfoDisableCaching,
       strip: flags.debuginfoStrip,
       compress: flags.debuginfoCompress,
+      tempDir: flags.debuginfoTempDir,
       log: getLogger("debuginfo"),
     });
     sinks.push(uploader);

@@ -10,8 +10,8 @@
  *   upload job per unknown build ID in the background.
  * - {@link findDebuginfo} and {@link openMappedBinary} choose and open the file, checking every
  *   candidate by content (build ID or CRC) because its path is chosen by the profiled process.
- * - {@link prepareUpload} is where stripping and compression (WASM) will go; today files are sent
- *   as found.
+ * - {@link prepareUpload} strips binaries (`--debuginfo-strip`) and compresses DWARF
+ *   (`--debuginfo-compress`) with wasm-unwind in a worker, into an unlinked temp file.
  *
  * @example Finding the file for the agent's own executable
  * ```ts
@@ -50,7 +50,9 @@ export {
   DebuginfoUploader,
   FAILURE_BACKOFF_MS,
   MAX_QUEUED_JOBS,
+  MAX_STRIP_BYTES,
   type PreparedUpload,
+  type PrepareOptions,
   prepareUpload,
   UPLOAD_CHUNK_BYTES,
   type UploaderLogger,

@@ -12,7 +12,14 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import { createHash } from "node:crypto";
-import { read as fsRead } from "node:fs";
+import {
+  closeSync,
+  constants as fsConstants,
+  openSync,
+  read as fsRead,
+  unlinkSync,
+  write as fsWrite,
+} from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { promisify } from "node:util";
@@ -29,6 +36,7 @@ import { remoteMetrics } from "../store/mod.ts";
 import { findDebuginfo, type FoundFile, openMappedBinary } from "./finder.ts";
 
 const readAsync = promisify(fsRead);
+const writeAsync = promisify(fsWrite);
 
 /** Size of each `chunk_data` message of the Upload stream, as Parca Agent sends them. */
 export const UPLOAD_CHUNK_BYTES = 8 << 20;
@@ -36,6 +44,8 @@ export const UPLOAD_CHUNK_BYTES = 8 << 20;
 export const FAILURE_BACKOFF_MS = 60_000;
 /** At most this many build IDs wait for an upload slot; more are picked up when seen again. */
 export const MAX_QUEUED_JOBS = 128;
+/** Larger files are uploaded as found: stripping holds the file and its result in memory. */
+export const MAX_STRIP_BYTES = 1 << 30;
 
 /** The logger the uploader reports to; a LogTape `Logger` fits. */
 export interface UploaderLogger {
@@ -68,10 +78,17 @@ export interface UploaderOptions {
   cacheMs: number;
   /** Remember nothing: ask the server again each time a build ID is seen (`--debuginfo-disable-caching`). */
   disableCaching: boolean;
-  /** `--debuginfo-strip`: not applied yet (see {@link prepareUpload}); logged once. */
+  /** `--debuginfo-strip`: upload binaries stripped to debuginfo (see {@link prepareUpload}). */
   strip: boolean;
-  /** `--debuginfo-compress`: not applied yet; logged once. */
+  /** `--debuginfo-compress`: zlib-compress DWARF sections (SHF_COMPRESSED). */
   compress: boolean;
+  /**
+   * Where stripped files are written (`--debuginfo-temp-dir`); each is unlinked right after it
+   * is created.
+   *
+   * @default "/tmp"
+   */
+  tempDir?: string;
   /** Where lines go. */
   log: UploaderLogger;
   /**
@@ -90,7 +107,10 @@ export interface UploaderOptions {
 
 /** The bytes to upload for one build ID, after {@link prepareUpload}. */
 export interface PreparedUpload {
-  /** Descriptor to read from (owned by the {@link FoundFile} it came from). */
+  /**
+   * Descriptor to read from: the {@link FoundFile}'s, or an unlinked temp file holding the
+   * stripped bytes (closed by {@link PreparedUpload.close}).
+   */
   fd: number;
   /** Bytes to send. */
   size: number;
@@ -98,23 +118,162 @@ export interface PreparedUpload {
   path: string;
   /** How it was found. */
   how: FoundFile["how"];
+  /** What was done to it: `as-is`, `stripped` or `compressed` (compression only). */
+  transform: "as-is" | "stripped" | "compressed";
+  /** Closes the temp file, if any (the found file stays the caller's). */
+  close(): void;
+}
+
+/** Options of {@link prepareUpload}. */
+export interface PrepareOptions {
+  /** `--debuginfo-strip`: strip the binary itself (separate debug files are debug-only already). */
+  strip: boolean;
+  /** `--debuginfo-compress`: zlib-compress the DWARF sections. */
+  compress: boolean;
+  /** `--debuginfo-temp-dir`. */
+  tempDir: string;
+  /** Where the reason for uploading a file as found goes. */
+  log?: Pick<UploaderLogger, "debug">;
+  /** Cancels the strip (its worker is terminated). */
+  signal?: AbortSignal;
+}
+
+/** One strip at a time: each holds its input and output in memory (up to 2 GiB). */
+let stripQueue: Promise<unknown> = Promise.resolve();
+
+/** Runs wasm-unwind's `strip_debuginfo` in a fresh worker; the input buffer is transferred. */
+function stripInWorker(
+  bytes: ArrayBuffer,
+  compress: boolean,
+  keepAll: boolean,
+  signal?: AbortSignal,
+): Promise<ArrayBuffer> {
+  const run = () =>
+    new Promise<ArrayBuffer>((resolve, reject) => {
+      signal?.throwIfAborted();
+      const w = new Worker(new URL("./strip_worker.ts", import.meta.url), { type: "module" });
+      const done = () => {
+        w.terminate();
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        done();
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      w.onmessage = (e: MessageEvent<{ ok: boolean; result?: ArrayBuffer; message?: string }>) => {
+        done();
+        if (e.data.ok && e.data.result) resolve(e.data.result);
+        else reject(new Error(e.data.message ?? "strip worker failed"));
+      };
+      w.onerror = (e) => {
+        e.preventDefault();
+        done();
+        reject(new Error(`strip worker failed: ${e.message}`));
+      };
+      w.postMessage({ bytes, compress, keepAll }, [bytes]);
+    });
+  const p = stripQueue.then(run, run);
+  stripQueue = p.catch(() => {});
+  return p;
+}
+
+async function readAll(fd: number, size: number): Promise<ArrayBuffer> {
+  const buf = new Uint8Array(size);
+  let off = 0;
+  for await (const b of chunks(fd, size, UPLOAD_CHUNK_BYTES)) {
+    buf.set(b, off);
+    off += b.length;
+  }
+  return buf.buffer;
+}
+
+/** Writes `bytes` to a new file in `dir` (mode 0600) that is unlinked at once; returns its fd. */
+async function unlinkedTempFile(dir: string, bytes: Uint8Array): Promise<number> {
+  const path = `${dir}/parca-debuginfo-${crypto.randomUUID()}`;
+  const fd = openSync(
+    path,
+    fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW,
+    0o600,
+  );
+  try {
+    unlinkSync(path);
+    for (let off = 0; off < bytes.length;) {
+      const { bytesWritten } = await writeAsync(fd, bytes, off, bytes.length - off, off);
+      off += bytesWritten;
+    }
+    return fd;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
 }
 
 /**
- * The seam where the file to upload is made smaller before it is sent.
+ * Makes the file to upload smaller before it is sent.
  *
- * `--debuginfo-strip` (keep DWARF, symbol tables, notes, Go tables and PLT/relocation sections,
- * turn everything else into NOBITS) and `--debuginfo-compress` (zlib DWARF sections with
- * SHF_COMPRESSED) are to run here, in the WASM module (`wasm-unwind/`, gimli/object) inside a
- * worker, writing into `--debuginfo-temp-dir`. Until that lands the file is uploaded as found:
- * the separate debug file, or the unmodified binary. The server accepts either; an unstripped
- * binary only costs more bytes.
+ * - `strip` and the file is the binary itself: keep DWARF, symbol tables, notes, Go tables and
+ *   PLT/relocation sections, turn everything else into NOBITS (program headers unchanged).
+ * - `compress`: zlib the `.debug_*` sections (Elf64_Chdr + SHF_COMPRESSED), for a separate debug
+ *   file too (which is otherwise sent as found: it is debug-only already).
+ *
+ * Both run in wasm-unwind (`strip_debuginfo`) in a worker, one file at a time; the result goes
+ * to a temp file in `tempDir` (mode 0600) that is unlinked as soon as it is created, so nothing
+ * is left behind even if the agent dies. The file is uploaded as found when neither applies,
+ * when it is larger than {@link MAX_STRIP_BYTES}, or when it cannot be stripped (not ELF64
+ * little-endian, corrupt): logged at debug level.
  *
  * @param found The file chosen by the finder.
- * @returns What to send.
+ * @param opts The flags and where to write.
+ * @returns What to send; {@link PreparedUpload.close} it after the upload.
  */
-export function prepareUpload(found: FoundFile): PreparedUpload {
-  return { fd: found.file.fd, size: found.file.size, path: found.path, how: found.how };
+export async function prepareUpload(
+  found: FoundFile,
+  opts: PrepareOptions,
+): Promise<PreparedUpload> {
+  const asIs: PreparedUpload = {
+    fd: found.file.fd,
+    size: found.file.size,
+    path: found.path,
+    how: found.how,
+    transform: "as-is",
+    close: () => {},
+  };
+  const strip = opts.strip && found.how === "binary";
+  if (!strip && !opts.compress) return asIs;
+  if (found.file.size > MAX_STRIP_BYTES) {
+    opts.log?.debug("file too large to strip, uploading it as found", {
+      path: found.path,
+      bytes: found.file.size,
+      limit: MAX_STRIP_BYTES,
+    });
+    return asIs;
+  }
+  let result: Uint8Array;
+  try {
+    const bytes = await readAll(found.file.fd, found.file.size);
+    result = new Uint8Array(await stripInWorker(bytes, opts.compress, !strip, opts.signal));
+  } catch (e) {
+    if (opts.signal?.aborted) throw e;
+    opts.log?.debug("cannot strip the file, uploading it as found", {
+      path: found.path,
+      error: (e as Error).message,
+    });
+    return asIs;
+  }
+  const fd = await unlinkedTempFile(opts.tempDir, result);
+  let open = true;
+  return {
+    fd,
+    size: result.length,
+    path: found.path,
+    how: found.how,
+    transform: strip ? "stripped" : "compressed",
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
 }
 
 /** Reads a file range by range without blocking the event loop. */
@@ -205,7 +364,6 @@ export class DebuginfoUploader implements ProfileSink {
   readonly #waiting: Array<() => void> = [];
   #running = 0;
   readonly #stop = new AbortController();
-  #warnedStrip = false;
   readonly #warnedFailure = new Set<string>();
 
   /** @param opts Client, search directories and limits. */
@@ -297,6 +455,7 @@ export class DebuginfoUploader implements ProfileSink {
     const client = this.#opts.client;
     let outcome: Outcome = "failed";
     let found: FoundFile | undefined;
+    let prepared: PreparedUpload | undefined;
     try {
       const should = await client.shouldInitiateUpload({ buildId, buildIdType: type }, call());
       if (!should.shouldInitiateUpload) {
@@ -316,8 +475,22 @@ export class DebuginfoUploader implements ProfileSink {
         this.#opts.log.debug("cannot open the file to upload", { buildId, path: m.path, pid });
         return;
       }
-      const prepared = prepareUpload(found);
-      this.#noteStripping();
+      prepared = await prepareUpload(found, {
+        strip: this.#opts.strip,
+        compress: this.#opts.compress,
+        tempDir: this.#opts.tempDir ?? "/tmp",
+        log: this.#opts.log,
+        signal,
+      });
+      if (prepared.transform !== "as-is") {
+        this.#opts.log.debug("prepared debuginfo", {
+          buildId,
+          path: m.path,
+          transform: prepared.transform,
+          originalBytes: found.file.size,
+          bytes: prepared.size,
+        });
+      }
       const hash = await hashOf(prepared);
       let instructions;
       try {
@@ -345,11 +518,12 @@ export class DebuginfoUploader implements ProfileSink {
       switch (instructions.uploadStrategy) {
         case Strategy.GRPC: {
           const info = { buildId, uploadId, type: DebuginfoType.DEBUGINFO_UNSPECIFIED };
+          const file = prepared;
           const stream = async function* (): AsyncGenerator<
             MessageInitShape<typeof UploadRequestSchema>
           > {
             yield { data: { case: "info", value: info } };
-            for await (const b of chunks(prepared.fd, prepared.size, UPLOAD_CHUNK_BYTES)) {
+            for await (const b of chunks(file.fd, file.size, UPLOAD_CHUNK_BYTES)) {
               yield { data: { case: "chunkData", value: b } };
             }
           };
@@ -376,6 +550,7 @@ export class DebuginfoUploader implements ProfileSink {
         buildId,
         path: m.path,
         from: prepared.how,
+        transform: prepared.transform,
         bytes: prepared.size,
       });
     } catch (e) {
@@ -400,6 +575,7 @@ export class DebuginfoUploader implements ProfileSink {
         this.#opts.log.debug("debuginfo upload failed", props);
       }
     } finally {
+      prepared?.close();
       found?.file.close();
       remoteMetrics.debuginfoUploads.inc({ outcome });
     }
@@ -423,16 +599,6 @@ export class DebuginfoUploader implements ProfileSink {
       return debug;
     }
     return binary;
-  }
-
-  #noteStripping(): void {
-    if (this.#warnedStrip || !(this.#opts.strip || this.#opts.compress)) return;
-    this.#warnedStrip = true;
-    this.#opts.log.info(
-      "debuginfo stripping and compression are not applied yet (they will run in the WASM " +
-        "module); uploading debug files and binaries unmodified",
-      { strip: this.#opts.strip, compress: this.#opts.compress },
-    );
   }
 }
 

@@ -14,7 +14,12 @@ import {
   UploadResponseSchema,
 } from "../gen/parca/debuginfo/v1alpha1/debuginfo_pb.ts";
 import { type ExecutableMapping, FileElfSource } from "../process/mod.ts";
-import { DebuginfoUploader, UPLOAD_CHUNK_BYTES, type UploaderOptions } from "./uploader.ts";
+import {
+  DebuginfoUploader,
+  prepareUpload,
+  UPLOAD_CHUNK_BYTES,
+  type UploaderOptions,
+} from "./uploader.ts";
 
 interface Server {
   calls: string[];
@@ -253,5 +258,104 @@ Deno.test("DebuginfoUploader PUTs the file to a signed URL when told to", async 
     strictEqual(got?.body.length, file.length);
   } finally {
     await http.shutdown();
+  }
+});
+
+async function run(cmd: string, args: string[]): Promise<{ out: string; err: string }> {
+  const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const out = new TextDecoder().decode(r.stdout);
+  const err = new TextDecoder().decode(r.stderr);
+  if (!r.success) throw new Error(`${cmd} ${args.join(" ")} failed: ${err}`);
+  return { out, err };
+}
+
+/** The `readelf -S -W` line of a section. */
+function sectionLine(readelf: string, name: string): string {
+  const line = readelf.split("\n").find((l) =>
+    new RegExp(`\\]\\s+${name.replace(".", "\\.")}\\s`).test(l)
+  );
+  if (!line) throw new Error(`no ${name} in readelf -S output`);
+  return line;
+}
+
+Deno.test("DebuginfoUploader strips (and compresses) a binary in an unlinked temp file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "debuginfo-strip-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/app.c`,
+      "#include <stdio.h>\n" +
+        "__attribute__((noinline)) static long chain_c(long n) { long s = 0; " +
+        "for (long i = 0; i < n; i++) s += i * i; return s; }\n" +
+        'int main(int argc, char **argv) { (void)argv; printf("%ld\\n", chain_c(argc)); return 0; }\n',
+    );
+    const bin = `${dir}/app`;
+    await run("gcc", ["-g", "-O2", "-o", bin, `${dir}/app.c`]);
+    const tempDir = `${dir}/tmp`;
+    await Deno.mkdir(tempDir);
+    const original = await Deno.readFile(bin);
+    const sizes: number[] = [];
+    for (const compress of [false, true]) {
+      const { server, client } = fakeServer({});
+      const { u } = uploader(client, {
+        strip: true,
+        compress,
+        tempDir,
+        openBinary: () => ({ path: bin, how: "binary", file: FileElfSource.open(bin) }),
+      });
+      u.observe(1, [mapping(compress ? "5702" : "5701")]);
+      await u.idle();
+      deepStrictEqual(server.calls.slice(-1), ["finished:upload-1"]);
+      strictEqual(Number(server.size), server.uploaded.length);
+      const hash = Array.from(
+        new Uint8Array(await crypto.subtle.digest("SHA-256", server.uploaded.slice())),
+        (b) => b.toString(16).padStart(2, "0"),
+      ).join("");
+      strictEqual(server.hash, hash, "the hash is of the uploaded (stripped) bytes");
+      ok(server.uploaded.length < original.length, "smaller than the binary");
+      sizes.push(server.uploaded.length);
+      deepStrictEqual([...Deno.readDirSync(tempDir)], [], "nothing is left in the temp dir");
+
+      const out = `${dir}/uploaded-${compress}`;
+      await Deno.writeFile(out, server.uploaded);
+      const { out: sections } = await run("readelf", ["-S", "-W", out]);
+      ok(/\sNOBITS\s/.test(sectionLine(sections, ".text")), sectionLine(sections, ".text"));
+      const info = sectionLine(sections, ".debug_info");
+      ok(/\sPROGBITS\s/.test(info), info);
+      // Flg is the field before Lk Inf Al: C for compressed.
+      const flags = info.trim().split(/\s+/).slice(-4, -3)[0];
+      strictEqual(flags.includes("C"), compress, info);
+      ok(/\sSYMTAB\s/.test(sectionLine(sections, ".symtab")));
+      const { out: dwarf } = await run("readelf", ["--debug-dump=info", out]);
+      ok(dwarf.includes("DW_TAG_compile_unit"));
+      ok(dwarf.includes("chain_c"), "readelf decodes the DWARF of the uploaded file");
+      const { out: syms } = await run("readelf", ["-s", "-W", out]);
+      ok(syms.includes("chain_c"));
+    }
+    ok(sizes[1] < sizes[0], `compressed ${sizes[1]} < stripped ${sizes[0]}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("prepareUpload sends separate debug files as found unless compressing, and non-ELF as found", async () => {
+  const file = FileElfSource.open(FILE);
+  try {
+    const found = { path: FILE, how: "build-id" as const, file };
+    const p = await prepareUpload(found, { strip: true, compress: false, tempDir: "/tmp" });
+    strictEqual(p.transform, "as-is");
+    strictEqual(p.fd, file.fd);
+    // Not an ELF file: the strip fails and the file goes as found (logged at debug).
+    const debug: string[] = [];
+    const q = await prepareUpload({ ...found, how: "binary" }, {
+      strip: true,
+      compress: true,
+      tempDir: "/tmp",
+      log: { debug: (m) => debug.push(m) },
+    });
+    strictEqual(q.transform, "as-is");
+    strictEqual(q.size, file.size);
+    deepStrictEqual(debug, ["cannot strip the file, uploading it as found"]);
+  } finally {
+    file.close();
   }
 });

@@ -122,6 +122,7 @@ interface Exports {
   dealloc(ptr: number, len: number): void;
   elf_facts(ptr: number, len: number): number;
   unwind_table(ptr: number, len: number): number;
+  strip_debuginfo?(ptr: number, len: number, flags: number): number;
   result_len(): number;
   result_free(): void;
   last_error_code(): number;
@@ -273,6 +274,37 @@ export class WasmUnwind {
       }
       return { facts, table };
     });
+  }
+
+  /**
+   * Strips an ELF64 little-endian file for debuginfo upload: DWARF, symbol tables, notes, Go
+   * tables and PLT/relocation sections keep their contents, every other section becomes
+   * `SHT_NOBITS`; with `compress`, DWARF sections are zlib-compressed (`SHF_COMPRESSED`).
+   * `wasm-unwind/src/strip.rs` documents the layout.
+   *
+   * @param file The whole file.
+   * @param opts `compress`: zlib the `.debug_*` sections (`--debuginfo-compress`); `keepAll`:
+   * keep every section's contents (compression only).
+   * @returns The new file (a fresh buffer, transferable between workers).
+   * @throws {WasmUnwindError} When the file is not a readable ELF64 little-endian file.
+   *
+   * @example
+   * ```ts ignore
+   * const small = wasm.stripDebuginfo(file, { compress: true });
+   * ```
+   */
+  stripDebuginfo(file: Uint8Array, opts: { compress: boolean; keepAll?: boolean }): Uint8Array {
+    const strip = this.#exports.strip_debuginfo;
+    if (!strip) {
+      throw new Error(
+        "Cannot strip debuginfo: the wasm-unwind module predates strip_debuginfo (rebuild with 'bash wasm-unwind/build.sh')",
+      );
+    }
+    const flags = (opts.compress ? 1 : 0) | (opts.keepAll ? 2 : 0);
+    return this.#withInput(
+      file,
+      (ptr, len) => this.#result("strip debuginfo", strip(ptr, len, flags)),
+    );
   }
 
   #factsAt(ptr: number, len: number): ElfFacts {

@@ -12,6 +12,11 @@
 //!                                        0 on error
 //! unwind_table(ptr, len) -> *const u8    input = the whole ELF file; result = the binary
 //!                                        table (layout in README.md); 0 on error
+//! strip_debuginfo(ptr, len, flags) -> *const u8
+//!                                        input = the whole ELF64 LE file; result = the
+//!                                        stripped file (flags bit 0: zlib-compress DWARF,
+//!                                        bit 1: keep all contents, compress only);
+//!                                        0 on error
 //! result_len() -> usize                  length of the last result (0 after an error)
 //! result_free()                          frees the last result now (else the next call does)
 //! last_error_code() -> u32               0 = ok; else crate::Error::code()
@@ -19,7 +24,8 @@
 //! error_message_len() -> usize           its length (0 after success)
 //! ```
 //!
-//! A result stays valid until the next `elf_facts`, `unwind_table` or `result_free` call; copy
+//! A result stays valid until the next `elf_facts`, `unwind_table`, `strip_debuginfo` or
+//! `result_free` call; copy
 //! it out first. The input is never freed or modified by the module: the caller may pass the
 //! same input to both functions, then `dealloc` it. Calls are not reentrant (a WebAssembly
 //! instance is single-threaded). Nothing here can trap on any input: a pointer/length pair
@@ -153,6 +159,18 @@ pub unsafe extern "C" fn unwind_table(ptr: *const u8, len: usize) -> *const u8 {
     let outcome = input(ptr, len)
         .and_then(crate::table::build_unwind_table)
         .and_then(|table| table.to_bytes());
+    finish(outcome)
+}
+
+/// Strips the ELF file at `[ptr, ptr + len)` for debuginfo upload (see [`crate::strip`]);
+/// `flags` bit 0 compresses DWARF sections, bit 1 keeps every section's contents. Returns the new
+/// file or null.
+///
+/// # Safety
+/// See [`input`]: on native targets the range must be readable.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub unsafe extern "C" fn strip_debuginfo(ptr: *const u8, len: usize, flags: u32) -> *const u8 {
+    let outcome = input(ptr, len).and_then(|data| crate::strip::strip_debuginfo(data, flags));
     finish(outcome)
 }
 

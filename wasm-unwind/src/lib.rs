@@ -26,6 +26,7 @@ pub mod elf;
 pub mod error;
 pub mod facts;
 pub mod rule;
+pub mod strip;
 pub mod table;
 
 #[cfg(test)]
@@ -34,4 +35,5 @@ mod tests;
 pub use error::{CfiSection, Error, Limit, Result};
 pub use facts::{elf_facts, BuildIdKind, Facts};
 pub use rule::{CfaKind, RbpKind, Rule, UnsupportedReason};
+pub use strip::{strip_debuginfo, STRIP_COMPRESS, STRIP_KEEP_ALL};
 pub use table::{build_unwind_table, CfiInput, Stats, UnwindTable};
