@@ -238,6 +238,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
   const cpus = onlineCpus();
   const unwinder = flags.dwarfUnwindingDisable ? undefined : new Unwinder({
     builders: new BuilderPool(flags.profilingPerfEventBufferWorkerCount),
+    processes,
     files: new ObjectFilePool({
       size: flags.objectFilePoolSize,
       policy: flags.objectFilePoolEvictionPolicy,

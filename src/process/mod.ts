@@ -21,6 +21,7 @@
  * @module
  */
 
+export { parseProcStat, type ProcStat } from "./_proc_stat.ts";
 export { parseMaps, type ParseMapsCounters, type ProcMapping } from "./maps.ts";
 export { BytesElfSource, type ElfSource, FileElfSource } from "./elf_source.ts";
 export { buildIdOfImage, type ElfBuildId, elfBuildId } from "./elf_build_id.ts";
@@ -33,6 +34,8 @@ export {
 } from "./_elf.ts";
 export {
   type ExecutableMapping,
+  executableSegment,
+  type MappedFileFacts,
   type ProcessInfo,
   ProcessReader,
   type ProcessReaderLogger,
@@ -43,5 +46,4 @@ export {
   ObjectFilePool,
   type ObjectFilePoolStats,
   type PoolEvictionPolicy,
-  readWholeFile,
 } from "./object_file_pool.ts";

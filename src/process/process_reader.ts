@@ -84,7 +84,9 @@ export interface ProcessReaderStats {
 }
 
 /** What is cached per mapped file; non-ELF files are cached too, as entries with no build ID. */
-interface FileFacts {
+export interface MappedFileFacts {
+  /** The file's identity (device, inode, size, mtime): what the cache is keyed by. */
+  key: string;
   buildId: string;
   buildIdKind: ExecutableMapping["buildIdKind"];
   elfType?: number;
@@ -92,7 +94,24 @@ interface FileFacts {
   loads: { offset: number; vaddr: number; filesz: number }[];
 }
 
-const NO_FACTS: FileFacts = { buildId: "", buildIdKind: "none", loads: [] };
+const NO_FACTS: MappedFileFacts = { key: "", buildId: "", buildIdKind: "none", loads: [] };
+
+/**
+ * The executable load segment a mapping maps: the one whose file range overlaps the mapping's
+ * (overlap rather than containment of `offset`, because the kernel rounds the mapping down to a
+ * page and pages vary in size).
+ *
+ * @param loads Executable PT_LOAD segments of the file.
+ * @param m The mapping.
+ * @returns The segment, or undefined.
+ */
+export function executableSegment(
+  loads: MappedFileFacts["loads"],
+  m: Pick<ProcMapping, "start" | "limit" | "offset">,
+): MappedFileFacts["loads"][number] | undefined {
+  const size = m.limit - m.start;
+  return loads.find((p) => m.offset < p.offset + p.filesz && p.offset < m.offset + size);
+}
 
 /** True for errors that mean the process (or its /proc directory) is gone. */
 function isGone(e: unknown): boolean {
@@ -129,7 +148,7 @@ export class ProcessReader {
     readErrors: 0,
     malformedMapLines: 0,
   };
-  readonly #cache: LruCache<string, FileFacts>;
+  readonly #cache: LruCache<string, MappedFileFacts>;
   readonly #log?: ProcessReaderLogger;
 
   /**
@@ -238,13 +257,8 @@ export class ProcessReader {
       }
       // "/" excludes anonymous JIT code, [vsyscall], [uprobes] and anon_inode: mappings.
       if (!m.perms.includes("x") || !m.path.startsWith("/")) continue;
-      const facts = this.#facts(pid, m);
-      const size = m.limit - m.start;
-      // The segment whose file range overlaps the mapping; overlap rather than containment of
-      // `offset`, because the kernel rounds the mapping down to a page and pages vary in size.
-      const seg = facts.loads.find((p) =>
-        m.offset < p.offset + p.filesz && p.offset < m.offset + size
-      );
+      const facts = this.fileFacts(pid, m);
+      const seg = executableSegment(facts.loads, m);
       out.push({
         start: m.start,
         limit: m.limit,
@@ -261,8 +275,15 @@ export class ProcessReader {
     return out.sort((a, b) => a.start - b.start);
   }
 
-  /** Build ID and load segments of a mapped file, from the cache or read once. */
-  #facts(pid: number, m: ProcMapping): FileFacts {
+  /**
+   * Build ID and executable load segments of a mapped file, from the cache or read once. The
+   * unwinder asks too, so a file is read once for both.
+   *
+   * @param pid The process that maps it.
+   * @param m The mapping (file-backed).
+   * @returns Its facts; `key` is "" when the file could not be reached.
+   */
+  fileFacts(pid: number, m: ProcMapping): MappedFileFacts {
     let id;
     try {
       id = identifyMappedFile(pid, m);
@@ -277,15 +298,16 @@ export class ProcessReader {
       return cached;
     }
     this.stats.buildIdCacheMisses++;
-    let facts: FileFacts;
+    let facts: MappedFileFacts;
     try {
       using src = openMappedFile(id);
       const image = readElf(src);
       if (!image) {
-        facts = NO_FACTS;
+        facts = { ...NO_FACTS, key: id.key };
       } else {
         const bid = buildIdOfImage(src, image);
         facts = {
+          key: id.key,
           buildId: bid?.id ?? "",
           buildIdKind: bid?.kind ?? "none",
           elfType: image.type,

@@ -14,6 +14,7 @@
  */
 
 import {
+  deleteMapElement,
   EventType,
   EXEC_MAPPING,
   listMapKeysU32,
@@ -24,14 +25,13 @@ import {
   RingBuffer,
 } from "../bpf/mod.ts";
 import { libbpf, libc } from "../bpf/ffi.ts";
-import { deleteMapElement } from "../bpf/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import {
-  elfBuildId,
+  executableSegment,
   type ObjectFilePool,
   parseMaps,
+  type ProcessReader,
   type ProcMapping,
-  readElf,
 } from "../process/mod.ts";
 import type { UnwinderHooks } from "../profiler/mod.ts";
 import { type BuilderPool, TableBuildError } from "./builder_pool.ts";
@@ -44,15 +44,15 @@ const log = getLogger("unwind");
 const UNUSED_TABLE_GRACE_MS = 60_000;
 /** wasm-unwind's error code for a file with no FDE in .eh_frame or .debug_frame. */
 const WASM_NO_UNWIND_INFO = 4;
-const PT_LOAD = 1;
-const PF_X = 1;
 
 /** Options of {@link Unwinder}. */
 export interface UnwinderOptions {
   /** Workers running wasm-unwind. */
   builders: BuilderPool;
-  /** Open ELF files of other processes. */
+  /** Open ELF files of other processes (the workers read tables from them). */
   files: ObjectFilePool;
+  /** The profiler's process reader: build IDs and load segments of mapped files, cached. */
+  processes: ProcessReader;
   /** How often the event ring buffer is read. */
   processingIntervalMs: number;
   /** Size of the events ring buffer in bytes (its map's max_entries). */
@@ -63,14 +63,6 @@ export interface UnwinderOptions {
   maxFileBytes: number;
   /** Whether tables are used at all (--dwarf-unwinding-disable turns them off). */
   dwarfEnabled: boolean;
-}
-
-/** What is known about a file, by its identity key. */
-interface FileInfo {
-  /** Table key: the build ID, or the file identity when it has none. */
-  tableKey: string;
-  /** Executable PT_LOAD segments. */
-  segments: Array<{ offset: number; vaddr: number; filesz: number }>;
 }
 
 /** The user-space half of the unwinder (see module doc). */
@@ -89,8 +81,6 @@ export class Unwinder implements UnwinderHooks {
   readonly #waiting = new Map<string, Set<number>>();
   /** Keys whose build failed or yielded nothing: use frame pointers, don't retry. */
   readonly #noTable = new Map<string, string>();
-  /** File identity key -> facts. */
-  readonly #files = new Map<string, FileInfo>();
   /** When each pid was first asked about, for the time-to-complete-stacks metric. */
   readonly #askedAt = new Map<number, number>();
   #closed = false;
@@ -279,38 +269,18 @@ export class Unwinder implements UnwinderHooks {
   } {
     if (m.path === "[vdso]") return { kind: MappingKind.VDSO, loadBias: 0n };
     if (!m.path.startsWith("/")) return { kind: MappingKind.JIT, loadBias: 0n };
-    let info: FileInfo;
-    let got: ReturnType<ObjectFilePool["get"]>;
-    try {
-      got = this.#opts.files.get(pid, m);
-      const cached = this.#files.get(got.key);
-      if (cached) info = cached;
-      else {
-        const image = readElf(got.src);
-        const id = elfBuildId(got.src);
-        info = {
-          tableKey: id ? `${id.kind}:${id.id}` : `file:${got.key}`,
-          segments: (image?.programHeaders ?? [])
-            .filter((p) => p.type === PT_LOAD && (p.flags & PF_X) !== 0)
-            .map((p) => ({ offset: p.offset, vaddr: p.vaddr, filesz: p.filesz })),
-        };
-        this.#files.set(got.key, info);
-      }
-    } catch (e) {
+    // The profiler's process reader has usually read this file already (build ID, segments).
+    const facts = this.#opts.processes.fileFacts(pid, m);
+    if (!facts.key) {
       unwindMetrics.errors.inc({ kind: "open_file" });
-      log.debug("cannot open a mapped file; its frames use frame pointers", {
-        pid,
-        path: m.path,
-        error: (e as Error).message,
-      });
+      log.debug("cannot open a mapped file; its frames use frame pointers", { pid, path: m.path });
       return { kind: MappingKind.FP, loadBias: 0n };
     }
-    const seg = info.segments.find((s) => m.offset >= s.offset && m.offset < s.offset + s.filesz) ??
-      info.segments[0];
+    const seg = executableSegment(facts.loads, m) ?? facts.loads[0];
     if (!seg) return { kind: MappingKind.FP, loadBias: 0n };
     // ELF vaddr = address - start + offset - seg.offset + seg.vaddr; table pc = vaddr - base.
     const loadBias = BigInt(m.start) - BigInt(m.offset) + BigInt(seg.offset) - BigInt(seg.vaddr);
-    const key = info.tableKey;
+    const key = facts.buildId ? `${facts.buildIdKind}:${facts.buildId}` : `file:${facts.key}`;
     if (this.#noTable.has(key)) return { kind: MappingKind.FP, loadBias };
     if (this.#store?.acquire(key, pid)) {
       // Already in BPF: load() hands it back without decoding anything.
@@ -318,6 +288,18 @@ export class Unwinder implements UnwinderHooks {
     }
     let waiting = this.#waiting.get(key);
     if (!waiting) {
+      let got: ReturnType<ObjectFilePool["get"]>;
+      try {
+        got = this.#opts.files.get(pid, m);
+      } catch (e) {
+        unwindMetrics.errors.inc({ kind: "open_file" });
+        log.debug("cannot open a mapped file; its frames use frame pointers", {
+          pid,
+          path: m.path,
+          error: (e as Error).message,
+        });
+        return { kind: MappingKind.FP, loadBias };
+      }
       // The worker reads the file through a duplicate of our own descriptor: the process that
       // mapped it may exit before the worker gets to it, and the pool may close its copy.
       const fd = libc().dup(got.src.fd);
