@@ -30,9 +30,8 @@ self.onmessage = async (e: MessageEvent<Request>) => {
       compress: e.data.compress,
       keepAll: e.data.keepAll,
     });
-    const out = result.byteOffset === 0 && result.byteLength === result.buffer.byteLength
-      ? result.buffer as ArrayBuffer
-      : result.slice().buffer;
+    // WasmUnwind's results are fresh copies out of linear memory: their whole buffer moves.
+    const out = result.buffer as ArrayBuffer;
     self.postMessage({ ok: true, result: out }, [out]);
   } catch (err) {
     const code = err instanceof WasmUnwindError ? err.code : -1;

@@ -119,27 +119,3 @@ export class ObjectFilePool {
     this.#entries.clear();
   }
 }
-
-/**
- * Reads a whole file from an open source.
- *
- * @param src The file.
- * @param maxBytes Refuse files larger than this.
- * @returns Its bytes in a fresh ArrayBuffer (transferable to a worker).
- * @throws {RangeError} When the file is larger than maxBytes.
- */
-export function readWholeFile(src: FileElfSource, maxBytes: number): Uint8Array<ArrayBuffer> {
-  if (src.size > maxBytes) {
-    throw new RangeError(`Cannot read a ${src.size}-byte file: the limit is ${maxBytes} bytes`);
-  }
-  const out = new Uint8Array(src.size);
-  const chunk = 8 << 20;
-  for (let off = 0; off < src.size; off += chunk) {
-    const part = src.readAt(off, Math.min(chunk, src.size - off));
-    out.set(part, off);
-    if (part.length < Math.min(chunk, src.size - off)) {
-      throw new RangeError(`Cannot read the file: it shrank while being read`);
-    }
-  }
-  return out;
-}

@@ -3,7 +3,7 @@
 
 import { ok, strictEqual } from "node:assert/strict";
 import { parseMaps } from "./maps.ts";
-import { ObjectFilePool, readWholeFile } from "./object_file_pool.ts";
+import { ObjectFilePool } from "./object_file_pool.ts";
 
 function ownFileMappings() {
   const seen = new Set<string>();
@@ -45,26 +45,6 @@ Deno.test("ObjectFilePool with lfu evicts the least often used file", () => {
     pool.get(Deno.pid, maps[2]); // evicts maps[1] (fewer uses) although maps[0] is older
     pool.get(Deno.pid, maps[0]);
     strictEqual(pool.stats.hits, 2);
-  } finally {
-    pool.close();
-  }
-});
-
-Deno.test("readWholeFile() reads a pooled file and refuses files over the limit", () => {
-  const maps = ownFileMappings();
-  const pool = new ObjectFilePool({ size: 0, policy: "lru" });
-  try {
-    const { src } = pool.get(Deno.pid, maps[0]);
-    const bytes = readWholeFile(src, 1 << 30);
-    strictEqual(bytes.length, src.size);
-    strictEqual(new TextDecoder().decode(bytes.subarray(1, 4)), "ELF");
-    let threw = false;
-    try {
-      readWholeFile(src, 16);
-    } catch (e) {
-      threw = e instanceof RangeError;
-    }
-    ok(threw);
   } finally {
     pool.close();
   }

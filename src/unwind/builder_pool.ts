@@ -15,7 +15,7 @@ import { libc } from "../bpf/ffi.ts";
 const SMALL_FILE = 32 << 20;
 
 function sizeOf(j: Job): number {
-  return j.file?.size ?? j.bytes?.byteLength ?? 0;
+  return j.file.size;
 }
 
 /** A failure reported by wasm-unwind (its error code and message). */
@@ -36,8 +36,7 @@ export class TableBuildError extends Error {
 interface Job {
   id: number;
   op: "table";
-  bytes?: ArrayBuffer;
-  file?: { path: string; ino: string; size: number; maxBytes: number };
+  file: { path: string; ino: string; size: number; maxBytes: number };
   /** Higher runs first (e.g. how many processes wait for the table); read when a worker frees. */
   priority?: () => number;
   resolve: (r: Uint8Array) => void;
@@ -105,23 +104,6 @@ export class BuilderPool {
   }
 
   /**
-   * Builds the compact unwind table of an ELF file.
-   *
-   * @param bytes The whole file; its buffer is transferred (detached here).
-   * @returns The serialized table (wasm-unwind/README.md).
-   */
-  table(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-    if (this.#closed) return Promise.reject(new Error("Cannot build tables: the pool is closed"));
-    const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-      ? bytes.buffer
-      : bytes.slice().buffer;
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, op: "table", bytes: buffer, resolve, reject });
-      this.#pump();
-    });
-  }
-
-  /**
    * Builds the unwind table of a file that the worker reads itself (large files never pass
    * through the main thread).
    *
@@ -179,8 +161,7 @@ export class BuilderPool {
       slot.idleTimer = undefined;
       const w = slot.worker ?? this.#start(slot);
       slot.job = job;
-      if (job.bytes) w.postMessage({ id: job.id, op: job.op, bytes: job.bytes }, [job.bytes]);
-      else w.postMessage({ id: job.id, op: job.op, ...job.file });
+      w.postMessage({ id: job.id, op: job.op, ...job.file });
     }
   }
 

@@ -40,10 +40,17 @@ Deno.test({
         (e: Error) => e instanceof TableBuildError && /changed/.test(e.message),
       );
       // Not an ELF file: wasm-unwind's error comes back with its code.
-      await rejects(
-        pool.table(new TextEncoder().encode("not an elf file at all")),
-        (e: Error) => e instanceof TableBuildError && e.code > 0,
-      );
+      const notElf = await Deno.makeTempFile();
+      try {
+        await Deno.writeTextFile(notElf, "not an elf file at all");
+        const ns = await Deno.stat(notElf);
+        await rejects(
+          pool.tableOfFile({ path: notElf, ino: String(ns.ino), size: ns.size, maxBytes: 1 << 30 }),
+          (e: Error) => e instanceof TableBuildError && e.code > 0,
+        );
+      } finally {
+        await Deno.remove(notElf);
+      }
       strictEqual(pool.pending, 0);
     } finally {
       pool.close();

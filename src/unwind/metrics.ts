@@ -59,11 +59,4 @@ export const unwindMetrics = {
     help: "Rows of all unwind tables loaded in BPF (8 bytes each).",
     registers: [registry],
   }),
-  /** Samples whose user walk ended early, by reason. */
-  samplesByError: new client.Counter({
-    name: "parca_agent_unwind_incomplete_samples_total",
-    help: "Samples whose user stack is incomplete, by reason (truncated, pc_not_covered, ...).",
-    labelNames: ["reason"] as const,
-    registers: [registry],
-  }),
 };

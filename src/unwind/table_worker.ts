@@ -5,37 +5,33 @@
 /// <reference lib="deno.worker" />
 
 /**
- * A worker of the table-builder pool: runs wasm-unwind on one ELF file at a time. The file
- * arrives by transfer and the result leaves by transfer, so nothing is copied between threads.
+ * A worker of the table-builder pool: runs wasm-unwind on one ELF file at a time. The worker
+ * reads the file itself, keeping large reads off the agent's main thread, and checks that it is
+ * still the inode the main thread identified; the result leaves by transfer.
  *
- * Request: `{ id, op: "table", bytes: ArrayBuffer }` or, to keep large reads off the
- * agent's main thread, `{ id, op, path, ino, maxBytes }`: the worker reads the file itself and
- * checks that it is still the inode the main thread identified.
+ * Request: `{ id, op: "table", path, ino, maxBytes }`.
  * Reply: `{ id, ok: true, result: ArrayBuffer }` or `{ id, ok: false, code, message }`.
+ * The pool replaces a worker after a large file, which gives back wasm-unwind's grown memory.
  *
  * @module
  */
 
 import { WasmUnwind, WasmUnwindError } from "./_wasm.ts";
 
-/** Files at least this large leave the instance's memory grown; a new instance gives it back. */
-const RECYCLE_AFTER_BYTES = 32 << 20;
-let module: Promise<WebAssembly.Module> | undefined;
-let instance: WasmUnwind | undefined;
+let instance: Promise<WasmUnwind> | undefined;
 
-async function wasm(): Promise<WasmUnwind> {
-  module ??= WasmUnwind.compile();
-  instance ??= await WasmUnwind.load(await module);
+/** wasm-unwind, loaded once per worker. */
+function wasm(): Promise<WasmUnwind> {
+  instance ??= WasmUnwind.load();
   return instance;
 }
 
 interface Request {
   id: number;
   op: "table";
-  bytes?: ArrayBuffer;
-  path?: string;
-  ino?: string;
-  maxBytes?: number;
+  path: string;
+  ino: string;
+  maxBytes: number;
 }
 
 /** Lowers this worker thread's scheduling priority, so table builds yield to the profiler. */
@@ -74,8 +70,7 @@ self.onmessage = async (e: MessageEvent<Request>) => {
   const { id } = e.data;
   let bytes: ArrayBuffer;
   try {
-    bytes = e.data.bytes ??
-      await readChecked(e.data.path ?? "", e.data.ino ?? "", e.data.maxBytes ?? 1 << 30);
+    bytes = await readChecked(e.data.path, e.data.ino, e.data.maxBytes);
   } catch (err) {
     self.postMessage({
       id,
@@ -89,14 +84,11 @@ self.onmessage = async (e: MessageEvent<Request>) => {
     const w = await wasm();
     const file = new Uint8Array(bytes);
     const result = w.unwindTableBytes(file);
-    const out = result.byteOffset === 0 && result.byteLength === result.buffer.byteLength
-      ? result.buffer as ArrayBuffer
-      : result.slice().buffer;
+    // WasmUnwind's results are fresh copies out of linear memory: their whole buffer moves.
+    const out = result.buffer as ArrayBuffer;
     self.postMessage({ id, ok: true, result: out }, [out]);
   } catch (err) {
     const code = err instanceof WasmUnwindError ? err.code : -1;
     self.postMessage({ id, ok: false, code, message: (err as Error).message });
-  } finally {
-    if (bytes.byteLength >= RECYCLE_AFTER_BYTES) instance = undefined;
   }
 };
