@@ -15,26 +15,12 @@
  * @module
  */
 
-const ROOT = new URL("../", import.meta.url).pathname;
+import { arg, cpuSeconds, rssMiB } from "./_lib/proc.ts";
 
-function arg(name: string, fallback: number): number {
-  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.split("=")[1]) : fallback;
-}
+const ROOT = new URL("../", import.meta.url).pathname;
 
 const seconds = arg("seconds", 60);
 const warmup = 5;
-
-function procStat(pid: number): { cpuSeconds: number } {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { cpuSeconds: (Number(rest[11]) + Number(rest[12])) / 100 };
-}
-
-function peakRssMiB(pid: number): number {
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 async function build(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "bench-" });
@@ -51,12 +37,12 @@ async function measure(
   child: Deno.ChildProcess,
 ): Promise<{ cpuShare: number; peakRss: number }> {
   await new Promise((r) => setTimeout(r, warmup * 1000));
-  const c0 = procStat(child.pid).cpuSeconds;
+  const c0 = cpuSeconds(child.pid);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  const c1 = procStat(child.pid).cpuSeconds;
+  const c1 = cpuSeconds(child.pid);
   const wall = (performance.now() - t0) / 1000;
-  return { cpuShare: (c1 - c0) / wall, peakRss: peakRssMiB(child.pid) };
+  return { cpuShare: (c1 - c0) / wall, peakRss: rssMiB(child.pid).hwm };
 }
 
 async function readStatsEnabled(): Promise<string> {

@@ -30,13 +30,11 @@ import {
 } from "../src/labels/mod.ts";
 import { type ProcessInfo, ProcessReader } from "../src/process/mod.ts";
 
+import { arg, rssMiB } from "./_lib/proc.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname;
 const THREADS = 20;
 
-function arg(name: string, fallback: number): number {
-  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.split("=")[1]) : fallback;
-}
 const nProcesses = arg("processes", 500);
 const windows = arg("windows", 5);
 
@@ -157,12 +155,6 @@ async function inProcess(procs: Array<{ info: ProcessInfo; threads: Array<[numbe
     }
   }
   return rows;
-}
-
-function rssMiB(pid: number): { rss: number; hwm: number } {
-  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB$`, "m").exec(s)?.[1] ?? NaN);
-  return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
 }
 
 async function metric(url: string, name: string): Promise<number> {

@@ -32,22 +32,13 @@ import { createRemoteTransport, RemoteBatchWriter } from "../src/store/mod.ts";
 import { freePort } from "../tests/_lib/agent.ts";
 import { startParca } from "../tests/_lib/parca.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
+import { arg, cpuSeconds } from "./_lib/proc.ts";
 
-function arg(name: string, fallback: number): number {
-  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.split("=")[1]) : fallback;
-}
+const ROOT = new URL("../", import.meta.url).pathname;
 
 const seconds = arg("seconds", 300);
 const nProcesses = arg("processes", 50);
 const warmup = 12; // past the first window and the first batch
-
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(rest[11]) + Number(rest[12])) / 100;
-}
 
 /** Counts bytes each way through a TCP proxy to `target`. */
 function startProxy(target: number): { port: number; up: () => number; close(): void } {

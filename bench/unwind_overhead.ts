@@ -12,27 +12,13 @@
  * @module
  */
 
+import { arg, cpuSeconds, rssMiB } from "./_lib/proc.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname;
 
-function arg(name: string, fallback: number): number {
-  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.split("=")[1]) : fallback;
-}
 const seconds = arg("seconds", 30);
 const nproc = arg("processes", 50);
 const warmup = 12;
-
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(rest[11]) + Number(rest[12])) / 100;
-}
-
-/** CPU of the agent and all its threads (workers included), and the peak RSS. */
-function peakRssMiB(pid: number): number {
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 async function runAgent(
   extra: string[],
@@ -78,10 +64,7 @@ async function runAgent(
   const m1 = await metrics();
   const runs = value(m1, RUNS) - value(m0, RUNS);
   const time = value(m1, TIME) - value(m0, TIME);
-  const rss = peakRssMiB(agent.pid);
-  const rssNow =
-    Number(/^VmRSS:\s+(\d+) kB$/m.exec(Deno.readTextFileSync(`/proc/${agent.pid}/status`))?.[1]) /
-    1024;
+  const { hwm: rss, rss: rssNow } = rssMiB(agent.pid);
   const dwarfFrames = value(m1, /^parca_agent_bpf_samples_total\{outcome="dwarf_frames"\} (\S+)$/m);
   agent.kill("SIGTERM");
   await agent.status;

@@ -19,6 +19,7 @@
  */
 
 import client from "prom-client";
+import { parseProcStat } from "../process/mod.ts";
 
 /** The registry behind `/metrics`. */
 export const registry: client.Registry = new client.Registry();
@@ -27,15 +28,13 @@ const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) is 100 on every Linux architecture 
 const PAGE_SIZE = 4096;
 
 function readSelfStat(): { cpuUser: number; cpuSystem: number; rss: number; startTicks: number } {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  // The comm field may contain spaces and parentheses: split after the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // rest[0] is field 3 (state); utime is field 14, stime 15, starttime 22, rss 24.
+  const stat = parseProcStat(Deno.readTextFileSync("/proc/self/stat"));
+  if (!stat) throw new Error("Cannot parse /proc/self/stat");
   return {
-    cpuUser: Number(rest[11]) / CLK_TCK,
-    cpuSystem: Number(rest[12]) / CLK_TCK,
-    startTicks: Number(rest[19]),
-    rss: Number(rest[21]) * PAGE_SIZE,
+    cpuUser: stat.utimeTicks / CLK_TCK,
+    cpuSystem: stat.stimeTicks / CLK_TCK,
+    startTicks: stat.startTimeTicks,
+    rss: stat.rssPages * PAGE_SIZE,
   };
 }
 

@@ -8,6 +8,11 @@ export interface ProcStat {
   ppid: number;
   /** Field 22, `starttime`: clock ticks after boot; with the pid it names a process uniquely. */
   startTimeTicks: number;
+  /** Fields 14 and 15, `utime` and `stime`: CPU time in user and kernel mode, in clock ticks. */
+  utimeTicks: number;
+  stimeTicks: number;
+  /** Field 24, `rss`: resident pages. */
+  rssPages: number;
 }
 
 /**
@@ -24,10 +29,22 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(")");
   if (open < 0 || close < open) return undefined;
   const f = text.slice(close + 1).trim().split(/\s+/);
-  // After ')': [0] state (field 3), [1] ppid (field 4), ..., [19] starttime (field 22).
-  if (f.length < 20) return undefined;
-  const ppid = Number(f[1]);
-  const startTimeTicks = Number(f[19]);
-  if (!Number.isSafeInteger(ppid) || !Number.isSafeInteger(startTimeTicks)) return undefined;
-  return { comm: text.slice(open + 1, close), state: f[0], ppid, startTimeTicks };
+  // After ')': [0] state (field 3), [1] ppid (field 4), [11] utime (14), [12] stime (15),
+  // [19] starttime (22), [21] rss (24).
+  if (f.length < 22) return undefined;
+  const [ppid, utimeTicks, stimeTicks, startTimeTicks, rssPages] = [1, 11, 12, 19, 21].map((i) =>
+    Number(f[i])
+  );
+  if (![ppid, utimeTicks, stimeTicks, startTimeTicks, rssPages].every(Number.isSafeInteger)) {
+    return undefined;
+  }
+  return {
+    comm: text.slice(open + 1, close),
+    state: f[0],
+    ppid,
+    startTimeTicks,
+    utimeTicks,
+    stimeTicks,
+    rssPages,
+  };
 }

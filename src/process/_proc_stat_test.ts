@@ -12,6 +12,9 @@ Deno.test("parseProcStat() counts fields from the last parenthesis", () => {
     state: "S",
     ppid: 17,
     startTimeTicks: 987654,
+    utimeTicks: 3,
+    stimeTicks: 4,
+    rssPages: 100,
   });
 });
 
