@@ -455,6 +455,9 @@ Deno.test({
     const tls = await selfSignedCert(certs);
     await t.step("without --remote-store-insecure-skip-verify", async () => {
       const fake = await startFakeParca(tls);
+      // A busy program, so that every window has a profile for /query below (on a quiet host a
+      // short window can have no sample at all).
+      const prog = startProgram(await chainProgram(tmp), ["60"]);
       const agent = await startAgent([`--remote-store-address=${fake.address}`, ...FAST]);
       try {
         await waitFor(
@@ -478,6 +481,8 @@ Deno.test({
       } finally {
         const { code } = await agent.stop();
         await fake.close();
+        prog.kill("SIGKILL");
+        await prog.status;
         strictEqual(code, 0, agent.stderr());
       }
     });
