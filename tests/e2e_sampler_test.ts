@@ -43,6 +43,27 @@ async function waitFor<T>(
   }
 }
 
+/** Ids of the loaded BPF programs: other agents may run on the host, so tests compare by id. */
+async function loadedBpfPrograms(): Promise<Set<number>> {
+  const out = await new Deno.Command("bpftool", { args: ["-j", "prog", "list"] }).output();
+  const progs: Array<{ id: number }> = JSON.parse(new TextDecoder().decode(out.stdout) || "[]");
+  return new Set(progs.map((p) => p.id));
+}
+
+/** Ids of the BPF programs whose fds a process holds (the `prog_id` of its fds' fdinfo). */
+function bpfProgramsOf(pid: number): number[] {
+  const ids = new Set<number>();
+  for (const e of Deno.readDirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s*(\d+)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/fdinfo/${e.name}`));
+      if (m) ids.add(Number(m[1]));
+    } catch {
+      // the fd was closed meanwhile
+    }
+  }
+  return [...ids];
+}
+
 Deno.test({
   name: "agent profiles a frame-pointer program, a syscall program and serves them over HTTP",
   ignore,
@@ -192,13 +213,13 @@ Deno.test({
       });
 
       await t.step("SIGTERM flushes the window, detaches and exits 0 within 2 s", async () => {
+        const ids = bpfProgramsOf(agent.child.pid);
+        ok(ids.length > 0, "the agent holds its BPF program while it runs");
         const { code, ms } = await agent.stop("SIGTERM");
         strictEqual(code, 0, agent.stderr());
         ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
-        const progs = new TextDecoder().decode(
-          (await new Deno.Command("bpftool", { args: ["prog", "list"] }).output()).stdout,
-        );
-        ok(!progs.includes("profile_cpu"), "the BPF program is gone");
+        const left = await loadedBpfPrograms();
+        ok(!ids.some((id) => left.has(id)), "the BPF program is gone");
       });
     } finally {
       await agent.stop("SIGKILL");
@@ -222,12 +243,12 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const agent = await startAgent(["--profiling-duration=1s"]);
+    const ids = bpfProgramsOf(agent.child.pid);
+    ok(ids.length > 0, "the agent holds its BPF program while it runs");
     await agent.stop("SIGKILL");
     // The kernel releases programs and perf events when the last fd closes at process exit.
     await new Promise((r) => setTimeout(r, 200));
-    const progs = new TextDecoder().decode(
-      (await new Deno.Command("bpftool", { args: ["prog", "list"] }).output()).stdout,
-    );
-    ok(!progs.includes("profile_cpu"), progs);
+    const left = await loadedBpfPrograms();
+    ok(!ids.some((id) => left.has(id)), `still loaded: ${ids.filter((id) => left.has(id))}`);
   },
 });
