@@ -11,6 +11,7 @@
 #define PROFILER_UNWIND_USER_H
 
 #include "common.h"
+#include "interp.h"
 
 /* Bit 21 of task_struct.flags: a kernel thread has no user space (include/linux/sched.h). */
 #define PF_KTHREAD 0x00200000
@@ -62,6 +63,7 @@ struct walk_state {
 	__u32 flags;                   /* enum stack_flags */
 	__u32 pid;
 	__u32 last_mapping;            /* index of the previous frame's mapping, to try it first */
+	struct interp_info *interp;    /* the process's interpreter (interp.h), or NULL */
 	bool exact_ip;                 /* ip is not a return address (leaf, after a signal frame) */
 	bool bp_unknown;               /* the caller's rbp could not be recovered */
 	bool done;
@@ -312,10 +314,14 @@ static long walk_one_frame(__u32 i, void *arg)
 {
 	struct walk_state *s = arg;
 	struct user_stack *st = s->st;
-	if (i >= MAX_USER_STACK_DEPTH)
+	__u64 n = st->len;
+	if (i >= MAX_USER_STACK_DEPTH || n >= MAX_USER_STACK_DEPTH)
 		return 1;
-	st->addrs[i] = s->ip;
-	st->len = i + 1;
+	/* The interpreter loop's frame becomes the interpreter frames it runs (interp.h). */
+	if (!interp_push_frames(s->interp, st, s->pid, s->exact_ip ? s->ip : s->ip - 1)) {
+		st->addrs[n & (MAX_USER_STACK_DEPTH - 1)] = s->ip;
+		st->len = n + 1;
+	}
 
 	struct process_mappings *proc = s->proc;
 	if (!proc) {
@@ -353,7 +359,7 @@ static long walk_one_frame(__u32 i, void *arg)
 	}
 	if (s->error || s->done || s->ip == 0)
 		return 1;
-	if (i + 1 >= MAX_USER_STACK_DEPTH) {
+	if (st->len >= MAX_USER_STACK_DEPTH) {
 		s->error = UNWIND_ERROR_TRUNCATED;
 		return 1;
 	}
@@ -376,6 +382,7 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u64 ip, __u64 sp, __
 		.exact_ip = true,
 	};
 	st->len = 0;
+	s.interp = interp_begin(pid);
 	if (ip == 0)
 		return 0;
 	if (agent_cfg.dwarf_enabled) {

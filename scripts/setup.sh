@@ -45,6 +45,8 @@ check npm npm
 check gzip gzip
 if $for_tests; then
   check /usr/bin/chromium chromium
+  # The Ruby unwinder's end-to-end test runs Debian's ruby (libruby-3.1).
+  check /usr/bin/ruby ruby
 fi
 if ((${#need_pkgs[@]})); then
   mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)

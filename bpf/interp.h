@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Copyright 2026 The profiler agent authors */
+/*
+ * Interpreter frames inside the native walk. The native walker (unwind_user.h) calls
+ * interp_push_frames() for every native frame; when its pc lies in the interpreter loop of the
+ * process (pid_to_interp), the interpreter frames that loop activation runs are pushed in its
+ * place, so Python and Ruby frames appear interleaved with the native ones at the right depth.
+ * The interpreter's own stack (frame chain, control frames) is followed by a cursor that each
+ * activation advances: <= 3.10 one Python frame per activation, 3.11+ frames up to the entry
+ * frame, Ruby frames up to the one flagged FINISH.
+ */
+#ifndef PROFILER_INTERP_H
+#define PROFILER_INTERP_H
+
+#include "common.h"
+#include "interp_types.h"
+
+/* pid -> its interpreter. Written by src/interp/mod.ts (InterpreterTracker). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct interp_info);
+} pid_to_interp SEC(".maps");
+
+/*
+ * What the interpreter walk carries from one native frame to the next, and room for one
+ * interpreter struct (a frame, a control frame). Per CPU, in a map rather than on the program's
+ * stack: besides the 512-byte limit, the verifier tracks constants written to the stack (a flag
+ * set on one path and not on another) and would explore every later branch once per variant,
+ * while map memory is just memory.
+ */
+struct interp_walk {
+	__u64 cursor;  /* next interpreter frame (PyFrameObject, _PyInterpreterFrame, cfp) */
+	__u64 end;     /* Ruby: end of the control-frame area */
+	__u32 started; /* cursor was read from the thread in this sample */
+	__u32 reserved;
+	__u8 buf[PY_FRAME_READ_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct interp_walk);
+} interp_walk_scratch SEC(".maps");
+
+/* Starts the interpreter walk of a sample: the process's interpreter, or NULL. */
+static __always_inline struct interp_info *interp_begin(__u32 pid)
+{
+	struct interp_info *info = bpf_map_lookup_elem(&pid_to_interp, &pid);
+	if (!info)
+		return NULL;
+	__u32 zero = 0;
+	struct interp_walk *w = bpf_map_lookup_elem(&interp_walk_scratch, &zero);
+	if (!w)
+		return NULL;
+	w->started = 0;
+	w->cursor = 0;
+	return info;
+}
+
+/* Fields of a struct read into scratch; `off` comes from user space, so it is bounded here. */
+static __always_inline __u64 scratch_u64(struct interp_walk *sc, __u32 off)
+{
+	if (off > PY_FRAME_READ_MAX - 8)
+		return 0;
+	return *(__u64 *)&sc->buf[off & (PY_FRAME_READ_MAX - 1)];
+}
+
+static __always_inline __u32 scratch_u32(struct interp_walk *sc, __u32 off)
+{
+	if (off > PY_FRAME_READ_MAX - 4)
+		return 0;
+	return *(__u32 *)&sc->buf[off & (PY_FRAME_READ_MAX - 1)];
+}
+
+static __always_inline __u8 scratch_u8(struct interp_walk *sc, __u32 off)
+{
+	if (off > PY_FRAME_READ_MAX - 1)
+		return 0;
+	return sc->buf[off & (PY_FRAME_READ_MAX - 1)];
+}
+
+/* Appends one interpreter frame (two words); false when the stack is full. */
+static __always_inline bool interp_emit(struct user_stack *st, __u64 kind, __u64 addr, __u64 data)
+{
+	__u64 n = st->len;
+	if (n + 2 > MAX_USER_STACK_DEPTH)
+		return false;
+	st->addrs[n & (MAX_USER_STACK_DEPTH - 1)] =
+		INTERP_FRAME_TAG | (kind << INTERP_KIND_SHIFT) | (addr & INTERP_ADDR_MASK);
+	st->addrs[(n + 1) & (MAX_USER_STACK_DEPTH - 1)] = data;
+	st->len = n + 2;
+	return true;
+}
+
+/* The sampled thread's fs base: where glibc keeps its thread control block (TSD, DTV). */
+static __always_inline __u64 interp_fsbase(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	return BPF_CORE_READ(task, thread.fsbase);
+}
+
+#include "python.h"
+#include "ruby.h"
+
+/*
+ * Pushes the interpreter frames of one activation of the interpreter loop of pid's interpreter.
+ * A global function: the verifier checks it once, on its own, rather than once per state of the
+ * native walk that calls it (inlined, it multiplied those states past the 1M-instruction limit).
+ * Returns the number of words pushed.
+ */
+__noinline int interp_activation(struct user_stack *st, __u32 pid)
+{
+	if (!st)
+		return 0;
+	struct interp_info *info = bpf_map_lookup_elem(&pid_to_interp, &pid);
+	__u32 zero = 0;
+	struct interp_walk *w = bpf_map_lookup_elem(&interp_walk_scratch, &zero);
+	if (!info || !w)
+		return 0;
+	__u64 before = st->len;
+	if (info->kind == INTERP_PYTHON)
+		python_push_activation(w, info, st);
+	else if (info->kind == INTERP_RUBY)
+		ruby_push_activation(w, info, st);
+	return st->len - before;
+}
+
+/*
+ * Called by the native walker for the frame at pc. Returns true when interpreter frames were
+ * pushed in place of the native frame, false when the caller records the native frame itself.
+ */
+static __always_inline bool interp_push_frames(struct interp_info *info, struct user_stack *st,
+					       __u32 pid, __u64 pc)
+{
+	if (!info)
+		return false;
+	bool in_loop = (pc >= info->loop_start && pc < info->loop_end) ||
+		       (pc >= info->cold_start && pc < info->cold_end);
+	return in_loop && interp_activation(st, pid) > 0;
+}
+
+#endif /* PROFILER_INTERP_H */
