@@ -59,6 +59,8 @@ export interface ElfSection {
   addr: number;
   offset: number;
   size: number;
+  /** `sh_link`: for symbol and relocation tables, the section they refer to. */
+  link: number;
   addralign: number;
 }
 
@@ -167,6 +169,7 @@ export function readElf(src: ElfSource): ElfImage | undefined {
           addr: u64(tv, o + 16),
           offset: u64(tv, o + 24),
           size: u64(tv, o + 32),
+          link: tv.getUint32(o + 40, true),
           addralign: u64(tv, o + 48),
         });
       }

@@ -1,0 +1,88 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+import { deepStrictEqual } from "node:assert/strict";
+import {
+  INTERP_INFO,
+  InterpKind,
+  PY_FRAME_READ_MAX,
+  PyFrameMode,
+  PyLastiKind,
+  PYTHON_OFFSETS,
+  RUBY_CFP_READ_MAX,
+  RUBY_OFFSETS,
+} from "./bpf_types.ts";
+
+const BPF_DIR = new URL("../../bpf/", import.meta.url).pathname;
+
+function fields(struct: string, o: Record<string, number>, names: Record<string, string>) {
+  const out: Record<string, string> = { size: `sizeof(struct ${struct})` };
+  for (const k of Object.keys(o)) {
+    if (k !== "size") out[k] = `offsetof(struct ${struct}, ${names[k]})`;
+  }
+  return out;
+}
+
+const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+const PROBES: Record<string, string> = {
+  PY_FRAME_READ_MAX: "PY_FRAME_READ_MAX",
+  RUBY_CFP_READ_MAX: "RUBY_CFP_READ_MAX",
+  "kind.PYTHON": "INTERP_PYTHON",
+  "kind.RUBY": "INTERP_RUBY",
+  "mode.FRAME_OBJECT": "PY_MODE_FRAME_OBJECT",
+  "mode.IS_ENTRY": "PY_MODE_IS_ENTRY",
+  "mode.OWNER_CSTACK": "PY_MODE_OWNER_CSTACK",
+  "lasti.INT": "PY_LASTI_INT",
+  "lasti.PTR": "PY_LASTI_PTR",
+};
+for (
+  const [prefix, struct, o] of [
+    ["info", "interp_info", INTERP_INFO],
+    ["py", "python_offsets", PYTHON_OFFSETS],
+    ["rb", "ruby_offsets", RUBY_OFFSETS],
+  ] as const
+) {
+  const names = Object.fromEntries(Object.keys(o).map((k) => [k, snake(k)]));
+  for (const [k, v] of Object.entries(fields(struct, o, names))) PROBES[`${prefix}.${k}`] = v;
+}
+
+async function probeLayout(): Promise<Record<string, number>> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const lines = Object.entries(PROBES).map(([name, expr]) =>
+      `  printf("%s\\"${name}\\":%lu", first ? "" : ",", (unsigned long)(${expr})); first = 0;`
+    );
+    await Deno.writeTextFile(
+      `${dir}/probe.c`,
+      `#include <stdio.h>\n#include <stddef.h>\n#include <stdbool.h>\n#include <linux/types.h>\n` +
+        `#include "interp_types.h"\nint main(void) {\n  int first = 1;\n  printf("{");\n` +
+        `${lines.join("\n")}\n  printf("}\\n");\n  return 0;\n}\n`,
+    );
+    const cc = await new Deno.Command("cc", {
+      args: ["-I", BPF_DIR, "-o", `${dir}/probe`, `${dir}/probe.c`],
+    }).output();
+    if (!cc.success) throw new Error(new TextDecoder().decode(cc.stderr));
+    const run = await new Deno.Command(`${dir}/probe`).output();
+    return JSON.parse(new TextDecoder().decode(run.stdout));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("bpf_types.ts mirrors the layouts and constants of bpf/interp_types.h", async () => {
+  const c = await probeLayout();
+  const prefixed = (p: string, o: Record<string, number>) =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}.${k}`, v]));
+  deepStrictEqual(c, {
+    PY_FRAME_READ_MAX,
+    RUBY_CFP_READ_MAX,
+    "kind.PYTHON": InterpKind.PYTHON,
+    "kind.RUBY": InterpKind.RUBY,
+    ...prefixed("mode", PyFrameMode),
+    ...prefixed("lasti", PyLastiKind),
+    ...prefixed("info", INTERP_INFO),
+    ...prefixed("py", PYTHON_OFFSETS),
+    ...prefixed("rb", RUBY_OFFSETS),
+  });
+});
