@@ -6,6 +6,7 @@
 
 import type { ElfSource, ProcMapping } from "../process/mod.ts";
 import { readElf } from "../process/mod.ts";
+import { LruCache } from "../process/mod.ts";
 import {
   type ElfRelocation,
   type ElfSymbol,
@@ -20,11 +21,19 @@ export interface MappedFileOpener {
   /**
    * @param pid The process.
    * @param m One of its file-backed mappings.
-   * @returns The file; the opener owns it.
+   * @returns The file and its identity (what caches are keyed by); the opener owns the file.
    * @throws {Error} When the file cannot be reached safely.
    */
-  open(pid: number, m: ProcMapping): ElfSource;
+  open(pid: number, m: ProcMapping): { src: ElfSource; key: string };
 }
+
+interface FileFacts {
+  image: NonNullable<ReturnType<typeof readElf>>;
+  syms: NonNullable<ReturnType<typeof readElfSymbols>>;
+}
+
+/** ELF facts per file identity and wanted set: a host's python processes share one read. */
+const factsCache = new LruCache<string, FileFacts | null>(64);
 
 /** A mapped ELF image. */
 export interface MappedImage {
@@ -59,14 +68,22 @@ export function mappedImage(
   wanted: ReadonlySet<string>,
 ): MappedImage | undefined {
   let src: ElfSource;
+  let key: string;
   try {
-    src = files.open(pid, m);
+    ({ src, key } = files.open(pid, m));
   } catch {
     return undefined;
   }
-  const image = readElf(src);
-  const syms = readElfSymbols(src, wanted);
-  if (!image || !syms) return undefined;
+  const cacheKey = `${key}\0${[...wanted].join(",")}`;
+  let facts = factsCache.get(cacheKey);
+  if (facts === undefined) {
+    const image = readElf(src);
+    const syms = image ? readElfSymbols(src, wanted) : undefined;
+    facts = image && syms ? { image, syms } : null;
+    factsCache.set(cacheKey, facts);
+  }
+  if (!facts) return undefined;
+  const { image, syms } = facts;
   const seg = image.programHeaders.find((p) =>
     p.type === PT_LOAD && m.offset >= p.offset - (p.offset % 4096) &&
     m.offset < p.offset + p.filesz

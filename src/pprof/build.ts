@@ -46,6 +46,52 @@ export interface SampleInput {
   kernel: ArrayLike<bigint>;
   /** Synthetic outermost frame, e.g. `[truncated]` or `[unwind error: pc not covered]`. */
   marker?: string;
+  /**
+   * Interpreter frames (Python, Ruby) of this stack. A negative entry `-1 - k` of `user` stands
+   * for `interp[k]`, at its place among the native frames.
+   */
+  interp?: readonly InterpFrameInput[];
+}
+
+/** An interpreter frame as BPF recorded it (see src/interp): kind, object address, data word. */
+export interface InterpFrameInput {
+  kind: number;
+  addr: number;
+  data: bigint;
+}
+
+/** A function frame named in the agent: interpreter frames, JIT code. */
+export interface SourceFrameName {
+  name: string;
+  /** File name; "" when unknown (JIT code). */
+  file: string;
+  /** Current line; 0 when unknown. */
+  line: number;
+  /** First line of the function; 0 when unknown. */
+  startLine: number;
+}
+
+/** Names the interpreter frames of one process (src/interp). */
+export interface InterpSymbolizer {
+  /**
+   * @param frame The frame BPF recorded.
+   * @returns Its function and current line, or undefined when it cannot be read.
+   */
+  frame(frame: InterpFrameInput): SourceFrameName | undefined;
+  /**
+   * @param kind The interpreter kind.
+   * @returns The frame shown for frames of that kind that cannot be read, e.g. `[python]`.
+   */
+  unknown(kind: number): string;
+}
+
+/** Names JIT code of one process (perf maps, jitdump: src/symbolize). */
+export interface JitSymbolizer {
+  /**
+   * @param addr An address outside every file-backed mapping.
+   * @returns The function's name, or undefined.
+   */
+  lookup(addr: number): string | undefined;
 }
 
 /** Everything one process produced in one profiling window. */
@@ -82,6 +128,10 @@ export interface Symbolizers {
   kernel?: KernelSymbolizer;
   /** Names frames in the `[vdso]` mapping; without it they are bare addresses. */
   vdso?: VdsoSymbolizer;
+  /** Names interpreter frames; without it they are shown as unknown. */
+  interp?: InterpSymbolizer;
+  /** Names JIT code (addresses in no file-backed mapping); without it they stay addresses. */
+  jit?: JitSymbolizer;
 }
 
 /** Filename of the synthetic mapping that kernel locations point to (as perf and Parca name it). */
@@ -143,6 +193,9 @@ class ProfileBuilder {
   readonly #locByKernelName = new Map<string, number>();
   readonly #locByUnknownKernelAddr = new Map<bigint, number>();
   readonly #locByMarker = new Map<string, number>();
+  readonly #locBySource = new Map<string, number>();
+  readonly #locByInterpFrame = new Map<string, number>();
+  readonly #functionBySource = new Map<string, bigint>();
 
   // Sample merging: hash → first sample index, then a collision chain.
   readonly #sampleByHash = new Map<number, number>();
@@ -251,6 +304,56 @@ class ProfileBuilder {
     return id;
   }
 
+  #sourceFunction(f: SourceFrameName): bigint {
+    const key = `${f.name}\0${f.file}\0${f.startLine}`;
+    let id = this.#functionBySource.get(key);
+    if (id === undefined) {
+      const fns = this.#profile.function;
+      id = BigInt(fns.length + 1);
+      const s = this.#str(f.name);
+      fns.push(create(FunctionSchema, {
+        id,
+        name: s,
+        systemName: s,
+        filename: this.#str(f.file),
+        startLine: BigInt(f.startLine),
+      }));
+      this.#functionBySource.set(key, id);
+    }
+    return id;
+  }
+
+  /** A location whose line names a function (interpreter or JIT frame): no mapping to resolve. */
+  #sourceLocation(f: SourceFrameName, address: bigint): number {
+    const key = `${f.name}\0${f.file}\0${f.startLine}\0${f.line}\0${address}`;
+    let id = this.#locBySource.get(key);
+    if (id === undefined) {
+      const locs = this.#profile.location;
+      id = locs.length + 1;
+      const loc = create(LocationSchema, { id: BigInt(id), mappingId: 0n, address });
+      loc.line.push(create(LineSchema, {
+        functionId: this.#sourceFunction(f),
+        line: BigInt(f.line),
+      }));
+      locs.push(loc);
+      this.#locBySource.set(key, id);
+    }
+    return id;
+  }
+
+  #interpLocation(frame: InterpFrameInput): number {
+    const key = `${frame.kind}:${frame.addr}:${frame.data}`;
+    let id = this.#locByInterpFrame.get(key);
+    if (id === undefined) {
+      const named = this.#sym.interp?.frame(frame);
+      id = named
+        ? this.#sourceLocation(named, 0n)
+        : this.#markerLocation(this.#sym.interp?.unknown(frame.kind) ?? "[interpreter]");
+      this.#locByInterpFrame.set(key, id);
+    }
+    return id;
+  }
+
   #newLocation(mappingId: bigint, address: bigint, functionName: string | undefined): number {
     const locs = this.#profile.location;
     const id = locs.length + 1;
@@ -299,7 +402,10 @@ class ProfileBuilder {
       if (mappingId !== 0 && mappingId === this.#vdsoMappingId && this.#sym.vdso) {
         name = this.#sym.vdso.lookup(addr - this.#vdsoStart);
       }
-      id = this.#newLocation(BigInt(mappingId), BigInt(addr), name);
+      const jitName = mappingId === 0 ? this.#sym.jit?.lookup(addr) : undefined;
+      id = jitName !== undefined
+        ? this.#sourceLocation({ name: jitName, file: "", line: 0, startLine: 0 }, 0n)
+        : this.#newLocation(BigInt(mappingId), BigInt(addr), name);
       this.#locByUserAddr.set(addr, id);
     }
     return id;
@@ -323,7 +429,14 @@ class ProfileBuilder {
     const f = this.#frames;
     let n = 0;
     for (let i = 0; i < s.kernel.length; i++) f[n++] = this.#kernelLocation(s.kernel[i]);
-    for (let i = 0; i < s.user.length; i++) f[n++] = this.#userLocation(s.user[i]);
+    for (let i = 0; i < s.user.length; i++) {
+      const a = s.user[i];
+      if (a >= 0) f[n++] = this.#userLocation(a);
+      else {
+        const frame = s.interp?.[-1 - a];
+        f[n++] = frame ? this.#interpLocation(frame) : this.#markerLocation("[interpreter]");
+      }
+    }
     if (s.marker) f[n++] = this.#markerLocation(s.marker);
     return n;
   }

@@ -33,11 +33,15 @@
 export type { Profile } from "../gen/perftools/profiles/profile_pb.ts";
 export {
   buildProfile,
+  type InterpFrameInput,
+  type InterpSymbolizer,
+  type JitSymbolizer,
   KERNEL_MAPPING_NAME,
   type KernelSymbolizer,
   type MappingInput,
   type ProfileInput,
   type SampleInput,
+  type SourceFrameName,
   type Symbolizers,
   VDSO_MAPPING_NAME,
   type VdsoSymbolizer,

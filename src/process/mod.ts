@@ -22,6 +22,7 @@
  */
 
 export { parseProcStat, type ProcStat } from "./_proc_stat.ts";
+export { LruCache } from "./_lru.ts";
 export { parseMaps, type ParseMapsCounters, type ProcMapping } from "./maps.ts";
 export { BytesElfSource, type ElfSource, FileElfSource } from "./elf_source.ts";
 export { buildIdOfImage, type ElfBuildId, elfBuildId } from "./elf_build_id.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { LruCache } from "../../process/_lru.ts";
+import { LruCache } from "../../process/mod.ts";
 import { Fields, type ProcessMemory } from "../memory.ts";
 import { lineOf } from "./line_table.ts";
 import type { PythonLayout } from "./offsets.ts";

@@ -89,8 +89,12 @@ function walkLikeBpf(mem: ProcMemory, py: PythonProcess, tstate: number): [numbe
 }
 
 const files: MappedFileOpener = {
-  open: (pid, m) =>
-    FileElfSource.open(`/proc/${pid}/map_files/${m.start.toString(16)}-${m.limit.toString(16)}`),
+  open: (pid, m) => ({
+    src: FileElfSource.open(
+      `/proc/${pid}/map_files/${m.start.toString(16)}-${m.limit.toString(16)}`,
+    ),
+    key: `${pid}:${m.start}`,
+  }),
 };
 
 for (const { label, exe } of installedPythons()) {

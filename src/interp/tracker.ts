@@ -1,0 +1,271 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * Which processes run an interpreter BPF can walk, and the names of their frames. A process is
+ * examined when its unwind information is (re)loaded and at the end of each window it had
+ * samples in; what is found goes into pid_to_interp, and at the end of each window the sampled
+ * frames (code object or iseq address + instruction) are named by reading the process's memory.
+ *
+ * @module
+ */
+
+import { getLogger } from "../log/mod.ts";
+import { parseMaps, parseProcStat, type ProcMapping } from "../process/mod.ts";
+import type { InterpFrameInput, InterpSymbolizer, SourceFrameName } from "../pprof/mod.ts";
+import { encodeInterpInfo, type InterpInfo, InterpKind } from "./bpf_types.ts";
+import type { MappedFileOpener } from "./_image.ts";
+import { type ProcessMemory, ProcMemory } from "./memory.ts";
+import { PythonCodeReader } from "./python/code.ts";
+import { detectPython } from "./python/detect.ts";
+import { RubyIseqReader } from "./ruby/iseq.ts";
+import { detectRuby } from "./ruby/detect.ts";
+import { interpMetrics } from "./metrics.ts";
+
+const log = getLogger("interp");
+
+/** Writes and deletes pid_to_interp entries (src/bpf). */
+export interface InterpMapWriter {
+  /**
+   * @param pid The process.
+   * @param value An encoded struct interp_info.
+   * @returns True when stored.
+   */
+  set(pid: number, value: Uint8Array): boolean;
+  /** @param pid The process. */
+  delete(pid: number): void;
+}
+
+/** Options of {@link InterpreterTracker}. */
+export interface InterpreterTrackerOptions {
+  /** Walk CPython (false: --python-unwinding-disable). */
+  python: boolean;
+  /** Walk CRuby (false: --ruby-unwinding-disable). */
+  ruby: boolean;
+  /** Opens processes' mapped files safely (the object-file pool). */
+  files: MappedFileOpener;
+  /** Opens a process's memory; tests pass a fake. */
+  openMemory?: (pid: number) => ProcessMemory;
+}
+
+interface FrameReader {
+  frame(addr: number, data: bigint): SourceFrameName | undefined;
+}
+
+interface Tracked {
+  /** starttime of /proc/PID/stat: a reused pid is another process. */
+  startTime: number;
+  /** The interpreter's mapping (`path@start`), to notice an exec; "" when none was found. */
+  mappingKey: string;
+  kind: number;
+  version?: string;
+  mem?: ProcessMemory;
+  reader?: FrameReader;
+  /** Not ready yet (interpreter still starting): examine again. */
+  retry: boolean;
+}
+
+function startTimeOf(pid: number): number | undefined {
+  try {
+    return parseProcStat(Deno.readTextFileSync(`/proc/${pid}/stat`))?.startTimeTicks;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The interpreter unwinder's user-space half (see module doc). */
+export class InterpreterTracker {
+  readonly #opts: InterpreterTrackerOptions;
+  #map: InterpMapWriter | undefined;
+  readonly #procs = new Map<number, Tracked>();
+  #closed = false;
+
+  /** @param opts Which interpreters, and how to reach processes. */
+  constructor(opts: InterpreterTrackerOptions) {
+    this.#opts = opts;
+  }
+
+  /** Whether any interpreter is walked at all. */
+  get enabled(): boolean {
+    return this.#opts.python || this.#opts.ruby;
+  }
+
+  /** Processes with an interpreter entry in BPF. */
+  get walked(): number {
+    let n = 0;
+    for (const t of this.#procs.values()) if (t.kind !== InterpKind.NONE) n++;
+    return n;
+  }
+
+  /**
+   * Starts writing pid_to_interp.
+   *
+   * @param map The map.
+   */
+  attach(map: InterpMapWriter): void {
+    this.#map = map;
+  }
+
+  /**
+   * Looks for an interpreter in a process (again, when its mappings may have changed).
+   *
+   * @param pid The process.
+   * @param maps Its mappings, when the caller has just read them.
+   */
+  examine(pid: number, maps?: ProcMapping[]): void {
+    if (!this.enabled || this.#closed || !this.#map) return;
+    const startTime = startTimeOf(pid);
+    if (startTime === undefined) {
+      this.forget(pid);
+      return;
+    }
+    let old = this.#procs.get(pid);
+    if (old && old.startTime !== startTime) {
+      this.forget(pid);
+      old = undefined;
+    }
+    try {
+      maps ??= parseMaps(Deno.readTextFileSync(`/proc/${pid}/maps`));
+    } catch {
+      this.forget(pid);
+      return;
+    }
+    const key = interpreterMappingKey(maps);
+    if (old && !old.retry && old.mappingKey === key) return; // nothing changed
+    if (old) this.forget(pid);
+    const t: Tracked = { startTime, mappingKey: key, kind: InterpKind.NONE, retry: false };
+    this.#procs.set(pid, t);
+    if (!key) return;
+    let mem: ProcessMemory;
+    try {
+      mem = (this.#opts.openMemory ?? ((p) => ProcMemory.open(p)))(pid);
+    } catch (e) {
+      interpMetrics.errors.inc({ kind: "memory" });
+      log.debug("cannot read a process's memory", { pid, error: (e as Error).message });
+      return;
+    }
+    const found = this.#detect(pid, maps, mem, t);
+    if (!found) {
+      mem.close();
+      return;
+    }
+    if (!this.#map.set(pid, encodeInterpInfo(found))) {
+      interpMetrics.errors.inc({ kind: "map_update" });
+      mem.close();
+      t.kind = InterpKind.NONE;
+      return;
+    }
+    t.mem = mem;
+    interpMetrics.processes.inc({ interpreter: t.kind === InterpKind.PYTHON ? "python" : "ruby" });
+  }
+
+  #detect(
+    pid: number,
+    maps: ProcMapping[],
+    mem: ProcessMemory,
+    t: Tracked,
+  ): InterpInfo | undefined {
+    const files = this.#opts.files;
+    if (this.#opts.python) {
+      const py = detectPython(pid, maps, files, mem);
+      if ("info" in py) {
+        for (const note of py.notes) {
+          log.info("Python layout differs from the table", { pid, note });
+        }
+        log.debug("walking Python", { pid, version: py.version, path: py.path });
+        t.kind = InterpKind.PYTHON;
+        t.version = py.version;
+        t.reader = new PythonCodeReader(mem, py.layout);
+        return py.info;
+      }
+      if (py.kind === "not-ready") t.retry = true;
+      else if (py.kind !== "not-python") {
+        interpMetrics.errors.inc({ kind: py.kind === "unsupported" ? "unsupported" : "detect" });
+        log.debug("Python process not walked", { pid, ...py });
+      }
+    }
+    if (this.#opts.ruby) {
+      const rb = detectRuby(pid, maps, files, mem);
+      if ("info" in rb) {
+        log.debug("walking Ruby", { pid, version: rb.version, path: rb.path });
+        t.kind = InterpKind.RUBY;
+        t.version = rb.version;
+        t.reader = new RubyIseqReader(mem, rb.layout);
+        return rb.info;
+      }
+      if (rb.kind === "not-ready") t.retry = true;
+      else if (rb.kind !== "not-ruby") {
+        interpMetrics.errors.inc({ kind: rb.kind === "unsupported" ? "unsupported" : "detect" });
+        log.debug("Ruby process not walked", { pid, ...rb });
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The namer of a process's interpreter frames, for the pprof builder.
+   *
+   * @param pid The process.
+   * @returns The symbolizer (frames of a process that is not tracked are shown as unknown).
+   */
+  symbolizer(pid: number): InterpSymbolizer {
+    const t = this.#procs.get(pid);
+    return {
+      frame: (f: InterpFrameInput) => {
+        const named = t?.reader && t.kind === f.kind ? t.reader.frame(f.addr, f.data) : undefined;
+        interpMetrics.frames.inc({ result: named ? "named" : "unknown" });
+        return named;
+      },
+      unknown: (kind: number) => kind === InterpKind.RUBY ? "[ruby]" : "[python]",
+    };
+  }
+
+  /**
+   * End of a window: examines processes seen for the first time or not ready before, and
+   * forgets processes that exited.
+   *
+   * @param pids Processes with samples in the window.
+   */
+  windowEnded(pids: ReadonlySet<number>): void {
+    for (const pid of pids) {
+      const t = this.#procs.get(pid);
+      if (!t || t.retry) this.examine(pid);
+    }
+    for (const [pid, t] of this.#procs) {
+      if (!pids.has(pid) && startTimeOf(pid) !== t.startTime) this.forget(pid);
+    }
+  }
+
+  /**
+   * Drops what is known about a process and its BPF entry.
+   *
+   * @param pid The process.
+   */
+  forget(pid: number): void {
+    const t = this.#procs.get(pid);
+    if (!t) return;
+    this.#procs.delete(pid);
+    t.mem?.close();
+    if (t.kind !== InterpKind.NONE) this.#map?.delete(pid);
+  }
+
+  /** Stops: closes every process's memory. The BPF map goes with the BPF object. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#procs.values()) t.mem?.close();
+    this.#procs.clear();
+    this.#map = undefined;
+  }
+}
+
+/** The mapping that identifies a process's interpreter, `path@start`, or "". */
+function interpreterMappingKey(maps: ProcMapping[]): string {
+  for (const m of maps) {
+    if (!m.perms.includes("x")) continue;
+    const base = m.path.slice(m.path.lastIndexOf("/") + 1);
+    if (/^(libpython3\.\d+.*\.so|python3\.\d+[a-z]*$|libruby[-.].*\.so|ruby$)/.test(base)) {
+      return `${m.path}@${m.start}`;
+    }
+  }
+  return "";
+}
