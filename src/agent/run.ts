@@ -31,6 +31,7 @@ import { configureLogging, getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { profileToText } from "../pprof/mod.ts";
 import type { Profile } from "../pprof/mod.ts";
+import { InterpreterTracker } from "../interp/mod.ts";
 import { ObjectFilePool, ProcessReader } from "../process/mod.ts";
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
@@ -78,6 +79,9 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   "object-file-pool-eviction-policy",
   "profiling-perf-event-buffer-processing-interval",
   "profiling-perf-event-buffer-worker-count",
+  // Interpreter unwinders (src/interp).
+  "python-unwinding-disable",
+  "ruby-unwinding-disable",
   ...REMOTE_FLAGS,
 ]);
 
@@ -236,13 +240,20 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
   if (remote) sinks.push(...remote.sinks);
 
   const cpus = onlineCpus();
+  const files = new ObjectFilePool({
+    size: flags.objectFilePoolSize,
+    policy: flags.objectFilePoolEvictionPolicy,
+  });
+  const interpreters = new InterpreterTracker({
+    python: !flags.pythonUnwindingDisable,
+    ruby: !flags.rubyUnwindingDisable,
+    files: { open: (pid, m) => files.get(pid, m) },
+  });
   const unwinder = flags.dwarfUnwindingDisable ? undefined : new Unwinder({
     builders: new BuilderPool(flags.profilingPerfEventBufferWorkerCount),
     processes,
-    files: new ObjectFilePool({
-      size: flags.objectFilePoolSize,
-      policy: flags.objectFilePoolEvictionPolicy,
-    }),
+    files,
+    onProcessLoaded: (pid, maps) => interpreters.examine(pid, maps),
     processingIntervalMs: flags.profilingPerfEventBufferProcessingIntervalMs,
     eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     maxRows: UNWIND_ROW_BUDGET,
@@ -276,6 +287,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     mixedMode: flags.dwarfUnwindingMixed,
     eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     unwinder,
+    interpreters: interpreters.enabled ? interpreters : undefined,
     processes,
     kernelSymbols,
     vdsoSymbols,

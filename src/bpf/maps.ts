@@ -88,11 +88,29 @@ export function updateMapBatch(
 }
 
 /**
- * Deletes one key; a missing key is not an error.
+ * Creates or replaces one element (BPF_ANY).
  *
  * @param fd The map.
- * @param key The key bytes.
- * @returns true when the key existed.
+ * @param key The key's bytes.
+ * @param value The value's bytes.
+ * @throws {NativeError} When the kernel refuses (E2BIG: the map is full).
+ */
+export function setMapElement(
+  fd: number,
+  key: Uint8Array<ArrayBuffer>,
+  value: Uint8Array<ArrayBuffer>,
+): void {
+  const rc = libbpf().bpf_map_update_elem(fd, key, value, 0n);
+  if (rc < 0) throw new NativeError("update a BPF map element", -rc);
+}
+
+/**
+ * Deletes one element.
+ *
+ * @param fd The map.
+ * @param key The key's bytes.
+ * @returns False when the key was absent.
+ * @throws {NativeError} On any other failure.
  */
 export function deleteMapElement(fd: number, key: Uint8Array<ArrayBuffer>): boolean {
   const rc = libbpf().bpf_map_delete_elem(fd, key);

@@ -50,4 +50,10 @@ export {
 export { checkPrerequisites, type Prerequisites } from "./preflight.ts";
 export { readProgramStats } from "./prog_stats.ts";
 export { RingBuffer } from "./ring_buffer.ts";
-export { createUnwindTableMap, deleteMapElement, listMapKeysU32, updateMapBatch } from "./maps.ts";
+export {
+  createUnwindTableMap,
+  deleteMapElement,
+  listMapKeysU32,
+  setMapElement,
+  updateMapBatch,
+} from "./maps.ts";

@@ -86,6 +86,7 @@ interface MapFds {
   exeIdToTable: number;
   unwindRules: number;
   events: number;
+  pidToInterp: number;
 }
 
 /** One stacks map kind: its value layout and depth. */
@@ -223,6 +224,7 @@ export class ProfilerObject {
         exeIdToTable: fd("exe_id_to_table"),
         unwindRules: fd("unwind_rules"),
         events: fd("events"),
+        pidToInterp: fd("pid_to_interp"),
       };
       log.debug("loaded BPF object", {
         path: opts.objectPath,
@@ -250,6 +252,11 @@ export class ProfilerObject {
   } {
     const { pidToMappings, exeIdToTable, unwindRules, events } = this.#fds;
     return { pidToMappings, exeIdToTable, unwindRules, events };
+  }
+
+  /** Fd of pid_to_interp, which src/interp writes (struct interp_info per process). */
+  get interpMap(): number {
+    return this.#fds.pidToInterp;
   }
 
   /** Map capacities, for metrics and the status page. */

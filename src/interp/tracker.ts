@@ -10,6 +10,7 @@
  * @module
  */
 
+import { deleteMapElement, setMapElement } from "../bpf/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { parseMaps, parseProcStat, type ProcMapping } from "../process/mod.ts";
 import type { InterpFrameInput, InterpSymbolizer, SourceFrameName } from "../pprof/mod.ts";
@@ -100,10 +101,10 @@ export class InterpreterTracker {
   /**
    * Starts writing pid_to_interp.
    *
-   * @param map The map.
+   * @param target The loaded BPF object (its `interpMap` fd), or a writer (tests).
    */
-  attach(map: InterpMapWriter): void {
-    this.#map = map;
+  attach(target: { interpMap: number } | InterpMapWriter): void {
+    this.#map = "interpMap" in target ? bpfInterpMap(target.interpMap) : target;
   }
 
   /**
@@ -256,6 +257,30 @@ export class InterpreterTracker {
     this.#procs.clear();
     this.#map = undefined;
   }
+}
+
+/** pid_to_interp through libbpf. */
+function bpfInterpMap(fd: number): InterpMapWriter {
+  const key = (pid: number) => new Uint8Array(new Uint32Array([pid]).buffer);
+  return {
+    set(pid, value) {
+      try {
+        setMapElement(fd, key(pid), value.slice());
+        return true;
+      } catch (e) {
+        log.debug("cannot store a process's interpreter in BPF", {
+          pid,
+          error: (e as Error).message,
+        });
+        return false;
+      }
+    },
+    delete(pid) {
+      try {
+        deleteMapElement(fd, key(pid));
+      } catch { /* gone already */ }
+    },
+  };
 }
 
 /** The mapping that identifies a process's interpreter, `path@start`, or "". */

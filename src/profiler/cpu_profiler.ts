@@ -17,7 +17,13 @@ import { type DrainResult, ProfilerObject, readProgramStats } from "../bpf/mod.t
 import { type LabelManager, labelMetrics } from "../labels/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
-import { buildProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
+import {
+  buildProfile,
+  encodeProfile,
+  type InterpSymbolizer,
+  type JitSymbolizer,
+  type Profile,
+} from "../pprof/mod.ts";
 import type { ExecutableMapping, ProcessReader } from "../process/mod.ts";
 import type { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
 import { assembleWindow, type WindowSample } from "./window.ts";
@@ -78,6 +84,26 @@ export interface UnwinderHooks {
   close(): void;
 }
 
+/** What the profiler tells the interpreter unwinders (src/interp) and asks of them. */
+export interface InterpreterHooks {
+  /** The BPF object is loaded: start writing its pid_to_interp map. */
+  attach(obj: { interpMap: number }): void;
+  /** Names the interpreter frames of one process. */
+  symbolizer(pid: number): InterpSymbolizer;
+  /** A window ended; these pids had samples in it. */
+  windowEnded(pids: ReadonlySet<number>): void;
+  /** The profiler stops. */
+  close(): void;
+}
+
+/** Names JIT code (perf maps, jitdump: src/symbolize). */
+export interface JitHooks {
+  /** The namer of one process's JIT code, if it has any. */
+  symbolizer(pid: number): JitSymbolizer | undefined;
+  /** A window ended; these pids had samples in it. */
+  windowEnded(pids: ReadonlySet<number>): void;
+}
+
 /** Options of {@link CpuProfiler}. */
 export interface CpuProfilerOptions {
   objectPath: string;
@@ -96,6 +122,10 @@ export interface CpuProfilerOptions {
   /** Loads unwind tables for the processes BPF asks about; absent: frame pointers only. */
   unwinder?: UnwinderHooks;
   processes: ProcessReader;
+  /** Walks and names Python and Ruby frames; absent: none are walked. */
+  interpreters?: InterpreterHooks;
+  /** Names JIT code; absent: JIT frames stay addresses. */
+  jit?: JitHooks;
   kernelSymbols?: KernelSymbols;
   vdsoSymbols?: VdsoSymbols;
   sinks: ProfileSink[];
@@ -189,6 +219,7 @@ export class CpuProfiler {
     }
     this.#obj = obj;
     this.#opts.unwinder?.attach(obj);
+    this.#opts.interpreters?.attach(obj);
     metrics.numCpu.set(this.#opts.cpus.length);
     this.#beginWindow();
     log.info("profiling", {
@@ -239,6 +270,7 @@ export class CpuProfiler {
       log.error("final window failed", { error: (e as Error).message });
     }
     this.#opts.unwinder?.close();
+    this.#opts.interpreters?.close();
     obj.close();
     this.#obj = undefined;
   }
@@ -365,7 +397,12 @@ export class CpuProfiler {
             frequencyHz: this.#opts.frequencyHz,
             mappings: info?.mappings ?? [],
             samples: groupSamples,
-          }, { kernel: this.#opts.kernelSymbols, vdso: this.#opts.vdsoSymbols });
+          }, {
+            kernel: this.#opts.kernelSymbols,
+            vdso: this.#opts.vdsoSymbols,
+            interp: this.#opts.interpreters?.symbolizer(proc.pid),
+            jit: this.#opts.jit?.symbolizer(proc.pid),
+          });
           pprof = encodeProfile(profile);
         } catch (e) {
           entry.status = "error";
@@ -394,7 +431,10 @@ export class CpuProfiler {
         }
       }
     }
-    this.#opts.unwinder?.windowEnded(new Set(processes.keys()));
+    const pids = new Set(processes.keys());
+    this.#opts.unwinder?.windowEnded(pids);
+    this.#opts.interpreters?.windowEnded(pids);
+    this.#opts.jit?.windowEnded(pids);
     metrics.processes.set(processes.size);
     this.#status = status;
     this.#lastError = drained.errors.length

@@ -17,6 +17,8 @@
 export {
   CpuProfiler,
   type CpuProfilerOptions,
+  type InterpreterHooks,
+  type JitHooks,
   mapCapacity,
   type ProcessProfile,
   type ProcessStatus,

@@ -11,14 +11,20 @@
 
 import type { CountEntry } from "../bpf/mod.ts";
 import { StackFlags, UNWIND_ERROR_NAMES } from "../bpf/mod.ts";
+import { decodeInterpFrame, INTERP_FRAME_TAG, type InterpFrameWords } from "../interp/mod.ts";
 
 /** One aggregated stack of a process, ready for the pprof builder. */
 export interface WindowSample {
   tid: number;
   threadName: string;
   count: number;
-  /** User frames, leaf first. Callers' return addresses are moved back 1 byte into the call. */
+  /**
+   * User frames, leaf first. Callers' return addresses are moved back 1 byte into the call. A
+   * negative entry `-1 - k` is the interpreter frame `interp[k]` (Python, Ruby), in its place.
+   */
   user: number[];
+  /** Interpreter frames of the stack, when it has any. */
+  interp?: InterpFrameWords[];
   /** Kernel frames, leaf first, adjusted the same way. */
   kernel: bigint[];
   /** A synthetic outermost frame saying why the stack is incomplete, if it is. */
@@ -96,11 +102,21 @@ export function assembleWindow(
       processes.set(e.pid, proc);
     }
     const user: number[] = [];
+    let interp: InterpFrameWords[] | undefined;
     let badAddress = false;
     if (e.userStackId !== 0n) {
       const s = userStacks.get(e.userStackId);
       if (s) {
         for (let i = 0; i < s.length; i++) {
+          // Interpreter frames take two words: tagged object address, then its data.
+          if (s[i] & INTERP_FRAME_TAG) {
+            if (i + 1 >= s.length) break;
+            interp ??= [];
+            interp.push(decodeInterpFrame(s[i], s[i + 1]));
+            user.push(-interp.length);
+            i++;
+            continue;
+          }
           // Above the x86-64 user half nothing is user code: a frame-pointer walk that read
           // garbage. Cut the stack there (such values would not even fit a double exactly).
           if (s[i] > USER_ADDRESS_MAX) {
@@ -133,6 +149,7 @@ export function assembleWindow(
       threadName: e.threadComm,
       count: e.count,
       user,
+      interp,
       kernel,
       marker,
     });

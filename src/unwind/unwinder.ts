@@ -63,6 +63,8 @@ export interface UnwinderOptions {
   maxFileBytes: number;
   /** Whether tables are used at all (--dwarf-unwinding-disable turns them off). */
   dwarfEnabled: boolean;
+  /** Called with a process's mappings each time they are read (the interpreter tracker). */
+  onProcessLoaded?: (pid: number, maps: ProcMapping[]) => void;
 }
 
 /** The user-space half of the unwinder (see module doc). */
@@ -171,6 +173,7 @@ export class Unwinder implements UnwinderHooks {
       this.forget(pid);
       return; // exited
     }
+    this.#opts.onProcessLoaded?.(pid, maps);
     const exec = maps.filter((m) => m.perms.includes("x") && m.path !== "[vsyscall]");
     // Mappings whose table is still being built are written as PENDING (frame pointers, marked)
     // and the process is loaded again when the build ends: a process never waits for another
