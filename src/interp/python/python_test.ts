@@ -15,26 +15,7 @@ import type { MappedFileOpener } from "../_image.ts";
 import { PythonCodeReader, type SourceFrame } from "./code.ts";
 import { detectPython, GLIBC_TSD_OFFSET, type PythonProcess } from "./detect.ts";
 import { lnotabLine, locationTableLine, pep626Line } from "./line_table.ts";
-
-/** pythons on this machine: pyenv builds and Debian's. */
-export function installedPythons(): { label: string; exe: string }[] {
-  const out: { label: string; exe: string }[] = [];
-  const root = `${Deno.env.get("HOME") ?? "/root"}/.pyenv/versions`;
-  try {
-    for (const e of Deno.readDirSync(root)) {
-      const m = e.name.match(/^3\.(\d+)\.\d+$/);
-      if (m && Number(m[1]) >= 8) {
-        out.push({ label: `pyenv ${e.name}`, exe: `${root}/${e.name}/bin/python3` });
-      }
-    }
-  } catch { /* no pyenv */ }
-  out.sort((a, b) => a.label.localeCompare(b.label, undefined, { numeric: true }));
-  try {
-    Deno.statSync("/usr/bin/python3");
-    out.push({ label: "debian python3", exe: "/usr/bin/python3" });
-  } catch { /* none */ }
-  return out;
-}
+import { installedPythons } from "../../../tests/_lib/pythons.ts";
 
 // Prints the thread's fs base and PyThreadState, and the stack as Python sees it, then waits.
 const SCRIPT = `
