@@ -205,6 +205,29 @@ export const HELP_ROWS: readonly HelpRow[] = [
     defaultValue: "127.0.0.1:7071",
     feature: "the HTTP server",
   })),
+  f(spec({
+    name: "http-allowed-hosts",
+    key: "httpAllowedHosts",
+    placeholder: "=HOST,...",
+    help: [
+      "Host names the HTTP server answers besides IP",
+      "addresses, localhost and the --http-address",
+      "host (DNS rebinding protection); * allows all.",
+    ],
+    parse: (raw, previous) => [...(previous ?? []), ...parseList(raw)],
+    defaultValue: [],
+    feature: "the HTTP server",
+  })),
+  f(boolSpec({
+    name: "http-raw-labels",
+    key: "httpRawLabels",
+    help: [
+      "Serve /?labels=raw: every process's labels",
+      "before relabeling, command lines included.",
+    ],
+    defaultValue: false,
+    feature: "the HTTP server",
+  })),
   { kind: "version", name: "version", help: ["Show application version."] },
   f(spec({
     name: "node",

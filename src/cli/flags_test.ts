@@ -47,6 +47,8 @@ Deno.test("defaultFlags() matches the seed's defaults", () => {
       logLevel: "info",
       logFormat: "logfmt",
       httpAddress: "127.0.0.1:7071",
+      httpAllowedHosts: [],
+      httpRawLabels: false,
       node: HOST,
       configPath: "",
       memlockRlimit: 0,
@@ -525,6 +527,13 @@ Deno.test("helpText() contains every line of seed-help.txt, in order, plus only 
   }
   equal(j, want.length, `seed line not found in order: ${want[j]}`);
   deepStrictEqual(extra, [
+    // Additions to the reference's flags (issue 9).
+    "--http-allowed-hosts=HOST,...",
+    "Host names the HTTP server answers besides IP",
+    "addresses, localhost and the --http-address",
+    "host (DNS rebinding protection); * allows all.",
+    "--http-raw-labels Serve /?labels=raw: every process's labels",
+    "before relabeling, command lines included.",
     "A Go runtime setting with no meaning in this",
     "agent; accepted for compatibility and ignored.",
     "A Go runtime setting with no meaning in this",
