@@ -36,7 +36,7 @@ import { ObjectFilePool, ProcessReader } from "../process/mod.ts";
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
 import { LocalStore } from "../store/mod.ts";
-import { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
+import { JitSymbols, KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
 import { watchSupervisor } from "../telemetry/mod.ts";
 import { setMemlockRlimit } from "./memlock.ts";
 import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
@@ -92,6 +92,8 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   // Interpreter unwinders (src/interp).
   "python-unwinding-disable",
   "ruby-unwinding-disable",
+  // JIT symbolization (src/symbolize/perf_map.ts).
+  "symbolizer-jit-disable",
   ...REMOTE_FLAGS,
 ]);
 
@@ -302,6 +304,7 @@ async function runAgent(
     eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     unwinder,
     interpreters: interpreters.enabled ? interpreters : undefined,
+    jit: flags.symbolizerJitDisable ? undefined : new JitSymbols(),
     processes,
     kernelSymbols,
     vdsoSymbols,

@@ -6,6 +6,7 @@
  *
  * - {@link KernelSymbols}: kernel frames, from `/proc/kallsyms`, rebuilt only when modules change.
  * - {@link VdsoSymbols}: vDSO frames, from the agent's own copy of the vDSO image.
+ * - {@link JitSymbols}: JIT-compiled code, from the perf maps and jitdump files runtimes write.
  *
  * User native frames are left as addresses on purpose: the server symbolizes them from the
  * uploaded debuginfo, as Parca Agent does.
@@ -26,4 +27,12 @@
  */
 
 export { KernelSymbols } from "./kallsyms.ts";
+export {
+  CodeRanges,
+  JitSymbols,
+  type JitSymbolsOptions,
+  type JitSymbolsStats,
+  parseJitdump,
+  parsePerfMap,
+} from "./perf_map.ts";
 export { VdsoSymbols } from "./vdso.ts";
