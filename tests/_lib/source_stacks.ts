@@ -29,6 +29,7 @@ export interface SourceStack {
   frames: Frame[];
   count: number;
   tid: number;
+  threadName: string;
 }
 
 /**
@@ -67,10 +68,12 @@ export function sourceStacks(p: Profile): SourceStack[] {
       };
     });
     let tid = 0;
+    let threadName = "";
     for (const l of s.label) {
       if (str[Number(l.key)] === "thread_id") tid = Number(str[Number(l.str)]);
+      if (str[Number(l.key)] === "thread_name") threadName = str[Number(l.str)];
     }
-    return { frames, count: Number(s.value[0]), tid };
+    return { frames, count: Number(s.value[0]), tid, threadName };
   });
 }
 
