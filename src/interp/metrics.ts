@@ -18,6 +18,12 @@ export const interpMetrics = {
     labelNames: ["result"] as const,
     registers: [registry],
   }),
+  seconds: new client.Counter({
+    name: "parca_agent_interpreter_seconds_total",
+    help: "Time the agent spent on interpreters: detecting them (detect) and naming frames (name).",
+    labelNames: ["op"] as const,
+    registers: [registry],
+  }),
   errors: new client.Counter({
     name: "parca_agent_interpreter_errors_total",
     help: "Interpreter processes that could not be walked, by reason.",

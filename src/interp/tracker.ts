@@ -115,6 +115,17 @@ export class InterpreterTracker {
    */
   examine(pid: number, maps?: ProcMapping[]): void {
     if (!this.enabled || this.#closed || !this.#map) return;
+    const t0 = performance.now();
+    try {
+      this.#examine(pid, maps);
+    } finally {
+      interpMetrics.seconds.inc({ op: "detect" }, (performance.now() - t0) / 1000);
+    }
+  }
+
+  #examine(pid: number, maps?: ProcMapping[]): void {
+    const map = this.#map;
+    if (!map) return;
     const startTime = startTimeOf(pid);
     if (startTime === undefined) {
       this.forget(pid);
@@ -150,7 +161,7 @@ export class InterpreterTracker {
       mem.close();
       return;
     }
-    if (!this.#map.set(pid, encodeInterpInfo(found))) {
+    if (!map.set(pid, encodeInterpInfo(found))) {
       interpMetrics.errors.inc({ kind: "map_update" });
       mem.close();
       t.kind = InterpKind.NONE;
@@ -213,8 +224,10 @@ export class InterpreterTracker {
     const t = this.#procs.get(pid);
     return {
       frame: (f: InterpFrameInput) => {
+        const t0 = performance.now();
         const named = t?.reader && t.kind === f.kind ? t.reader.frame(f.addr, f.data) : undefined;
         interpMetrics.frames.inc({ result: named ? "named" : "unknown" });
+        interpMetrics.seconds.inc({ op: "name" }, (performance.now() - t0) / 1000);
         return named;
       },
       unknown: (kind: number) => kind === InterpKind.RUBY ? "[ruby]" : "[python]",

@@ -98,8 +98,11 @@ export interface InterpreterHooks {
 
 /** Names JIT code (perf maps, jitdump: src/symbolize). */
 export interface JitHooks {
-  /** The namer of one process's JIT code, if it has any. */
-  symbolizer(pid: number): JitSymbolizer | undefined;
+  /** The namer of one process's JIT code, if it has any (`info`: what src/process read). */
+  symbolizer(
+    pid: number,
+    info?: { startTimeTicks: number; mappings: ReadonlyArray<{ path: string }> },
+  ): JitSymbolizer | undefined;
   /** A window ended; these pids had samples in it. */
   windowEnded(pids: ReadonlySet<number>): void;
 }
@@ -401,7 +404,7 @@ export class CpuProfiler {
             kernel: this.#opts.kernelSymbols,
             vdso: this.#opts.vdsoSymbols,
             interp: this.#opts.interpreters?.symbolizer(proc.pid),
-            jit: this.#opts.jit?.symbolizer(proc.pid),
+            jit: this.#opts.jit?.symbolizer(proc.pid, info),
           });
           pprof = encodeProfile(profile);
         } catch (e) {

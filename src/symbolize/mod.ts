@@ -29,6 +29,7 @@
 export { KernelSymbols } from "./kallsyms.ts";
 export {
   CodeRanges,
+  type JitProcessFacts,
   JitSymbols,
   type JitSymbolsOptions,
   type JitSymbolsStats,

@@ -19,7 +19,20 @@
  */
 
 import { readSync } from "node:fs";
+import client from "prom-client";
+import { registry } from "../metrics/mod.ts";
 import { closeSafeFile, openInRoot, type SafeFile } from "../safefs/mod.ts";
+
+const jitSeconds = new client.Counter({
+  name: "parca_agent_jit_symbolize_seconds_total",
+  help: "Time spent finding and reading perf maps and jitdump files.",
+  registers: [registry],
+});
+const jitBytes = new client.Counter({
+  name: "parca_agent_jit_read_bytes_total",
+  help: "Bytes of perf maps and jitdump files read.",
+  registers: [registry],
+});
 
 /** A sorted table of code ranges and names. */
 export class CodeRanges {
@@ -199,7 +212,16 @@ interface ProcessJit {
   ranges: CodeRanges;
   sources: Source[];
   bytes: number;
-  startTime: string;
+  startTime: number;
+  /** The process's pid in its own namespace (the perf map's name). */
+  nsPid: number | undefined;
+}
+
+/** What the profiler already knows about a process (src/process ProcessInfo fits). */
+export interface JitProcessFacts {
+  startTimeTicks: number;
+  /** Its executable file mappings (a jitdump file is mapped executable by its writer). */
+  mappings: ReadonlyArray<{ path: string }>;
 }
 
 /** Counters for /metrics and tests. */
@@ -221,10 +243,10 @@ function nsPid(pid: number): number | undefined {
   }
 }
 
-function startTime(pid: number): string | undefined {
+function startTime(pid: number): number | undefined {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
   } catch {
     return undefined;
   }
@@ -248,36 +270,49 @@ export class JitSymbols {
    * The namer of a process's JIT code, reading what its files gained since the last call.
    *
    * @param pid The process.
+   * @param facts Its start time and mappings, when the caller has them (else read from /proc).
    * @returns The namer, or undefined when the process writes no perf map or jitdump.
    */
-  symbolizer(pid: number): { lookup(addr: number): string | undefined } | undefined {
-    const st = startTime(pid);
-    let p = this.#procs.get(pid);
-    if (p && p.startTime !== st) {
-      this.#procs.delete(pid);
-      p = undefined;
+  symbolizer(
+    pid: number,
+    facts?: JitProcessFacts,
+  ): { lookup(addr: number): string | undefined } | undefined {
+    const t0 = performance.now();
+    try {
+      const st = facts?.startTimeTicks ?? startTime(pid);
+      let p = this.#procs.get(pid);
+      if (p && p.startTime !== st) {
+        this.#procs.delete(pid);
+        p = undefined;
+      }
+      if (!p) {
+        if (st === undefined) return undefined;
+        p = { ranges: new CodeRanges(), sources: [], bytes: 0, startTime: st, nsPid: nsPid(pid) };
+        this.#procs.set(pid, p);
+      }
+      this.#discover(pid, p, facts);
+      for (const s of p.sources) this.#refresh(pid, p, s);
+      return p.ranges.size ? p.ranges : undefined;
+    } finally {
+      jitSeconds.inc((performance.now() - t0) / 1000);
     }
-    if (!p) {
-      if (st === undefined) return undefined;
-      p = { ranges: new CodeRanges(), sources: [], bytes: 0, startTime: st };
-      this.#procs.set(pid, p);
-    }
-    this.#discover(pid, p);
-    for (const s of p.sources) this.#refresh(pid, p, s);
-    return p.ranges.size ? p.ranges : undefined;
   }
 
-  #discover(pid: number, p: ProcessJit): void {
-    const ns = nsPid(pid);
+  #discover(pid: number, p: ProcessJit, facts?: JitProcessFacts): void {
     const paths: Array<[string, Source["kind"]]> = [];
-    if (ns !== undefined) paths.push([`/tmp/perf-${ns}.map`, "map"]);
-    // A jitdump file is mapped by the runtime that writes it, so perf (and we) can find it.
-    try {
-      for (const line of Deno.readTextFileSync(`/proc/${pid}/maps`).split("\n")) {
-        const path = line.slice(line.indexOf("/"));
-        if (line.includes("/") && /\/jit-\d+\.dump$/.test(path)) paths.push([path, "dump"]);
-      }
-    } catch { /* gone */ }
+    if (p.nsPid !== undefined) paths.push([`/tmp/perf-${p.nsPid}.map`, "map"]);
+    // A jitdump file is mapped executable by the runtime that writes it, so perf (and we) find it.
+    const isDump = (path: string) => /\/jit-\d+\.dump$/.test(path);
+    if (facts) {
+      for (const m of facts.mappings) if (isDump(m.path)) paths.push([m.path, "dump"]);
+    } else {
+      try {
+        for (const line of Deno.readTextFileSync(`/proc/${pid}/maps`).split("\n")) {
+          const at = line.indexOf("/");
+          if (at >= 0 && isDump(line.slice(at))) paths.push([line.slice(at), "dump"]);
+        }
+      } catch { /* gone */ }
+    }
     for (const [path, kind] of paths) {
       if (!p.sources.some((s) => s.path === path)) {
         p.sources.push({ path, kind, offset: 0, tail: "", ino: -1n, failed: false });
@@ -322,6 +357,7 @@ export class JitSymbols {
       }
       this.stats.filesRead++;
       this.stats.bytesRead += got;
+      jitBytes.inc(got);
       p.bytes += got;
       const data = buf.subarray(0, got);
       if (s.kind === "map") {
@@ -349,5 +385,10 @@ export class JitSymbols {
     for (const [pid, p] of this.#procs) {
       if (!pids.has(pid) && startTime(pid) !== p.startTime) this.#procs.delete(pid);
     }
+  }
+
+  /** Processes whose JIT state is kept. */
+  get processes(): number {
+    return this.#procs.size;
   }
 }

@@ -1,0 +1,156 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * Cost of the Python walker (root): CPU-bound Python processes, each spinning under a 30-frame
+ * Python stack, profiled by the agent with its defaults and then with
+ * --python-unwinding-disable (the same program's native-only walk), for the same time each, in
+ * one command. Reports per run the BPF program's mean run time per sample
+ * (kernel.bpf_stats_enabled), the user-space time per window (turning a window's samples into
+ * profiles, where interpreter frames are named), the agent's CPU share and RSS.
+ *
+ *   sudo deno task bench:interp [--seconds=30] [--processes=8]
+ *
+ * Python versions: 3.11 (frames of one eval-loop activation: the native walk is short) and 3.10
+ * (one eval activation per Python frame: the native walk is long too), from pyenv.
+ *
+ * @module
+ */
+
+import { arg, cpuSeconds, rssMiB } from "./_lib/proc.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const seconds = arg("seconds", 30);
+const nproc = arg("processes", 8);
+const warmup = 12;
+
+interface Run {
+  cpu: number;
+  rss: number;
+  nsPerRun: number;
+  runs: number;
+  windowMs: number;
+  windows: number;
+  /** Time in the interpreter tracker per window (detecting and naming frames), ms. */
+  interpMs: number;
+}
+
+async function runAgent(extra: string[], port: number): Promise<Run> {
+  const agent = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--unstable-no-legacy-abort",
+      `${ROOT}main.ts`,
+      `--http-address=127.0.0.1:${port}`,
+      "--log-level=warn",
+      ...extra,
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  for (let i = 0; i < 600; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/ready`);
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, warmup * 1000));
+  const metrics = async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  const RUNS = /^parca_agent_bpf_program_runs_total\{program="profile_cpu"\} (\S+)$/m;
+  const TIME = /^parca_agent_bpf_program_run_time_seconds_total\{program="profile_cpu"\} (\S+)$/m;
+  const WSUM = /^parca_agent_profiler_attempt_duration_seconds_sum (\S+)$/m;
+  const WCOUNT = /^parca_agent_profiler_attempt_duration_seconds_count (\S+)$/m;
+  const DETECT = /^parca_agent_interpreter_seconds_total\{op="detect"\} (\S+)$/m;
+  const NAME = /^parca_agent_interpreter_seconds_total\{op="name"\} (\S+)$/m;
+  const m0 = await metrics();
+  const c0 = cpuSeconds(agent.pid);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const c1 = cpuSeconds(agent.pid);
+  const wall = (performance.now() - t0) / 1000;
+  const m1 = await metrics();
+  const d = (re: RegExp) => (value(m1, re) || 0) - (value(m0, re) || 0);
+  const { hwm: rss } = rssMiB(agent.pid);
+  agent.kill("SIGTERM");
+  await agent.status;
+  return {
+    cpu: (c1 - c0) / wall,
+    rss,
+    nsPerRun: (d(TIME) / d(RUNS)) * 1e9,
+    runs: d(RUNS),
+    windowMs: (d(WSUM) / d(WCOUNT)) * 1000,
+    windows: d(WCOUNT),
+    interpMs: ((d(DETECT) + d(NAME)) / d(WCOUNT)) * 1000,
+  };
+}
+
+const home = Deno.env.get("HOME") ?? "/root";
+const pythons: string[] = [];
+for (const minor of [11, 10]) {
+  for (const e of Deno.readDirSync(`${home}/.pyenv/versions`)) {
+    if (e.name.startsWith(`3.${minor}.`)) {
+      pythons.push(`${home}/.pyenv/versions/${e.name}/bin/python3`);
+    }
+  }
+}
+if (!pythons.length) throw new Error("no pyenv python 3.10 or 3.11");
+const total = 2 * (seconds + warmup) + 60;
+const statsBefore = (await Deno.readTextFile("/proc/sys/kernel/bpf_stats_enabled")).trim();
+await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", "1");
+const lines: string[] = [];
+try {
+  let port = 17181;
+  for (const py of pythons) {
+    const procs = Array.from({ length: nproc }, () =>
+      new Deno.Command(py, {
+        args: [`${ROOT}bench/programs/py_deep.py`, "27", String(total)],
+        stdout: "null",
+      }).spawn());
+    try {
+      const on = await runAgent([], port++);
+      const off = await runAgent(["--python-unwinding-disable"], port++);
+      const version = /versions\/(3\.\d+\.\d+)/.exec(py)?.[1] ?? py;
+      const row = (name: string, r: Run) =>
+        `| ${version} | ${name} | ${r.nsPerRun.toFixed(0)} ns (${r.runs} runs) | ${
+          r.interpMs.toFixed(2)
+        } ms | ${r.windowMs.toFixed(1)} ms (${r.windows}) | ${(r.cpu * 100).toFixed(2)} % | ${
+          r.rss.toFixed(1)
+        } MiB |`;
+      lines.push(row("Python walker (default)", on), row("`--python-unwinding-disable`", off));
+      lines.push(
+        `| ${version} | ratio on/off | ${(on.nsPerRun / off.nsPerRun).toFixed(2)}× | | ${
+          (on.windowMs / off.windowMs).toFixed(2)
+        }× | ${(on.cpu / off.cpu).toFixed(2)}× | |`,
+      );
+    } finally {
+      for (const p of procs) {
+        try {
+          p.kill("SIGKILL");
+        } catch {
+          // exited
+        }
+        await p.status;
+      }
+    }
+  }
+  // deno-lint-ignore no-console -- a benchmark's output is its report
+  console.log([
+    `${nproc} CPU-bound Python processes per version, each under 30 Python frames (<module>, 28 ` +
+    `recursive frames, the leaf's loop), ${seconds} s per run after ${warmup} s of warm-up, 19 Hz, ` +
+    `${navigator.hardwareConcurrency} CPUs (${
+      new Date().toISOString().slice(0, 10)
+    }, kernel ${Deno.osRelease()}):`,
+    "",
+    "| Python | agent | BPF mean run time per sample | interpreter user space per window | whole window (all processes) | agent CPU | RSS peak |",
+    "|---|---|---|---|---|---|---|",
+    ...lines,
+  ].join("\n"));
+} finally {
+  await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", statsBefore);
+}

@@ -1,0 +1,99 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+import { equal, ok } from "node:assert/strict";
+import { FileElfSource } from "../process/mod.ts";
+import { INTERP_INFO, InterpKind } from "./bpf_types.ts";
+import { type InterpMapWriter, InterpreterTracker } from "./tracker.ts";
+import { installedPythons } from "../../tests/_lib/pythons.ts";
+
+const files = {
+  open: (pid: number, m: { start: number; limit: number }) => ({
+    src: FileElfSource.open(
+      `/proc/${pid}/map_files/${m.start.toString(16)}-${m.limit.toString(16)}`,
+    ),
+    key: `${pid}:${m.start}`,
+  }),
+};
+
+class FakeMap implements InterpMapWriter {
+  readonly entries = new Map<number, Uint8Array>();
+  set(pid: number, value: Uint8Array): boolean {
+    this.entries.set(pid, value);
+    return true;
+  }
+  delete(pid: number): void {
+    this.entries.delete(pid);
+  }
+}
+
+async function started(exe: string, args: string[]): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(exe, { args, stdout: "piped", stdin: "null" }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read(); // the program says it is ready
+  reader.releaseLock();
+  return child;
+}
+
+const python = installedPythons().find((p) => p.label.includes("3.12"));
+
+Deno.test({
+  name: "InterpreterTracker writes a Python process's entry, names its frames, forgets it on exit",
+  ignore: !python,
+  async fn() {
+    const child = await started(python!.exe, [
+      "-c",
+      "import sys,time\nprint('ready', flush=True)\ntime.sleep(60)",
+    ]);
+    const map = new FakeMap();
+    const tracker = new InterpreterTracker({ python: true, ruby: true, files });
+    tracker.attach(map);
+    try {
+      tracker.examine(child.pid);
+      const entry = map.entries.get(child.pid);
+      ok(entry, "no entry written");
+      equal(new DataView(entry.buffer).getUint32(INTERP_INFO.kind, true), InterpKind.PYTHON);
+      equal(tracker.walked, 1);
+      // Examining again with unchanged mappings changes nothing.
+      map.entries.clear();
+      tracker.examine(child.pid);
+      equal(map.entries.size, 0);
+      // A frame that is not a code object is shown as unknown, not misnamed.
+      const sym = tracker.symbolizer(child.pid);
+      equal(sym.frame({ kind: InterpKind.PYTHON, addr: 0x1000, data: 0n }), undefined);
+      equal(sym.unknown(InterpKind.PYTHON), "[python]");
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    }
+    map.entries.set(child.pid, new Uint8Array(1));
+    tracker.windowEnded(new Set());
+    equal(map.entries.has(child.pid), false, "exited process still in the map");
+    equal(tracker.walked, 0);
+    tracker.close();
+  },
+});
+
+Deno.test({
+  name: "InterpreterTracker with Python off leaves a Python process alone",
+  ignore: !python,
+  async fn() {
+    const child = await started(python!.exe, [
+      "-c",
+      "import time\nprint('ready', flush=True)\ntime.sleep(60)",
+    ]);
+    const map = new FakeMap();
+    const tracker = new InterpreterTracker({ python: false, ruby: true, files });
+    tracker.attach(map);
+    try {
+      tracker.examine(child.pid);
+      equal(map.entries.size, 0);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+      tracker.close();
+    }
+  },
+});
