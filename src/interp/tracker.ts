@@ -12,7 +12,7 @@
 
 import { deleteMapElement, setMapElement } from "../bpf/mod.ts";
 import { getLogger } from "../log/mod.ts";
-import { parseMaps, parseProcStat, type ProcMapping } from "../process/mod.ts";
+import { LruCache, parseMaps, parseProcStat, type ProcMapping } from "../process/mod.ts";
 import type { InterpFrameInput, InterpSymbolizer, SourceFrameName } from "../pprof/mod.ts";
 import { encodeInterpInfo, type InterpInfo, InterpKind } from "./bpf_types.ts";
 import type { MappedFileOpener } from "./_image.ts";
@@ -47,6 +47,13 @@ export interface InterpreterTrackerOptions {
   files: MappedFileOpener;
   /** Opens a process's memory; tests pass a fake. */
   openMemory?: (pid: number) => ProcessMemory;
+  /**
+   * Code objects and iseqs kept, for all processes together (each a name, a file and a line
+   * table: a few hundred bytes).
+   *
+   * @default {65536}
+   */
+  cacheSize?: number;
 }
 
 interface FrameReader {
@@ -79,11 +86,14 @@ export class InterpreterTracker {
   readonly #opts: InterpreterTrackerOptions;
   #map: InterpMapWriter | undefined;
   readonly #procs = new Map<number, Tracked>();
+  /** Decoded code objects and iseqs of every process, least recently used dropped first. */
+  readonly #objects: LruCache<string, unknown>;
   #closed = false;
 
   /** @param opts Which interpreters, and how to reach processes. */
   constructor(opts: InterpreterTrackerOptions) {
     this.#opts = opts;
+    this.#objects = new LruCache(opts.cacheSize ?? 65536);
   }
 
   /** Whether any interpreter is walked at all. */
@@ -187,7 +197,7 @@ export class InterpreterTracker {
         log.debug("walking Python", { pid, version: py.version, path: py.path });
         t.kind = InterpKind.PYTHON;
         t.version = py.version;
-        t.reader = new PythonCodeReader(mem, py.layout);
+        t.reader = new PythonCodeReader(mem, py.layout, this.#objects, `${pid}.${t.startTime}`);
         return py.info;
       }
       if (py.kind === "not-ready") t.retry = true;
@@ -202,7 +212,7 @@ export class InterpreterTracker {
         log.debug("walking Ruby", { pid, version: rb.version, path: rb.path });
         t.kind = InterpKind.RUBY;
         t.version = rb.version;
-        t.reader = new RubyIseqReader(mem, rb.layout);
+        t.reader = new RubyIseqReader(mem, rb.layout, this.#objects, `${pid}.${t.startTime}`);
         return rb.info;
       }
       if (rb.kind === "not-ready") t.retry = true;

@@ -12,8 +12,8 @@
  *
  * Both are read inside the process's root (`/proc/PID/root`, with the process's own pid in its
  * namespace from NSpid) through src/safefs, so no symlink leads outside it. A file is read again
- * from where it ended when it grows; each process keeps at most {@link JitSymbolsOptions}'
- * bounds. Later entries win over earlier ones at the same address (code is freed and reused).
+ * from where it ended when it grows; what is kept is bounded per process and in all
+ * ({@link JitSymbolsOptions}). Later entries win over earlier ones at the same address (code is freed and reused).
  *
  * @module
  */
@@ -188,11 +188,17 @@ export function parseJitdump(bytes: Uint8Array, base: number, ranges: CodeRanges
 /** Options of {@link JitSymbols}. */
 export interface JitSymbolsOptions {
   /**
-   * Largest perf map or jitdump read per process.
+   * Most bytes of perf maps and jitdump read per process.
+   *
+   * @default {16 << 20}
+   */
+  maxBytesPerProcess?: number;
+  /**
+   * Most bytes kept for all processes together (what is read is kept, as ranges and names).
    *
    * @default {64 << 20}
    */
-  maxBytesPerProcess?: number;
+  maxBytes?: number;
   /** Root of a process's files; tests point it elsewhere. @default {(pid) => `/proc/${pid}/root`} */
   rootOf?: (pid: number) => string;
 }
@@ -255,6 +261,8 @@ function startTime(pid: number): number | undefined {
 /** JIT symbols of every process that writes a perf map or jitdump (see module doc). */
 export class JitSymbols {
   readonly #max: number;
+  readonly #maxTotal: number;
+  #total = 0;
   readonly #rootOf: (pid: number) => string;
   readonly #procs = new Map<number, ProcessJit>();
   /** What was read so far. */
@@ -262,7 +270,8 @@ export class JitSymbols {
 
   /** @param opts Bounds. */
   constructor(opts: JitSymbolsOptions = {}) {
-    this.#max = opts.maxBytesPerProcess ?? 64 << 20;
+    this.#max = opts.maxBytesPerProcess ?? 16 << 20;
+    this.#maxTotal = opts.maxBytes ?? 64 << 20;
     this.#rootOf = opts.rootOf ?? ((pid) => `/proc/${pid}/root`);
   }
 
@@ -282,7 +291,7 @@ export class JitSymbols {
       const st = facts?.startTimeTicks ?? startTime(pid);
       let p = this.#procs.get(pid);
       if (p && p.startTime !== st) {
-        this.#procs.delete(pid);
+        this.#drop(pid, p);
         p = undefined;
       }
       if (!p) {
@@ -344,7 +353,7 @@ export class JitSymbols {
       }
       if (f.size <= s.offset) return;
       const want = Math.min(f.size, this.#max) - s.offset;
-      if (want <= 0 || p.bytes + want > this.#max) {
+      if (want <= 0 || p.bytes + want > this.#max || this.#total + want > this.#maxTotal) {
         this.stats.refused++;
         return;
       }
@@ -359,6 +368,7 @@ export class JitSymbols {
       this.stats.bytesRead += got;
       jitBytes.inc(got);
       p.bytes += got;
+      this.#total += got;
       const data = buf.subarray(0, got);
       if (s.kind === "map") {
         const text = s.tail + new TextDecoder().decode(data);
@@ -383,8 +393,13 @@ export class JitSymbols {
    */
   windowEnded(pids: ReadonlySet<number>): void {
     for (const [pid, p] of this.#procs) {
-      if (!pids.has(pid) && startTime(pid) !== p.startTime) this.#procs.delete(pid);
+      if (!pids.has(pid) && startTime(pid) !== p.startTime) this.#drop(pid, p);
     }
+  }
+
+  #drop(pid: number, p: ProcessJit): void {
+    this.#procs.delete(pid);
+    this.#total -= p.bytes;
   }
 
   /** Processes whose JIT state is kept. */

@@ -139,19 +139,28 @@ export function instructionOffset(layout: PythonLayout, rawLasti: number): numbe
 export class PythonCodeReader {
   readonly #mem: ProcessMemory;
   readonly #layout: PythonLayout;
-  readonly #codes: LruCache<string, CodeObject | null>;
+  readonly #codes: LruCache<string, unknown>;
+  readonly #prefix: string;
   /** Code objects read (cache misses) and reads that failed. */
   readonly stats = { reads: 0, failures: 0 };
 
   /**
    * @param mem The process's memory.
    * @param layout Its interpreter's layout.
-   * @param cacheSize Code objects kept.
+   * @param cache Where decoded code objects are kept: one cache shared by every process bounds
+   *   the agent's memory, whatever the number of processes.
+   * @param prefix This process's part of the cache keys (its pid).
    */
-  constructor(mem: ProcessMemory, layout: PythonLayout, cacheSize = 4096) {
+  constructor(
+    mem: ProcessMemory,
+    layout: PythonLayout,
+    cache: LruCache<string, unknown> = new LruCache(4096),
+    prefix = "",
+  ) {
     this.#mem = mem;
     this.#layout = layout;
-    this.#codes = new LruCache(cacheSize);
+    this.#codes = cache;
+    this.#prefix = prefix;
   }
 
   /**
@@ -164,8 +173,8 @@ export class PythonCodeReader {
    */
   frame(addr: number, data: bigint): SourceFrame | undefined {
     const firstLine = Number((data >> 32n) & 0xffffffffn) | 0;
-    const key = `${addr}:${firstLine}`;
-    let code = this.#codes.get(key);
+    const key = `${this.#prefix}:${addr}:${firstLine}`;
+    let code = this.#codes.get(key) as CodeObject | null | undefined;
     if (code === undefined) {
       this.stats.reads++;
       code = readCodeObject(this.#mem, addr, this.#layout) ?? null;

@@ -123,17 +123,25 @@ export function succIndexLookup(t: Uint8Array, x: number): number {
 export class RubyIseqReader {
   readonly #mem: ProcessMemory;
   readonly #layout: RubyLayout;
-  readonly #iseqs: LruCache<number, Iseq | null>;
+  readonly #iseqs: LruCache<string, unknown>;
+  readonly #prefix: string;
 
   /**
    * @param mem The process's memory.
    * @param layout Its Ruby's layout.
-   * @param cacheSize Iseqs kept.
+   * @param cache Where decoded iseqs are kept (shared by every process, see PythonCodeReader).
+   * @param prefix This process's part of the cache keys (its pid).
    */
-  constructor(mem: ProcessMemory, layout: RubyLayout, cacheSize = 4096) {
+  constructor(
+    mem: ProcessMemory,
+    layout: RubyLayout,
+    cache: LruCache<string, unknown> = new LruCache(4096),
+    prefix = "",
+  ) {
     this.#mem = mem;
     this.#layout = layout;
-    this.#iseqs = new LruCache(cacheSize);
+    this.#iseqs = cache;
+    this.#prefix = prefix;
   }
 
   #read(addr: number): Iseq | undefined {
@@ -193,12 +201,13 @@ export class RubyIseqReader {
    * @returns The frame, or undefined when the iseq cannot be read.
    */
   frame(addr: number, pc: bigint): SourceFrameName | undefined {
-    let iseq = this.#iseqs.get(addr);
+    const key = `${this.#prefix}:${addr}`;
+    let iseq = this.#iseqs.get(key) as Iseq | null | undefined;
     const pcNum = Number(pc);
     const inside = (i: Iseq) => pcNum >= i.encoded && pcNum <= i.encoded + i.size * 8;
     if (iseq === undefined || (iseq && !inside(iseq))) {
       iseq = this.#read(addr) ?? null;
-      this.#iseqs.set(addr, iseq);
+      this.#iseqs.set(key, iseq);
     }
     if (!iseq || !inside(iseq)) return undefined;
     // calc_pos: the pc points at the next instruction; the current one is before it.
