@@ -107,19 +107,19 @@ static __always_inline __u64 interp_fsbase(void)
 #include "ruby.h"
 
 /*
- * Pushes the interpreter frames of one activation of the interpreter loop of pid's interpreter.
- * A global function: the verifier checks it once, on its own, rather than once per state of the
- * native walk that calls it (inlined, it multiplied those states past the 1M-instruction limit).
+ * Pushes the interpreter frames of one activation of the interpreter loop of a process's
+ * interpreter. A global function: the verifier checks it once, on its own, rather than once per
+ * state of the native walk that calls it (inlined, it multiplied those states past the
+ * 1M-instruction limit); it sees `info` as plain memory of its size, so no lookup is repeated.
  * Returns the number of words pushed.
  */
-__noinline int interp_activation(struct user_stack *st, __u32 pid)
+__noinline int interp_activation(struct user_stack *st, struct interp_info *info)
 {
-	if (!st)
+	if (!st || !info)
 		return 0;
-	struct interp_info *info = bpf_map_lookup_elem(&pid_to_interp, &pid);
 	__u32 zero = 0;
 	struct interp_walk *w = bpf_map_lookup_elem(&interp_walk_scratch, &zero);
-	if (!info || !w)
+	if (!w)
 		return 0;
 	__u64 before = st->len;
 	if (info->kind == INTERP_PYTHON)
@@ -134,13 +134,13 @@ __noinline int interp_activation(struct user_stack *st, __u32 pid)
  * pushed in place of the native frame, false when the caller records the native frame itself.
  */
 static __always_inline bool interp_push_frames(struct interp_info *info, struct user_stack *st,
-					       __u32 pid, __u64 pc)
+					       __u64 pc)
 {
 	if (!info)
 		return false;
 	bool in_loop = (pc >= info->loop_start && pc < info->loop_end) ||
 		       (pc >= info->cold_start && pc < info->cold_end);
-	return in_loop && interp_activation(st, pid) > 0;
+	return in_loop && interp_activation(st, info) > 0;
 }
 
 #endif /* PROFILER_INTERP_H */

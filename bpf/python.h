@@ -103,7 +103,11 @@ static __always_inline void python_push_activation(struct interp_walk *w, struct
 	if (!w->cursor)
 		return;
 	struct python_loop pl = { .w = w, .info = info, .st = st };
-	bpf_loop(PY_MAX_FRAMES_PER_ACTIVATION, python_frame_step, &pl, 0);
+	/* <= 3.10 runs one frame per activation: no loop to set up. */
+	if (info->py.mode == PY_MODE_FRAME_OBJECT)
+		python_frame_step(0, &pl);
+	else
+		bpf_loop(PY_MAX_FRAMES_PER_ACTIVATION, python_frame_step, &pl, 0);
 }
 
 #endif /* PROFILER_PYTHON_H */

@@ -318,7 +318,7 @@ static long walk_one_frame(__u32 i, void *arg)
 	if (i >= MAX_USER_STACK_DEPTH || n >= MAX_USER_STACK_DEPTH)
 		return 1;
 	/* The interpreter loop's frame becomes the interpreter frames it runs (interp.h). */
-	if (!interp_push_frames(s->interp, st, s->pid, s->exact_ip ? s->ip : s->ip - 1)) {
+	if (!interp_push_frames(s->interp, st, s->exact_ip ? s->ip : s->ip - 1)) {
 		st->addrs[n & (MAX_USER_STACK_DEPTH - 1)] = s->ip;
 		st->len = n + 1;
 	}
