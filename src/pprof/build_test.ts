@@ -175,3 +175,62 @@ Deno.test("buildProfile() accepts the symbolize module's KernelSymbols and VdsoS
     "do_syscall_64@[kernel.kallsyms]",
   ]);
 });
+
+Deno.test("buildProfile() names interpreter frames in place and JIT code outside mappings", () => {
+  const interp = {
+    frame: (f: { kind: number; addr: number; data: bigint }) =>
+      f.addr === 0x1000
+        ? { name: "Work.step", file: "/app/w.py", line: 19 + Number(f.data), startLine: 18 }
+        : undefined,
+    unknown: () => "[python]",
+  };
+  const jit = {
+    lookup: (a: number) => (a >= 0x9000 && a < 0x9100 ? "JS:*hot a.js:1:1" : undefined),
+  };
+  const p = buildProfile({
+    startNanos: START,
+    durationNanos: 1n,
+    frequencyHz: 19,
+    mappings: [{
+      start: 0x400000,
+      limit: 0x500000,
+      offset: 0,
+      path: "/usr/bin/python3",
+      buildId: "",
+    }],
+    samples: [
+      {
+        tid: 1,
+        threadName: "py",
+        count: 2,
+        // leaf: Python frame (line 19), a native caller, an unreadable Python frame, JIT code.
+        user: [-1, 0x401000, -2, 0x9010],
+        interp: [{ kind: 1, addr: 0x1000, data: 0n }, { kind: 1, addr: 0x2000, data: 0n }],
+        kernel: [],
+      },
+      {
+        tid: 1,
+        threadName: "py",
+        count: 1,
+        user: [-1],
+        interp: [{ kind: 1, addr: 0x1000, data: 1n }],
+        kernel: [],
+      },
+    ],
+  }, { interp, jit });
+  equal(validateProfile(p).length, 0);
+  deepEqual(frames(p, 0), [
+    "Work.step@-",
+    "0x401000@/usr/bin/python3",
+    "[python]@-",
+    "JS:*hot a.js:1:1@-",
+  ]);
+  const loc = (i: number) => p.location[Number(p.sample[i].locationId[0]) - 1];
+  equal(loc(0).line[0].line, 19n);
+  equal(loc(1).line[0].line, 20n);
+  // One function for both lines, with its file and first line.
+  equal(loc(0).line[0].functionId, loc(1).line[0].functionId);
+  const fn = p.function[Number(loc(0).line[0].functionId) - 1];
+  equal(p.stringTable[Number(fn.filename)], "/app/w.py");
+  equal(fn.startLine, 18n);
+});

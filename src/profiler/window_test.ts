@@ -89,3 +89,24 @@ Deno.test("assembleWindow() cuts a user stack at a non-user address and marks it
   deepStrictEqual(s.user, [0x401000]);
   strictEqual(s.marker, "[unwind error: bad address]");
 });
+
+Deno.test("assembleWindow() decodes interpreter frames in place and adjusts the native ones", () => {
+  const py = (addr: bigint) => (1n << 63n) | (1n << 56n) | addr;
+  const user = new Map([[
+    1n,
+    new BigUint64Array([py(0x7f0000001000n), (12n << 32n) | 40n, 0x2005n, py(0x7f0000002000n), 8n]),
+  ]]);
+  const { processes, stats } = assembleWindow(
+    [entry({ userStackId: 1n })],
+    user,
+    new Map(),
+  );
+  const s = processes.get(10)!.samples[0];
+  deepStrictEqual(s.user, [-1, 0x2004, -2]);
+  deepStrictEqual(s.interp, [
+    { kind: 1, addr: 0x7f0000001000, data: (12n << 32n) | 40n },
+    { kind: 1, addr: 0x7f0000002000, data: 8n },
+  ]);
+  strictEqual(s.marker, undefined);
+  strictEqual(stats.markers.size, 0);
+});
