@@ -35,7 +35,7 @@ struct interp_walk {
 	__u64 cursor;  /* next interpreter frame (PyFrameObject, _PyInterpreterFrame, cfp) */
 	__u64 end;     /* Ruby: end of the control-frame area */
 	__u32 started; /* cursor was read from the thread in this sample */
-	__u32 reserved;
+	__u32 pushed;  /* interpreter frames were pushed in this sample */
 	__u8 buf[PY_FRAME_READ_MAX];
 };
 
@@ -57,6 +57,7 @@ static __always_inline struct interp_info *interp_begin(__u32 pid)
 	if (!w)
 		return NULL;
 	w->started = 0;
+	w->pushed = 0;
 	w->cursor = 0;
 	return info;
 }
@@ -126,7 +127,19 @@ __noinline int interp_activation(struct user_stack *st, struct interp_info *info
 		python_push_activation(w, info, st);
 	else if (info->kind == INTERP_RUBY)
 		ruby_push_activation(w, info, st);
+	if (st->len != before)
+		w->pushed = 1;
 	return st->len - before;
+}
+
+/* STACK_FLAG_INTERP_FRAMES when this sample's walk pushed interpreter frames, else 0. */
+static __always_inline __u32 interp_end(struct interp_info *info)
+{
+	if (!info)
+		return 0;
+	__u32 zero = 0;
+	struct interp_walk *w = bpf_map_lookup_elem(&interp_walk_scratch, &zero);
+	return w && w->pushed ? STACK_FLAG_INTERP_FRAMES : 0;
 }
 
 /*

@@ -146,6 +146,8 @@ enum stack_flags {
 	STACK_FLAG_IN_KERNEL = 1 << 5,
 	/* The process's unwind tables were not loaded yet: frames come from frame pointers. */
 	STACK_FLAG_TABLES_PENDING = 1 << 6,
+	/* The user stack holds interpreter frames (two words each, see interp_types.h). */
+	STACK_FLAG_INTERP_FRAMES = 1 << 7,
 };
 
 /*

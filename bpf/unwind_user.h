@@ -393,6 +393,7 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u64 ip, __u64 sp, __
 		}
 	}
 	bpf_loop(MAX_USER_STACK_DEPTH, walk_one_frame, &s, 0);
+	s.flags |= interp_end(s.interp);
 	if (s.error == UNWIND_ERROR_TRUNCATED) {
 		s.flags |= STACK_FLAG_USER_TRUNCATED;
 		count(COUNTER_USER_TRUNCATED);

@@ -83,6 +83,7 @@ export const StackFlags = {
   KERNEL_ERROR: 1 << 4,
   IN_KERNEL: 1 << 5,
   TABLES_PENDING: 1 << 6,
+  INTERP_FRAMES: 1 << 7,
 } as const;
 
 /** enum mapping_kind. */

@@ -108,8 +108,9 @@ export function assembleWindow(
       const s = userStacks.get(e.userStackId);
       if (s) {
         for (let i = 0; i < s.length; i++) {
-          // Interpreter frames take two words: tagged object address, then its data.
-          if (s[i] & INTERP_FRAME_TAG) {
+          // Interpreter frames take two words: tagged object address, then its data. The flag
+          // tells them from garbage a frame-pointer walk read (which is cut below).
+          if (e.flags & StackFlags.INTERP_FRAMES && s[i] & INTERP_FRAME_TAG) {
             if (i + 1 >= s.length) break;
             interp ??= [];
             interp.push(decodeInterpFrame(s[i], s[i + 1]));

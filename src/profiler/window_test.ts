@@ -97,7 +97,7 @@ Deno.test("assembleWindow() decodes interpreter frames in place and adjusts the 
     new BigUint64Array([py(0x7f0000001000n), (12n << 32n) | 40n, 0x2005n, py(0x7f0000002000n), 8n]),
   ]]);
   const { processes, stats } = assembleWindow(
-    [entry({ userStackId: 1n })],
+    [entry({ userStackId: 1n, flags: StackFlags.INTERP_FRAMES })],
     user,
     new Map(),
   );
