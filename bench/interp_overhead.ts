@@ -17,7 +17,7 @@
  * @module
  */
 
-import { arg, cpuSeconds, rssMiB } from "./_lib/proc.ts";
+import { arg, cpuSeconds, metricValue, rssMiB, startBenchAgent } from "./_lib/proc.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const seconds = arg("seconds", 30);
@@ -36,32 +36,10 @@ interface Run {
 }
 
 async function runAgent(extra: string[], port: number): Promise<Run> {
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-no-legacy-abort",
-      `${ROOT}main.ts`,
-      `--http-address=127.0.0.1:${port}`,
-      "--log-level=warn",
-      ...extra,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  for (let i = 0; i < 600; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/ready`);
-      await res.body?.cancel();
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const agent = await startBenchAgent(port, extra);
   await new Promise((r) => setTimeout(r, warmup * 1000));
-  const metrics = async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const value = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  const metrics = agent.metrics;
+  const value = metricValue;
   const RUNS = /^parca_agent_bpf_program_runs_total\{program="profile_cpu"\} (\S+)$/m;
   const TIME = /^parca_agent_bpf_program_run_time_seconds_total\{program="profile_cpu"\} (\S+)$/m;
   const WSUM = /^parca_agent_profiler_attempt_duration_seconds_sum (\S+)$/m;
@@ -69,16 +47,15 @@ async function runAgent(extra: string[], port: number): Promise<Run> {
   const DETECT = /^parca_agent_interpreter_seconds_total\{op="detect"\} (\S+)$/m;
   const NAME = /^parca_agent_interpreter_seconds_total\{op="name"\} (\S+)$/m;
   const m0 = await metrics();
-  const c0 = cpuSeconds(agent.pid);
+  const c0 = cpuSeconds(agent.child.pid);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  const c1 = cpuSeconds(agent.pid);
+  const c1 = cpuSeconds(agent.child.pid);
   const wall = (performance.now() - t0) / 1000;
   const m1 = await metrics();
   const d = (re: RegExp) => (value(m1, re) || 0) - (value(m0, re) || 0);
-  const { hwm: rss } = rssMiB(agent.pid);
-  agent.kill("SIGTERM");
-  await agent.status;
+  const { hwm: rss } = rssMiB(agent.child.pid);
+  await agent.stop();
   return {
     cpu: (c1 - c0) / wall,
     rss,

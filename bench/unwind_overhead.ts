@@ -12,7 +12,7 @@
  * @module
  */
 
-import { arg, cpuSeconds, rssMiB } from "./_lib/proc.ts";
+import { arg, cpuSeconds, metricValue, rssMiB, startBenchAgent } from "./_lib/proc.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -26,48 +26,24 @@ async function runAgent(
 ): Promise<
   { cpu: number; rss: number; rssNow: number; nsPerRun: number; runs: number; dwarfFrames: number }
 > {
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-no-legacy-abort",
-      `${ROOT}main.ts`,
-      `--http-address=127.0.0.1:${port}`,
-      "--log-level=warn",
-      ...extra,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  // With every core busy the agent takes a while to start: wait until it is ready, then warm up.
-  for (let i = 0; i < 600; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/ready`);
-      await res.body?.cancel();
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const agent = await startBenchAgent(port, extra);
   await new Promise((r) => setTimeout(r, warmup * 1000));
-  const metrics = async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const value = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  const metrics = agent.metrics;
+  const value = metricValue;
   const RUNS = /^parca_agent_bpf_program_runs_total\{program="profile_cpu"\} (\S+)$/m;
   const TIME = /^parca_agent_bpf_program_run_time_seconds_total\{program="profile_cpu"\} (\S+)$/m;
   const m0 = await metrics();
-  const c0 = cpuSeconds(agent.pid);
+  const c0 = cpuSeconds(agent.child.pid);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  const c1 = cpuSeconds(agent.pid);
+  const c1 = cpuSeconds(agent.child.pid);
   const wall = (performance.now() - t0) / 1000;
   const m1 = await metrics();
   const runs = value(m1, RUNS) - value(m0, RUNS);
   const time = value(m1, TIME) - value(m0, TIME);
-  const { hwm: rss, rss: rssNow } = rssMiB(agent.pid);
+  const { hwm: rss, rss: rssNow } = rssMiB(agent.child.pid);
   const dwarfFrames = value(m1, /^parca_agent_bpf_samples_total\{outcome="dwarf_frames"\} (\S+)$/m);
-  agent.kill("SIGTERM");
-  await agent.status;
+  await agent.stop();
   return { cpu: (c1 - c0) / wall, rss, rssNow, nsPerRun: (time / runs) * 1e9, runs, dwarfFrames };
 }
 

@@ -10,6 +10,7 @@
 
 import { ok } from "node:assert/strict";
 import { startAgent } from "./_lib/agent.ts";
+import { installed, startNicedProgram, stopPrograms } from "./_lib/programs.ts";
 import { entryCode, type SourceStack, storedStacks } from "./_lib/source_stacks.ts";
 import { installedPythons } from "./_lib/pythons.ts";
 
@@ -141,29 +142,6 @@ async function readyWindows(
   }
 }
 
-/**
- * Starts a busy program at the agent's table workers' priority (nice 10): eight of them on two
- * cores at normal priority would starve the workers for minutes, and the test would measure that
- * instead of the interpreter walk.
- */
-function spawn(cmd: string, args: string[]): Deno.ChildProcess {
-  return new Deno.Command("nice", {
-    args: ["-n", "10", cmd, ...args],
-    stdout: "null",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-}
-
-async function stopAll(children: Iterable<Deno.ChildProcess>): Promise<void> {
-  for (const c of children) {
-    try {
-      c.kill("SIGKILL");
-    } catch { /* exited */ }
-    await c.status;
-  }
-}
-
 Deno.test({
   name: "Python and Ruby frames are walked, interleaved and named with their current lines",
   ignore,
@@ -173,17 +151,11 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "agent-interp-" });
     const store = `${dir}/store`;
     const pythons = installedPythons();
-    const haveRuby = (() => {
-      try {
-        return Deno.statSync("/usr/bin/ruby").isFile;
-      } catch {
-        return false;
-      }
-    })();
+    const haveRuby = installed("/usr/bin/ruby");
     // They run longer than the test takes and are killed at its end.
     const children = new Map<string, Deno.ChildProcess>();
-    for (const p of pythons) children.set(p.label, spawn(p.exe, [PY_CHAIN, "300"]));
-    if (haveRuby) children.set("ruby", spawn("/usr/bin/ruby", [RB_CHAIN, "300"]));
+    for (const p of pythons) children.set(p.label, startNicedProgram(p.exe, [PY_CHAIN, "300"]));
+    if (haveRuby) children.set("ruby", startNicedProgram("/usr/bin/ruby", [RB_CHAIN, "300"]));
     const agent = await startAgent([
       `--local-store-directory=${store}`,
       "--profiling-duration=2s",
@@ -267,7 +239,7 @@ Deno.test({
         });
       }
     } finally {
-      await stopAll(children.values());
+      await stopPrograms(children.values());
       await agent.stop();
       await Deno.remove(dir, { recursive: true });
     }

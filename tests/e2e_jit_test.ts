@@ -12,6 +12,8 @@
 
 import { ok } from "node:assert/strict";
 import { freePort, startAgent } from "./_lib/agent.ts";
+import { installed, startNicedProgram, stopPrograms } from "./_lib/programs.ts";
+import { waitFor } from "./_lib/wait.ts";
 import { startParca } from "./_lib/parca.ts";
 import { type SourceStack, storedStacks } from "./_lib/source_stacks.ts";
 import { installedPythons } from "./_lib/pythons.ts";
@@ -29,44 +31,6 @@ if (!isRoot) {
 
 const PROGRAMS = new URL("./programs/", import.meta.url).pathname;
 const CPU_TYPE = "parca_agent_cpu:samples:count:cpu:nanoseconds:delta";
-
-function have(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function spawn(cmd: string, args: string[], cwd?: string): Deno.ChildProcess {
-  return new Deno.Command("nice", {
-    args: ["-n", "10", cmd, ...args],
-    cwd,
-    stdout: "null",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-}
-
-async function stopAll(children: Iterable<Deno.ChildProcess>): Promise<void> {
-  for (const c of children) {
-    try {
-      c.kill("SIGKILL");
-    } catch { /* exited */ }
-    await c.status;
-  }
-}
-
-/** Polls until `f` gives a value or the time is up. */
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
 
 function samples(stacks: SourceStack[], keep: (s: SourceStack) => boolean = () => true): number {
   return stacks.filter(keep).reduce((n, s) => n + s.count, 0);
@@ -104,7 +68,11 @@ Deno.test({
     const log = () => agent.stderr().split("\n").slice(-15).join("\n");
     try {
       await t.step("Node.js --perf-basic-prof names the hot JavaScript functions", async () => {
-        const node = spawn("/usr/bin/node", ["--perf-basic-prof", `${PROGRAMS}jit_hot.js`, "300"]);
+        const node = startNicedProgram("/usr/bin/node", [
+          "--perf-basic-prof",
+          `${PROGRAMS}jit_hot.js`,
+          "300",
+        ]);
         children.push(node);
         // Judge windows once the unwind tables are in (the perf map grows from the start).
         await waitFor("node's tables", async () => {
@@ -126,12 +94,18 @@ Deno.test({
         );
       });
 
-      if (have(javac) && have(java) && have(jcmd)) {
+      if (installed(javac) && installed(java) && installed(jcmd)) {
         await t.step("the JVM with a jcmd perf map names its hot methods", async () => {
           await new Deno.Command(javac, {
             args: ["-d", dir, `${PROGRAMS}JitHot.java`],
           }).output();
-          const jvm = spawn(java, ["-XX:+PreserveFramePointer", "-cp", dir, "JitHot", "300"]);
+          const jvm = startNicedProgram(java, [
+            "-XX:+PreserveFramePointer",
+            "-cp",
+            dir,
+            "JitHot",
+            "300",
+          ]);
           children.push(jvm);
           // Let the hot methods compile, then write the perf map (a snapshot of compiled code).
           await new Promise((r) => setTimeout(r, 5000));
@@ -156,7 +130,7 @@ Deno.test({
         });
       }
     } finally {
-      await stopAll(children);
+      await stopPrograms(children);
       await agent.stop();
       await Deno.remove(dir, { recursive: true });
     }
@@ -174,9 +148,11 @@ Deno.test({
     const python = installedPythons().find((p) => p.label.includes("3.12")) ??
       installedPythons()[0];
     const children = [
-      spawn(python.exe, [`${PROGRAMS}py_chain.py`, "300"]),
-      ...(have("/usr/bin/ruby") ? [spawn("/usr/bin/ruby", [`${PROGRAMS}rb_chain.rb`, "300"])] : []),
-      spawn("/usr/bin/node", ["--perf-basic-prof", `${PROGRAMS}jit_hot.js`, "300"]),
+      startNicedProgram(python.exe, [`${PROGRAMS}py_chain.py`, "300"]),
+      ...(installed("/usr/bin/ruby")
+        ? [startNicedProgram("/usr/bin/ruby", [`${PROGRAMS}rb_chain.rb`, "300"])]
+        : []),
+      startNicedProgram("/usr/bin/node", ["--perf-basic-prof", `${PROGRAMS}jit_hot.js`, "300"]),
     ];
     const agent = await startAgent([
       `--remote-store-address=${server.address}`,
@@ -189,7 +165,7 @@ Deno.test({
     try {
       const want = [
         ["python", "Work.step"],
-        ...(have("/usr/bin/ruby") ? [["ruby", "step"]] : []),
+        ...(installed("/usr/bin/ruby") ? [["ruby", "step"]] : []),
         ["node", "JS:*hotLoop"],
       ];
       const now = () => BigInt(Math.floor(Date.now() / 1000));
@@ -230,7 +206,7 @@ Deno.test({
         }
       }
     } finally {
-      await stopAll(children);
+      await stopPrograms(children);
       await agent.stop();
       await server.kill();
       await Deno.remove(dir, { recursive: true });
@@ -250,11 +226,14 @@ Deno.test({
     const python = installedPythons().find((p) => p.label.includes("3.11")) ??
       installedPythons()[0];
     const progs: Array<[string, Deno.ChildProcess]> = [
-      ["python", spawn(python.exe, [`${PROGRAMS}py_chain.py`, "300"])],
-      ["node", spawn("/usr/bin/node", ["--perf-basic-prof", `${PROGRAMS}jit_hot.js`, "300"])],
+      ["python", startNicedProgram(python.exe, [`${PROGRAMS}py_chain.py`, "300"])],
+      [
+        "node",
+        startNicedProgram("/usr/bin/node", ["--perf-basic-prof", `${PROGRAMS}jit_hot.js`, "300"]),
+      ],
     ];
-    if (have("/usr/bin/ruby")) {
-      progs.push(["ruby", spawn("/usr/bin/ruby", [`${PROGRAMS}rb_chain.rb`, "300"])]);
+    if (installed("/usr/bin/ruby")) {
+      progs.push(["ruby", startNicedProgram("/usr/bin/ruby", [`${PROGRAMS}rb_chain.rb`, "300"])]);
     }
     const agent = await startAgent([
       `--local-store-directory=${store}`,
@@ -273,7 +252,7 @@ Deno.test({
       }
       ok(!/has no effect yet/.test(agent.stderr()), agent.stderr().slice(-2000));
     } finally {
-      await stopAll(progs.map(([, c]) => c));
+      await stopPrograms(progs.map(([, c]) => c));
       await agent.stop();
       await Deno.remove(dir, { recursive: true });
     }

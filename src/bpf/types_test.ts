@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { deepStrictEqual } from "node:assert/strict";
+import { probeCLayout } from "../../tests/_lib/c_layout.ts";
 import {
   AGENT_CONFIG,
   COUNTER_NAMES,
@@ -22,8 +23,6 @@ import {
   UNWIND_RULE,
   USER_STACK,
 } from "./types.ts";
-
-const BPF_DIR = new URL("../../bpf/", import.meta.url).pathname;
 
 /** C expressions whose values must equal the TS mirror, by name. */
 const PROBES: Record<string, string> = {
@@ -85,32 +84,8 @@ const PROBES: Record<string, string> = {
   "event.MAPPINGS_CHANGED": "EVENT_MAPPINGS_CHANGED",
 };
 
-/** Compiles a C probe against bpf/types.h and returns the value of every probe. */
-async function probeLayout(): Promise<Record<string, number>> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const lines = Object.entries(PROBES).map(([name, expr]) =>
-      `  printf("%s\\"${name}\\":%lu", first ? "" : ",", (unsigned long)(${expr})); first = 0;`
-    );
-    await Deno.writeTextFile(
-      `${dir}/probe.c`,
-      `#include <stdio.h>\n#include <stddef.h>\n#include <linux/types.h>\n#include "types.h"\n` +
-        `int main(void) {\n  int first = 1;\n  printf("{");\n${lines.join("\n")}\n` +
-        `  printf("}\\n");\n  return 0;\n}\n`,
-    );
-    const cc = await new Deno.Command("cc", {
-      args: ["-I", BPF_DIR, "-o", `${dir}/probe`, `${dir}/probe.c`],
-    }).output();
-    if (!cc.success) throw new Error(new TextDecoder().decode(cc.stderr));
-    const run = await new Deno.Command(`${dir}/probe`).output();
-    return JSON.parse(new TextDecoder().decode(run.stdout));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("types.ts mirrors the struct layouts and constants of bpf/types.h", async () => {
-  const c = await probeLayout();
+  const c = await probeCLayout("types.h", PROBES);
   const prefixed = (p: string, o: Record<string, number>) =>
     Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}.${k}`, v]));
   deepStrictEqual(c, {

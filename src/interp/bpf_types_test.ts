@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { deepStrictEqual } from "node:assert/strict";
+import { probeCLayout } from "../../tests/_lib/c_layout.ts";
 import {
   INTERP_INFO,
   InterpKind,
@@ -12,8 +13,6 @@ import {
   RUBY_CFP_READ_MAX,
   RUBY_OFFSETS,
 } from "./bpf_types.ts";
-
-const BPF_DIR = new URL("../../bpf/", import.meta.url).pathname;
 
 function fields(struct: string, o: Record<string, number>, names: Record<string, string>) {
   const out: Record<string, string> = { size: `sizeof(struct ${struct})` };
@@ -47,31 +46,8 @@ for (
   for (const [k, v] of Object.entries(fields(struct, o, names))) PROBES[`${prefix}.${k}`] = v;
 }
 
-async function probeLayout(): Promise<Record<string, number>> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const lines = Object.entries(PROBES).map(([name, expr]) =>
-      `  printf("%s\\"${name}\\":%lu", first ? "" : ",", (unsigned long)(${expr})); first = 0;`
-    );
-    await Deno.writeTextFile(
-      `${dir}/probe.c`,
-      `#include <stdio.h>\n#include <stddef.h>\n#include <stdbool.h>\n#include <linux/types.h>\n` +
-        `#include "interp_types.h"\nint main(void) {\n  int first = 1;\n  printf("{");\n` +
-        `${lines.join("\n")}\n  printf("}\\n");\n  return 0;\n}\n`,
-    );
-    const cc = await new Deno.Command("cc", {
-      args: ["-I", BPF_DIR, "-o", `${dir}/probe`, `${dir}/probe.c`],
-    }).output();
-    if (!cc.success) throw new Error(new TextDecoder().decode(cc.stderr));
-    const run = await new Deno.Command(`${dir}/probe`).output();
-    return JSON.parse(new TextDecoder().decode(run.stdout));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("bpf_types.ts mirrors the layouts and constants of bpf/interp_types.h", async () => {
-  const c = await probeLayout();
+  const c = await probeCLayout("interp_types.h", PROBES);
   const prefixed = (p: string, o: Record<string, number>) =>
     Object.fromEntries(Object.entries(o).map(([k, v]) => [`${p}.${k}`, v]));
   deepStrictEqual(c, {

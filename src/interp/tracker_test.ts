@@ -2,19 +2,10 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { equal, ok } from "node:assert/strict";
-import { FileElfSource } from "../process/mod.ts";
+import { mapFilesOpener as files } from "./_test_util.ts";
 import { INTERP_INFO, InterpKind } from "./bpf_types.ts";
 import { type InterpMapWriter, InterpreterTracker } from "./tracker.ts";
 import { installedPythons } from "../../tests/_lib/pythons.ts";
-
-const files = {
-  open: (pid: number, m: { start: number; limit: number }) => ({
-    src: FileElfSource.open(
-      `/proc/${pid}/map_files/${m.start.toString(16)}-${m.limit.toString(16)}`,
-    ),
-    key: `${pid}:${m.start}`,
-  }),
-};
 
 class FakeMap implements InterpMapWriter {
   readonly entries = new Map<number, Uint8Array>();

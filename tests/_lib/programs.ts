@@ -42,3 +42,52 @@ export async function buildProgram(
 export function startProgram(path: string, args: string[]): Deno.ChildProcess {
   return new Deno.Command(path, { args, stdout: "null", stderr: "null", stdin: "null" }).spawn();
 }
+
+/**
+ * Starts a busy program at nice 10, the agent's table workers' priority: a test's busy programs
+ * at normal priority on two cores would starve the workers, and the test would measure that.
+ *
+ * @param cmd Executable.
+ * @param args Arguments.
+ * @param cwd Working directory.
+ * @returns The child (through `nice`, which execs it: same pid).
+ */
+export function startNicedProgram(cmd: string, args: string[], cwd?: string): Deno.ChildProcess {
+  return new Deno.Command("nice", {
+    args: ["-n", "10", cmd, ...args],
+    cwd,
+    stdout: "null",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+}
+
+/**
+ * Kills programs a test started and waits for them.
+ *
+ * @param children The programs.
+ */
+export async function stopPrograms(children: Iterable<Deno.ChildProcess>): Promise<void> {
+  for (const c of children) {
+    try {
+      c.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await c.status;
+  }
+}
+
+/**
+ * Whether a program is installed.
+ *
+ * @param path Its absolute path.
+ * @returns True for an existing regular file.
+ */
+export function installed(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}

@@ -8,10 +8,9 @@
 
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { parseMaps } from "../../process/mod.ts";
-import { FileElfSource } from "../../process/mod.ts";
 import { PyFrameMode, PyLastiKind } from "../bpf_types.ts";
 import { Fields, ProcMemory } from "../memory.ts";
-import type { MappedFileOpener } from "../_image.ts";
+import { mapFilesOpener as files } from "../_test_util.ts";
 import { PythonCodeReader, type SourceFrame } from "./code.ts";
 import { detectPython, GLIBC_TSD_OFFSET, type PythonProcess } from "./detect.ts";
 import { lnotabLine, locationTableLine, pep626Line } from "./line_table.ts";
@@ -68,15 +67,6 @@ function walkLikeBpf(mem: ProcMemory, py: PythonProcess, tstate: number): [numbe
   }
   return out;
 }
-
-const files: MappedFileOpener = {
-  open: (pid, m) => ({
-    src: FileElfSource.open(
-      `/proc/${pid}/map_files/${m.start.toString(16)}-${m.limit.toString(16)}`,
-    ),
-    key: `${pid}:${m.start}`,
-  }),
-};
 
 for (const { label, exe } of installedPythons()) {
   Deno.test(`detectPython() and PythonCodeReader name every frame of ${label} with its current line`, async () => {

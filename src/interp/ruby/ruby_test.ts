@@ -6,9 +6,9 @@
 // control frames against caller_locations.
 
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { FileElfSource, parseMaps } from "../../process/mod.ts";
+import { parseMaps } from "../../process/mod.ts";
 import { Fields, ProcMemory } from "../memory.ts";
-import type { MappedFileOpener } from "../_image.ts";
+import { mapFilesOpener as files } from "../_test_util.ts";
 import { detectRuby, type RubyProcess } from "./detect.ts";
 import { RubyIseqReader, succIndexLookup } from "./iseq.ts";
 
@@ -65,15 +65,6 @@ function walkLikeBpf(mem: ProcMemory, rb: RubyProcess, fsbase: number): [number,
   }
   return out;
 }
-
-const files: MappedFileOpener = {
-  open: (pid, m) => ({
-    src: FileElfSource.open(
-      `/proc/${pid}/map_files/${m.start.toString(16)}-${m.limit.toString(16)}`,
-    ),
-    key: `${pid}:${m.start}`,
-  }),
-};
 
 const haveRuby = (() => {
   try {
