@@ -9,7 +9,10 @@
  * (kernel.bpf_stats_enabled), the user-space time per window (turning a window's samples into
  * profiles, where interpreter frames are named), the agent's CPU share and RSS.
  *
- *   sudo deno task bench:interp [--seconds=30] [--processes=8]
+ *   sudo deno task bench:interp [--seconds=20] [--processes=8] [--rounds=3]
+ *
+ * The two agents alternate for `rounds` rounds and each figure is the median of its runs, so a
+ * change in the machine's load between runs moves both sides.
  *
  * Python versions: 3.11 (frames of one eval-loop activation: the native walk is short) and 3.10
  * (one eval activation per Python frame: the native walk is long too), from pyenv.
@@ -20,9 +23,10 @@
 import { arg, cpuSeconds, metricValue, rssMiB, startBenchAgent } from "./_lib/proc.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const seconds = arg("seconds", 30);
+const seconds = arg("seconds", 20);
 const nproc = arg("processes", 8);
-const warmup = 12;
+const rounds = arg("rounds", 3);
+const warmup = 10;
 
 interface Run {
   cpu: number;
@@ -77,7 +81,23 @@ for (const minor of [11, 10]) {
   }
 }
 if (!pythons.length) throw new Error("no pyenv python 3.10 or 3.11");
-const total = 2 * (seconds + warmup) + 60;
+const total = rounds * 2 * (seconds + warmup + 5) + 60;
+
+function median(runs: Run[]): Run {
+  const pick = (f: (r: Run) => number) => {
+    const v = runs.map(f).sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)];
+  };
+  return {
+    cpu: pick((r) => r.cpu),
+    rss: pick((r) => r.rss),
+    nsPerRun: pick((r) => r.nsPerRun),
+    runs: runs.reduce((n, r) => n + r.runs, 0),
+    windowMs: pick((r) => r.windowMs),
+    windows: runs.reduce((n, r) => n + r.windows, 0),
+    interpMs: pick((r) => r.interpMs),
+  };
+}
 const statsBefore = (await Deno.readTextFile("/proc/sys/kernel/bpf_stats_enabled")).trim();
 await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", "1");
 const lines: string[] = [];
@@ -90,8 +110,14 @@ try {
         stdout: "null",
       }).spawn());
     try {
-      const on = await runAgent([], port++);
-      const off = await runAgent(["--python-unwinding-disable"], port++);
+      const ons: Run[] = [];
+      const offs: Run[] = [];
+      for (let i = 0; i < rounds; i++) {
+        ons.push(await runAgent([], port++));
+        offs.push(await runAgent(["--python-unwinding-disable"], port++));
+      }
+      const on = median(ons);
+      const off = median(offs);
       const version = /versions\/(3\.\d+\.\d+)/.exec(py)?.[1] ?? py;
       const row = (name: string, r: Run) =>
         `| ${version} | ${name} | ${r.nsPerRun.toFixed(0)} ns (${r.runs} runs) | ${
@@ -120,7 +146,8 @@ try {
   // deno-lint-ignore no-console -- a benchmark's output is its report
   console.log([
     `${nproc} CPU-bound Python processes per version, each under 30 Python frames (<module>, 28 ` +
-    `recursive frames, the leaf's loop), ${seconds} s per run after ${warmup} s of warm-up, 19 Hz, ` +
+    `recursive frames, the leaf's loop), ${rounds} rounds of ${seconds} s per agent after ${warmup} s of ` +
+    `warm-up (medians; runs and windows summed), 19 Hz, ` +
     `${navigator.hardwareConcurrency} CPUs (${
       new Date().toISOString().slice(0, 10)
     }, kernel ${Deno.osRelease()}):`,
