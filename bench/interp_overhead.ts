@@ -37,6 +37,9 @@ interface Run {
   windows: number;
   /** Time in the interpreter tracker per window (detecting and naming frames), ms. */
   interpMs: number;
+  /** BPF: time in the interpreter walk per sample, ns, and frames pushed per sample. */
+  interpNsPerRun: number;
+  framesPerRun: number;
 }
 
 async function runAgent(extra: string[], port: number): Promise<Run> {
@@ -50,6 +53,8 @@ async function runAgent(extra: string[], port: number): Promise<Run> {
   const WCOUNT = /^parca_agent_profiler_attempt_duration_seconds_count (\S+)$/m;
   const DETECT = /^parca_agent_interpreter_seconds_total\{op="detect"\} (\S+)$/m;
   const NAME = /^parca_agent_interpreter_seconds_total\{op="name"\} (\S+)$/m;
+  const INS = /^parca_agent_bpf_samples_total\{outcome="interp_ns"\} (\S+)$/m;
+  const IFRAMES = /^parca_agent_bpf_samples_total\{outcome="interp_frames"\} (\S+)$/m;
   const m0 = await metrics();
   const c0 = cpuSeconds(agent.child.pid);
   const t0 = performance.now();
@@ -68,6 +73,8 @@ async function runAgent(extra: string[], port: number): Promise<Run> {
     windowMs: (d(WSUM) / d(WCOUNT)) * 1000,
     windows: d(WCOUNT),
     interpMs: ((d(DETECT) + d(NAME)) / d(WCOUNT)) * 1000,
+    interpNsPerRun: d(INS) / d(RUNS),
+    framesPerRun: d(IFRAMES) / d(RUNS),
   };
 }
 
@@ -96,6 +103,8 @@ function median(runs: Run[]): Run {
     windowMs: pick((r) => r.windowMs),
     windows: runs.reduce((n, r) => n + r.windows, 0),
     interpMs: pick((r) => r.interpMs),
+    interpNsPerRun: pick((r) => r.interpNsPerRun),
+    framesPerRun: pick((r) => r.framesPerRun),
   };
 }
 const statsBefore = (await Deno.readTextFile("/proc/sys/kernel/bpf_stats_enabled")).trim();
@@ -121,13 +130,13 @@ try {
       const version = /versions\/(3\.\d+\.\d+)/.exec(py)?.[1] ?? py;
       const row = (name: string, r: Run) =>
         `| ${version} | ${name} | ${r.nsPerRun.toFixed(0)} ns (${r.runs} runs) | ${
-          r.interpMs.toFixed(2)
-        } ms | ${r.windowMs.toFixed(1)} ms (${r.windows}) | ${(r.cpu * 100).toFixed(2)} % | ${
-          r.rss.toFixed(1)
-        } MiB |`;
+          r.interpNsPerRun.toFixed(0)
+        } ns, ${r.framesPerRun.toFixed(1)} frames | ${r.interpMs.toFixed(2)} ms | ${
+          r.windowMs.toFixed(1)
+        } ms (${r.windows}) | ${(r.cpu * 100).toFixed(2)} % | ${r.rss.toFixed(1)} MiB |`;
       lines.push(row("Python walker (default)", on), row("`--python-unwinding-disable`", off));
       lines.push(
-        `| ${version} | ratio on/off | ${(on.nsPerRun / off.nsPerRun).toFixed(2)}× | | ${
+        `| ${version} | ratio on/off | ${(on.nsPerRun / off.nsPerRun).toFixed(2)}× | | | ${
           (on.windowMs / off.windowMs).toFixed(2)
         }× | ${(on.cpu / off.cpu).toFixed(2)}× | |`,
       );
@@ -152,8 +161,8 @@ try {
       new Date().toISOString().slice(0, 10)
     }, kernel ${Deno.osRelease()}):`,
     "",
-    "| Python | agent | BPF mean run time per sample | interpreter user space per window | whole window (all processes) | agent CPU | RSS peak |",
-    "|---|---|---|---|---|---|---|",
+    "| Python | agent | BPF mean run time per sample | of which the Python walk (per sample) | interpreter user space per window | whole window (all processes) | agent CPU | RSS peak |",
+    "|---|---|---|---|---|---|---|---|",
     ...lines,
     "",
     `Load average at the end: ${load}. BPF run time is CPU time in the program (not preempted), so`,

@@ -21,6 +21,7 @@ const volatile struct agent_config agent_cfg SEC(".rodata.config") = {
 	.verbose = false,
 	.dwarf_enabled = true,
 	.mixed_mode = true,
+	.interp_timing = false,
 	.event_interval_ns = 500000000ULL,
 };
 
@@ -37,6 +38,15 @@ static __always_inline void count(enum counter which)
 	/* `which` is a constant at every (inlined) call site, so the verifier sees the bound. */
 	if (c && which < COUNTER_MAX)
 		c->values[which] += 1; /* per-CPU value, and a program is not preempted: no atomics */
+}
+
+/* Adds n to a counter (same rules as count()). */
+static __always_inline void count_n(enum counter which, __u64 n)
+{
+	__u32 zero = 0;
+	struct counters *c = bpf_map_lookup_elem(&counters, &zero);
+	if (c && which < COUNTER_MAX)
+		c->values[which] += n;
 }
 
 static __always_inline __u64 mix_frame(__u64 h, __u64 k)

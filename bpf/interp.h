@@ -122,14 +122,20 @@ __noinline int interp_activation(struct user_stack *st, struct interp_info *info
 	struct interp_walk *w = bpf_map_lookup_elem(&interp_walk_scratch, &zero);
 	if (!w)
 		return 0;
+	__u64 t0 = agent_cfg.interp_timing ? bpf_ktime_get_ns() : 0;
 	__u64 before = st->len;
 	if (info->kind == INTERP_PYTHON)
 		python_push_activation(w, info, st);
 	else if (info->kind == INTERP_RUBY)
 		ruby_push_activation(w, info, st);
-	if (st->len != before)
+	__u64 words = st->len - before;
+	if (words)
 		w->pushed = 1;
-	return st->len - before;
+	count(COUNTER_INTERP_ACTIVATIONS);
+	count_n(COUNTER_INTERP_FRAMES, words / 2);
+	if (agent_cfg.interp_timing)
+		count_n(COUNTER_INTERP_NS, bpf_ktime_get_ns() - t0);
+	return words;
 }
 
 /* STACK_FLAG_INTERP_FRAMES when this sample's walk pushed interpreter frames, else 0. */

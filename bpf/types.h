@@ -184,6 +184,9 @@ enum counter {
 	COUNTER_EVENTS_LOST,          /* events the ring buffer had no room for */
 	COUNTER_DWARF_FRAMES,         /* frames stepped with an unwind table */
 	COUNTER_FP_FRAMES,            /* frames stepped with frame pointers */
+	COUNTER_INTERP_ACTIVATIONS,   /* interpreter-loop frames replaced by interpreter frames */
+	COUNTER_INTERP_FRAMES,        /* interpreter frames pushed */
+	COUNTER_INTERP_NS,            /* time in the interpreter walk (agent_config.interp_timing) */
 	COUNTER_MAX,
 };
 
@@ -196,7 +199,8 @@ struct agent_config {
 	__u8 verbose;           /* --bpf-verbose-logging: bpf_printk each decision */
 	__u8 dwarf_enabled;     /* !--dwarf-unwinding-disable: tables, events; else frame pointers only */
 	__u8 mixed_mode;        /* --dwarf-unwinding-mixed: frame pointers for JIT code */
-	__u8 reserved[5];
+	__u8 interp_timing;     /* time the interpreter walk (kernel.bpf_stats_enabled at start) */
+	__u8 reserved[4];
 	__u64 event_interval_ns; /* minimum time between two events about one process */
 };
 

@@ -97,6 +97,14 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   ...REMOTE_FLAGS,
 ]);
 
+function bpfStatsEnabled(): boolean {
+  try {
+    return Deno.readTextFileSync("/proc/sys/kernel/bpf_stats_enabled").trim() === "1";
+  } catch {
+    return false;
+  }
+}
+
 const encoder = new TextEncoder();
 function out(text: string): void {
   Deno.stdout.writeSync(encoder.encode(text.endsWith("\n") ? text : text + "\n"));
@@ -304,6 +312,9 @@ async function runAgent(
     eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     unwinder,
     interpreters: interpreters.enabled ? interpreters : undefined,
+    // Who enabled the kernel's BPF run-time statistics wants to measure: time the interpreter
+    // walk too (two clock reads per activation; off otherwise).
+    interpTiming: interpreters.enabled && bpfStatsEnabled(),
     jit: flags.symbolizerJitDisable ? undefined : new JitSymbols(),
     processes,
     kernelSymbols,

@@ -71,6 +71,7 @@ export const AGENT_CONFIG = {
   verbose: 0,
   dwarfEnabled: 1,
   mixedMode: 2,
+  interpTiming: 3,
   eventIntervalNs: 8,
 } as const;
 
@@ -121,6 +122,9 @@ export const COUNTER_NAMES = [
   "events_lost",
   "dwarf_frames",
   "fp_frames",
+  "interp_activations",
+  "interp_frames",
+  "interp_ns",
 ] as const;
 
 /** A counter name. */

@@ -122,6 +122,8 @@ export interface CpuProfilerOptions {
   mixedMode: boolean;
   /** Events ring buffer size in bytes. */
   eventsBufferBytes: number;
+  /** Time the interpreter walk in BPF (for benchmarks: the interp_ns counter). */
+  interpTiming?: boolean;
   /** Loads unwind tables for the processes BPF asks about; absent: frame pointers only. */
   unwinder?: UnwinderHooks;
   processes: ProcessReader;
@@ -212,6 +214,7 @@ export class CpuProfiler {
       dwarfEnabled: this.#opts.dwarfEnabled,
       mixedMode: this.#opts.mixedMode,
       eventsBufferBytes: this.#opts.eventsBufferBytes,
+      interpTiming: this.#opts.interpTiming,
       ...cap,
     });
     try {
