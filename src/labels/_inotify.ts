@@ -9,22 +9,24 @@
 // freeze config reloads and shutdown that way. A non-blocking inotify descriptor read every
 // `pollMs` has no such failure: it only reports names, and opens nothing.
 
-const IN_NONBLOCK = 0o4000;
-const IN_CLOEXEC = 0o2000000;
+/** inotify_init1 flags. */
+export const IN_NONBLOCK = 0o4000;
+export const IN_CLOEXEC = 0o2000000;
 /** Everything that can change which file a path names or what it holds. */
 const MASK = 0x2 /* MODIFY */ | 0x4 /* ATTRIB */ | 0x8 /* CLOSE_WRITE */ | 0x40 /* MOVED_FROM */ |
   0x80 /* MOVED_TO */ | 0x100 /* CREATE */ | 0x200 /* DELETE */ | 0x400 /* DELETE_SELF */ |
   0x800; /* MOVE_SELF */
 const ONLYDIR = 0x1000000;
 
-const SYMBOLS = {
+/** The libc functions of an inotify reader. */
+export const INOTIFY_SYMBOLS = {
   inotify_init1: { parameters: ["i32"], result: "i32" },
   inotify_add_watch: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+let lib: Deno.DynamicLibrary<typeof INOTIFY_SYMBOLS> | undefined;
 
 /** Watches directories; calls `onChange` (at most once per poll) when anything in them changes. */
 export class DirectoryWatch {
@@ -40,7 +42,7 @@ export class DirectoryWatch {
    * @throws {Error} When no inotify instance can be made.
    */
   constructor(dirs: readonly string[], onChange: () => void, pollMs = 100) {
-    lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
+    lib ??= Deno.dlopen("libc.so.6", INOTIFY_SYMBOLS);
     const s = lib.symbols;
     this.#fd = s.inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (this.#fd < 0) throw new Error("Cannot watch the config directory: inotify_init1 failed");
