@@ -35,7 +35,7 @@ import { InterpreterTracker } from "../interp/mod.ts";
 import { ObjectFilePool, ProcessReader } from "../process/mod.ts";
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
-import { LocalStore } from "../store/mod.ts";
+import { LocalStore, readBearerToken } from "../store/mod.ts";
 import { JitSymbols, KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
 import { watchSupervisor } from "../telemetry/mod.ts";
 import { setMemlockRlimit } from "./memlock.ts";
@@ -292,6 +292,7 @@ async function runAgent(
     relabelConfigs: config?.relabelConfigs ?? [],
     disableCaching: flags.metadataDisableCaching,
     containerRuntimeSocketPath: flags.metadataContainerRuntimeSocketPath,
+    secrets: ownSecrets(flags),
   });
   const configWatcher = config
     ? ConfigWatcher.start({
@@ -391,6 +392,19 @@ async function runAgent(
   if (!finished) return 1;
   log.info("stopped");
   return 0;
+}
+
+/**
+ * The agent's secrets, to redact from every label: the bearer token from the flag, the
+ * environment or the token file (read again here; the remote store has already failed start-up
+ * when it cannot be read).
+ */
+function ownSecrets(flags: AgentFlags): string[] {
+  try {
+    return [readBearerToken(flags.remoteStoreBearerToken, flags.remoteStoreBearerTokenFile)];
+  } catch {
+    return [flags.remoteStoreBearerToken];
+  }
 }
 
 /**

@@ -357,6 +357,17 @@ function head(status: number, headers: Headers, length: number, keepAlive: boole
   return encoder.encode(s);
 }
 
+/** RLIMIT_NOFILE's soft value, from /proc/self/limits; Infinity when unlimited or unknown. */
+function softNofileLimit(): number {
+  try {
+    const m = /^Max open files\s+(\S+)/m.exec(Deno.readTextFileSync("/proc/self/limits"));
+    const n = Number(m?.[1]);
+    return Number.isFinite(n) && n > 0 ? n : Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+
 /** Options of {@link ConnectionServer.listen}. */
 export interface ConnectionServerOptions {
   hostname: string;
@@ -394,6 +405,7 @@ export class ConnectionServer {
   private constructor(listener: Deno.TcpListener, opts: ConnectionServerOptions) {
     this.#listener = listener;
     this.limits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.limits };
+    this.limits.maxConnections = ConnectionServer.effectiveMax(this.limits.maxConnections);
     this.handler = opts.handler;
     this.observer = opts.observer;
     this.#onError = opts.onError ?? (() => {});
@@ -413,6 +425,15 @@ export class ConnectionServer {
   static listen(opts: ConnectionServerOptions): ConnectionServer {
     const listener = Deno.listen({ hostname: opts.hostname, port: opts.port, transport: "tcp" });
     return new ConnectionServer(listener, opts);
+  }
+
+  /**
+   * The connection bound actually used: the configured one, but never more than a quarter of
+   * the process's descriptor limit, so that HTTP clients alone cannot take the descriptors the
+   * profiler needs (Deno itself panics when it cannot get one for a worker thread).
+   */
+  static effectiveMax(configured: number, nofile = softNofileLimit()): number {
+    return Math.min(configured, Math.max(8, Math.floor(nofile / 4)));
   }
 
   /** Whether {@link ConnectionServer.shutdown} has begun. */

@@ -159,3 +159,11 @@ Deno.test("ConnectionServer.shutdown() closes connections that do not finish wit
   equal(await pending, "failed");
   equal(s.server.connectionCount, 0);
 });
+
+Deno.test("ConnectionServer.effectiveMax() keeps connections to a quarter of the descriptor limit", () => {
+  equal(ConnectionServer.effectiveMax(128, 1024), 128);
+  equal(ConnectionServer.effectiveMax(128, 256), 64);
+  equal(ConnectionServer.effectiveMax(128, 16), 8);
+  equal(ConnectionServer.effectiveMax(2, 1024), 2);
+  equal(ConnectionServer.effectiveMax(128, Infinity), 128);
+});

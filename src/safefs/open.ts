@@ -25,15 +25,25 @@ export class SafeOpenError extends Error {
   /** `not-found`, `not-regular`, `too-large`, `loop`, `refused` or `error`. */
   readonly reason: "not-found" | "not-regular" | "too-large" | "loop" | "refused" | "error";
 
+  /** The problem alone, without the file: `not a regular file`. */
+  readonly detail: string;
+
   /**
-   * @param message One line naming the file and the problem.
+   * @param what What failed, naming the file: `Cannot open "/etc/agent.yaml"`.
+   * @param detail The problem: `not a regular file`.
    * @param reason The kind of problem.
    * @param options The system error, if any.
    */
-  constructor(message: string, reason: SafeOpenError["reason"], options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    what: string,
+    detail: string,
+    reason: SafeOpenError["reason"],
+    options?: { cause?: unknown },
+  ) {
+    super(`${what}: ${detail}`, options);
     this.name = "SafeOpenError";
     this.reason = reason;
+    this.detail = detail;
   }
 }
 
@@ -99,7 +109,9 @@ const MAX_SYMLINKS = 40;
  */
 export function openInRoot(root: string, path: string, options: OpenInRootOptions = {}): SafeFile {
   const where = `"${path}" in ${root}`;
-  if (path.includes("\0")) throw new SafeOpenError(`Cannot open ${where}: NUL in path`, "refused");
+  if (path.includes("\0")) {
+    throw new SafeOpenError(`Cannot open ${where}`, `NUL in path`, "refused");
+  }
   let rootFd: number;
   try {
     rootFd = openat(AT_FDCWD, root, O.PATH | O.DIRECTORY | O.CLOEXEC);
@@ -192,7 +204,16 @@ function fromSys(what: string, e: unknown): SafeOpenError {
     : code === E.EXDEV
     ? "refused"
     : "error";
-  return new SafeOpenError(`${what}: ${(e as Error).message}`, reason, { cause: e });
+  const words: Record<number, string> = {
+    [E.ENOENT]: "no such file or directory",
+    [E.ENOTDIR]: "a component of the path is not a directory",
+    [E.EACCES]: "permission denied",
+    [E.ELOOP]: "too many symlinks, or a link that may not be followed",
+    [E.EXDEV]: "the path leads out of the root",
+    [E.ENAMETOOLONG]: "path too long",
+  };
+  const text = words[code] ?? (e as Error).message;
+  return new SafeOpenError(what, text, reason, { cause: e });
 }
 
 /** Checks an O_PATH descriptor and opens its inode for reading. */
@@ -204,11 +225,12 @@ function reopenRegular(pathFd: number, where: string, maxBytes: number): SafeFil
     throw fromSys(`Cannot open ${where}`, e);
   }
   if ((st.mode & S_IFMT) !== S_IFREG) {
-    throw new SafeOpenError(`Cannot open ${where}: not a regular file`, "not-regular");
+    throw new SafeOpenError(`Cannot open ${where}`, `not a regular file`, "not-regular");
   }
   if (st.size > maxBytes) {
     throw new SafeOpenError(
-      `Cannot open ${where}: ${st.size} bytes, more than the ${maxBytes} allowed`,
+      `Cannot open ${where}`,
+      `${st.size} bytes, more than the ${maxBytes} allowed`,
       "too-large",
     );
   }
@@ -220,12 +242,14 @@ function reopenRegular(pathFd: number, where: string, maxBytes: number): SafeFil
       constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY,
     );
   } catch (e) {
-    throw new SafeOpenError(`Cannot open ${where}: ${(e as Error).message}`, "error", { cause: e });
+    throw new SafeOpenError(`Cannot open ${where}`, `${(e as Error).message}`, "error", {
+      cause: e,
+    });
   }
   try {
     const again = fstatSync(fd, { bigint: true });
     if (again.dev !== st.dev || again.ino !== st.ino || !again.isFile()) {
-      throw new SafeOpenError(`Cannot open ${where}: it changed while being opened`, "refused");
+      throw new SafeOpenError(`Cannot open ${where}`, `it changed while being opened`, "refused");
     }
     return { fd, size: Math.min(st.size, Number(again.size)), dev: st.dev, ino: st.ino };
   } catch (e) {
@@ -272,7 +296,7 @@ function walk(rootFd: number, rel: string, where: string): number {
           close(fd);
         }
         if (++links > MAX_SYMLINKS) {
-          throw new SafeOpenError(`Cannot open ${where}: too many symlinks`, "loop");
+          throw new SafeOpenError(`Cannot open ${where}`, `too many symlinks`, "loop");
         }
         if (target.startsWith("/")) popTo(1);
         pending.push(...target.split("/").reverse());
@@ -280,7 +304,7 @@ function walk(rootFd: number, rel: string, where: string): number {
       }
       if (pending.some((p) => p !== "" && p !== ".") && mode !== S_IFDIR) {
         close(fd);
-        throw new SafeOpenError(`Cannot open ${where}: not a directory on the way`, "not-found");
+        throw new SafeOpenError(`Cannot open ${where}`, `not a directory on the way`, "not-found");
       }
       stack.push(fd);
     }

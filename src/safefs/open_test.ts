@@ -11,7 +11,7 @@ import {
   type Resolver,
   SafeOpenError,
 } from "./mod.ts";
-import { OpenWatch } from "./_test_inotify.ts";
+import { OpenWatch } from "../../tests/_lib/inotify.ts";
 
 const isRoot = Deno.uid() === 0;
 

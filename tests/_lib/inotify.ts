@@ -4,21 +4,14 @@
 // For tests: watches files with inotify and says whether anything opened or read them, so a test
 // can prove that the agent never opened a file (O_PATH resolution does not count as an open).
 
+import { IN_CLOEXEC, IN_NONBLOCK, INOTIFY_SYMBOLS } from "../../src/labels/_inotify.ts";
+
 const IN_ACCESS = 0x1;
 const IN_OPEN = 0x20;
-const IN_NONBLOCK = 0o4000;
-const IN_CLOEXEC = 0o2000000;
-
-const SYMBOLS = {
-  inotify_init1: { parameters: ["i32"], result: "i32" },
-  inotify_add_watch: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-} as const satisfies Deno.ForeignLibraryInterface;
 
 /** Opens and reads of watched files, as seen by inotify. */
 export class OpenWatch implements Disposable {
-  readonly #lib = Deno.dlopen("libc.so.6", SYMBOLS);
+  readonly #lib = Deno.dlopen("libc.so.6", INOTIFY_SYMBOLS);
   readonly #fd: number;
   readonly #paths = new Map<number, string>();
 
