@@ -221,7 +221,14 @@ interface ProcessJit {
   startTime: number;
   /** The process's pid in its own namespace (the perf map's name). */
   nsPid: number | undefined;
+  /** Windows in which its open files were searched for a jitdump file. */
+  fdScans: number;
 }
+
+/** Windows in which a new process's open files are searched for a jitdump file. */
+const FD_SCANS = 3;
+/** Open files looked at per scan. */
+const FD_SCAN_MAX = 4096;
 
 /** What the profiler already knows about a process (src/process ProcessInfo fits). */
 export interface JitProcessFacts {
@@ -296,7 +303,14 @@ export class JitSymbols {
       }
       if (!p) {
         if (st === undefined) return undefined;
-        p = { ranges: new CodeRanges(), sources: [], bytes: 0, startTime: st, nsPid: nsPid(pid) };
+        p = {
+          ranges: new CodeRanges(),
+          sources: [],
+          bytes: 0,
+          startTime: st,
+          nsPid: nsPid(pid),
+          fdScans: 0,
+        };
         this.#procs.set(pid, p);
       }
       this.#discover(pid, p, facts);
@@ -310,7 +324,9 @@ export class JitSymbols {
   #discover(pid: number, p: ProcessJit, facts?: JitProcessFacts): void {
     const paths: Array<[string, Source["kind"]]> = [];
     if (p.nsPid !== undefined) paths.push([`/tmp/perf-${p.nsPid}.map`, "map"]);
-    // A jitdump file is mapped executable by the runtime that writes it, so perf (and we) find it.
+    // A jitdump file is mapped executable by the runtime that writes it, for perf to find; V8
+    // (Node.js 20) maps it only at exit, but keeps it open from the start: look at the open
+    // files of a new process too, for its first windows.
     const isDump = (path: string) => /\/jit-\d+\.dump$/.test(path);
     if (facts) {
       for (const m of facts.mappings) if (isDump(m.path)) paths.push([m.path, "dump"]);
@@ -321,6 +337,22 @@ export class JitSymbols {
           if (at >= 0 && isDump(line.slice(at))) paths.push([line.slice(at), "dump"]);
         }
       } catch { /* gone */ }
+    }
+    if (p.fdScans < FD_SCANS && !p.sources.some((s) => s.kind === "dump")) {
+      p.fdScans++;
+      try {
+        let n = 0;
+        for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+          if (++n > FD_SCAN_MAX) break;
+          let target = "";
+          try {
+            target = Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+          } catch {
+            continue;
+          }
+          if (target.startsWith("/") && isDump(target)) paths.push([target, "dump"]);
+        }
+      } catch { /* gone, or not ours to read */ }
     }
     for (const [path, kind] of paths) {
       if (!p.sources.some((s) => s.path === path)) {
