@@ -37,9 +37,10 @@ interface Run {
   windows: number;
   /** Time in the interpreter tracker per window (detecting and naming frames), ms. */
   interpMs: number;
-  /** BPF: time in the interpreter walk per sample, ns, and frames pushed per sample. */
+  /** BPF: time in the interpreter walk per sample (all samples, Python or not), ns. */
   interpNsPerRun: number;
-  framesPerRun: number;
+  /** BPF: time in the interpreter walk per Python frame pushed, ns. */
+  nsPerFrame: number;
 }
 
 async function runAgent(extra: string[], port: number): Promise<Run> {
@@ -74,7 +75,7 @@ async function runAgent(extra: string[], port: number): Promise<Run> {
     windows: d(WCOUNT),
     interpMs: ((d(DETECT) + d(NAME)) / d(WCOUNT)) * 1000,
     interpNsPerRun: d(INS) / d(RUNS),
-    framesPerRun: d(IFRAMES) / d(RUNS),
+    nsPerFrame: d(IFRAMES) ? d(INS) / d(IFRAMES) : 0,
   };
 }
 
@@ -104,7 +105,7 @@ function median(runs: Run[]): Run {
     windows: runs.reduce((n, r) => n + r.windows, 0),
     interpMs: pick((r) => r.interpMs),
     interpNsPerRun: pick((r) => r.interpNsPerRun),
-    framesPerRun: pick((r) => r.framesPerRun),
+    nsPerFrame: pick((r) => r.nsPerFrame),
   };
 }
 const statsBefore = (await Deno.readTextFile("/proc/sys/kernel/bpf_stats_enabled")).trim();
@@ -131,9 +132,11 @@ try {
       const row = (name: string, r: Run) =>
         `| ${version} | ${name} | ${r.nsPerRun.toFixed(0)} ns (${r.runs} runs) | ${
           r.interpNsPerRun.toFixed(0)
-        } ns, ${r.framesPerRun.toFixed(1)} frames | ${r.interpMs.toFixed(2)} ms | ${
-          r.windowMs.toFixed(1)
-        } ms (${r.windows}) | ${(r.cpu * 100).toFixed(2)} % | ${r.rss.toFixed(1)} MiB |`;
+        } ns; ${r.nsPerFrame.toFixed(0)} ns per frame, ${
+          (r.nsPerFrame * 30 / 1000).toFixed(1)
+        } µs per 30 | ${r.interpMs.toFixed(2)} ms | ${r.windowMs.toFixed(1)} ms (${r.windows}) | ${
+          (r.cpu * 100).toFixed(2)
+        } % | ${r.rss.toFixed(1)} MiB |`;
       lines.push(row("Python walker (default)", on), row("`--python-unwinding-disable`", off));
       lines.push(
         `| ${version} | ratio on/off | ${(on.nsPerRun / off.nsPerRun).toFixed(2)}× | | | ${
@@ -161,7 +164,7 @@ try {
       new Date().toISOString().slice(0, 10)
     }, kernel ${Deno.osRelease()}):`,
     "",
-    "| Python | agent | BPF mean run time per sample | of which the Python walk (per sample) | interpreter user space per window | whole window (all processes) | agent CPU | RSS peak |",
+    "| Python | agent | BPF mean run time per sample | of which the Python walk | interpreter user space per window | whole window (all processes) | agent CPU | RSS peak |",
     "|---|---|---|---|---|---|---|---|",
     ...lines,
     "",
