@@ -78,6 +78,11 @@ pub enum Error {
     LimitExceeded(Limit),
     /// An allocation failed (WebAssembly memory could not grow).
     OutOfMemory,
+    /// A symbol bundle holds neither a function symbol nor DWARF (nothing to name frames
+    /// with).
+    NoSymbols,
+    /// A symbolizer handle that is not open.
+    BadHandle,
 }
 
 impl Error {
@@ -91,6 +96,8 @@ impl Error {
             Error::CorruptCfi { .. } => 5,
             Error::LimitExceeded(_) => 6,
             Error::OutOfMemory => 7,
+            Error::NoSymbols => 8,
+            Error::BadHandle => 9,
         }
     }
 }
@@ -115,6 +122,8 @@ impl fmt::Display for Error {
             ),
             Error::LimitExceeded(limit) => write!(f, "limit exceeded: {}", limit.describe()),
             Error::OutOfMemory => write!(f, "out of memory"),
+            Error::NoSymbols => write!(f, "no symbols: no function symbol and no DWARF"),
+            Error::BadHandle => write!(f, "invalid argument: no open symbolizer with this handle"),
         }
     }
 }
