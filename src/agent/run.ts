@@ -35,7 +35,7 @@ import { ObjectFilePool, ProcessReader } from "../process/mod.ts";
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
 import { LocalStore } from "../store/mod.ts";
-import { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
+import { KernelSymbols, LocalSymbolizer, VdsoSymbols } from "../symbolize/mod.ts";
 import { setMemlockRlimit } from "./memlock.ts";
 import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
 
@@ -78,6 +78,9 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   "object-file-pool-eviction-policy",
   "profiling-perf-event-buffer-processing-interval",
   "profiling-perf-event-buffer-worker-count",
+  // Local symbolization and the UI (src/symbolize, src/ui).
+  "local-store-symbolize",
+  "http-ui-history-size",
   ...REMOTE_FLAGS,
 ]);
 
@@ -210,24 +213,37 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     log: { debug: (msg: string, props?: Record<string, unknown>) => log.debug(msg, props ?? {}) },
   });
 
+  // Names native frames on request (/query?symbolize=1, the UI, --local-store-symbolize); its
+  // worker starts on first use.
+  const symbolizer = new LocalSymbolizer({ debugDirectories: flags.debuginfoDirectories });
   const bus = new ProfileBus();
   const sinks: ProfileSink[] = [{
     write: (p) => {
-      bus.publish({ labels: p.labels, pprof: p.pprof, profile: p.profile });
+      symbolizer.note(p.pid, p.mappings);
+      bus.publish({
+        labels: p.labels,
+        pprof: p.pprof,
+        profile: p.profile,
+        symbolized: () => symbolizer.symbolize(p),
+      });
       metrics.profilesWritten.inc({ store: "query" });
     },
   }];
   if (localStore) {
     sinks.push({
       write: async (p) => {
-        await localStore.write({
-          pid: p.pid,
-          // A process split into several series (by a rule keeping a thread label) needs one
-          // file per series.
-          name: p.series ? `${PROFILER_NAME}.${p.series}` : PROFILER_NAME,
-          timeNanos: p.timeNanos,
-          pprof: p.pprof,
-        });
+        const store = (pprof: Uint8Array) =>
+          localStore.write({
+            pid: p.pid,
+            // A process split into several series (by a rule keeping a thread label) needs one
+            // file per series.
+            name: p.series ? `${PROFILER_NAME}.${p.series}` : PROFILER_NAME,
+            timeNanos: p.timeNanos,
+            pprof,
+          });
+        // Symbolized profiles are written in the background: the window loop never waits.
+        if (flags.localStoreSymbolize) symbolizer.enqueue(p, store);
+        else await store(p.pprof);
       },
     });
   }
@@ -331,6 +347,8 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   log.info("stopping", { signal: sig });
   await profiler.stop();
+  await symbolizer.drain();
+  symbolizer.close();
   await configWatcher?.close();
   await labels.close();
   await remote?.stop();

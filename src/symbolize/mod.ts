@@ -46,3 +46,5 @@ export {
   type SymbolizeReport,
   type SymbolizeSource,
 } from "./profile.ts";
+export { SourceIndex } from "./sources.ts";
+export { LocalSymbolizer, type SymbolizableProfile, symbolizeMetrics } from "./local.ts";

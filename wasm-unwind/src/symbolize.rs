@@ -226,6 +226,8 @@ pub struct SymbolTable {
     syms: Vec<Sym>,
     strtabs: Vec<Range<usize>>,
     exec: Vec<Range<u64>>,
+    /// `.plt`, `.plt.sec` and `.plt.got`: stubs no symbol names.
+    plt: Vec<Range<u64>>,
 }
 
 impl SymbolTable {
@@ -301,6 +303,11 @@ impl SymbolTable {
 fn parse_symbols(bundle: &[u8], sections: &[BundleSection]) -> SymbolTable {
     let mut table = SymbolTable::default();
     for s in sections {
+        if s.name == b".plt" || s.name == b".plt.sec" || s.name == b".plt.got" {
+            if let Some(end) = s.addr.checked_add(s.size) {
+                table.plt.push(s.addr..end);
+            }
+        }
         if s.flags & SHF_EXECINSTR != 0 && s.size > 0 && s.origin == 0 {
             if let Some(end) = s.addr.checked_add(s.size) {
                 table.exec.push(s.addr..end);
@@ -549,6 +556,14 @@ impl Symbolizer {
                     f.line = line;
                 }
                 out.push(f);
+            } else if self.symbols.plt.iter().any(|r| r.contains(&addr)) {
+                // A PLT stub: the call into another file's function, as perf shows `f@plt`.
+                out.push(Frame {
+                    name: "[plt]".to_string(),
+                    system_name: "[plt]".to_string(),
+                    file: String::new(),
+                    line: 0,
+                });
             }
         }
     }
@@ -867,8 +882,12 @@ int main(int argc, char **) { return outer_fn(argc) & 1; }
         assert_eq!(inlined[0].name, "inlined_step");
         assert_eq!(inlined[1].name, "outer_fn(int)");
         assert_eq!(inlined[1].line, 9);
-        // Outside any function: nothing.
+        // Outside any function: nothing; in the PLT, "[plt]".
         assert!(frames(&s, 0x10).is_empty());
+        let view = crate::elf::ElfView::parse(&bin).unwrap();
+        if let Some(plt) = view.section(b".plt") {
+            assert_eq!(frames(&s, plt.addr + 4)[0].name, "[plt]");
+        }
     }
 
     #[test]
