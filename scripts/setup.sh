@@ -9,7 +9,8 @@
 #   4. the BPF object (bpf/.output/profiler.bpf.o, vmlinux.h generated from the running kernel's BTF)
 #   5. wasm-unwind/lib/wasm_unwind.wasm, only if its sources changed since the committed build
 # Every step checks first and does nothing when its result is current, so a second run takes seconds.
-# With --for-tests it also installs what only the tests need (Debian chromium for browser tests).
+# With --for-tests it also installs what only the tests need (Debian chromium for browser tests,
+# libc6-dbg for the symbolization tests).
 set -euo pipefail
 for_tests=false
 [[ "${1:-}" == "--for-tests" ]] && for_tests=true
@@ -45,6 +46,8 @@ check npm npm
 check gzip gzip
 if $for_tests; then
   check /usr/bin/chromium chromium
+  # libc's separate debug file: the symbolization tests name libc's static functions from it.
+  check /usr/share/doc/libc6-dbg libc6-dbg
 fi
 if ((${#need_pkgs[@]})); then
   mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)
