@@ -78,6 +78,8 @@ pub enum Error {
     LimitExceeded(Limit),
     /// An allocation failed (WebAssembly memory could not grow).
     OutOfMemory,
+    /// The file's `.gopclntab` is corrupt or of an unsupported kind; names the part.
+    InvalidGoPclntab(&'static str),
 }
 
 impl Error {
@@ -91,6 +93,7 @@ impl Error {
             Error::CorruptCfi { .. } => 5,
             Error::LimitExceeded(_) => 6,
             Error::OutOfMemory => 7,
+            Error::InvalidGoPclntab(_) => 8,
         }
     }
 }
@@ -115,6 +118,7 @@ impl fmt::Display for Error {
             ),
             Error::LimitExceeded(limit) => write!(f, "limit exceeded: {}", limit.describe()),
             Error::OutOfMemory => write!(f, "out of memory"),
+            Error::InvalidGoPclntab(what) => write!(f, "invalid .gopclntab: cannot read {}", what),
         }
     }
 }
