@@ -29,8 +29,9 @@ export const WASM_UNWIND_ERRORS: Readonly<Record<number, string>> = {
   5: "corrupt_cfi",
   6: "limit_exceeded",
   7: "out_of_memory",
-  8: "no_symbols",
-  9: "bad_handle",
+  8: "invalid_gopclntab",
+  9: "no_symbols",
+  10: "bad_handle",
 };
 
 /** An error reported by the module (a code and a message), not a bug in the caller. */
@@ -129,6 +130,7 @@ interface Exports {
   symbolize?(handle: number, ptr: number, count: number): number;
   symbolizer_close?(handle: number): void;
   heap_bytes?(): number;
+  go_describe?(ptr: number, len: number, pcsPtr: number, pcsLen: number, mode: number): number;
   result_len(): number;
   result_free(): void;
   last_error_code(): number;
@@ -388,6 +390,42 @@ export class WasmUnwind {
   /** Bytes allocated inside the module and not freed (its symbolizers above all). */
   get heapBytes(): number {
     return this.#exports.heap_bytes?.() ?? 0;
+   * Describes the `.gopclntab` of a Go binary as text (`wasm-unwind/src/gopclntab.rs`,
+   * `describe`): a header line, then the frames of each PC (innermost first, inlined calls
+   * included) or, with `mode` 1, every function.
+   *
+   * @param file The whole file.
+   * @param pcs Exact PCs (ELF virtual addresses) to describe.
+   * @param mode 0: frames per PC; 1: every function.
+   * @returns The report's lines.
+   * @throws {WasmUnwindError} When the file is not a Go binary or its table is corrupt.
+   *
+   * @example
+   * ```ts ignore
+   * const lines = wasm.goDescribe(file, [0x401000n]);
+   * ```
+   */
+  goDescribe(file: Uint8Array, pcs: readonly bigint[], mode = 0): string[] {
+    const describe = this.#exports.go_describe;
+    if (!describe) {
+      throw new Error(
+        "Cannot describe a Go table: the wasm-unwind module predates go_describe (rebuild with 'bash wasm-unwind/build.sh')",
+      );
+    }
+    const raw = new Uint8Array(new BigUint64Array(pcs).buffer);
+    const e = this.#exports;
+    const pcsPtr = raw.length === 0 ? 0 : e.alloc(raw.length);
+    try {
+      if (pcsPtr !== 0) new Uint8Array(e.memory.buffer, pcsPtr, raw.length).set(raw);
+      const out = this.#withInput(
+        file,
+        (ptr, len) =>
+          this.#result("describe a Go table", describe(ptr, len, pcsPtr, raw.length, mode)),
+      );
+      return decoder.decode(out).split("\n").filter((l) => l !== "");
+    } finally {
+      if (pcsPtr !== 0) e.dealloc(pcsPtr, raw.length);
+    }
   }
 
   #factsAt(ptr: number, len: number): ElfFacts {

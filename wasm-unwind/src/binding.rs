@@ -25,6 +25,11 @@
 //!                                        result = their frames (src/symbolize.rs); 0 on error
 //! symbolizer_close(handle)               frees a symbolizer (unknown handles are ignored)
 //! heap_bytes() -> usize                  bytes allocated and not yet freed in the module
+//! go_describe(ptr, len, pcs_ptr, pcs_len, mode) -> *const u8
+//!                                        input = the whole ELF file and pcs_len bytes of
+//!                                        little-endian u64 PCs; result = the text report of
+//!                                        crate::gopclntab::describe (mode 0 frames per PC,
+//!                                        1 every function); 0 on error
 //! result_len() -> usize                  length of the last result (0 after an error)
 //! result_free()                          frees the last result now (else the next call does)
 //! last_error_code() -> u32               0 = ok; else crate::Error::code()
@@ -321,6 +326,35 @@ pub extern "C" fn symbolizer_close(handle: u32) {
 #[cfg_attr(target_arch = "wasm32", no_mangle)]
 pub extern "C" fn heap_bytes() -> usize {
     LIVE_BYTES.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Describes the Go table of the file at `[ptr, ptr + len)`: the frames of each PC in
+/// `[pcs_ptr, pcs_ptr + pcs_len)` (little-endian u64s), or every function (`mode` 1). Returns
+/// the text result or null.
+///
+/// # Safety
+/// See [`input`]: on native targets both ranges must be readable.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub unsafe extern "C" fn go_describe(
+    ptr: *const u8,
+    len: usize,
+    pcs_ptr: *const u8,
+    pcs_len: usize,
+    mode: u32,
+) -> *const u8 {
+    let outcome = input(ptr, len).and_then(|data| {
+        let raw = input(pcs_ptr, pcs_len)?;
+        let pcs: Vec<u64> = raw
+            .chunks_exact(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                u64::from_le_bytes(b)
+            })
+            .collect();
+        crate::gopclntab::describe(data, &pcs, mode)
+    });
+    finish(outcome)
 }
 
 /// Length of the last result (0 after an error or `result_free`).

@@ -26,6 +26,7 @@ pub mod binding;
 pub mod elf;
 pub mod error;
 pub mod facts;
+pub mod gopclntab;
 pub mod rule;
 pub mod strip;
 pub mod symbolize;
@@ -36,7 +37,8 @@ mod tests;
 
 pub use error::{CfiSection, Error, Limit, Result};
 pub use facts::{elf_facts, BuildIdKind, Facts};
+pub use gopclntab::{Frame, Func, Layout, PcValue, PcValues, Pclntab, Special};
 pub use rule::{CfaKind, RbpKind, Rule, UnsupportedReason};
 pub use strip::{strip_debuginfo, STRIP_COMPRESS, STRIP_KEEP_ALL};
-pub use symbolize::{bundle_from_files, demangle, Frame, Symbolizer};
+pub use symbolize::{bundle_from_files, demangle, Symbolizer};
 pub use table::{build_unwind_table, CfiInput, Stats, UnwindTable};
