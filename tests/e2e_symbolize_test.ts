@@ -12,6 +12,7 @@
 import { deepEqual, ok } from "node:assert/strict";
 import { decodeProfile, type Profile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
+import { buildGo, GO_TOOLCHAINS } from "./_lib/go_toolchains.ts";
 import { buildProgram, startProgram } from "./_lib/programs.ts";
 
 const ignore = Deno.uid() !== 0;
@@ -102,7 +103,9 @@ Deno.test({
     ]);
     await run("g++", [...NO_FP, "-o", bin("thrower"), `${PROGRAMS}thrower.cc`]);
     await buildProgram("inlined.c", bin("inlined"), ["-O2", "-g", "-fomit-frame-pointer"]);
-    const names_ = ["pie_main", "thrower", "inlined"];
+    // Without symbol table and DWARF: .gopclntab alone names Go code.
+    await buildGo(GO_TOOLCHAINS[0], "go_chain", bin("go_chain"), { ldflags: "-s -w" });
+    const names_ = ["pie_main", "thrower", "inlined", "go_chain"];
     // They outlive the test's windows and are killed at its end.
     const children = new Map(names_.map((n) => [n, startProgram(bin(n), ["120"])]));
     const agent = await startAgent([
@@ -125,22 +128,24 @@ Deno.test({
       }
     };
     /** Symbolized profiles of a program once its unwind tables are loaded. */
-    const profiles = async (name: string, n: number): Promise<Profile[]> => {
+    const profiles = async (name: string, n: number, tables = true): Promise<Profile[]> => {
       const out: Profile[] = [];
       const deadline = Date.now() + 60_000;
       while (out.length < n) {
         ok(Date.now() < deadline, `${name}: no symbolized profile without pending tables`);
         const p = await nextProfile(name, "&symbolize=1");
         const pending = stacks(p).some((s) => s.frames.some((f) => f.name === PENDING));
-        if (!pending) out.push(p);
+        if (!pending || !tables) out.push(p);
       }
       return out;
     };
     try {
-      const [pie, thrower, inlined] = await Promise.all([
+      const [pie, thrower, inlined, goChain] = await Promise.all([
         profiles("pie_main", 3),
         profiles("thrower", 2),
         profiles("inlined", 2),
+        // Go has no .eh_frame: it is walked with frame pointers, its tables never come.
+        profiles("go_chain", 2, false),
       ]);
 
       await t.step("a PIE without frame pointers calling a library: the whole chain named", () => {
@@ -205,6 +210,29 @@ Deno.test({
           inlined[0].stringTable[Number(x.filename)] === bin("inlined")
         )!;
         ok(m.hasFunctions && m.hasLineNumbers && m.hasInlineFrames);
+      });
+
+      await t.step("Go frames are named from .gopclntab in a binary built with -s -w", () => {
+        let total = 0;
+        let chain = 0;
+        let frames = 0;
+        let unnamed = 0;
+        for (const p of goChain) {
+          const exe = p.mapping.find((m) => p.stringTable[Number(m.filename)] === bin("go_chain"))!;
+          for (const l of p.location.filter((l) => l.mappingId === exe.id)) {
+            frames++;
+            const f = p.function[Number(l.line[0].functionId) - 1];
+            if (/\+0x[0-9a-f]+$/.test(p.stringTable[Number(f.name)])) unnamed++;
+          }
+          for (const s of stacks(p)) {
+            total += s.count;
+            const f = names(s.frames).join(",");
+            // The frame-pointer walk skips the caller of a frameless leaf (middle).
+            if (/main\.leaf,(main\.middle,)?main\.outer,main\.worker/.test(f)) chain += s.count;
+          }
+        }
+        ok(frames > 0 && unnamed === 0, `${unnamed} of ${frames} go_chain locations unnamed`);
+        ok(chain / total >= 0.5, `only ${chain} of ${total} samples under main.worker's chain`);
       });
 
       await t.step("without symbolize=1, /query keeps user frames as addresses", async () => {

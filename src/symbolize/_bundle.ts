@@ -22,9 +22,17 @@ export type Origin = typeof Origin[keyof typeof Origin];
 /** Whether the symbolizer needs a section's bytes (or, for code, its address range). */
 export function wantedSection(s: ElfSection): boolean {
   return s.type === SHT_SYMTAB || s.type === SHT_DYNSYM || s.name === ".strtab" ||
-    s.name === ".dynstr" || s.name === ".gopclntab" || s.name.startsWith(".debug_") ||
-    s.name.startsWith(".zdebug_") || (s.flags & SHF_EXECINSTR) !== 0;
+    s.name === ".dynstr" || s.name.startsWith(".debug_") || s.name.startsWith(".zdebug_") ||
+    (s.flags & SHF_EXECINSTR) !== 0;
 }
+
+/** A Go binary: its `.gopclntab` (read from the whole file) names its code. */
+function isGo(sections: readonly ElfSection[]): boolean {
+  return sections.some((s) => s.name === ".gopclntab" || s.name === ".data.rel.ro.gopclntab");
+}
+
+/** Name of the entry carrying a whole file (wasm-unwind's `WHOLE_FILE`). */
+const WHOLE_FILE = "\0file";
 
 /** Why a file gives no bundle. */
 export class BundleError extends Error {
@@ -71,8 +79,15 @@ export function buildBundle(
       if (origin === Origin.Binary) throw new BundleError("not_elf", "not an ELF64 LE file");
       continue;
     }
+    // A Go binary travels whole (the pclntab reader needs its segments); its DWARF then adds
+    // nothing the pclntab lacks.
+    const whole = origin === Origin.Binary && isGo(image.sections);
+    if (whole) total += ENTRY_BYTES + WHOLE_FILE.length + src.size;
     // Sizes first, so a huge file is refused before anything is read.
-    const chosen = image.sections.filter(wantedSection);
+    const chosen = image.sections.filter((s) =>
+      wantedSection(s) &&
+      !(whole && (s.name.startsWith(".debug_") || s.name.startsWith(".zdebug_")))
+    );
     for (const s of chosen) {
       const carries = (s.flags & SHF_EXECINSTR) === 0 && s.type !== SHT_NOBITS;
       const size = carries ? s.size : 0;
@@ -84,6 +99,19 @@ export function buildBundle(
         "too_large",
         `the symbol and debug sections (${total} bytes) exceed the ${maxBytes}-byte limit`,
       );
+    }
+    if (whole) {
+      const data = src.readAt(0, src.size);
+      const section: ElfSection = {
+        name: WHOLE_FILE,
+        type: 0,
+        flags: 0,
+        addr: 0,
+        offset: 0,
+        size: src.size,
+        addralign: 1,
+      };
+      parts.push({ origin, section, name: encoder.encode(WHOLE_FILE), data });
     }
     for (const s of chosen) {
       const carries = (s.flags & SHF_EXECINSTR) === 0 && s.type !== SHT_NOBITS;

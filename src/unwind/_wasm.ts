@@ -390,6 +390,9 @@ export class WasmUnwind {
   /** Bytes allocated inside the module and not freed (its symbolizers above all). */
   get heapBytes(): number {
     return this.#exports.heap_bytes?.() ?? 0;
+  }
+
+  /**
    * Describes the `.gopclntab` of a Go binary as text (`wasm-unwind/src/gopclntab.rs`,
    * `describe`): a header line, then the frames of each PC (innermost first, inlined calls
    * included) or, with `mode` 1, every function.

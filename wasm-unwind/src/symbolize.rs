@@ -17,7 +17,10 @@
 //! ```
 //!
 //! A section with `data_len` 0 only describes where code lies (the executable sections'
-//! addresses bound symbols of size 0). Addresses given to [`Symbolizer::frames`] are ELF virtual
+//! addresses bound symbols of size 0). A Go binary's bundle carries the whole file as one entry
+//! named [`WHOLE_FILE`]: its `.gopclntab` names functions, files, lines and inlined calls, and
+//! reading the inline tree and the Go version needs the file's segments
+//! ([`crate::gopclntab::Pclntab`]). Addresses given to [`Symbolizer::frames`] are ELF virtual
 //! addresses (the caller removes the load bias).
 //!
 //! Lookups never fail: an address nothing names gives no frame. Corrupt DWARF is ignored
@@ -32,7 +35,10 @@ use std::rc::Rc;
 use gimli::{EndianReader, RunTimeEndian, SectionId};
 
 use crate::error::{Error, Result};
+use crate::gopclntab::Pclntab;
 
+/// Name of the bundle entry that holds a whole ELF file (a Go binary); no section has it.
+pub const WHOLE_FILE: &[u8] = b"\0file";
 /// Magic of a section bundle.
 pub const BUNDLE_MAGIC: &[u8; 4] = b"SYM1";
 /// Magic of a [`Symbolizer::encode_frames`] result.
@@ -415,6 +421,8 @@ pub fn demangle(name: &str) -> Cow<'_, str> {
 pub struct Symbolizer {
     bundle: Bytes,
     symbols: SymbolTable,
+    /// Where a Go binary's whole file lies in the bundle (its `.gopclntab` is parsed per call).
+    go_file: Option<Range<usize>>,
     dwarf: Option<addr2line::Context<Reader>>,
     /// Why the DWARF could not be used, if it exists but is broken.
     pub dwarf_error: Option<&'static str>,
@@ -425,6 +433,7 @@ impl core::fmt::Debug for Symbolizer {
         f.debug_struct("Symbolizer")
             .field("symbols", &self.symbols.len())
             .field("dwarf", &self.dwarf.is_some())
+            .field("go", &self.go_file.is_some())
             .finish()
     }
 }
@@ -471,10 +480,18 @@ impl Symbolizer {
         let symbols = parse_symbols(&bundle, &sections);
         let bundle = Bytes(Rc::new(bundle));
         let (dwarf, dwarf_error) = load_dwarf(&bundle, &sections);
-        if symbols.is_empty() && dwarf.is_none() {
+        // A Go binary: usable when its .gopclntab parses.
+        let go_file = sections
+            .iter()
+            .find(|s| s.origin == 0 && s.name == WHOLE_FILE)
+            .map(|s| s.data.clone())
+            .filter(|r| {
+                bundle.get(r.clone()).map_or(false, |f| matches!(Pclntab::parse(f), Ok(Some(_))))
+            });
+        if symbols.is_empty() && dwarf.is_none() && go_file.is_none() {
             return Err(Error::NoSymbols);
         }
-        Ok(Symbolizer { bundle, symbols, dwarf, dwarf_error })
+        Ok(Symbolizer { bundle, symbols, go_file, dwarf, dwarf_error })
     }
 
     /// Number of function symbols.
@@ -503,10 +520,46 @@ impl Symbolizer {
         })
     }
 
+    /// Parses the Go binary's `.gopclntab` for one batch of lookups (it borrows the bundle, so
+    /// it is not kept).
+    fn pclntab(&self) -> Option<Pclntab<'_>> {
+        let file = self.bundle.get(self.go_file.clone()?)?;
+        Pclntab::parse(file).ok().flatten()
+    }
+
     /// The frames at an ELF virtual address, innermost (inlined) first; empty when nothing
     /// names it.
     pub fn frames(&self, addr: u64, out: &mut Vec<Frame>) {
+        let go = self.pclntab();
+        self.frames_with(go.as_ref(), addr, out, &mut Vec::new());
+    }
+
+    fn frames_with<'p>(
+        &self,
+        go: Option<&Pclntab<'p>>,
+        addr: u64,
+        out: &mut Vec<Frame>,
+        go_frames: &mut Vec<crate::gopclntab::Frame<'p>>,
+    ) {
         out.clear();
+        // Go: the pclntab names every function (inlined calls included), whatever was stripped.
+        if let Some(tab) = go {
+            if tab.frames(addr, go_frames).is_ok() && !go_frames.is_empty() {
+                for f in go_frames.iter().take(MAX_FRAMES) {
+                    let name = String::from_utf8_lossy(f.function).into_owned();
+                    out.push(Frame {
+                        system_name: name.clone(),
+                        name,
+                        file: f
+                            .file
+                            .map(|b| String::from_utf8_lossy(b).into_owned())
+                            .unwrap_or_default(),
+                        line: u32::try_from(f.line).unwrap_or(0),
+                    });
+                }
+                return;
+            }
+        }
         if let Some(ctx) = &self.dwarf {
             if let Ok(mut iter) = ctx.find_frames(addr) {
                 while let Ok(Some(frame)) = iter.next() {
@@ -591,8 +644,10 @@ impl Symbolizer {
         };
         let mut body = Vec::with_capacity(addrs.len().saturating_mul(20));
         let mut frames = Vec::new();
+        let go = self.pclntab();
+        let mut go_frames = Vec::new();
         for &addr in addrs {
-            self.frames(addr, &mut frames);
+            self.frames_with(go.as_ref(), addr, &mut frames, &mut go_frames);
             let n = u16::try_from(frames.len()).unwrap_or(u16::MAX);
             body.extend_from_slice(&n.to_le_bytes());
             for f in frames.drain(..).take(usize::from(n)) {
@@ -717,14 +772,13 @@ pub fn write_bundle(parts: &[BundlePart<'_>]) -> Vec<u8> {
     out
 }
 
-/// Whether a bundle carries a section: symbol and string tables, DWARF, `.gopclntab`, and
-/// (described only) the executable sections.
+/// Whether a bundle carries a section: symbol and string tables, DWARF, and (described only)
+/// the executable sections. A Go binary's `.gopclntab` travels in its [`WHOLE_FILE`] entry.
 pub fn wanted_section(name: &[u8], sh_type: u32, flags: u64) -> bool {
     sh_type == SHT_SYMTAB
         || sh_type == SHT_DYNSYM
         || name == b".strtab"
         || name == b".dynstr"
-        || name == b".gopclntab"
         || name.starts_with(b".debug_")
         || name.starts_with(b".zdebug_")
         || flags & SHF_EXECINSTR != 0
@@ -740,6 +794,19 @@ pub fn bundle_from_files(binary: &[u8], debug: Option<&[u8]>) -> Result<Vec<u8>>
         }
     }
     let mut parts = Vec::new();
+    if let Some((_, view)) = views.first() {
+        if view.section(b".gopclntab").is_some() {
+            parts.push(BundlePart {
+                origin: 0,
+                name: WHOLE_FILE,
+                sh_type: 0,
+                flags: 0,
+                addr: 0,
+                size: binary.len() as u64,
+                data: binary,
+            });
+        }
+    }
     for (origin, view) in &views {
         for s in &view.sections {
             if !wanted_section(s.name, s.sh_type, s.flags) {
@@ -962,6 +1029,78 @@ int main(int argc, char **) { return outer_fn(argc) & 1; }
         assert!(f.last().unwrap().line > 0);
         // Without the debug file, the address lies past every .dynsym symbol's end.
         assert!(frames(&plain, start_call_main + 0x30).iter().all(|f| f.name != "getpid"));
+    }
+
+    const GO: &str = r#"package main
+
+import "os"
+
+var sink int
+
+//go:noinline
+func leaf(n int) int { s := 0; for i := 0; i < n; i++ { s += i * i }; return s }
+
+func inlinedStep(n int) int { return leaf(n) + 1 }
+
+//go:noinline
+func outer(n int) int { return inlinedStep(n) * 2 }
+
+func main() { sink = outer(len(os.Args)) }
+"#;
+
+    #[test]
+    fn names_go_functions_lines_and_inlined_calls_from_gopclntab() {
+        let go = ["/usr/local/go/bin/go", "/usr/lib/go/bin/go", "/usr/bin/go"]
+            .iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let go = match go {
+            Some(g) => g,
+            None => return eprintln!("no go toolchain: skipped"),
+        };
+        let dir = std::env::temp_dir().join(format!("symbolize-go-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let _cleanup = Built { dir: dir.clone() };
+        std::fs::write(dir.join("main.go"), GO).unwrap();
+        std::fs::write(dir.join("go.mod"), "module example.com/m\ngo 1.20\n").unwrap();
+        // -s -w: no symbol table, no DWARF; the pclntab alone must name everything.
+        let ok = std::process::Command::new(go)
+            .args(["build", "-ldflags=-s -w", "-o", "m", "."])
+            .current_dir(&dir)
+            .env("GOCACHE", dir.join("cache"))
+            .env("GOPATH", dir.join("gopath"))
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOTOOLCHAIN", "local")
+            .status()
+            .map_or(false, |s| s.success());
+        if !ok {
+            return eprintln!("go build failed: skipped");
+        }
+        let bin = std::fs::read(dir.join("m")).unwrap();
+        let tab = Pclntab::parse(&bin).unwrap().unwrap();
+        let s = Symbolizer::new(bundle_from_files(&bin, None).unwrap()).unwrap();
+        assert!(!s.has_dwarf());
+        let mut found_leaf = false;
+        let mut found_inline = false;
+        for i in 0..tab.len() {
+            let f = tab.func(i).unwrap();
+            let name = f.name;
+            if name == b"main.leaf" {
+                let fr = frames(&s, f.entry + 4);
+                assert_eq!(fr.len(), 1);
+                assert_eq!(fr[0].name, "main.leaf");
+                assert!(fr[0].file.ends_with("main.go"), "{:?}", fr);
+                assert_eq!(fr[0].line, 8);
+                found_leaf = true;
+            }
+            if name == b"main.outer" {
+                // Somewhere in outer, inlinedStep is inlined: its own frame, innermost first.
+                found_inline = (f.entry..f.end).any(|pc| {
+                    let fr = frames(&s, pc);
+                    fr.len() == 2 && fr[0].name == "main.inlinedStep" && fr[1].name == "main.outer"
+                });
+            }
+        }
+        assert!(found_leaf && found_inline, "leaf {} inline {}", found_leaf, found_inline);
     }
 
     #[test]
