@@ -35,6 +35,7 @@ import { ObjectFilePool, ProcessReader } from "../process/mod.ts";
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
 import { LocalStore } from "../store/mod.ts";
+import { ProfileHistory, UiHandler } from "../ui/mod.ts";
 import { KernelSymbols, LocalSymbolizer, VdsoSymbols } from "../symbolize/mod.ts";
 import { setMemlockRlimit } from "./memlock.ts";
 import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
@@ -229,6 +230,23 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
       metrics.profilesWritten.inc({ store: "query" });
     },
   }];
+  // Recent profiles for the flame graph UI, bounded in bytes; 0 turns the UI off.
+  const history = flags.httpUiHistorySize > 0
+    ? new ProfileHistory(flags.httpUiHistorySize)
+    : undefined;
+  if (history) {
+    sinks.push({
+      write: (p) =>
+        history.add({
+          labels: p.labels,
+          pid: p.pid,
+          timeNanos: p.timeNanos,
+          pprof: p.pprof,
+          mappings: p.mappings ?? [],
+          samples: p.samples,
+        }),
+    });
+  }
   if (localStore) {
     sinks.push({
       write: async (p) => {
@@ -313,6 +331,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     config: configWatcher?.current.text ?? "",
     flags: shownFlags,
     localStore: flags.localStoreDirectory || undefined,
+    ui: history !== undefined,
   });
 
   const stopSignal = new AbortController();
@@ -323,6 +342,11 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     profilingDurationMs: flags.profilingDurationMs,
     renderProfileText: (p: unknown) => profileToText(p as Profile),
     signal: stopSignal.signal,
+    ui: history && new UiHandler({
+      history,
+      profilingDurationMs: flags.profilingDurationMs,
+      symbolize: (entry, profile) => symbolizer.symbolizeCopy({ ...entry, profile }),
+    }),
   });
 
   try {

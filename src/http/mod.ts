@@ -41,6 +41,7 @@
  * @module
  */
 
+export { escapeHtml, htmlPage, labelChips } from "./_html.ts";
 export { ProfileBus, type PublishedProfile } from "./profile_bus.ts";
 export { type Matcher, matches, type MatchType, parseSelector, SelectorError } from "./selector.ts";
 export {
@@ -50,4 +51,5 @@ export {
   startHttpServer,
   type StatusSnapshot,
   type StatusSource,
+  type UiRoutes,
 } from "./server.ts";

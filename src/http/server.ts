@@ -48,6 +48,8 @@ export interface StatusSnapshot {
   flags: Array<[string, string]>;
   /** The local store directory, when the local store is on. */
   localStore?: string;
+  /** Whether the flame graph UI (`/ui`) is on: the page links each process to it. */
+  ui?: boolean;
 }
 
 /** Options of {@link startHttpServer}. */
@@ -64,6 +66,14 @@ export interface HttpServerOptions {
   renderProfileText: (profile: unknown) => string;
   /** Shuts the server down when aborted. */
   signal?: AbortSignal;
+  /** The flame graph UI, served under `/ui` (absent: no UI). */
+  ui?: UiRoutes;
+}
+
+/** What serves `/ui` and everything under it (src/ui). */
+export interface UiRoutes {
+  /** Answers a GET or HEAD request whose path is `/ui` or starts with `/ui/`. */
+  handle(url: URL): Promise<Response>;
 }
 
 /** A running HTTP server. */
@@ -178,12 +188,14 @@ function start(opts: HttpServerOptions): HttpServer {
 
   const handler = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
-    if (!ROUTES.has(url.pathname)) return text(404, "404 page not found");
+    const ui = opts.ui !== undefined && (url.pathname === "/ui" || url.pathname.startsWith("/ui/"));
+    if (!ROUTES.has(url.pathname) && !ui) return text(404, "404 page not found");
     if (req.method !== "GET" && req.method !== "HEAD") {
       const res = text(405, `method ${req.method} not allowed`);
       res.headers.set("Allow", "GET, HEAD");
       return res;
     }
+    if (ui) return await opts.ui!.handle(url);
     switch (url.pathname) {
       case "/":
         return html(

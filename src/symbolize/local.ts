@@ -93,6 +93,17 @@ export class LocalSymbolizer {
    * @returns The symbolized profile and its gzipped pprof.
    */
   async symbolize(p: SymbolizableProfile): Promise<{ profile: Profile; pprof: Uint8Array }> {
+    const profile = await this.symbolizeCopy(p);
+    return { profile, pprof: encodeProfile(profile) };
+  }
+
+  /**
+   * Symbolizes a copy of a profile, without encoding it.
+   *
+   * @param p The profile, its process and mappings.
+   * @returns The symbolized copy.
+   */
+  async symbolizeCopy(p: SymbolizableProfile): Promise<Profile> {
     const t0 = performance.now();
     const { profile, report } = await symbolizeProfile(
       p.profile,
@@ -106,7 +117,7 @@ export class LocalSymbolizer {
       symbolizeMetrics.locations.inc({ outcome: why }, n);
     }
     symbolizeMetrics.seconds.observe((performance.now() - t0) / 1000);
-    return { profile, pprof: encodeProfile(profile) };
+    return profile;
   }
 
   /**
