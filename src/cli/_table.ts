@@ -351,14 +351,14 @@ export const HELP_ROWS: readonly HelpRow[] = [
   f(spec({
     name: "http-ui-history-size",
     key: "httpUiHistorySize",
-    placeholder: '="32MiB"',
+    placeholder: '="16MiB"',
     help: [
       "Bytes of recent profiles kept in memory for",
       "the flame graph UI (/ui); 0 turns the UI",
       "off. An addition of this agent.",
     ],
     parse: parseSize,
-    defaultValue: 32 << 20,
+    defaultValue: 16 << 20,
     feature: "the UI history",
   })),
   f(spec({

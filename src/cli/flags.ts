@@ -72,7 +72,7 @@ export interface AgentFlags {
   localStoreDirectory: string;
   /** `--local-store-symbolize` (this agent's own): write symbolized profiles. @default false */
   localStoreSymbolize: boolean;
-  /** `--http-ui-history-size` (this agent's own) in bytes; 0 turns `/ui` off. @default 32 MiB */
+  /** `--http-ui-history-size` (this agent's own) in bytes; 0 turns `/ui` off. @default 16 MiB */
   httpUiHistorySize: number;
   /** `--remote-store-address`, `host:port`; empty means none. @default "" */
   remoteStoreAddress: string;

@@ -96,7 +96,10 @@ export function profileStacks(p: Profile): FlameStack[] {
 interface BuildNode {
   name: string;
   kind: FrameKind;
+  /** Samples in this node and below. */
   value: number;
+  /** Samples that end here (this node is their leaf). */
+  self: number;
   children: Map<string, BuildNode>;
 }
 
@@ -104,20 +107,132 @@ function keyOf(f: FlameFrame): string {
   return `${f.kind === "kernel" ? "k" : f.kind === "inlined" ? "i" : "n"}\0${f.name}`;
 }
 
-function buildTree(stacks: readonly FlameStack[]): BuildNode {
-  const root: BuildNode = { name: "all", kind: "native", value: 0, children: new Map() };
-  for (const s of stacks) {
-    root.value += s.count;
-    let node = root;
-    for (const f of s.frames) {
-      const k = keyOf(f);
-      let child = node.children.get(k);
-      if (!child) node.children.set(k, child = { ...f, value: 0, children: new Map() });
-      child.value += s.count;
-      node = child;
+function newNode(name: string, kind: FrameKind): BuildNode {
+  return { name, kind, value: 0, self: 0, children: new Map() };
+}
+
+/**
+ * Stacks merged as they come (one profile at a time, so a long range never holds all its
+ * profiles at once): a trie of frames with samples per node, and self/total samples per
+ * function. It answers for the flame graph, the top table and the folded stacks.
+ */
+export class FlameAggregate {
+  readonly #root = newNode("all", "native");
+  readonly #fns = new Map<string, { self: number; total: number }>();
+  readonly #seen = new Set<string>();
+  /** Profiles added. */
+  profiles = 0;
+
+  /** Samples added. */
+  get total(): number {
+    return this.#root.value;
+  }
+
+  /**
+   * Adds the stacks of one profile.
+   *
+   * @param p A profile (symbolized or not).
+   */
+  addProfile(p: Profile): void {
+    this.addStacks(profileStacks(p));
+    this.profiles++;
+  }
+
+  /**
+   * Adds stacks.
+   *
+   * @param stacks Root-first stacks with counts.
+   */
+  addStacks(stacks: readonly FlameStack[]): void {
+    const seen = this.#seen;
+    for (const s of stacks) {
+      let node = this.#root;
+      node.value += s.count;
+      seen.clear();
+      for (const f of s.frames) {
+        const k = keyOf(f);
+        let child = node.children.get(k);
+        if (!child) node.children.set(k, child = newNode(f.name, f.kind));
+        child.value += s.count;
+        node = child;
+        if (seen.has(f.name)) continue; // recursion counts once per sample
+        seen.add(f.name);
+        let r = this.#fns.get(f.name);
+        if (!r) this.#fns.set(f.name, r = { self: 0, total: 0 });
+        r.total += s.count;
+      }
+      node.self += s.count;
+      const leaf = s.frames[s.frames.length - 1];
+      if (leaf) this.#fns.get(leaf.name)!.self += s.count;
     }
   }
-  return root;
+
+  /**
+   * The flame graph tree, children largest first; with `base`, each node's `delta` is its
+   * samples here minus its samples in `base` scaled to this total (so a range with more samples
+   * overall does not look slower everywhere; positive: more time now).
+   *
+   * @param base The baseline range, for a diff.
+   * @returns d3-flame-graph's JSON.
+   */
+  tree(base?: FlameAggregate): FlameNode {
+    const scale = base ? (base.total > 0 ? this.total / base.total : 1) || 1 : 0;
+    return toJson(this.#root, base ? base.#root : undefined, scale);
+  }
+
+  /**
+   * The functions with the most samples, by self then total.
+   *
+   * @param limit Rows at most.
+   * @param base In a diff, the baseline (its counts fill `baseSelf`/`baseTotal`).
+   * @returns The rows.
+   */
+  top(limit: number, base?: FlameAggregate): TopRow[] {
+    const rows: TopRow[] = [...this.#fns].map(([name, c]) => ({ name, ...c }));
+    if (base) {
+      for (const r of rows) {
+        r.baseSelf = base.#fns.get(r.name)?.self ?? 0;
+        r.baseTotal = base.#fns.get(r.name)?.total ?? 0;
+      }
+      // Functions that disappeared are part of the answer too.
+      for (const [name, c] of base.#fns) {
+        if (!this.#fns.has(name)) {
+          rows.push({ name, self: 0, total: 0, baseSelf: c.self, baseTotal: c.total });
+        }
+      }
+    }
+    rows.sort((a, b) =>
+      b.self - a.self || b.total - a.total || (b.baseSelf ?? 0) - (a.baseSelf ?? 0) ||
+      a.name.localeCompare(b.name)
+    );
+    return rows.slice(0, limit);
+  }
+
+  /**
+   * Folded stacks (Brendan Gregg's format, read by flamegraph.pl, inferno and speedscope): one
+   * line per distinct stack, frames root first joined by `;`, then a space and the count. A `;`
+   * or a newline in a name would break the format and becomes `_`; kernel frames end in `_[k]`
+   * and inlined ones in `_[i]`, as perf's stackcollapse writes them.
+   *
+   * @returns The text.
+   */
+  folded(): string {
+    const out: string[] = [];
+    const path: string[] = [];
+    const walk = (n: BuildNode): void => {
+      for (const c of n.children.values()) {
+        path.push(
+          c.name.replace(/[;\n\r]/g, "_") +
+            (c.kind === "kernel" ? "_[k]" : c.kind === "inlined" ? "_[i]" : ""),
+        );
+        if (c.self > 0) out.push(`${path.join(";")} ${c.self}\n`);
+        walk(c);
+        path.pop();
+      }
+    };
+    walk(this.#root);
+    return out.join("");
+  }
 }
 
 function toJson(n: BuildNode, base: BuildNode | undefined, scale: number): FlameNode {
@@ -130,6 +245,12 @@ function toJson(n: BuildNode, base: BuildNode | undefined, scale: number): Flame
   return out;
 }
 
+function aggregate(stacks: readonly FlameStack[]): FlameAggregate {
+  const a = new FlameAggregate();
+  a.addStacks(stacks);
+  return a;
+}
+
 /**
  * The flame graph tree of stacks: a root `all`, children largest first.
  *
@@ -137,43 +258,18 @@ function toJson(n: BuildNode, base: BuildNode | undefined, scale: number): Flame
  * @returns d3-flame-graph's JSON.
  */
 export function flameTree(stacks: readonly FlameStack[]): FlameNode {
-  return toJson(buildTree(stacks), undefined, 0);
+  return aggregate(stacks).tree();
 }
 
 /**
- * The tree of `current` with each node's change from `base`: `delta` is its samples now minus
- * its samples in `base` scaled to `current`'s total (so a range with more samples overall does
- * not look slower everywhere). Positive: more time now.
+ * The tree of `current` with each node's change from `base` (see {@link FlameAggregate.tree}).
  *
  * @param base The baseline range's stacks.
  * @param current The compared range's stacks.
  * @returns d3-flame-graph's JSON with `delta`.
  */
 export function diffTree(base: readonly FlameStack[], current: readonly FlameStack[]): FlameNode {
-  const b = buildTree(base);
-  const c = buildTree(current);
-  const scale = b.value > 0 ? c.value / b.value : 1;
-  return toJson(c, b, scale || 1);
-}
-
-function countFunctions(
-  stacks: readonly FlameStack[],
-): Map<string, { self: number; total: number }> {
-  const out = new Map<string, { self: number; total: number }>();
-  const seen = new Set<string>();
-  for (const s of stacks) {
-    seen.clear();
-    for (const f of s.frames) {
-      if (seen.has(f.name)) continue; // recursion counts once per sample
-      seen.add(f.name);
-      let r = out.get(f.name);
-      if (!r) out.set(f.name, r = { self: 0, total: 0 });
-      r.total += s.count;
-    }
-    const leaf = s.frames[s.frames.length - 1];
-    if (leaf) out.get(leaf.name)!.self += s.count;
-  }
-  return out;
+  return aggregate(current).tree(aggregate(base));
 }
 
 /**
@@ -189,44 +285,15 @@ export function topFunctions(
   limit: number,
   base?: readonly FlameStack[],
 ): TopRow[] {
-  const now = countFunctions(stacks);
-  const before = base ? countFunctions(base) : undefined;
-  const rows: TopRow[] = [...now].map(([name, c]) => ({ name, ...c }));
-  if (before) {
-    for (const r of rows) {
-      r.baseSelf = before.get(r.name)?.self ?? 0;
-      r.baseTotal = before.get(r.name)?.total ?? 0;
-    }
-    // Functions that disappeared are part of the answer too.
-    for (const [name, c] of before) {
-      if (!now.has(name)) {
-        rows.push({ name, self: 0, total: 0, baseSelf: c.self, baseTotal: c.total });
-      }
-    }
-  }
-  rows.sort((a, b) =>
-    b.self - a.self || b.total - a.total || (b.baseSelf ?? 0) - (a.baseSelf ?? 0) ||
-    a.name.localeCompare(b.name)
-  );
-  return rows.slice(0, limit);
+  return aggregate(stacks).top(limit, base ? aggregate(base) : undefined);
 }
 
 /**
- * Folded stacks (Brendan Gregg's format, read by flamegraph.pl, inferno and speedscope): one line
- * per distinct stack, frames root first joined by `;`, then a space and the count. A `;` or a
- * newline in a name would break the format and becomes `_`.
+ * Folded stacks of stacks (see {@link FlameAggregate.folded}).
  *
  * @param stacks The stacks.
  * @returns The text.
  */
 export function foldedStacks(stacks: readonly FlameStack[]): string {
-  const counts = new Map<string, number>();
-  for (const s of stacks) {
-    const line = s.frames.map((f) =>
-      f.name.replace(/[;\n\r]/g, "_") +
-      (f.kind === "kernel" ? "_[k]" : f.kind === "inlined" ? "_[i]" : "")
-    ).join(";");
-    counts.set(line, (counts.get(line) ?? 0) + s.count);
-  }
-  return [...counts].map(([k, v]) => `${k} ${v}\n`).join("");
+  return aggregate(stacks).folded();
 }

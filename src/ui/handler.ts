@@ -10,15 +10,7 @@ import {
   SelectorError,
 } from "../http/mod.ts";
 import { decodeProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
-import {
-  diffTree,
-  type FlameStack,
-  flameTree,
-  foldedStacks,
-  profileStacks,
-  topFunctions,
-  type TopRow,
-} from "./flame.ts";
+import { FlameAggregate, type TopRow } from "./flame.ts";
 import type { HistoryEntry, ProfileHistory } from "./history.ts";
 import { mergeProfiles } from "./merge.ts";
 
@@ -44,8 +36,10 @@ export const RANGES: Readonly<Record<string, { label: string; ms: number }>> = {
 
 /** Rows of the top-functions table. */
 const TOP_ROWS = 100;
-/** Symbolized stacks kept per history entry, least recently used out. */
-const STACK_CACHE_ENTRIES = 256;
+/** Aggregates of recent selections kept (the page and its data request ask for the same). */
+const AGGREGATE_CACHE = 4;
+/** Profiles decoded and symbolized at once while aggregating a range. */
+const CONCURRENCY = 4;
 
 const ASSETS: Readonly<Record<string, { url: URL; type: string }>> = {
   "d3.min.js": {
@@ -112,7 +106,7 @@ function pct(n: number, total: number): string {
 export class UiHandler {
   readonly #opts: UiOptions;
   readonly #assets = new Map<string, Uint8Array<ArrayBuffer>>();
-  readonly #stacks = new Map<HistoryEntry, FlameStack[]>();
+  readonly #aggregates = new Map<string, Promise<FlameAggregate>>();
 
   /** @param opts History, symbolizer and window length. */
   constructor(opts: UiOptions) {
@@ -157,7 +151,7 @@ export class UiHandler {
       case "/ui/folded.txt": {
         const res = respond(
           200,
-          foldedStacks(await this.#stacksOf(sel.current)),
+          (await this.#aggregate(sel.current)).folded(),
           "text/plain; charset=utf-8",
         );
         res.headers.set("Content-Disposition", `attachment; filename="profile.folded.txt"`);
@@ -206,39 +200,55 @@ export class UiHandler {
     return { selector, matchers, range, diff, current, base };
   }
 
-  async #stacksOf(entries: readonly HistoryEntry[]): Promise<FlameStack[]> {
-    const lists = await Promise.all(entries.map(async (e) => {
-      let s = this.#stacks.get(e);
-      if (s) {
-        this.#stacks.delete(e);
-      } else {
-        s = profileStacks(await this.#opts.symbolize(e, decodeProfile(e.pprof)));
-      }
-      this.#stacks.set(e, s);
-      if (this.#stacks.size > STACK_CACHE_ENTRIES) {
-        this.#stacks.delete(this.#stacks.keys().next().value!);
-      }
-      return s;
-    }));
-    return lists.flat();
+  /**
+   * The stacks of entries merged, one profile at a time (a few at once), so a long range never
+   * holds all its decoded profiles. The last few results are kept: the page and its data
+   * request ask for the same one.
+   */
+  #aggregate(entries: readonly HistoryEntry[]): Promise<FlameAggregate> {
+    const first = entries[0];
+    const last = entries[entries.length - 1];
+    const key =
+      `${entries.length}:${first?.timeNanos}:${first?.pid}:${last?.timeNanos}:${last?.pid}`;
+    let a = this.#aggregates.get(key);
+    if (a) {
+      this.#aggregates.delete(key);
+    } else {
+      a = (async () => {
+        const agg = new FlameAggregate();
+        let next = 0;
+        const run = async () => {
+          while (next < entries.length) {
+            const e = entries[next++];
+            agg.addProfile(await this.#opts.symbolize(e, decodeProfile(e.pprof)));
+          }
+        };
+        await Promise.all(Array.from({ length: CONCURRENCY }, run));
+        return agg;
+      })();
+      a.catch(() => this.#aggregates.delete(key));
+    }
+    this.#aggregates.set(key, a);
+    if (this.#aggregates.size > AGGREGATE_CACHE) {
+      this.#aggregates.delete(this.#aggregates.keys().next().value!);
+    }
+    return a;
   }
 
   async #data(sel: Selection): Promise<Response> {
-    const current = await this.#stacksOf(sel.current);
-    const total = current.reduce((n, s) => n + s.count, 0);
-    let body;
-    if (sel.diff) {
-      const base = await this.#stacksOf(sel.base);
-      body = {
-        diff: true,
-        total,
-        baseTotal: base.reduce((n, s) => n + s.count, 0),
-        tree: diffTree(base, current),
-      };
-    } else {
-      body = { diff: false, total, tree: flameTree(current) };
-    }
-    return respond(200, JSON.stringify(body), "application/json; charset=utf-8");
+    const current = await this.#aggregate(sel.current);
+    const body = sel.diff
+      ? (async () => {
+        const base = await this.#aggregate(sel.base);
+        return {
+          diff: true,
+          total: current.total,
+          baseTotal: base.total,
+          tree: current.tree(base),
+        };
+      })()
+      : Promise.resolve({ diff: false, total: current.total, tree: current.tree() });
+    return respond(200, JSON.stringify(await body), "application/json; charset=utf-8");
   }
 
   #link(sel: Selection, path: string, changes: Record<string, string | undefined>): string {
@@ -252,10 +262,10 @@ export class UiHandler {
   }
 
   async #page(sel: Selection): Promise<Response> {
-    const current = await this.#stacksOf(sel.current);
-    const base = sel.diff ? await this.#stacksOf(sel.base) : undefined;
-    const total = current.reduce((n, s) => n + s.count, 0);
-    const baseTotal = base?.reduce((n, s) => n + s.count, 0) ?? 0;
+    const current = await this.#aggregate(sel.current);
+    const base = sel.diff ? await this.#aggregate(sel.base) : undefined;
+    const total = current.total;
+    const baseTotal = base?.total ?? 0;
     const parts: string[] = [];
     parts.push(`<h1>Flame graph</h1>
 <form method="get" action="/ui" class="query"><label>Selector <input name="query" size="60" value="${
@@ -329,7 +339,7 @@ ${seriesRows.join("\n")}
 <div id="controls"><input id="search" type="search" placeholder="Search functions" size="40"> <button id="reset" type="button">Reset zoom</button> <span id="details"></span></div>
 <div id="chart" data-src="${escapeHtml(this.#link(sel, "/ui/data.json", {}))}"></div>`);
 
-    const rows = topFunctions(current, TOP_ROWS, base);
+    const rows = current.top(TOP_ROWS, base);
     parts.push(`<h2>Top functions</h2>${this.#table(rows, total, baseTotal, sel.diff)}`);
     parts.push(
       `<link rel="stylesheet" href="/ui/assets/d3-flamegraph.css"><link rel="stylesheet" href="/ui/assets/ui.css">

@@ -47,7 +47,8 @@ function charge(e: Omit<HistoryEntry, "bytes">): number {
  */
 export class ProfileHistory {
   readonly #maxBytes: number;
-  #entries: HistoryEntry[] = [];
+  /** Oldest first; evicted slots before #head are emptied at once, compacted now and then. */
+  #entries: Array<HistoryEntry | undefined> = [];
   #head = 0;
   #bytes = 0;
   /** Profiles dropped to stay within the budget. */
@@ -79,7 +80,10 @@ export class ProfileHistory {
    * @param e The profile.
    */
   add(e: Omit<HistoryEntry, "bytes">): void {
-    const entry: HistoryEntry = { ...e, bytes: charge(e) };
+    // A small gzip output can be a view of a larger buffer (zlib's 16 KiB chunk): keep only
+    // its own bytes, so what is charged is what is held.
+    const pprof = e.pprof.byteLength === e.pprof.buffer.byteLength ? e.pprof : e.pprof.slice();
+    const entry: HistoryEntry = { ...e, pprof, bytes: charge({ ...e, pprof }) };
     if (entry.bytes > this.#maxBytes) {
       this.evicted++;
       return;
@@ -87,7 +91,9 @@ export class ProfileHistory {
     this.#entries.push(entry);
     this.#bytes += entry.bytes;
     while (this.#bytes > this.#maxBytes && this.#head < this.#entries.length) {
-      this.#bytes -= this.#entries[this.#head].bytes;
+      this.#bytes -= this.#entries[this.#head]!.bytes;
+      // Let go of its bytes now, not at the next compaction.
+      this.#entries[this.#head] = undefined;
       this.#head++;
       this.evicted++;
     }
@@ -110,7 +116,7 @@ export class ProfileHistory {
   select(matchers: readonly Matcher[], fromNanos: bigint, toNanos: bigint): HistoryEntry[] {
     const out: HistoryEntry[] = [];
     for (let i = this.#head; i < this.#entries.length; i++) {
-      const e = this.#entries[i];
+      const e = this.#entries[i]!;
       if (e.timeNanos >= fromNanos && e.timeNanos < toNanos && matches(matchers, e.labels)) {
         out.push(e);
       }
@@ -120,6 +126,6 @@ export class ProfileHistory {
 
   /** The newest window start kept, or undefined when empty. */
   get newest(): bigint | undefined {
-    return this.size > 0 ? this.#entries[this.#entries.length - 1].timeNanos : undefined;
+    return this.size > 0 ? this.#entries[this.#entries.length - 1]!.timeNanos : undefined;
   }
 }

@@ -25,6 +25,7 @@ export { type HistoryEntry, ProfileHistory } from "./history.ts";
 export { RANGES, UiHandler, type UiOptions } from "./handler.ts";
 export {
   diffTree,
+  FlameAggregate,
   type FlameFrame,
   type FlameNode,
   type FlameStack,

@@ -79,7 +79,7 @@ Deno.test("flameTree(), topFunctions() and foldedStacks() agree on counts", () =
   const top = topFunctions(stacks, 10);
   deepEqual(top[0], { name: "a", self: 6, total: 6 });
   deepEqual(top.find((r) => r.name === "main"), { name: "main", self: 0, total: 8 });
-  equal(foldedStacks(stacks), "main;a 5\nmain;b 2\nmain;a;a 1\n");
+  equal(foldedStacks(stacks), "main;a 5\nmain;a;a 1\nmain;b 2\n");
 });
 
 Deno.test("diffTree() scales the baseline to the same total and marks what grew", () => {
