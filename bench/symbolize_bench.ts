@@ -12,7 +12,7 @@
 //    ProfileHistory of --history-mib with realistic profiles (until it evicts), then rendering
 //    the 15-minute page over all of it.
 //
-// Usage: deno task bench:symbolize [-- --addresses=2000 --history-mib=32]
+// Usage: deno task bench:symbolize [-- --addresses=2000 --history-mib=16]
 
 import { arg, rssMiB } from "./_lib/proc.ts";
 import { buildProfile, encodeProfile } from "../src/pprof/mod.ts";
@@ -21,7 +21,7 @@ import { fileKey, type FileSource, NativeSymbolizer } from "../src/symbolize/mod
 import { ProfileHistory, UiHandler } from "../src/ui/mod.ts";
 
 const N = arg("addresses", 2000);
-const HISTORY_MIB = arg("history-mib", 32);
+const HISTORY_MIB = arg("history-mib", 16);
 
 const CXX = `
 #include <unistd.h>
