@@ -7,6 +7,7 @@ import {
   labelChips,
   type Matcher,
   parseSelector,
+  type RouteHandler,
   SelectorError,
 } from "../http/mod.ts";
 import { decodeProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
@@ -111,6 +112,18 @@ export class UiHandler {
   /** @param opts History, symbolizer and window length. */
   constructor(opts: UiOptions) {
     this.#opts = opts;
+  }
+
+  /**
+   * Every path the UI answers, for the HTTP server's route table (`HttpServerOptions.routes`).
+   *
+   * @returns Path → handler.
+   */
+  routes(): Map<string, RouteHandler> {
+    const handle: RouteHandler = (_req, url) => this.handle(url);
+    const paths = ["/ui", "/ui/", "/ui/data.json", "/ui/profile.pb.gz", "/ui/folded.txt"];
+    for (const name of Object.keys(ASSETS)) paths.push(`/ui/assets/${name}`);
+    return new Map(paths.map((p) => [p, handle]));
   }
 
   /**
