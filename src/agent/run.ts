@@ -31,7 +31,7 @@ import { configureLogging, getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { profileToText } from "../pprof/mod.ts";
 import type { Profile } from "../pprof/mod.ts";
-import { ObjectFilePool, ProcessReader } from "../process/mod.ts";
+import { ObjectFilePool, ProcessReader, ProcessRecords } from "../process/mod.ts";
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
 import { LocalStore } from "../store/mod.ts";
@@ -209,6 +209,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
   const processes = new ProcessReader({
     log: { debug: (msg: string, props?: Record<string, unknown>) => log.debug(msg, props ?? {}) },
   });
+  const records = new ProcessRecords({ reader: processes });
 
   const bus = new ProfileBus();
   const sinks: ProfileSink[] = [{
@@ -238,16 +239,12 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
   const cpus = onlineCpus();
   const unwinder = flags.dwarfUnwindingDisable ? undefined : new Unwinder({
     builders: new BuilderPool(flags.profilingPerfEventBufferWorkerCount),
-    processes,
     files: new ObjectFilePool({
       size: flags.objectFilePoolSize,
       policy: flags.objectFilePoolEvictionPolicy,
     }),
-    processingIntervalMs: flags.profilingPerfEventBufferProcessingIntervalMs,
-    eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     maxRows: UNWIND_ROW_BUDGET,
     maxFileBytes: 1 << 30,
-    dwarfEnabled: true,
   });
   const labels = await startLabels({
     node: flags.node,
@@ -276,7 +273,8 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     mixedMode: flags.dwarfUnwindingMixed,
     eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     unwinder,
-    processes,
+    records,
+    eventPollIntervalMs: flags.profilingPerfEventBufferProcessingIntervalMs,
     kernelSymbols,
     vdsoSymbols,
     sinks,

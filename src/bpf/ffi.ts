@@ -43,6 +43,8 @@ const libbpfSymbols = {
   bpf_program__fd: { parameters: ["pointer"], result: "i32" },
   /** struct bpf_link *bpf_program__attach_perf_event(const struct bpf_program *prog, int pfd) */
   bpf_program__attach_perf_event: { parameters: ["pointer", "i32"], result: "pointer" },
+  /** struct bpf_link *bpf_program__attach(const struct bpf_program *prog): tp_btf programs */
+  bpf_program__attach: { parameters: ["pointer"], result: "pointer" },
   /** int bpf_link__destroy(struct bpf_link *link) */
   bpf_link__destroy: { parameters: ["pointer"], result: "i32" },
   /** int bpf_map__fd(const struct bpf_map *map) */
