@@ -86,21 +86,23 @@ static __always_inline __u32 current_instance(struct task_struct *task, __u32 pi
 }
 
 /*
- * exec of a known process: a new image. Runs after the new program's mappings are in place
- * (exec_binprm, past the point of no return), so a /proc/PID/maps read after this event is the
- * new image's. Processes never sampled are left alone: their first sample makes their image.
+ * exec: a new image. Runs after the new program's mappings are in place (exec_binprm, past the
+ * point of no return), so a /proc/PID/maps read after this event is the new image's. Every exec
+ * is announced, not only those of processes already sampled: user space captures the image and
+ * builds its tables before its first samples, so even a program that runs for a second is
+ * unwound whole from the start.
  */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 pid = BPF_CORE_READ(p, tgid);
 	struct process_instance *inst = bpf_map_lookup_elem(&pid_to_instance, &pid);
-	if (!inst)
-		return 0;
+	__u64 start = BPF_CORE_READ(p, group_leader, start_boottime);
 	struct process_instance next = {
-		.start_ns = BPF_CORE_READ(p, group_leader, start_boottime),
+		.start_ns = start,
 		.id = new_instance_id(),
-		.exec_gen = inst->exec_gen + 1,
+		/* A pid reused since its entry was written starts over. */
+		.exec_gen = inst && inst->start_ns == start ? inst->exec_gen + 1 : 1,
 	};
 	if (!next.id)
 		return 0;

@@ -138,7 +138,7 @@ struct process_instance {
 enum event_type {
 	EVENT_NEW_PROCESS = 1,      /* a new image (first sample), or still no mappings: read it */
 	EVENT_MAPPINGS_CHANGED = 2, /* a PC outside every known mapping: re-read its maps */
-	EVENT_EXEC = 3,             /* a known process exec'd: a new image replaces the old one */
+	EVENT_EXEC = 3,             /* a process exec'd: a new image (it may replace a known one) */
 	EVENT_EXIT = 4,             /* the last thread of a known process exited */
 };
 

@@ -183,6 +183,7 @@ export class FakeSampler implements Sampler {
   #kernelStacks = new Map<bigint, BigUint64Array>();
   #nextStackId = 1n;
   #events: ProcessEvent[] = [];
+  #wake: (() => void) | undefined;
   readonly #instances = new Map<number, ProcessInstance>();
   readonly #counters = new Map<string, number>();
 
@@ -239,6 +240,7 @@ export class FakeSampler implements Sampler {
    */
   event(e: Partial<ProcessEvent> & { type: number; pid: number }): void {
     this.#events.push({ instance: 0, execGeneration: 0, startNs: 0n, ktimeNs: 0n, ...e });
+    this.#wake?.();
   }
 
   /**
@@ -304,6 +306,21 @@ export class FakeSampler implements Sampler {
   }
 
   /** @inheritdoc */
+  waitForEvents(timeoutMs: number): Promise<void> {
+    if (this.#events.length > 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.#wake = undefined;
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  /** @inheritdoc */
   instanceOf(pid: number): ProcessInstance | undefined {
     return this.#instances.get(pid);
   }
@@ -313,5 +330,6 @@ export class FakeSampler implements Sampler {
     this.detach();
     this.unwindMaps.close();
     this.closed = true;
+    this.#wake?.();
   }
 }

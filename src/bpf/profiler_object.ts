@@ -39,6 +39,9 @@ import { LibbpfUnwindMaps } from "./unwind_maps.ts";
 const log = getLogger("bpf");
 const ENOENT = 2;
 const ENOSPC = 28;
+const EPOLL_CLOEXEC = 0o2000000;
+const EPOLL_CTL_ADD = 1;
+const EPOLLIN = 1;
 const decoder = new TextDecoder();
 
 /** Options of {@link ProfilerObject.open}. */
@@ -133,6 +136,9 @@ export class ProfilerObject implements Sampler {
   #unwindMaps: LibbpfUnwindMaps;
   #ring: RingBuffer | undefined;
   #eventsBufferBytes: number;
+  #epollFd = -1;
+  #epollEvents = new Uint8Array(12 * 4);
+  #waiting: Promise<number> | undefined;
   #instanceKey = new Uint32Array(1);
   #instanceValue = new Uint8Array(PROCESS_INSTANCE.size);
   #perfFds: number[] = [];
@@ -329,6 +335,31 @@ export class ProfilerObject implements Sampler {
         startNs: view.getBigUint64(off + EVENT.startNs, true),
       });
     });
+  }
+
+  /** @inheritdoc */
+  async waitForEvents(timeoutMs: number): Promise<void> {
+    if (!this.#obj) return;
+    const c = libc();
+    if (this.#epollFd < 0) {
+      const ep = c.epoll_create1(EPOLL_CLOEXEC);
+      if (ep < 0) throw new NativeError("create an epoll instance for BPF events", errno());
+      // struct epoll_event is packed on x86-64: u32 events, u64 data.
+      const ev = new Uint8Array(12);
+      new DataView(ev.buffer).setUint32(0, EPOLLIN, true);
+      if (c.epoll_ctl(ep, EPOLL_CTL_ADD, this.#fds.events, ev) < 0) {
+        const code = errno();
+        c.close(ep);
+        throw new NativeError("watch the BPF events ring buffer", code);
+      }
+      this.#epollFd = ep;
+    }
+    this.#waiting = c.epoll_wait(this.#epollFd, this.#epollEvents, 4, Math.max(0, timeoutMs));
+    try {
+      await this.#waiting;
+    } finally {
+      this.#waiting = undefined;
+    }
   }
 
   /** @inheritdoc */
@@ -553,6 +584,15 @@ export class ProfilerObject implements Sampler {
   close(): void {
     this.detach();
     this.#unwindMaps.close();
+    if (this.#waiting) {
+      // An epoll_wait is still running on the blocking thread: close the epoll fd when it is
+      // back (it returns within its timeout), not under it.
+      const ep = this.#epollFd;
+      this.#waiting.finally(() => libc().close(ep));
+    } else if (this.#epollFd >= 0) {
+      libc().close(this.#epollFd);
+    }
+    this.#epollFd = -1;
     const b = libbpf();
     for (const link of this.#tracepointLinks) b.bpf_link__destroy(link);
     this.#tracepointLinks = [];

@@ -143,6 +143,12 @@ export interface Sampler {
    */
   consumeEvents(onEvent: (e: ProcessEvent) => void): number;
   /**
+   * Resolves when events are pending, or after `timeoutMs` (without blocking the event loop).
+   *
+   * @param timeoutMs How long to wait at most.
+   */
+  waitForEvents(timeoutMs: number): Promise<void>;
+  /**
    * The current image of a pid.
    *
    * @param pid The process.

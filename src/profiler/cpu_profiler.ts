@@ -32,6 +32,9 @@ import { assembleWindow, type WindowSample } from "./window.ts";
 
 const log = getLogger("profiler");
 
+/** Events are read at most this often (a burst is handled as one batch). */
+const EVENT_BATCH_MS = 10;
+
 /** The `type` label of parca_agent_process_events_total, by enum event_type value. */
 const EVENT_TYPE_NAMES: Record<number, string> = {
   [EventType.NEW_PROCESS]: "new_process",
@@ -60,8 +63,9 @@ export interface ProcessProfile {
    */
   mappings?: ExecutableMapping[];
   /**
-   * Which of the process's series this is in its window, 0 for the first: a process has more
-   * than one only when a relabel rule keeps a thread label.
+   * Which of the pid's profiles this is in its window, 0 for the first: a pid has more than one
+   * when a relabel rule keeps a thread label, and one per image when it exec'd or was reused by
+   * another process within the window.
    */
   series?: number;
 }
@@ -168,7 +172,7 @@ export class CpuProfiler {
   readonly #opts: CpuProfilerOptions;
   #obj: Sampler | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #eventTimer: ReturnType<typeof setInterval> | undefined;
+  #eventLoop: Promise<void> | undefined;
   #windowStart = 0; // ms since epoch
   #windowStartNanos = 0n;
   #running: Promise<void> = Promise.resolve();
@@ -232,7 +236,7 @@ export class CpuProfiler {
     }
     this.#obj = obj;
     this.#opts.unwinder?.attach(obj.unwindMaps, this.#opts.records);
-    this.#eventTimer = setInterval(() => this.#pumpEvents(), this.#opts.eventPollIntervalMs ?? 100);
+    this.#eventLoop = this.#readEvents(obj);
     metrics.numCpu.set(this.#opts.cpus.length);
     this.#beginWindow();
     log.info("profiling", {
@@ -276,8 +280,8 @@ export class CpuProfiler {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.#eventTimer !== undefined) clearInterval(this.#eventTimer);
     await this.#running.catch(() => {});
+    await this.#eventLoop;
     const obj = this.#obj;
     if (!obj) return;
     // Stop sampling first so the flushed window is final, then drain it.
@@ -294,6 +298,29 @@ export class CpuProfiler {
     }
     obj.close();
     this.#obj = undefined;
+  }
+
+  /**
+   * Reads BPF's events as they come (an exec is captured within milliseconds, before its image
+   * is sampled much), at most every `eventPollIntervalMs` when none come, and at most every
+   * {@link EVENT_BATCH_MS} in a storm.
+   */
+  async #readEvents(obj: Sampler): Promise<void> {
+    const interval = this.#opts.eventPollIntervalMs ?? 100;
+    while (!this.#stopped) {
+      try {
+        await obj.waitForEvents(interval);
+      } catch (e) {
+        metrics.errors.inc({ kind: "events" });
+        log.warn("cannot wait for BPF events; reading them on a timer", {
+          error: (e as Error).message,
+        });
+        await new Promise((r) => setTimeout(r, interval));
+      }
+      if (this.#stopped) return;
+      this.#pumpEvents();
+      await new Promise((r) => setTimeout(r, EVENT_BATCH_MS));
+    }
   }
 
   /** Reads BPF's events and updates the records (then tells the unwinder). */
@@ -432,6 +459,7 @@ export class CpuProfiler {
     this.#opts.kernelSymbols?.refreshIfChanged();
     const status: ProcessStatus[] = [];
     const sampled = new Set<ProcessRecord>();
+    const seriesOfPid = new Map<number, number>();
     for (const proc of processes.values()) {
       const info = this.#recordOf(obj, proc.pid, proc.instance);
       if (info) {
@@ -478,7 +506,9 @@ export class CpuProfiler {
           reason: "exited before its mappings could be read",
         });
       }
-      let index = 0;
+      // Series are numbered per pid, across the images of the pid in this window (an exec or a
+      // reused pid gives a second image): each profile of the window gets a name of its own.
+      let index = seriesOfPid.get(proc.pid) ?? 0;
       for (const { labels, samples: groupSamples, total } of series.values()) {
         const entry: ProcessStatus = {
           pid: proc.pid,
@@ -515,8 +545,9 @@ export class CpuProfiler {
           timeNanos: startNanos,
           samples: total,
           mappings: info?.mappings ?? [],
-          series: index++,
+          series: index,
         };
+        seriesOfPid.set(proc.pid, ++index);
         for (const sink of this.#opts.sinks) {
           try {
             await sink.write(out);
