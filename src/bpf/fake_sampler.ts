@@ -309,13 +309,12 @@ export class FakeSampler implements Sampler {
   waitForEvents(timeoutMs: number): Promise<void> {
     if (this.#events.length > 0 || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.#wake = undefined;
+        this.#wake = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, timeoutMs);
       this.#wake = done;
     });
   }
