@@ -31,7 +31,7 @@ import { configureLogging, getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { profileToText } from "../pprof/mod.ts";
 import type { Profile } from "../pprof/mod.ts";
-import { ObjectFilePool, ProcessReader } from "../process/mod.ts";
+import { ObjectFilePool, ProcessReader, ProcessRecords } from "../process/mod.ts";
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
 import { LocalStore, readBearerToken } from "../store/mod.ts";
@@ -227,6 +227,7 @@ async function runAgent(
   const processes = new ProcessReader({
     log: { debug: (msg: string, props?: Record<string, unknown>) => log.debug(msg, props ?? {}) },
   });
+  const records = new ProcessRecords({ reader: processes });
 
   // Names native frames on request (/query?symbolize=1, the UI, --local-store-symbolize); its
   // worker starts on first use.
@@ -286,16 +287,12 @@ async function runAgent(
   const cpus = onlineCpus();
   const unwinder = flags.dwarfUnwindingDisable ? undefined : new Unwinder({
     builders: new BuilderPool(flags.profilingPerfEventBufferWorkerCount),
-    processes,
     files: new ObjectFilePool({
       size: flags.objectFilePoolSize,
       policy: flags.objectFilePoolEvictionPolicy,
     }),
-    processingIntervalMs: flags.profilingPerfEventBufferProcessingIntervalMs,
-    eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     maxRows: UNWIND_ROW_BUDGET,
     maxFileBytes: 1 << 30,
-    dwarfEnabled: true,
   });
   const labels = await startLabels({
     node: flags.node,
@@ -325,7 +322,8 @@ async function runAgent(
     mixedMode: flags.dwarfUnwindingMixed,
     eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     unwinder,
-    processes,
+    records,
+    eventPollIntervalMs: flags.profilingPerfEventBufferProcessingIntervalMs,
     kernelSymbols,
     vdsoSymbols,
     sinks,

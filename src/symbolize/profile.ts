@@ -41,9 +41,16 @@ export interface SymbolizeReport {
   unnamed: Record<string, number>;
 }
 
-/** The cache key of a mapped file: its build ID, which any process mapping it shares. */
-export function fileKey(m: Pick<ExecutableMapping, "buildId" | "buildIdKind">): string | undefined {
-  return m.buildId === "" || m.buildIdKind === "none" ? undefined : `${m.buildIdKind}:${m.buildId}`;
+/**
+ * The cache key of a mapped file: its identity (device, inode, size, mtime) from the process
+ * records, which every process mapping the same file shares. Not the build ID: a profiled
+ * process can give any file any build ID, and must not be able to name another process's frames.
+ *
+ * @param m The mapping.
+ * @returns The key, or undefined when the file was never read.
+ */
+export function fileKey(m: Pick<ExecutableMapping, "file">): string | undefined {
+  return m.file?.key ? `file:${m.file.key}` : undefined;
 }
 
 /**
@@ -193,7 +200,7 @@ export async function symbolizeProfile(
   for (const li of unkeyed) {
     const loc = p.location[li];
     const m = source.mappings[Number(loc.mappingId) - 1];
-    report.unnamed.no_build_id = (report.unnamed.no_build_id ?? 0) + 1;
+    report.unnamed.unreadable = (report.unnamed.unreadable ?? 0) + 1;
     nameLocation(
       li,
       undefined,

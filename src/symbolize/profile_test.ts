@@ -142,7 +142,11 @@ Deno.test({
       // A process that is gone, and a file nobody maps any more: module+0xADDR, no error.
       stripped.kill("SIGKILL");
       await stripped.status;
-      const goneMapping: ExecutableMapping = { ...sexe, buildId: "00ff", buildIdKind: "gnu" };
+      const goneMapping: ExecutableMapping = {
+        ...sexe,
+        buildId: "00ff",
+        file: { ...sexe.file!, key: "0:0:0:0", buildId: "00ff" },
+      };
       const gone = buildProfile({
         startNanos: 0n,
         durationNanos: 1n,

@@ -14,9 +14,11 @@ import { fileKey } from "./profile.ts";
  * ```ts
  * import { SourceIndex } from "./sources.ts";
  * const index = new SourceIndex();
+ * const file = { key: "fe:01:1234:8192:1700000000", buildId: "ab", buildIdKind: "gnu" as const,
+ *   loads: [], data: new Map() };
  * index.note(42, [{ start: 0x1000, limit: 0x2000, offset: 0, path: "/bin/x", buildId: "ab",
- *   buildIdKind: "gnu", special: false, deleted: false }]);
- * console.assert(index.sources("gnu:ab")[0].pid === 42);
+ *   buildIdKind: "gnu", special: false, deleted: false, file }]);
+ * console.assert(index.sources("file:fe:01:1234:8192:1700000000")[0].pid === 42);
  * ```
  */
 export class SourceIndex {
