@@ -13,7 +13,7 @@ import { deepEqual, ok } from "node:assert/strict";
 import { decodeProfile, type Profile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
 import { buildGo, GO_TOOLCHAINS } from "./_lib/go_toolchains.ts";
-import { buildProgram, startProgram } from "./_lib/programs.ts";
+import { buildPieWithLibrary, buildProgram, startProgram } from "./_lib/programs.ts";
 
 const ignore = Deno.uid() !== 0;
 if (ignore) {
@@ -82,25 +82,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "agent-symbolize-" });
     const store = `${dir}/store`;
     const bin = (name: string) => `${dir}/${name}`;
-    await run("gcc", [
-      ...NO_FP,
-      "-fPIC",
-      "-shared",
-      "-o",
-      bin("libwork.so"),
-      `${PROGRAMS}libwork.c`,
-    ]);
-    await run("gcc", [
-      ...NO_FP,
-      "-fPIE",
-      "-pie",
-      "-o",
-      bin("pie_main"),
-      `${PROGRAMS}pie_main.c`,
-      `-L${dir}`,
-      "-lwork",
-      `-Wl,-rpath,${dir}`,
-    ]);
+    await buildPieWithLibrary(dir, NO_FP);
     await run("g++", [...NO_FP, "-o", bin("thrower"), `${PROGRAMS}thrower.cc`]);
     await buildProgram("inlined.c", bin("inlined"), ["-O2", "-g", "-fomit-frame-pointer"]);
     // Without symbol table and DWARF: .gopclntab alone names Go code.

@@ -9,19 +9,11 @@
 // UPDATE_SCREENSHOTS=1 writes the page's screenshot to docs/ui-flamegraph.png.
 
 import { deepEqual, ok, strictEqual } from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { decodeProfile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
+import { hasChromium, launchChromium } from "./_lib/browser.ts";
 import { buildProgram, startProgram } from "./_lib/programs.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 const ignore = Deno.uid() !== 0 || !hasChromium;
 if (ignore) {
   // deno-lint-ignore no-console -- the only way to say why a test is ignored in deno test output
@@ -57,17 +49,7 @@ Deno.test({
     const prog = startProgram(bin, ["120"]);
     const evil = startProgram(evilBin, ["120", "<script>window.pwned=1</script>"]);
     const agent = await startAgent(["--profiling-duration=1s", "--http-ui-history-size=8MiB"]);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     const sel = encodeURIComponent(`{pid="${prog.pid}"}`);
     try {
       const context = await browser.newContext({
