@@ -32,12 +32,13 @@ import { metrics } from "../metrics/mod.ts";
 import { profileToText } from "../pprof/mod.ts";
 import type { Profile } from "../pprof/mod.ts";
 import { InterpreterTracker } from "../interp/mod.ts";
-import { ObjectFilePool, ProcessReader } from "../process/mod.ts";
+import { ObjectFilePool, ProcessReader, ProcessRecords } from "../process/mod.ts";
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
 import { LocalStore, readBearerToken } from "../store/mod.ts";
-import { JitSymbols, KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
+import { JitSymbols, KernelSymbols, LocalSymbolizer, VdsoSymbols } from "../symbolize/mod.ts";
 import { watchSupervisor } from "../telemetry/mod.ts";
+import { ProfileHistory, UiHandler } from "../ui/mod.ts";
 import { setMemlockRlimit } from "./memlock.ts";
 import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
 
@@ -94,6 +95,9 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   "ruby-unwinding-disable",
   // JIT symbolization (src/symbolize/perf_map.ts).
   "symbolizer-jit-disable",
+  // Local symbolization and the UI (src/symbolize, src/ui).
+  "local-store-symbolize",
+  "http-ui-history-size",
   ...REMOTE_FLAGS,
 ]);
 
@@ -237,25 +241,56 @@ async function runAgent(
   const processes = new ProcessReader({
     log: { debug: (msg: string, props?: Record<string, unknown>) => log.debug(msg, props ?? {}) },
   });
+  const records = new ProcessRecords({ reader: processes });
 
+  // Names native frames on request (/query?symbolize=1, the UI, --local-store-symbolize); its
+  // worker starts on first use.
+  const symbolizer = new LocalSymbolizer({ debugDirectories: flags.debuginfoDirectories });
   const bus = new ProfileBus();
   const sinks: ProfileSink[] = [{
     write: (p) => {
-      bus.publish({ labels: p.labels, pprof: p.pprof, profile: p.profile });
+      symbolizer.note(p.pid, p.mappings);
+      bus.publish({
+        labels: p.labels,
+        pprof: p.pprof,
+        profile: p.profile,
+        symbolized: () => symbolizer.symbolize(p),
+      });
       metrics.profilesWritten.inc({ store: "query" });
     },
   }];
+  // Recent profiles for the flame graph UI, bounded in bytes; 0 turns the UI off.
+  const history = flags.httpUiHistorySize > 0
+    ? new ProfileHistory(flags.httpUiHistorySize)
+    : undefined;
+  if (history) {
+    sinks.push({
+      write: (p) =>
+        history.add({
+          labels: p.labels,
+          pid: p.pid,
+          timeNanos: p.timeNanos,
+          pprof: p.pprof,
+          mappings: p.mappings ?? [],
+          samples: p.samples,
+        }),
+    });
+  }
   if (localStore) {
     sinks.push({
       write: async (p) => {
-        await localStore.write({
-          pid: p.pid,
-          // A process split into several series (by a rule keeping a thread label) needs one
-          // file per series.
-          name: p.series ? `${PROFILER_NAME}.${p.series}` : PROFILER_NAME,
-          timeNanos: p.timeNanos,
-          pprof: p.pprof,
-        });
+        const store = (pprof: Uint8Array) =>
+          localStore.write({
+            pid: p.pid,
+            // A process split into several series (by a rule keeping a thread label) needs one
+            // file per series.
+            name: p.series ? `${PROFILER_NAME}.${p.series}` : PROFILER_NAME,
+            timeNanos: p.timeNanos,
+            pprof,
+          });
+        // Symbolized profiles are written in the background: the window loop never waits.
+        if (flags.localStoreSymbolize) symbolizer.enqueue(p, store);
+        else await store(p.pprof);
       },
     });
   }
@@ -273,16 +308,19 @@ async function runAgent(
     ruby: !flags.rubyUnwindingDisable,
     files: { open: (pid, m) => files.get(pid, m) },
   });
+  // Interpreter facts follow the process records: an image captured, or refreshed after its
+  // mappings changed, is examined; an ended one (exit, exec) forgotten.
+  if (interpreters.enabled) {
+    records.onChange((r, change) => {
+      if (change === "captured" || change === "refreshed") interpreters.examine(r.pid, r.instance);
+      else if (change === "ended" || change === "freed") interpreters.forget(r.pid, r.instance);
+    });
+  }
   const unwinder = flags.dwarfUnwindingDisable ? undefined : new Unwinder({
     builders: new BuilderPool(flags.profilingPerfEventBufferWorkerCount),
-    processes,
     files,
-    onProcessLoaded: (pid, maps) => interpreters.examine(pid, maps),
-    processingIntervalMs: flags.profilingPerfEventBufferProcessingIntervalMs,
-    eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     maxRows: UNWIND_ROW_BUDGET,
     maxFileBytes: 1 << 30,
-    dwarfEnabled: true,
   });
   const labels = await startLabels({
     node: flags.node,
@@ -312,12 +350,13 @@ async function runAgent(
     mixedMode: flags.dwarfUnwindingMixed,
     eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     unwinder,
+    records,
+    eventPollIntervalMs: flags.profilingPerfEventBufferProcessingIntervalMs,
     interpreters: interpreters.enabled ? interpreters : undefined,
     // Who enabled the kernel's BPF run-time statistics wants to measure: time the interpreter
     // walk too (two clock reads per activation; off otherwise).
     interpTiming: interpreters.enabled && bpfStatsEnabled(),
     jit: flags.symbolizerJitDisable ? undefined : new JitSymbols(),
-    processes,
     kernelSymbols,
     vdsoSymbols,
     sinks,
@@ -338,6 +377,7 @@ async function runAgent(
     config: configWatcher?.current.text ?? "",
     flags: shownFlags,
     localStore: flags.localStoreDirectory || undefined,
+    ui: history !== undefined,
   });
 
   const stopSignal = new AbortController();
@@ -350,6 +390,12 @@ async function runAgent(
     signal: stopSignal.signal,
     rawLabels: flags.httpRawLabels,
     allowedHosts: flags.httpAllowedHosts,
+    routes: history &&
+      new UiHandler({
+        history,
+        profilingDurationMs: flags.profilingDurationMs,
+        symbolize: (entry, profile) => symbolizer.symbolizeCopy({ ...entry, profile }),
+      }).routes(),
   });
 
   try {
@@ -380,6 +426,11 @@ async function runAgent(
   for (const [s] of handlers) Deno.addSignalListener(s, () => again.resolve(s));
   const finished = await stopWithin(SHUTDOWN_DEADLINE_MS, again.promise, log, [
     ["the profiler", () => profiler.stop()],
+    // The local store's last symbolized profiles, then the symbolizer's worker.
+    ["the symbolizer", async () => {
+      await symbolizer.drain();
+      symbolizer.close();
+    }],
     ["the HTTP server", () => {
       stopSignal.abort();
       return server.shutdown();

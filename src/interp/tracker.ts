@@ -63,6 +63,8 @@ interface FrameReader {
 interface Tracked {
   /** starttime of /proc/PID/stat: a reused pid is another process. */
   startTime: number;
+  /** The process record's image (src/process), when examined for one; 0 otherwise. */
+  instance: number;
   /** The interpreter's mapping (`path@start`), to notice an exec; "" when none was found. */
   mappingKey: string;
   kind: number;
@@ -111,29 +113,35 @@ export class InterpreterTracker {
   /**
    * Starts writing pid_to_interp.
    *
-   * @param target The loaded BPF object (its `interpMap` fd), or a writer (tests).
+   * @param target The loaded BPF object (its `interpMap` fd), or a writer (tests); anything
+   *   else (a fake sampler) leaves the tracker without a map, so it walks nothing.
    */
-  attach(target: { interpMap: number } | InterpMapWriter): void {
-    this.#map = "interpMap" in target ? bpfInterpMap(target.interpMap) : target;
+  attach(target: object): void {
+    const t = target as Partial<InterpMapWriter> & { interpMap?: unknown };
+    if (typeof t.interpMap === "number") this.#map = bpfInterpMap(t.interpMap);
+    else if (typeof t.set === "function" && typeof t.delete === "function") {
+      this.#map = t as InterpMapWriter;
+    }
   }
 
   /**
    * Looks for an interpreter in a process (again, when its mappings may have changed).
    *
    * @param pid The process.
+   * @param instance The process record's image id, when there is one (see {@link forget}).
    * @param maps Its mappings, when the caller has just read them.
    */
-  examine(pid: number, maps?: ProcMapping[]): void {
+  examine(pid: number, instance = 0, maps?: ProcMapping[]): void {
     if (!this.enabled || this.#closed || !this.#map) return;
     const t0 = performance.now();
     try {
-      this.#examine(pid, maps);
+      this.#examine(pid, instance, maps);
     } finally {
       interpMetrics.seconds.inc({ op: "detect" }, (performance.now() - t0) / 1000);
     }
   }
 
-  #examine(pid: number, maps?: ProcMapping[]): void {
+  #examine(pid: number, instance: number, maps?: ProcMapping[]): void {
     const map = this.#map;
     if (!map) return;
     const startTime = startTimeOf(pid);
@@ -153,9 +161,18 @@ export class InterpreterTracker {
       return;
     }
     const key = interpreterMappingKey(maps);
-    if (old && !old.retry && old.mappingKey === key) return; // nothing changed
+    if (old && !old.retry && old.mappingKey === key) {
+      if (instance) old.instance = instance;
+      return; // nothing changed
+    }
     if (old) this.forget(pid);
-    const t: Tracked = { startTime, mappingKey: key, kind: InterpKind.NONE, retry: false };
+    const t: Tracked = {
+      startTime,
+      instance,
+      mappingKey: key,
+      kind: InterpKind.NONE,
+      retry: false,
+    };
     this.#procs.set(pid, t);
     if (!key) return;
     let mem: ProcessMemory;
@@ -264,10 +281,12 @@ export class InterpreterTracker {
    * Drops what is known about a process and its BPF entry.
    *
    * @param pid The process.
+   * @param instance Only if it was examined for this image (an exec's old image may end after
+   *   the new one was captured); any image when omitted.
    */
-  forget(pid: number): void {
+  forget(pid: number, instance?: number): void {
     const t = this.#procs.get(pid);
-    if (!t) return;
+    if (!t || (instance !== undefined && t.instance !== 0 && t.instance !== instance)) return;
     this.#procs.delete(pid);
     t.mem?.close();
     if (t.kind !== InterpKind.NONE) this.#map?.delete(pid);

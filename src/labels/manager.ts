@@ -2,9 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { SecretRedactor } from "./_redact.ts";
-import type { ProcessInfo } from "../process/mod.ts";
-import { TtlCache } from "./_cache.ts";
-import { type ContainerRef, findContainer, mainCgroup } from "./cgroup.ts";
+import { LruCache, type ProcessInfo } from "../process/mod.ts";
+import { type ContainerRef, findContainer, mainCgroup, parseCgroup } from "./cgroup.ts";
 import type { ContainerMetadata } from "./containers.ts";
 import { ElfExecutableInspector, type ExecutableInspector } from "./executable.ts";
 import type { KubernetesStore } from "./kubernetes.ts";
@@ -142,7 +141,7 @@ export class LabelManager {
   readonly #opts: LabelManagerOptions;
   readonly #static: Record<string, string>;
   readonly #executables: ExecutableLabels;
-  readonly #cache: TtlCache<number, ProcessEntry> | undefined;
+  readonly #cache: LruCache<number, ProcessEntry> | undefined;
   #rules: readonly RelabelRule[];
   #rulesVersion = 0;
   readonly #redactor: SecretRedactor;
@@ -163,7 +162,7 @@ export class LabelManager {
       true,
       opts.procRoot,
     );
-    this.#cache = cache ? new TtlCache(8192, opts.processTtlMs ?? 60_000) : undefined;
+    this.#cache = cache ? new LruCache(8192, opts.processTtlMs ?? 60_000) : undefined;
     this.#rules = opts.relabelConfigs ?? [];
     this.#threadSensitive = rulesReadThreadLabels(this.#rules);
   }
@@ -202,11 +201,15 @@ export class LabelManager {
       labelMetrics.cacheRequests.inc({ cache: "process", result: entry ? "hit" : "miss" });
     }
     if (!entry) {
-      const cgroups = readCgroup(pid, this.#opts.procRoot);
+      // A process record carries what was read at capture, so a process that exited or exec'd
+      // since is labelled as it was when its samples were taken.
+      const cgroups = info?.cgroup !== undefined
+        ? parseCgroup(info.cgroup)
+        : readCgroup(pid, this.#opts.procRoot);
       const container = findContainer(cgroups);
       const own: Record<string, string> = {
         ...processLabels(pid, info, mainCgroup(cgroups)),
-        ...this.#executables.labels(pid, info?.exe ?? ""),
+        ...this.#executables.labels(pid, info?.exe ?? "", info?.executableFile?.executable),
         ...(container && this.#opts.containers
           ? await this.#opts.containers.labels(container)
           : {}),

@@ -20,6 +20,7 @@ function info(pid: number, over: Partial<ProcessInfo> = {}): ProcessInfo {
     ppid: 1,
     mappings: [],
     startTimeTicks: 12345,
+    execMappings: [],
     ...over,
   };
 }

@@ -22,7 +22,6 @@
  */
 
 export { parseProcStat, type ProcStat } from "./_proc_stat.ts";
-export { LruCache } from "./_lru.ts";
 export { parseMaps, type ParseMapsCounters, type ProcMapping } from "./maps.ts";
 export { BytesElfSource, type ElfSource, FileElfSource } from "./elf_source.ts";
 export { buildIdOfImage, type ElfBuildId, elfBuildId } from "./elf_build_id.ts";
@@ -43,6 +42,23 @@ export {
   type ProcessReaderOptions,
   type ProcessReaderStats,
 } from "./process_reader.ts";
+export { LruCache } from "./lru.ts";
+export {
+  type ImageRef,
+  type ProcessRecord,
+  ProcessRecords,
+  type ProcessRecordsOptions,
+  type ProcessRecordsStats,
+  type RecordChange,
+  sameStart,
+} from "./records.ts";
+export {
+  ElfExecutableInspector,
+  type ExecutableFacts,
+  executableFactsOf,
+  executableFileId,
+  type ExecutableInspector,
+} from "./executable_facts.ts";
 export {
   ObjectFilePool,
   type ObjectFilePoolStats,

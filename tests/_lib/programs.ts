@@ -44,6 +44,42 @@ export function startProgram(path: string, args: string[]): Deno.ChildProcess {
 }
 
 /**
+ * Builds libwork.so and pie_main (a PIE calling it through the PLT, with an rpath to it) from
+ * tests/programs into a directory.
+ *
+ * @param dir Where both go.
+ * @param flags Compiler flags of both (e.g. no frame pointers).
+ * @returns The executable's and the library's paths.
+ */
+export async function buildPieWithLibrary(
+  dir: string,
+  flags: string[],
+): Promise<{ exe: string; lib: string }> {
+  const lib = `${dir}/libwork.so`;
+  const exe = `${dir}/pie_main`;
+  await buildProgram("libwork.c", lib, [...flags, "-fPIC", "-shared"]);
+  // The library goes after the source: the linker resolves left to right.
+  const out = await new Deno.Command("gcc", {
+    args: [
+      ...flags,
+      "-fPIE",
+      "-pie",
+      "-o",
+      exe,
+      `${PROGRAMS}pie_main.c`,
+      `-L${dir}`,
+      "-lwork",
+      `-Wl,-rpath,${dir}`,
+    ],
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`gcc pie_main.c failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return { exe, lib };
+}
+
+/**
  * Starts a busy program at nice 10, the agent's table workers' priority: a test's busy programs
  * at normal priority on two cores would starve the workers, and the test would measure that.
  *
