@@ -160,7 +160,7 @@ export class InterpreterTracker {
       this.forget(pid);
       return;
     }
-    const key = interpreterMappingKey(maps);
+    const key = interpreterMappingKey(maps, this.#opts.python, this.#opts.ruby);
     if (old && !old.retry && old.mappingKey === key) {
       if (instance) old.instance = instance;
       return; // nothing changed
@@ -325,12 +325,15 @@ function bpfInterpMap(fd: number): InterpMapWriter {
   };
 }
 
-/** The mapping that identifies a process's interpreter, `path@start`, or "". */
-function interpreterMappingKey(maps: ProcMapping[]): string {
+const PYTHON_FILE = /^(libpython3\.\d+.*\.so|python3\.\d+[a-z]*$)/;
+const RUBY_FILE = /^(libruby[-.].*\.so|ruby$)/;
+
+/** The mapping of an interpreter walked here, `path@start`, or "" (nothing to examine). */
+function interpreterMappingKey(maps: ProcMapping[], python: boolean, ruby: boolean): string {
   for (const m of maps) {
     if (!m.perms.includes("x")) continue;
     const base = m.path.slice(m.path.lastIndexOf("/") + 1);
-    if (/^(libpython3\.\d+.*\.so|python3\.\d+[a-z]*$|libruby[-.].*\.so|ruby$)/.test(base)) {
+    if ((python && PYTHON_FILE.test(base)) || (ruby && RUBY_FILE.test(base))) {
       return `${m.path}@${m.start}`;
     }
   }
