@@ -136,6 +136,13 @@ export class InterpreterTracker {
     const t0 = performance.now();
     try {
       this.#examine(pid, instance, maps);
+    } catch (e) {
+      // Never let one process stop the caller (the records' listeners, a window's end).
+      interpMetrics.errors.inc({ kind: "examine" });
+      log.debug("cannot examine a process for interpreters", {
+        pid,
+        error: (e as Error).message,
+      });
     } finally {
       interpMetrics.seconds.inc({ op: "detect" }, (performance.now() - t0) / 1000);
     }
