@@ -312,8 +312,10 @@ async function runAgent(
   // mappings changed, is examined; an ended one (exit, exec) forgotten.
   if (interpreters.enabled) {
     records.onChange((r, change) => {
-      if (change === "captured" || change === "refreshed") interpreters.examine(r.pid, r.instance);
-      else if (change === "ended" || change === "freed") interpreters.forget(r.pid, r.instance);
+      if (change === "captured" || change === "refreshed") {
+        if (interpreters.mayWalk(r.mappings)) interpreters.examine(r.pid, r.instance);
+        else interpreters.forget(r.pid, r.instance); // exec'd into something else
+      } else if (change === "ended" || change === "freed") interpreters.forget(r.pid, r.instance);
     });
   }
   const unwinder = flags.dwarfUnwindingDisable ? undefined : new Unwinder({

@@ -125,6 +125,21 @@ export class InterpreterTracker {
   }
 
   /**
+   * Whether a process with these executable mappings may run an interpreter walked here: a
+   * cheap test on file names, so that other processes cost no /proc reads at all.
+   *
+   * @param mappings Its executable mappings (a process record's).
+   * @returns True when {@link examine} may find something.
+   */
+  mayWalk(mappings: ReadonlyArray<{ path: string }>): boolean {
+    return mappings.some((m) => {
+      const base = m.path.slice(m.path.lastIndexOf("/") + 1);
+      return (this.#opts.python && PYTHON_FILE.test(base)) ||
+        (this.#opts.ruby && RUBY_FILE.test(base));
+    });
+  }
+
+  /**
    * Looks for an interpreter in a process (again, when its mappings may have changed).
    *
    * @param pid The process.
