@@ -330,8 +330,10 @@ export class Unwinder implements UnwinderHooks {
       }).finally(() => {
         closeFd(fd);
         this.#builds.delete(build);
+        unwindMetrics.buildsInFlight.set(this.#builds.size);
       });
       this.#builds.add(build);
+      unwindMetrics.buildsInFlight.set(this.#builds.size);
     }
     waiting.add(r);
     return { kind: MappingKind.PENDING, loadBias };
