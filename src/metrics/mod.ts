@@ -208,6 +208,19 @@ export const metrics = {
     labelNames: ["state"] as const,
     registers: [registry],
   }),
+  /** Process records captured. */
+  processRecordsCaptured: new client.Counter({
+    name: "parca_agent_process_records_captured_total",
+    help: "Process image records captured from /proc.",
+    registers: [registry],
+  }),
+  /** Captures that came too late. */
+  processRecordsMissed: new client.Counter({
+    name: "parca_agent_process_records_missed_total",
+    help:
+      "Process images that were gone (or already another image) when /proc was read; no record was kept.",
+    registers: [registry],
+  }),
   /** Process records freed. */
   processRecordsFreed: new client.Counter({
     name: "parca_agent_process_records_freed_total",

@@ -178,6 +178,8 @@ export class CpuProfiler {
   #running: Promise<void> = Promise.resolve();
   #stopped = false;
   #lastCounters = new Map<string, number>();
+  /** Record counters already added to the metrics. */
+  #reported = { captured: 0, missed: 0 };
   #status: ProcessStatus[] = [];
   #lastError: string | undefined;
   #lastWindowEnd: Date | undefined;
@@ -407,6 +409,10 @@ export class CpuProfiler {
     metrics.processRecords.set({ state: "live" }, records.live);
     metrics.processRecords.set({ state: "ended" }, records.size - records.live);
     metrics.processRecordsFreed.inc(freed);
+    const { captured, missed } = records.stats;
+    metrics.processRecordsCaptured.inc(captured - this.#reported.captured);
+    metrics.processRecordsMissed.inc(missed - this.#reported.missed);
+    this.#reported = { captured, missed };
     metrics.windowSeconds.observe((performance.now() - t1) / 1000);
     metrics.windows.inc();
     this.#lastWindowEnd = new Date(endMs);

@@ -1,0 +1,115 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+// An exec storm: 200 short programs a second (each spins 2 ms and exits). The agent must not
+// crash, must free the records of the processes that ended (a metric shows it), must keep the
+// number of records bounded and, over a long run, its RSS flat. The suite runs 12 s of it;
+// `deno task soak:exec` runs 120 s (EXEC_STORM_SECONDS) and checks RSS stays within ±10 % of
+// its value after the first minute.
+
+import { ok } from "node:assert/strict";
+import { startAgent } from "./_lib/agent.ts";
+import { buildProgram } from "./_lib/programs.ts";
+
+const ignore = Deno.uid() !== 0;
+if (ignore) {
+  // deno-lint-ignore no-console -- the only way to say why a test is ignored in deno test output
+  console.error("e2e_exec_storm_test: ignored, needs root to load BPF programs");
+}
+
+const SECONDS = Number(Deno.env.get("EXEC_STORM_SECONDS") ?? "12");
+const RATE = 200;
+
+function rssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+function metric(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
+
+Deno.test({
+  name: `exec storm: ${RATE} exec/s for ${SECONDS} s, no crash, records freed and bounded`,
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "agent-storm-" });
+    try {
+      await buildProgram("exec_storm.c", `${dir}/exec_storm`, ["-O2"]);
+      await buildProgram("short_spin.c", `${dir}/short_spin`, ["-O2", "-fomit-frame-pointer"]);
+      const agent = await startAgent(["--profiling-duration=3s"]);
+      try {
+        const storm = new Deno.Command(`${dir}/exec_storm`, {
+          args: [String(RATE), String(SECONDS), `${dir}/short_spin`, "2"],
+          stdout: "piped",
+          stderr: "null",
+        }).spawn();
+        const samples: Array<{ t: number; rss: number; records: number }> = [];
+        const t0 = Date.now();
+        const done = storm.output();
+        let finished = false;
+        done.then(() => (finished = true));
+        while (!finished) {
+          await new Promise((r) => setTimeout(r, 1000));
+          const m = await (await fetch(`${agent.url}/metrics`)).text();
+          samples.push({
+            t: (Date.now() - t0) / 1000,
+            rss: rssBytes(agent.child.pid),
+            records: metric(m, "parca_agent_process_records"),
+          });
+        }
+        const out = await done;
+        const started = Number(new TextDecoder().decode(out.stdout).trim());
+        // Two more windows: everything that ended is emitted and freed.
+        await new Promise((r) => setTimeout(r, 7000));
+        const res = await fetch(`${agent.url}/healthy`);
+        await res.body?.cancel();
+        ok(res.status === 200, "the agent is alive and healthy");
+        const m = await (await fetch(`${agent.url}/metrics`)).text();
+        const freed = metric(m, "parca_agent_process_records_freed_total");
+        const captured = metric(m, "parca_agent_process_records_captured_total");
+        const missed = metric(m, "parca_agent_process_records_missed_total");
+        const held = metric(m, "parca_agent_process_records");
+        const execs = metric(m, 'parca_agent_bpf_samples_total{outcome="process_execs"}');
+        const maxHeld = Math.max(...samples.map((s) => s.records));
+        const report = `started ${started} programs in ${SECONDS} s; BPF saw ${execs} execs; ` +
+          `records captured ${captured}, missed ${missed} (gone before /proc was read), ` +
+          `freed ${freed}, held at most ${maxHeld}, now ${held}; RSS MiB ` +
+          samples.map((s) => (s.rss / 2 ** 20).toFixed(0)).join(" ");
+        // deno-lint-ignore no-console -- the soak's figures, for docs/benchmarks.md
+        console.error(`exec storm: ${report}`);
+        ok(started > RATE * SECONDS * 0.3, `the storm ran (${report})`);
+        ok(captured + missed >= started * 0.5, `the storm's images were seen (${report})`);
+        ok(freed > 0 && freed >= captured - held, `every ended record was freed (${report})`);
+        // Ended records go within two windows: what is held is what ran in the last few.
+        ok(maxHeld < RATE * 3 * 3 + 500, `records stay bounded (${report})`);
+        ok(held < 500, `records of the storm are gone once it stopped (${report})`);
+        if (SECONDS >= 90) {
+          const base = samples.find((s) => s.t >= 60)!.rss;
+          const late = samples.filter((s) => s.t >= 60);
+          for (const s of late) {
+            ok(
+              Math.abs(s.rss - base) <= base * 0.1,
+              `RSS ${(s.rss / 2 ** 20).toFixed(1)} MiB at ${
+                s.t.toFixed(0)
+              } s is not within ±10 % ` +
+                `of ${(base / 2 ** 20).toFixed(1)} MiB at 60 s (${report})`,
+            );
+          }
+        }
+      } finally {
+        await agent.stop("SIGTERM");
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
