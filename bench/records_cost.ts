@@ -99,8 +99,10 @@ const dir = await Deno.makeTempDir({ prefix: "bench-records-" });
 const spinner = `${dir}/periodic_spin`;
 await sh("gcc", ["-O2", "-o", spinner, `${ROOT}tests/programs/periodic_spin.c`]);
 const total = rounds * 2 * (warmup + seconds + 5) + 30;
-const children = Array.from({ length: processes }, () =>
-  new Deno.Command(spinner, { args: ["2", "1000", String(total)], stdout: "null" }).spawn());
+const children = Array.from(
+  { length: processes },
+  () => new Deno.Command(spinner, { args: ["2", "1000", String(total)], stdout: "null" }).spawn(),
+);
 const results: { base: Round[]; records: Round[] } = { base: [], records: [] };
 try {
   await new Promise((r) => setTimeout(r, 2000));
@@ -126,9 +128,9 @@ const row = (name: string, rs: Round[], ref: Round[]) => {
   const rss = mean(rs.map((r) => r.rssMiB));
   const cpuRef = mean(ref.map((r) => r.cpuPerWindowMs));
   const rssRef = mean(ref.map((r) => r.rssMiB));
-  return `| ${name} | ${cpu.toFixed(1)} ms | ${rss.toFixed(1)} MiB | ${(cpu / cpuRef).toFixed(2)}× | ${
-    (rss / rssRef).toFixed(2)
-  }× | ${rs.map((r) => r.windows).join(", ")} |`;
+  return `| ${name} | ${cpu.toFixed(1)} ms | ${rss.toFixed(1)} MiB | ${
+    (cpu / cpuRef).toFixed(2)
+  }× | ${(rss / rssRef).toFixed(2)}× | ${rs.map((r) => r.windows).join(", ")} |`;
 };
 const lines = [
   `Process records, ${processes} processes (each spins 2 ms a second), ${windowSeconds} s windows, ` +
