@@ -207,14 +207,7 @@ export class ProcessRecords {
     if (known && image.instance !== 0) return known;
     if (this.#missed.has(image.instance)) return undefined;
     const info = this.#reader.read(pid);
-    const miss = (): undefined => {
-      this.stats.missed++;
-      if (image.instance !== 0) {
-        this.#missed.add(image.instance);
-        if (this.#missed.size > this.#max) this.#missed.delete(this.#missed.values().next().value!);
-      }
-      return undefined;
-    };
+    const miss = () => this.#miss(image.instance);
     if (!info) return miss();
     if (image.startNs && !sameStart(image.startNs, info.startTimeTicks)) return miss();
     if (stillCurrent && !stillCurrent()) return miss();
@@ -243,6 +236,29 @@ export class ProcessRecords {
     this.#bound();
     this.#emit(record, "captured");
     return record;
+  }
+
+  /**
+   * Notes an image that ended before it could be captured (its start and its exit were seen
+   * together): it is never read, and counted as missed. A live previous image of the pid ends.
+   *
+   * @param pid The process.
+   * @param instance BPF's image id.
+   */
+  gone(pid: number, instance: number): void {
+    if (this.#byInstance.has(instance) || this.#missed.has(instance)) return;
+    const previous = this.#latest.get(pid);
+    if (previous && previous.endedInWindow === undefined) this.#end(previous, "exec");
+    this.#miss(instance);
+  }
+
+  #miss(instance: number): undefined {
+    this.stats.missed++;
+    if (instance !== 0) {
+      this.#missed.add(instance);
+      if (this.#missed.size > this.#max) this.#missed.delete(this.#missed.values().next().value!);
+    }
+    return undefined;
   }
 
   /**

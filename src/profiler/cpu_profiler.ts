@@ -330,14 +330,20 @@ export class CpuProfiler {
     const obj = this.#obj;
     if (!obj) return;
     try {
-      obj.consumeEvents((e) => this.#onEvent(obj, e));
+      // One batch: an image that began and ended within it (a short job in an exec storm) is
+      // gone already, so its /proc is not read at all.
+      const batch: ProcessEvent[] = [];
+      obj.consumeEvents((e) => void batch.push(e));
+      const exited = new Set<number>();
+      for (const e of batch) if (e.type === EventType.EXIT) exited.add(e.instance);
+      for (const e of batch) this.#onEvent(obj, e, exited);
     } catch (e) {
       metrics.errors.inc({ kind: "events" });
       log.warn("cannot read BPF events", { error: (e as Error).message });
     }
   }
 
-  #onEvent(obj: Sampler, e: ProcessEvent): void {
+  #onEvent(obj: Sampler, e: ProcessEvent, exited: ReadonlySet<number>): void {
     const records = this.#opts.records;
     metrics.processEvents.inc({ type: EVENT_TYPE_NAMES[e.type] ?? "unknown" });
     // What was read from /proc belongs to the image only if the pid is still that image after
@@ -345,6 +351,11 @@ export class CpuProfiler {
     const current = (instance: number) => () => obj.instanceOf(e.pid)?.id === instance;
     const ref = { instance: e.instance, startNs: e.startNs, execGeneration: e.execGeneration };
     let record: ProcessRecord | undefined;
+    if ((e.type === EventType.NEW_PROCESS || e.type === EventType.EXEC) && exited.has(e.instance)) {
+      records.gone(e.pid, e.instance);
+      this.#opts.unwinder?.event(e, undefined);
+      return;
+    }
     switch (e.type) {
       case EventType.NEW_PROCESS:
         record = e.instance ? records.capture(e.pid, ref, current(e.instance)) : undefined;
