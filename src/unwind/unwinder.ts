@@ -31,15 +31,13 @@ import {
 } from "../process/mod.ts";
 import type { UnwinderHooks } from "../profiler/mod.ts";
 import { type BuilderPool, TableBuildError } from "./builder_pool.ts";
-import { decodeUnwindTable } from "./table.ts";
+import { decodeUnwindTable, WasmErrorCode } from "./table.ts";
 import { type DecodedTable, type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
 
 const log = getLogger("unwind");
 /** How long the table of a file no running process maps stays loaded. */
 const UNUSED_TABLE_GRACE_MS = 60_000;
-/** wasm-unwind's error code for a file with no FDE in .eh_frame or .debug_frame. */
-const WASM_NO_UNWIND_INFO = 4;
 /** How long "this file has no table" is believed: files do not change, but memory and budgets do. */
 const NO_TABLE_TTL_MS = 10 * 60_000;
 /** How long a table evicted for space stays unbuilt, so two big tables do not evict each other in a loop. */
@@ -383,7 +381,7 @@ export class Unwinder implements UnwinderHooks {
       if (this.#closed || e instanceof MapsClosedError) return;
       const code = e instanceof TableBuildError ? e.code : -1;
       this.#remember(key, (e as Error).message, NO_TABLE_TTL_MS);
-      if (code === WASM_NO_UNWIND_INFO) {
+      if (code === WasmErrorCode.NoUnwindInfo) {
         // Normal for Go and other code built without CFI: frame pointers are the way there.
         log.debug("file has no unwind information; its frames use frame pointers", { path });
       } else {
