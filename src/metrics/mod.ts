@@ -200,6 +200,13 @@ export const metrics = {
     labelNames: ["type"] as const,
     registers: [registry],
   }),
+  /** Time to handle one batch of BPF events. */
+  processEventBatchSeconds: new client.Histogram({
+    name: "parca_agent_process_event_batch_duration_seconds",
+    help: "Time spent handling one batch of BPF events (captures of new process images).",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  }),
   /** Process records held, by state. */
   processRecords: new client.Gauge({
     name: "parca_agent_process_records",

@@ -332,11 +332,14 @@ export class CpuProfiler {
     try {
       // One batch: an image that began and ended within it (a short job in an exec storm) is
       // gone already, so its /proc is not read at all.
+      const t0 = performance.now();
       const batch: ProcessEvent[] = [];
       obj.consumeEvents((e) => void batch.push(e));
+      if (batch.length === 0) return;
       const exited = new Set<number>();
       for (const e of batch) if (e.type === EventType.EXIT) exited.add(e.instance);
       for (const e of batch) this.#onEvent(obj, e, exited);
+      metrics.processEventBatchSeconds.observe((performance.now() - t0) / 1000);
     } catch (e) {
       metrics.errors.inc({ kind: "events" });
       log.warn("cannot read BPF events", { error: (e as Error).message });
