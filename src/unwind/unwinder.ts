@@ -137,7 +137,8 @@ export class Unwinder implements UnwinderHooks {
     });
     records.onChange((r, change) => {
       if (change === "captured" || change === "refreshed") this.#enqueue(r);
-      else if (change === "ended") this.#ended(r);
+      // A record can be freed without having ended first (pushed out by the records' bound).
+      else if (change === "ended" || change === "freed") this.#ended(r);
     });
     for (const r of records.all()) if (r.endedInWindow === undefined) this.#enqueue(r);
   }
