@@ -10,7 +10,7 @@ import { ok } from "node:assert/strict";
 import { startAgent } from "./_lib/agent.ts";
 import { poisonedCopy } from "./_lib/poison.ts";
 import { hasRun, readStore, share, userPart, waitFor } from "./_lib/profiles.ts";
-import { buildProgram } from "./_lib/programs.ts";
+import { buildProgram, killAll } from "./_lib/programs.ts";
 import { ElfSymbols } from "./_lib/symbols.ts";
 
 const ignore = Deno.uid() !== 0;
@@ -103,15 +103,7 @@ Deno.test({
         } % of ${a.total} whole; worst:\n${a.bad}`,
       );
     } finally {
-      for (const c of [attacker, victim]) {
-        if (!c) continue;
-        try {
-          c.kill("SIGKILL");
-        } catch {
-          // exited
-        }
-        await c.status;
-      }
+      await killAll([attacker, victim]);
       await agent.stop("SIGTERM");
       await Deno.remove(dir, { recursive: true });
     }
@@ -145,14 +137,7 @@ Deno.test({
       );
       stopped = await agent.stop("SIGTERM");
     } finally {
-      for (const c of busy) {
-        try {
-          c.kill("SIGKILL");
-        } catch {
-          // exited
-        }
-        await c.status;
-      }
+      await killAll(busy);
       if (!stopped) await agent.stop("SIGKILL");
     }
     const log = agent.stderr();

@@ -42,3 +42,20 @@ export async function buildProgram(
 export function startProgram(path: string, args: string[]): Deno.ChildProcess {
   return new Deno.Command(path, { args, stdout: "null", stderr: "null", stdin: "null" }).spawn();
 }
+
+/**
+ * Kills programs (SIGKILL) and waits for them; ones that exited already are fine.
+ *
+ * @param children The programs (undefined entries are skipped).
+ */
+export async function killAll(children: Iterable<Deno.ChildProcess | undefined>): Promise<void> {
+  for (const c of children) {
+    if (!c) continue;
+    try {
+      c.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await c.status;
+  }
+}
