@@ -55,7 +55,16 @@ interface Round {
   windows: number;
 }
 
-async function measure(tree: string, port: number): Promise<Round> {
+/** A free TCP port on 127.0.0.1 (other people's agents run on this machine too). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function measure(tree: string): Promise<Round> {
+  const port = freePort();
   const agent = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -107,8 +116,8 @@ const results: { base: Round[]; records: Round[] } = { base: [], records: [] };
 try {
   await new Promise((r) => setTimeout(r, 2000));
   for (let i = 0; i < rounds; i++) {
-    results.base.push(await measure(baseTree, 17181));
-    results.records.push(await measure(ROOT, 17182));
+    results.base.push(await measure(baseTree));
+    results.records.push(await measure(ROOT));
   }
 } finally {
   for (const c of children) {
