@@ -8,7 +8,13 @@
  * @module
  */
 
-import { checkPrerequisites, errnoName, NativeError, onlineCpus } from "../bpf/mod.ts";
+import {
+  checkPrerequisites,
+  errnoName,
+  NativeError,
+  onlineCpus,
+  setMemlockRlimit,
+} from "../bpf/mod.ts";
 import {
   type AgentFlags,
   currentVersion,
@@ -36,7 +42,6 @@ import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
 import { LocalStore } from "../store/mod.ts";
 import { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
-import { setMemlockRlimit } from "./memlock.ts";
 import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
 
 const REPO_DIR = new URL("../../", import.meta.url).pathname;

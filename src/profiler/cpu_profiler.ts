@@ -20,7 +20,6 @@ import {
   ProfilerObject,
   type ProfilerObjectOptions,
   type Sampler,
-  type UnwindMaps,
 } from "../bpf/mod.ts";
 import { type LabelManager, labelMetrics } from "../labels/mod.ts";
 import { getLogger } from "../log/mod.ts";
@@ -28,6 +27,7 @@ import { metrics } from "../metrics/mod.ts";
 import { buildProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
 import type { ExecutableMapping, ProcessRecord, ProcessRecords } from "../process/mod.ts";
 import type { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
+import type { UnwinderHooks } from "../unwind/mod.ts";
 import { assembleWindow, type WindowSample } from "./window.ts";
 
 const log = getLogger("profiler");
@@ -86,29 +86,6 @@ export interface ProcessStatus {
   lastError?: string;
   /** The process's labels before relabeling. */
   rawLabels?: Record<string, string>;
-}
-
-/** What the profiler tells the unwinder (src/unwind) about its life cycle. */
-export interface UnwinderHooks {
-  /**
-   * The BPF object is loaded: start serving its maps. Records of process images come from
-   * `records` (subscribe with its `onChange`).
-   */
-  attach(maps: UnwindMaps, records: ProcessRecords): void;
-  /**
-   * An event from BPF, after the records handled it.
-   *
-   * @param e The event.
-   * @param record The record it is about, when there is one.
-   */
-  event(e: ProcessEvent, record: ProcessRecord | undefined): void;
-  /** A window ended; these records had samples in it. */
-  windowEnded(sampled: ReadonlySet<ProcessRecord>): void;
-  /**
-   * The profiler stops: stop touching the maps (they are closed right after this resolves) and
-   * release everything.
-   */
-  close(): Promise<void> | void;
 }
 
 /** Opens the sampler (tests pass a fake). */

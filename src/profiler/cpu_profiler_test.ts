@@ -8,7 +8,8 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { EventType, FakeSampler, type ProcessEvent, type UnwindMaps } from "../bpf/mod.ts";
 import { LabelManager } from "../labels/mod.ts";
 import { parseProcStat, ProcessReader, ProcessRecords } from "../process/mod.ts";
-import { CpuProfiler, type ProcessProfile, type UnwinderHooks } from "./cpu_profiler.ts";
+import type { UnwinderHooks } from "../unwind/mod.ts";
+import { CpuProfiler, type ProcessProfile } from "./cpu_profiler.ts";
 
 const SLEEP = "/usr/bin/sleep";
 

@@ -29,8 +29,8 @@ import {
   type ProcessRecords,
   type ProcMapping,
 } from "../process/mod.ts";
-import type { UnwinderHooks } from "../profiler/mod.ts";
 import { type BuilderPool, TableBuildError } from "./builder_pool.ts";
+import type { UnwinderHooks } from "./hooks.ts";
 import { decodeUnwindTable, WasmErrorCode } from "./table.ts";
 import { type DecodedTable, type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
