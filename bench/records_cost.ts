@@ -84,7 +84,22 @@ async function measure(tree: string): Promise<Round> {
     const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     return Number(/^parca_agent_profiler_attempts_total (\S+)$/m.exec(m)?.[1] ?? NaN);
   };
+  let exited = false;
+  agent.status.then(() => (exited = true));
   try {
+    // Ready first (a loaded machine starts it slowly), then the warm-up.
+    for (let i = 0;; i++) {
+      if (exited) throw new Error(`the agent of ${tree} exited`);
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/ready`);
+        await r.body?.cancel();
+        if (r.status === 200) break;
+      } catch {
+        // not listening yet
+      }
+      if (i > 600) throw new Error(`the agent of ${tree} did not become ready`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await new Promise((r) => setTimeout(r, warmup * 1000));
     const w0 = await windows();
     const c0 = cpuSeconds(agent.pid);
