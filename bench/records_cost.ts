@@ -53,6 +53,8 @@ interface Round {
   cpuPerWindowMs: number;
   rssMiB: number;
   windows: number;
+  /** Mean run time of the BPF sampling program (kernel.bpf_stats_enabled). */
+  bpfNsPerRun: number;
 }
 
 /** A free TCP port on 127.0.0.1 (other people's agents run on this machine too). */
@@ -80,9 +82,16 @@ async function measure(tree: string): Promise<Round> {
     stdout: "null",
     stderr: "inherit",
   }).spawn();
-  const windows = async () => {
+  const scrape = async () => {
     const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    return Number(/^parca_agent_profiler_attempts_total (\S+)$/m.exec(m)?.[1] ?? NaN);
+    const value = (re: RegExp) => Number(re.exec(m)?.[1] ?? NaN);
+    return {
+      windows: value(/^parca_agent_profiler_attempts_total (\S+)$/m),
+      runs: value(/^parca_agent_bpf_program_runs_total\{program="profile_cpu"\} (\S+)$/m),
+      runSeconds: value(
+        /^parca_agent_bpf_program_run_time_seconds_total\{program="profile_cpu"\} (\S+)$/m,
+      ),
+    };
   };
   let exited = false;
   agent.status.then(() => (exited = true));
@@ -101,15 +110,16 @@ async function measure(tree: string): Promise<Round> {
       await new Promise((r) => setTimeout(r, 100));
     }
     await new Promise((r) => setTimeout(r, warmup * 1000));
-    const w0 = await windows();
+    const s0 = await scrape();
     const c0 = cpuSeconds(agent.pid);
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const c1 = cpuSeconds(agent.pid);
-    const w1 = await windows();
+    const s1 = await scrape();
     return {
-      cpuPerWindowMs: ((c1 - c0) / (w1 - w0)) * 1000,
+      cpuPerWindowMs: ((c1 - c0) / (s1.windows - s0.windows)) * 1000,
       rssMiB: rssMiB(agent.pid).rss,
-      windows: w1 - w0,
+      windows: s1.windows - s0.windows,
+      bpfNsPerRun: ((s1.runSeconds - s0.runSeconds) / (s1.runs - s0.runs)) * 1e9,
     };
   } finally {
     agent.kill("SIGTERM");
@@ -128,6 +138,8 @@ const children = Array.from(
   () => new Deno.Command(spinner, { args: ["2", "1000", String(total)], stdout: "null" }).spawn(),
 );
 const results: { base: Round[]; records: Round[] } = { base: [], records: [] };
+const statsBefore = (await Deno.readTextFile("/proc/sys/kernel/bpf_stats_enabled")).trim();
+await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", "1");
 try {
   await new Promise((r) => setTimeout(r, 2000));
   for (let i = 0; i < rounds; i++) {
@@ -135,6 +147,7 @@ try {
     results.records.push(await measure(ROOT));
   }
 } finally {
+  await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", statsBefore);
   for (const c of children) {
     try {
       c.kill("SIGKILL");
@@ -162,8 +175,8 @@ const lines = [
   `${navigator.hardwareConcurrency} CPUs (${new Date().toISOString().slice(0, 10)}, ` +
   `baseline ${baseline.slice(0, 12)}):`,
   "",
-  "| agent | CPU per window | RSS | CPU vs baseline | RSS vs baseline | windows measured |",
-  "|---|---|---|---|---|---|",
+  "| agent | CPU per window | RSS | BPF per sample | CPU | RSS | BPF | windows measured |",
+  "|---|---|---|---|---|---|---|---|",
   row("baseline (no records)", results.base, results.base),
   row("records", results.records, results.base),
 ];
