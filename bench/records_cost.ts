@@ -3,7 +3,7 @@
 
 /**
  * The cost of the process records (root): 500 mostly idle processes, each spinning 2 ms every
- * second so that many of them are sampled in every window, profiled by this tree's agent and by
+ * second so that many of them are sampled in every window (99 Hz), profiled by this tree's agent and by
  * a baseline commit's agent (today's main before the records, from a second git worktree), in
  * alternating rounds in the same command so that load from others on the machine cancels out
  * as far as it can. Reports per variant the agent's CPU time per window and its RSS, and the
@@ -24,7 +24,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const seconds = arg("seconds", 30);
 const rounds = arg("rounds", 2);
 const processes = arg("processes", 500);
-const warmup = 15;
+const warmup = arg("warmup", 40);
 const windowSeconds = 2;
 
 async function sh(cmd: string, args: string[], cwd = ROOT): Promise<string> {
@@ -76,6 +76,9 @@ async function measure(tree: string): Promise<Round> {
       `${tree}/main.ts`,
       `--http-address=127.0.0.1:${port}`,
       `--profiling-duration=${windowSeconds}s`,
+      // 99 Hz: each process is sampled in about 40 % of the windows, so that within the warm-up
+      // the agent has seen every one of them (records are made on a process's first sample).
+      "--profiling-cpu-sampling-frequency=99",
       "--log-level=warn",
     ],
     cwd: tree,
@@ -161,16 +164,19 @@ try {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const row = (name: string, rs: Round[], ref: Round[]) => {
-  const cpu = mean(rs.map((r) => r.cpuPerWindowMs));
-  const rss = mean(rs.map((r) => r.rssMiB));
-  const cpuRef = mean(ref.map((r) => r.cpuPerWindowMs));
-  const rssRef = mean(ref.map((r) => r.rssMiB));
-  return `| ${name} | ${cpu.toFixed(1)} ms | ${rss.toFixed(1)} MiB | ${
-    (cpu / cpuRef).toFixed(2)
-  }× | ${(rss / rssRef).toFixed(2)}× | ${rs.map((r) => r.windows).join(", ")} |`;
+  const avg = (f: (r: Round) => number, of: Round[]) => mean(of.map(f));
+  const cpu = avg((r) => r.cpuPerWindowMs, rs);
+  const rss = avg((r) => r.rssMiB, rs);
+  const bpf = avg((r) => r.bpfNsPerRun, rs);
+  const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  return `| ${name} | ${cpu.toFixed(1)} ms | ${rss.toFixed(1)} MiB | ${bpf.toFixed(0)} ns | ${
+    x(cpu, avg((r) => r.cpuPerWindowMs, ref))
+  } | ${x(rss, avg((r) => r.rssMiB, ref))} | ${x(bpf, avg((r) => r.bpfNsPerRun, ref))} | ${
+    rs.map((r) => r.windows).join(", ")
+  } |`;
 };
 const lines = [
-  `Process records, ${processes} processes (each spins 2 ms a second), ${windowSeconds} s windows, ` +
+  `Process records, ${processes} processes (each spins 2 ms a second), 99 Hz, ${windowSeconds} s windows, ` +
   `${rounds} alternating rounds of ${seconds} s after a ${warmup} s warm-up, ` +
   `${navigator.hardwareConcurrency} CPUs (${new Date().toISOString().slice(0, 10)}, ` +
   `baseline ${baseline.slice(0, 12)}):`,

@@ -113,6 +113,8 @@ export class ProcessRecords {
   readonly #latest = new Map<number, ProcessRecord>();
   readonly #listeners: Array<(r: ProcessRecord, change: RecordChange) => void> = [];
   #window = 0;
+  /** When the sweep last checked a record (window), so checks rotate. */
+  readonly #checked = new WeakMap<ProcessRecord, number>();
   /** Instances already known to be uncapturable, so an event storm does not retry them. */
   readonly #missed = new Set<number>();
   /** Counters for metrics. */
@@ -349,17 +351,24 @@ export class ProcessRecords {
   /**
    * Ends live records whose process is gone or whose pid now belongs to another process: the
    * backstop for exit events that were lost. Only records not sampled for `idleWindows` windows
-   * are checked (one small /proc read each).
+   * are checked, at most `max` per call, those checked longest ago first (one small /proc read
+   * each), so the cost per window stays bounded whatever the number of idle processes.
    *
    * @param idleWindows Windows without samples before a record is checked.
+   * @param max Records checked at most.
    * @returns Records ended.
    */
-  sweep(idleWindows = 2): number {
-    let ended = 0;
+  sweep(idleWindows = 3, max = 64): number {
+    const due: ProcessRecord[] = [];
     for (const r of this.#byInstance.values()) {
-      if (r.endedInWindow !== undefined || this.#window - r.lastSampledWindow < idleWindows) {
-        continue;
+      if (r.endedInWindow === undefined && this.#window - r.lastSampledWindow >= idleWindows) {
+        due.push(r);
       }
+    }
+    due.sort((a, b) => (this.#checked.get(a) ?? -1) - (this.#checked.get(b) ?? -1));
+    let ended = 0;
+    for (const r of due.slice(0, max)) {
+      this.#checked.set(r, this.#window);
       let alive = false;
       try {
         const stat = Deno.readTextFileSync(`${this.#procRoot}/${r.pid}/stat`);

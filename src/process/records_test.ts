@@ -89,6 +89,7 @@ Deno.test("ProcessRecords sweeps images whose process is gone and stays within i
   await kill(child);
   records.windowFlipped();
   records.windowFlipped();
+  strictEqual(records.sweep(2, 0), 0, "nothing checked beyond the budget");
   strictEqual(records.sweep(2), 1, "the exited process is found by the sweep");
   strictEqual(r.endReason, "gone");
   // Bound: a third record pushes out the ended one first, then the least recently sampled.
