@@ -8,13 +8,7 @@
  * @module
  */
 
-import {
-  checkPrerequisites,
-  errnoName,
-  NativeError,
-  onlineCpus,
-  setMemlockRlimit,
-} from "../bpf/mod.ts";
+import { checkPrerequisites, errnoName, onlineCpus, setMemlockRlimit } from "../bpf/mod.ts";
 import {
   type AgentFlags,
   currentVersion,
@@ -40,8 +34,9 @@ import type { Profile } from "../pprof/mod.ts";
 import { ObjectFilePool, ProcessReader, ProcessRecords } from "../process/mod.ts";
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
-import { LocalStore } from "../store/mod.ts";
+import { LocalStore, readBearerToken } from "../store/mod.ts";
 import { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
+import { watchSupervisor } from "../telemetry/mod.ts";
 import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
 
 const REPO_DIR = new URL("../../", import.meta.url).pathname;
@@ -56,6 +51,13 @@ const OBJECT_PATH = Deno.env.get("PROFILER_BPF_OBJECT") ??
 export const UNWIND_ROW_BUDGET = 8 << 20;
 
 /**
+ * How long stopping may take once a signal came: the last window is flushed, the HTTP server,
+ * watchers and remote store are closed. Past it the agent exits anyway, so that no hung read,
+ * unreachable server or FIFO can keep it (and its BPF programs and port) alive.
+ */
+export const SHUTDOWN_DEADLINE_MS = 2000;
+
+/**
  * Flags whose behaviour exists in this version. Any other flag set to a non-default value gets a
  * one-line "has no effect yet" warning at start.
  */
@@ -63,6 +65,8 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   "log-level",
   "log-format",
   "http-address",
+  "http-allowed-hosts",
+  "http-raw-labels",
   "node",
   "memlock-rlimit",
   "profiling-duration",
@@ -130,7 +134,7 @@ export async function run(
     // With a remote store, this process only supervises a child that does the work, and
     // reports the child's crash to the server.
     if (shouldSupervise(flags)) return await runSupervised(flags, args, REPO_DIR);
-    return await runAgent(flags, log);
+    return await runAgent(flags, log, env);
   } catch (e) {
     const error = e as Error;
     // One line for the user; the cause chain only at debug level.
@@ -147,7 +151,11 @@ export async function run(
   }
 }
 
-async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): Promise<number> {
+async function runAgent(
+  flags: AgentFlags,
+  log: ReturnType<typeof getLogger>,
+  env: Record<string, string | undefined>,
+): Promise<number> {
   const version = currentVersion(REPO_DIR);
   log.info("starting", {
     version: version.version,
@@ -259,6 +267,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     relabelConfigs: config?.relabelConfigs ?? [],
     disableCaching: flags.metadataDisableCaching,
     containerRuntimeSocketPath: flags.metadataContainerRuntimeSocketPath,
+    secrets: ownSecrets(flags),
   });
   const configWatcher = config
     ? ConfigWatcher.start({
@@ -310,6 +319,8 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     profilingDurationMs: flags.profilingDurationMs,
     renderProfileText: (p: unknown) => profileToText(p as Profile),
     signal: stopSignal.signal,
+    rawLabels: flags.httpRawLabels,
+    allowedHosts: flags.httpAllowedHosts,
   });
 
   try {
@@ -318,27 +329,89 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     await server.shutdown();
     await configWatcher?.close();
     await labels.close();
-    if (e instanceof NativeError) throw e;
+    await remote?.stop();
     throw e;
   }
 
-  // Run until SIGINT or SIGTERM, then flush the current window and detach.
-  const stopped = Promise.withResolvers<Deno.Signal>();
+  // Run until SIGINT or SIGTERM (or the supervisor is gone), then flush the current window and
+  // detach, within the shutdown deadline.
+  const stopped = Promise.withResolvers<string>();
   const onSignal = (sig: Deno.Signal) => () => stopped.resolve(sig);
   const handlers: Array<[Deno.Signal, () => void]> = [
     ["SIGINT", onSignal("SIGINT")],
     ["SIGTERM", onSignal("SIGTERM")],
   ];
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
-  const sig = await stopped.promise;
+  const supervisor = watchSupervisor(env, (why) => stopped.resolve(why));
+  const reason = await stopped.promise;
+  supervisor?.close();
+  log.info("stopping", { reason });
+  // A second signal while stopping means "now".
+  const again = Promise.withResolvers<string>();
+  for (const [s] of handlers) Deno.addSignalListener(s, () => again.resolve(s));
+  const finished = await stopWithin(SHUTDOWN_DEADLINE_MS, again.promise, log, [
+    ["the profiler", () => profiler.stop()],
+    ["the HTTP server", () => {
+      stopSignal.abort();
+      return server.shutdown();
+    }],
+    ["the config watcher", () => configWatcher?.close()],
+    ["the label sources", () => labels.close()],
+    ["the remote store", () => remote?.stop()],
+  ]);
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-  log.info("stopping", { signal: sig });
-  await profiler.stop();
-  await configWatcher?.close();
-  await labels.close();
-  await remote?.stop();
-  stopSignal.abort();
-  await server.shutdown();
+  if (!finished) return 1;
   log.info("stopped");
   return 0;
+}
+
+/**
+ * The agent's secrets, to redact from every label: the bearer token from the flag, the
+ * environment or the token file (read again here; the remote store has already failed start-up
+ * when it cannot be read).
+ */
+function ownSecrets(flags: AgentFlags): string[] {
+  try {
+    return [readBearerToken(flags.remoteStoreBearerToken, flags.remoteStoreBearerTokenFile)];
+  } catch {
+    return [flags.remoteStoreBearerToken];
+  }
+}
+
+/**
+ * Runs the shutdown steps in order, giving up when the deadline passes or `now` settles.
+ *
+ * @returns True when every step finished in time.
+ */
+async function stopWithin(
+  deadlineMs: number,
+  now: Promise<string>,
+  log: ReturnType<typeof getLogger>,
+  steps: Array<[string, () => Promise<void> | void]>,
+): Promise<boolean> {
+  let current = "";
+  const all = (async () => {
+    for (const [name, step] of steps) {
+      current = name;
+      try {
+        await step();
+      } catch (e) {
+        log.warn("error while stopping", { step: name, error: (e as Error).message });
+      }
+    }
+    return true;
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((r) => timer = setTimeout(() => r("deadline"), deadlineMs));
+  const outcome = await Promise.race([all, late, now]);
+  clearTimeout(timer);
+  if (outcome === true) return true;
+  log.warn(
+    outcome === "deadline"
+      ? `shutdown did not finish within ${
+        deadlineMs / 1000
+      } s; exiting without waiting for ${current}`
+      : `second ${outcome} while stopping; exiting without waiting for ${current}`,
+  );
+  return false;
 }

@@ -42,6 +42,16 @@ export interface AgentFlags {
   logFormat: LogFormat;
   /** `--http-address`, checked as `host:port`. @default "127.0.0.1:7071" */
   httpAddress: string;
+  /**
+   * `--http-allowed-hosts`: Host names the HTTP server answers besides IP addresses, localhost
+   * and the host of `--http-address` (an addition to the reference's flags). @default []
+   */
+  httpAllowedHosts: string[];
+  /**
+   * `--http-raw-labels`: serve `/?labels=raw`, the labels before relabeling (an addition to the
+   * reference's flags). @default false
+   */
+  httpRawLabels: boolean;
   /** `--node`. Defaults to this machine's host name. */
   node: string;
   /** `--config-path`; empty means no config file. @default "" */

@@ -20,13 +20,14 @@ function errorCell(e: string | undefined): string {
  *
  * @param s The status to show.
  * @param now The current time in ms, for the "N s ago" columns.
- * @param options `rawLabels`: show each process's labels before relabeling (`/?labels=raw`).
+ * @param options `rawLabels`: show each process's labels before relabeling (`/?labels=raw`);
+ *   `rawLabelsEnabled`: whether that view is on at all (`--http-raw-labels`), for the link to it.
  * @returns The complete HTML page.
  */
 export function renderStatusPage(
   s: StatusSnapshot,
   now: number,
-  options: { rawLabels?: boolean } = {},
+  options: { rawLabels?: boolean; rawLabelsEnabled?: boolean } = {},
 ): string {
   const parts: string[] = [];
   parts.push(`<h1>Profiler agent</h1>`);
@@ -74,7 +75,9 @@ export function renderStatusPage(
 <p>${
     raw
       ? `Labels before relabeling. <a href="/">Show final labels</a>`
-      : `Final labels. <a href="/?labels=raw">Show labels before relabeling</a>`
+      : options.rawLabelsEnabled
+      ? `Final labels. <a href="/?labels=raw">Show labels before relabeling</a>`
+      : `Final labels.`
   }</p>
 <table><thead><tr><th>PID</th><th>Labels</th><th>Samples</th><th>Status</th><th>Last error</th>
 <th></th></tr></thead>

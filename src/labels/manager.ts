@@ -1,6 +1,7 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
+import { SecretRedactor } from "./_redact.ts";
 import { LruCache, type ProcessInfo } from "../process/mod.ts";
 import { type ContainerRef, findContainer, mainCgroup, parseCgroup } from "./cgroup.ts";
 import type { ContainerMetadata } from "./containers.ts";
@@ -67,6 +68,12 @@ export interface LabelManagerOptions {
    * @default {60000}
    */
   processTtlMs?: number;
+  /**
+   * The agent's own secrets (the bearer token): replaced by `<redacted>` in every label value,
+   * before relabeling, so neither the status page, /query, the stores nor a rule ever see them.
+   * Bearer-token flags in any command line are redacted whatever their value.
+   */
+  secrets?: readonly string[];
 }
 
 const THREAD_COMM = "__meta_thread_comm";
@@ -137,11 +144,13 @@ export class LabelManager {
   readonly #cache: LruCache<number, ProcessEntry> | undefined;
   #rules: readonly RelabelRule[];
   #rulesVersion = 0;
+  readonly #redactor: SecretRedactor;
   #threadSensitive: boolean;
 
   /** @param opts Where labels come from, and the rules. */
   constructor(opts: LabelManagerOptions) {
     this.#opts = opts;
+    this.#redactor = new SecretRedactor(opts.secrets);
     const system = opts.system ?? readSystemInfo();
     this.#static = systemLabels(system, opts.agentRevision);
     const cache = !opts.disableCaching;
@@ -257,6 +266,7 @@ export class LabelManager {
     add(own);
     if (kube && container) add(kube.lookup(container.id, container.podUid) ?? {});
     for (const [k, v] of this.#opts.externalLabels ?? []) base.set(k, v);
+    for (const [k, v] of base) base.set(k, this.#redactor.redact(v));
     const raw: Record<string, string> = {};
     for (const k of [...base.keys()].sort()) if (base.get(k) !== "") raw[k] = base.get(k)!;
     return {
@@ -280,7 +290,7 @@ export class LabelManager {
     if (sensitive) {
       input = new Map(e.base);
       input.set(THREAD_ID, String(tid));
-      input.set(THREAD_COMM, threadComm);
+      input.set(THREAD_COMM, this.#redactor.redact(threadComm));
     }
     const out = relabel(input, this.#rules);
     let result: SeriesLabels | null = null;
