@@ -68,6 +68,7 @@ const PROBES: Record<string, string> = {
   "inst.startNs": "offsetof(struct process_instance, start_ns)",
   "inst.id": "offsetof(struct process_instance, id)",
   "inst.execGen": "offsetof(struct process_instance, exec_gen)",
+  "inst.sampled": "offsetof(struct process_instance, sampled)",
   "row.size": "sizeof(struct unwind_row)",
   "row.rule": "offsetof(struct unwind_row, rule)",
   "rule.size": "sizeof(struct unwind_rule)",

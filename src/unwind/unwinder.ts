@@ -101,6 +101,13 @@ export class Unwinder implements UnwinderHooks {
   readonly #builds = new Set<Promise<void>>();
   /** File identities whose build failed or yielded nothing: frame pointers until `until`. */
   readonly #noTable = new LruCache<string, NoTable>(NO_TABLE_ENTRIES);
+  /**
+   * Images known to run (BPF sampled them): tables are built only for these, so the workers
+   * never spend time on programs that start and are never sampled, nor keep a sampled
+   * program's table waiting behind theirs. Images captured at exec get the tables already
+   * loaded at once, and the rest when their first sample is seen.
+   */
+  readonly #sampled = new Set<number>();
   /** When each image was first queued, for the time-to-complete-stacks metric. */
   readonly #askedAt = new Map<number, number>();
   #closed = false;
@@ -154,9 +161,11 @@ export class Unwinder implements UnwinderHooks {
         ? "exit"
         : "mappings_changed",
     });
-    // BPF asks again while an image has no mappings (its entry was evicted, or a load failed):
-    // load it again. Captures and refreshes were queued by the records already.
+    // An image's first sample (or BPF asking again while it has no mappings: its entry was
+    // evicted, or a load failed): build its tables now and load it again. Captures and
+    // refreshes were queued by the records already.
     if (record && record.endedInWindow === undefined && e.type === EventType.NEW_PROCESS) {
+      this.#sampled.add(record.instance);
       this.#enqueue(record);
     }
   }
@@ -296,6 +305,10 @@ export class Unwinder implements UnwinderHooks {
       return { kind: MappingKind.DWARF, tableKey: key, decoded: EMPTY_TABLE, loadBias };
     }
     let waiting = this.#waiting.get(key);
+    if (!waiting && !this.#sampled.has(r.instance)) {
+      // Not sampled yet: walk it with frame pointers until it is (see #sampled).
+      return { kind: MappingKind.PENDING, loadBias };
+    }
     if (!waiting) {
       let got: ReturnType<ObjectFilePool["get"]>;
       try {
@@ -427,6 +440,7 @@ export class Unwinder implements UnwinderHooks {
   /** An image ended (exit, exec): BPF dropped its entry; its tables lose a reference. */
   #ended(r: ProcessRecord): void {
     this.#queue.delete(r);
+    this.#sampled.delete(r.instance);
     this.#store?.releasePid(r.instance);
     this.#imageTables.delete(r.instance);
     this.#askedAt.delete(r.instance);
@@ -438,7 +452,14 @@ export class Unwinder implements UnwinderHooks {
     const store = this.#store;
     if (!maps || !store || this.#closed) return;
     const keys: string[] = [];
-    for (const r of sampled) for (const k of this.#imageTables.get(r.instance) ?? []) keys.push(k);
+    for (const r of sampled) {
+      for (const k of this.#imageTables.get(r.instance) ?? []) keys.push(k);
+      // Sampled though no event said so (lost): its tables are due.
+      if (!this.#sampled.has(r.instance) && r.endedInWindow === undefined) {
+        this.#sampled.add(r.instance);
+        this.#enqueue(r);
+      }
+    }
     store.touch(keys);
     // BPF deletes the entries of processes it saw exit; this catches the ones it did not (their
     // image had been evicted from pid_to_instance).

@@ -5,7 +5,7 @@
 // the real table builders (WASM workers): no root needed.
 
 import { ok, strictEqual } from "node:assert/strict";
-import { FakeUnwindMaps, MappingKind, type WalkerMapping } from "../bpf/mod.ts";
+import { EventType, FakeUnwindMaps, MappingKind, type WalkerMapping } from "../bpf/mod.ts";
 import {
   ObjectFilePool,
   parseProcStat,
@@ -48,12 +48,17 @@ async function kill(c: Deno.ChildProcess): Promise<void> {
   await c.status;
 }
 
-/** Waits until the child has its program and libraries mapped, then captures its record. */
+/**
+ * Waits until the child has its program and libraries mapped, captures its record (as at an
+ * exec event) and, unless `sampled` is false, tells the unwinder BPF sampled it.
+ */
 async function capture(
   records: ProcessRecords,
   child: Deno.ChildProcess,
   path: string,
   instance: number,
+  unwinder?: Unwinder,
+  sampled = true,
 ): Promise<ProcessRecord> {
   await waitFor(() => {
     try {
@@ -66,8 +71,13 @@ async function capture(
   const ticks = parseProcStat(Deno.readTextFileSync(`/proc/${child.pid}/stat`))!.startTimeTicks;
   const r = records.capture(child.pid, { instance, startNs: BigInt(ticks) * 10_000_000n });
   ok(r, "captured");
+  if (unwinder && sampled) {
+    unwinder.event({ ...NEW_PROCESS, pid: child.pid, instance }, r);
+  }
   return r;
 }
+
+const NEW_PROCESS = { type: EventType.NEW_PROCESS, execGeneration: 0, startNs: 0n, ktimeNs: 0n };
 
 /** The walker mapping BPF has for the mapping of `path` in a process. */
 function mappingOf(
@@ -101,7 +111,7 @@ Deno.test({
     const { maps, records, unwinder } = setUp();
     const child = spawn(SLEEP);
     try {
-      const r = await capture(records, child, SLEEP, 11);
+      const r = await capture(records, child, SLEEP, 11, unwinder);
       await waitFor(
         () => mappingOf(maps, r, SLEEP)?.kind === MappingKind.DWARF,
         "sleep's table",
@@ -122,6 +132,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "Unwinder builds tables only for images that were sampled, and shares loaded ones at once",
+  ignore: !hasWasm,
+  sanitizeResources: false,
+  async fn() {
+    const { maps, records, unwinder } = setUp();
+    const a = spawn(SLEEP);
+    const b = new Deno.Command("/usr/bin/dash", { args: ["-c", "sleep 30; :"], stdout: "null" })
+      .spawn();
+    try {
+      const ra = await capture(records, a, SLEEP, 51, unwinder);
+      const libc = ra.execMappings.find((m) => m.path.includes("libc.so"))!.path;
+      await waitFor(() => mappingOf(maps, ra, libc)?.kind === MappingKind.DWARF, "libc");
+      // dash is captured (as at its exec) but not sampled yet: libc's table is shared at once,
+      // dash's own is not built.
+      const rb = await capture(records, b, "/usr/bin/dash", 52, unwinder, false);
+      await waitFor(() => mappingOf(maps, rb, libc)?.kind === MappingKind.DWARF, "libc for dash");
+      strictEqual(mappingOf(maps, rb, "/usr/bin/dash")!.kind, MappingKind.PENDING);
+      strictEqual(unwinder.buildsInFlight, 0, "no build for an image never sampled");
+      // Its first sample: now its table is built.
+      unwinder.event({ ...NEW_PROCESS, pid: b.pid, instance: 52 }, rb);
+      await waitFor(
+        () => mappingOf(maps, rb, "/usr/bin/dash")?.kind === MappingKind.DWARF,
+        "dash's table once sampled",
+      );
+    } finally {
+      await kill(a);
+      await kill(b);
+      await unwinder.close();
+    }
+  },
+});
+
+Deno.test({
   name:
     "Unwinder keys tables by file identity: a copy with a zeroed .eh_frame cannot poison the genuine file",
   ignore: !hasWasm,
@@ -135,7 +178,7 @@ Deno.test({
     let good: Deno.ChildProcess | undefined;
     try {
       // The copy first: its build ends in "no unwind information", for the copy only.
-      const rb = await capture(records, bad, copy, 21);
+      const rb = await capture(records, bad, copy, 21, unwinder);
       await waitFor(() => {
         const k = mappingOf(maps, rb, copy)?.kind;
         return k !== undefined && k !== MappingKind.PENDING;
@@ -143,7 +186,7 @@ Deno.test({
       strictEqual(mappingOf(maps, rb, copy)!.kind, MappingKind.FP);
       // The genuine binary, same build ID, still gets its table.
       good = spawn(SLEEP);
-      const rg = await capture(records, good, SLEEP, 22);
+      const rg = await capture(records, good, SLEEP, 22, unwinder);
       strictEqual(
         rg.mappings.find((m) => m.path === SLEEP)!.buildId,
         rb.mappings.find((m) => m.path === copy)!.buildId,
@@ -187,11 +230,11 @@ Deno.test({
       }
     };
     try {
-      const ra = await capture(records, a, SLEEP, 31);
+      const ra = await capture(records, a, SLEEP, 31, unwinder);
       const libc = ra.execMappings.find((m) => m.path.includes("libc.so"))!.path;
       await waitFor(() => mappingOf(maps, ra, libc)?.kind === MappingKind.DWARF, "libc");
       await waitFor(() => mappingOf(maps, ra, SLEEP)?.kind === MappingKind.DWARF, "sleep");
-      const rb = await capture(records, b, "/usr/bin/dash", 32);
+      const rb = await capture(records, b, "/usr/bin/dash", 32, unwinder);
       await waitFor(() => mappingOf(maps, rb, "/usr/bin/dash")?.kind === MappingKind.DWARF, "dash");
       await waitFor(() => settled(ra, [libc, SLEEP]) && settled(rb, [libc]), "the rewrites");
       ok(unwinder.store!.stats.evictions >= 1, "dash's table evicted others");
@@ -223,8 +266,8 @@ Deno.test({
     const { maps, records, unwinder } = setUp();
     const child = spawn(SLEEP);
     try {
-      await capture(records, child, SLEEP, 41);
-      ok(unwinder.buildsInFlight > 0, "a build is running");
+      await capture(records, child, SLEEP, 41, unwinder);
+      await waitFor(() => unwinder.buildsInFlight > 0, "a build to run");
       const tablesBefore = maps.tables.size;
       const closing = unwinder.close();
       maps.close();
