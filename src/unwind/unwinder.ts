@@ -42,6 +42,8 @@ const UNUSED_TABLE_GRACE_MS = 60_000;
 const NO_TABLE_TTL_MS = 10 * 60_000;
 /** How long a table evicted for space stays unbuilt, so two big tables do not evict each other in a loop. */
 const EVICTED_TTL_MS = 60_000;
+/** Files up to this size get their table built at exec, before the image is sampled. */
+const EAGER_BUILD_BYTES = 4 << 20;
 /** Files remembered as having no table at most. */
 const NO_TABLE_ENTRIES = 4096;
 
@@ -102,10 +104,11 @@ export class Unwinder implements UnwinderHooks {
   /** File identities whose build failed or yielded nothing: frame pointers until `until`. */
   readonly #noTable = new LruCache<string, NoTable>(NO_TABLE_ENTRIES);
   /**
-   * Images known to run (BPF sampled them): tables are built only for these, so the workers
-   * never spend time on programs that start and are never sampled, nor keep a sampled
-   * program's table waiting behind theirs. Images captured at exec get the tables already
-   * loaded at once, and the rest when their first sample is seen.
+   * Images known to run (BPF sampled them). An image captured at its exec gets at once the
+   * tables already loaded, and builds of small files (so that a short program is unwound whole
+   * from its first sample); large files are built only for sampled images, and builds for
+   * sampled images go first, so that programs never sampled cannot keep a sampled program's
+   * table waiting behind theirs.
    */
   readonly #sampled = new Set<number>();
   /** When each image was first queued, for the time-to-complete-stacks metric. */
@@ -305,8 +308,8 @@ export class Unwinder implements UnwinderHooks {
       return { kind: MappingKind.DWARF, tableKey: key, decoded: EMPTY_TABLE, loadBias };
     }
     let waiting = this.#waiting.get(key);
-    if (!waiting && !this.#sampled.has(r.instance)) {
-      // Not sampled yet: walk it with frame pointers until it is (see #sampled).
+    if (!waiting && !this.#sampled.has(r.instance) && facts.size > EAGER_BUILD_BYTES) {
+      // A large file of an image not sampled yet: frame pointers until it is (see #sampled).
       return { kind: MappingKind.PENDING, loadBias };
     }
     if (!waiting) {
@@ -351,6 +354,17 @@ export class Unwinder implements UnwinderHooks {
     return { kind: MappingKind.PENDING, loadBias };
   }
 
+  /** Builds for sampled images first, then by how many images wait. */
+  #priority(key: string): number {
+    let sampled = 0;
+    let all = 0;
+    for (const r of this.#waiting.get(key) ?? []) {
+      all++;
+      if (this.#sampled.has(r.instance)) sampled++;
+    }
+    return sampled * 1_000_000 + all;
+  }
+
   #remember(key: string, reason: string, ttlMs: number): void {
     this.#noTable.set(key, { reason, until: this.#now() + ttlMs });
   }
@@ -369,7 +383,7 @@ export class Unwinder implements UnwinderHooks {
         ino: file.ino,
         size,
         maxBytes: this.#opts.maxFileBytes,
-      }, () => this.#waiting.get(key)?.size ?? 0);
+      }, () => this.#priority(key));
       // After shutdown began nothing is loaded: the maps are about to close.
       if (this.#closed) return;
       const decoded = toDecoded(decodeUnwindTable(built));

@@ -132,34 +132,46 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Unwinder builds tables only for images that were sampled, and shares loaded ones at once",
+  name:
+    "Unwinder builds large files' tables only for images that were sampled, and shares loaded ones at once",
   ignore: !hasWasm,
   sanitizeResources: false,
   async fn() {
     const { maps, records, unwinder } = setUp();
     const a = spawn(SLEEP);
-    const b = new Deno.Command("/usr/bin/dash", { args: ["-c", "sleep 30; :"], stdout: "null" })
-      .spawn();
+    // dash padded past the size whose tables are built at exec (same code, a larger file).
+    const dir = await Deno.makeTempDir();
+    const dash = `${dir}/dash`;
+    const bytes = await Deno.readFile("/usr/bin/dash");
+    const padded = new Uint8Array(bytes.length + (5 << 20));
+    padded.set(bytes);
+    await Deno.writeFile(dash, padded, { mode: 0o755 });
+    const b = new Deno.Command(dash, { args: ["-c", "sleep 30; :"], stdout: "null" }).spawn();
     try {
       const ra = await capture(records, a, SLEEP, 51, unwinder);
       const libc = ra.execMappings.find((m) => m.path.includes("libc.so"))!.path;
       await waitFor(() => mappingOf(maps, ra, libc)?.kind === MappingKind.DWARF, "libc");
       // dash is captured (as at its exec) but not sampled yet: libc's table is shared at once,
       // dash's own is not built.
-      const rb = await capture(records, b, "/usr/bin/dash", 52, unwinder, false);
+      const rb = await capture(records, b, dash, 52, unwinder, false);
       await waitFor(() => mappingOf(maps, rb, libc)?.kind === MappingKind.DWARF, "libc for dash");
-      strictEqual(mappingOf(maps, rb, "/usr/bin/dash")!.kind, MappingKind.PENDING);
-      strictEqual(unwinder.buildsInFlight, 0, "no build for an image never sampled");
+      strictEqual(mappingOf(maps, rb, dash)!.kind, MappingKind.PENDING);
+      strictEqual(
+        unwinder.buildsInFlight,
+        0,
+        "no build of a large file for an image never sampled",
+      );
       // Its first sample: now its table is built.
       unwinder.event({ ...NEW_PROCESS, pid: b.pid, instance: 52 }, rb);
       await waitFor(
-        () => mappingOf(maps, rb, "/usr/bin/dash")?.kind === MappingKind.DWARF,
+        () => mappingOf(maps, rb, dash)?.kind === MappingKind.DWARF,
         "dash's table once sampled",
       );
     } finally {
       await kill(a);
       await kill(b);
       await unwinder.close();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
