@@ -35,8 +35,9 @@ import { ObjectFilePool, ProcessReader, ProcessRecords } from "../process/mod.ts
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
 import { LocalStore, readBearerToken } from "../store/mod.ts";
-import { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
+import { KernelSymbols, LocalSymbolizer, VdsoSymbols } from "../symbolize/mod.ts";
 import { watchSupervisor } from "../telemetry/mod.ts";
+import { ProfileHistory, UiHandler } from "../ui/mod.ts";
 import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
 
 const REPO_DIR = new URL("../../", import.meta.url).pathname;
@@ -87,6 +88,9 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   "object-file-pool-eviction-policy",
   "profiling-perf-event-buffer-processing-interval",
   "profiling-perf-event-buffer-worker-count",
+  // Local symbolization and the UI (src/symbolize, src/ui).
+  "local-store-symbolize",
+  "http-ui-history-size",
   ...REMOTE_FLAGS,
 ]);
 
@@ -224,24 +228,54 @@ async function runAgent(
   });
   const records = new ProcessRecords({ reader: processes });
 
+  // Names native frames on request (/query?symbolize=1, the UI, --local-store-symbolize); its
+  // worker starts on first use.
+  const symbolizer = new LocalSymbolizer({ debugDirectories: flags.debuginfoDirectories });
   const bus = new ProfileBus();
   const sinks: ProfileSink[] = [{
     write: (p) => {
-      bus.publish({ labels: p.labels, pprof: p.pprof, profile: p.profile });
+      symbolizer.note(p.pid, p.mappings);
+      bus.publish({
+        labels: p.labels,
+        pprof: p.pprof,
+        profile: p.profile,
+        symbolized: () => symbolizer.symbolize(p),
+      });
       metrics.profilesWritten.inc({ store: "query" });
     },
   }];
+  // Recent profiles for the flame graph UI, bounded in bytes; 0 turns the UI off.
+  const history = flags.httpUiHistorySize > 0
+    ? new ProfileHistory(flags.httpUiHistorySize)
+    : undefined;
+  if (history) {
+    sinks.push({
+      write: (p) =>
+        history.add({
+          labels: p.labels,
+          pid: p.pid,
+          timeNanos: p.timeNanos,
+          pprof: p.pprof,
+          mappings: p.mappings ?? [],
+          samples: p.samples,
+        }),
+    });
+  }
   if (localStore) {
     sinks.push({
       write: async (p) => {
-        await localStore.write({
-          pid: p.pid,
-          // A process split into several series (by a rule keeping a thread label) needs one
-          // file per series.
-          name: p.series ? `${PROFILER_NAME}.${p.series}` : PROFILER_NAME,
-          timeNanos: p.timeNanos,
-          pprof: p.pprof,
-        });
+        const store = (pprof: Uint8Array) =>
+          localStore.write({
+            pid: p.pid,
+            // A process split into several series (by a rule keeping a thread label) needs one
+            // file per series.
+            name: p.series ? `${PROFILER_NAME}.${p.series}` : PROFILER_NAME,
+            timeNanos: p.timeNanos,
+            pprof,
+          });
+        // Symbolized profiles are written in the background: the window loop never waits.
+        if (flags.localStoreSymbolize) symbolizer.enqueue(p, store);
+        else await store(p.pprof);
       },
     });
   }
@@ -309,6 +343,7 @@ async function runAgent(
     config: configWatcher?.current.text ?? "",
     flags: shownFlags,
     localStore: flags.localStoreDirectory || undefined,
+    ui: history !== undefined,
   });
 
   const stopSignal = new AbortController();
@@ -321,6 +356,12 @@ async function runAgent(
     signal: stopSignal.signal,
     rawLabels: flags.httpRawLabels,
     allowedHosts: flags.httpAllowedHosts,
+    routes: history &&
+      new UiHandler({
+        history,
+        profilingDurationMs: flags.profilingDurationMs,
+        symbolize: (entry, profile) => symbolizer.symbolizeCopy({ ...entry, profile }),
+      }).routes(),
   });
 
   try {
@@ -351,6 +392,11 @@ async function runAgent(
   for (const [s] of handlers) Deno.addSignalListener(s, () => again.resolve(s));
   const finished = await stopWithin(SHUTDOWN_DEADLINE_MS, again.promise, log, [
     ["the profiler", () => profiler.stop()],
+    // The local store's last symbolized profiles, then the symbolizer's worker.
+    ["the symbolizer", async () => {
+      await symbolizer.drain();
+      symbolizer.close();
+    }],
     ["the HTTP server", () => {
       stopSignal.abort();
       return server.shutdown();

@@ -381,6 +381,32 @@ export const HELP_ROWS: readonly HelpRow[] = [
     defaultValue: "",
     feature: "the local store",
   })),
+  // Additions of this agent (Parca Agent has neither).
+  f(boolSpec({
+    name: "local-store-symbolize",
+    key: "localStoreSymbolize",
+    help: [
+      "Name native frames (function, file, line,",
+      "inline frames) in the profiles written to",
+      "the local store, so pprof needs no binaries.",
+      "An addition of this agent.",
+    ],
+    defaultValue: false,
+    feature: "local symbolization",
+  })),
+  f(spec({
+    name: "http-ui-history-size",
+    key: "httpUiHistorySize",
+    placeholder: '="16MiB"',
+    help: [
+      "Bytes of recent profiles kept in memory for",
+      "the flame graph UI (/ui); 0 turns the UI",
+      "off. An addition of this agent.",
+    ],
+    parse: parseSize,
+    defaultValue: 16 << 20,
+    feature: "the UI history",
+  })),
   f(spec({
     name: "remote-store-address",
     key: "remoteStoreAddress",

@@ -80,6 +80,10 @@ export interface AgentFlags {
   metadataDisableCaching: boolean;
   /** `--local-store-directory`; empty means none. @default "" */
   localStoreDirectory: string;
+  /** `--local-store-symbolize` (this agent's own): write symbolized profiles. @default false */
+  localStoreSymbolize: boolean;
+  /** `--http-ui-history-size` (this agent's own) in bytes; 0 turns `/ui` off. @default 16 MiB */
+  httpUiHistorySize: number;
   /** `--remote-store-address`, `host:port`; empty means none. @default "" */
   remoteStoreAddress: string;
   /** `--remote-store-bearer-token`, or `$PARCA_BEARER_TOKEN`. A secret: never log it. @default "" */

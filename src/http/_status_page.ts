@@ -59,6 +59,7 @@ export function renderStatusPage(
         ).join(",")
       }}`;
     const href = "/query?debug=1&query=" + encodeURIComponent(selector);
+    const flame = "/ui?query=" + encodeURIComponent(selector);
     const labels = raw ? p.rawLabels ?? {} : p.labels;
     return `<tr><td class="num">${escapeHtml(p.pid)}</td>
 <td>${labelChips(labels, raw ? [] : ["__name__", "pid"])}</td><td class="num">${
@@ -68,7 +69,11 @@ export function renderStatusPage(
       escapeHtml(p.status === "dropped" ? "dropped by config" : p.status)
     }</td>
 <td>${errorCell(p.lastError)}</td><td>${
-      p.status === "dropped" ? "" : `<a href="${escapeHtml(href)}">Show next profile</a>`
+      p.status === "dropped"
+        ? ""
+        : `<a href="${escapeHtml(href)}">Show next profile</a>${
+          s.ui ? ` · <a class="flame" href="${escapeHtml(flame)}">Flame graph</a>` : ""
+        }`
     }</td></tr>`;
   });
   parts.push(`<h2>Processes (${processes.length})</h2>
@@ -103,7 +108,8 @@ ${flags.join("\n")}
 </tbody></table>`);
 
   parts.push(`<h2>Links</h2>
-<ul><li><a href="/metrics">/metrics</a></li><li><a href="/healthy">/healthy</a></li>
+<ul>${s.ui ? `<li><a href="/ui">/ui</a> (flame graph of every process)</li>` : ""}
+<li><a href="/metrics">/metrics</a></li><li><a href="/healthy">/healthy</a></li>
 <li><a href="/ready">/ready</a></li></ul>`);
 
   return htmlPage("Profiler agent status", parts.join("\n"));

@@ -46,6 +46,7 @@
  * @module
  */
 
+export { escapeHtml, htmlPage, labelChips } from "./_html.ts";
 export { ProfileBus, type PublishedProfile } from "./profile_bus.ts";
 export { type Matcher, matches, type MatchType, parseSelector, SelectorError } from "./selector.ts";
 export {

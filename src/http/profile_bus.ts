@@ -21,6 +21,11 @@ export interface PublishedProfile {
   pprof: Uint8Array;
   /** The decoded profile, for the text dump of `/query?debug=1`. */
   profile: unknown;
+  /**
+   * Symbolizes a copy (`/query?symbolize=1`): its native frames named locally. Absent when the
+   * agent cannot symbolize.
+   */
+  symbolized?: () => Promise<{ pprof: Uint8Array; profile: unknown }>;
 }
 
 interface Waiter {

@@ -52,6 +52,8 @@ export interface StatusSnapshot {
   flags: Array<[string, string]>;
   /** The local store directory, when the local store is on. */
   localStore?: string;
+  /** Whether the flame graph UI (`/ui`) is on: the page links each process to it. */
+  ui?: boolean;
 }
 
 /** Options of {@link startHttpServer}. */
@@ -233,22 +235,37 @@ function start(opts: HttpServerOptions): HttpServer {
     if (!profile) {
       return text(404, `no profile matching ${selector} within ${queryTimeoutMs / 1000} s`);
     }
+    // symbolize=1: native frames named by the agent itself (the store keeps sending addresses).
+    const symbolize = url.searchParams.get("symbolize") === "1";
+    let pprof = profile.pprof;
+    let decoded = profile.profile;
+    if (symbolize) {
+      if (!profile.symbolized) return text(501, "local symbolization is not available");
+      ({ pprof, profile: decoded } = await profile.symbolized());
+    }
     if (url.searchParams.get("debug") !== "1") {
       // A view of a SharedArrayBuffer (a worker's output) is no valid body: copy only then.
-      const body = profile.pprof.buffer instanceof ArrayBuffer
-        ? profile.pprof as Uint8Array<ArrayBuffer>
-        : new Uint8Array(profile.pprof);
+      const body = pprof.buffer instanceof ArrayBuffer
+        ? pprof as Uint8Array<ArrayBuffer>
+        : new Uint8Array(pprof);
       const res = respond(200, body, "application/vnd.google.protobuf+gzip");
       res.headers.set("Content-Disposition", `attachment; filename="profile.pb.gz"`);
       return res;
     }
-    const download = "/query?query=" + encodeURIComponent(selector);
+    const download = "/query?query=" + encodeURIComponent(selector) +
+      (symbolize ? "&symbolize=1" : "");
     return html(htmlPage(
       "Next profile",
       `<h1>Next profile matching <code>${escapeHtml(selector)}</code></h1>
-<p><a href="${escapeHtml(download)}">Download next pprof</a></p>
+<p><a href="${escapeHtml(download)}">Download next pprof</a>${
+        !symbolize && profile.symbolized
+          ? ` · <a href="${
+            escapeHtml(`/query?debug=1&symbolize=1&query=${encodeURIComponent(selector)}`)
+          }">Show with native frames named</a>`
+          : ""
+      }</p>
 <p>${labelChips(profile.labels)}</p>
-<pre>${escapeHtml(opts.renderProfileText(profile.profile))}</pre>`,
+<pre>${escapeHtml(opts.renderProfileText(decoded))}</pre>`,
     ));
   };
 
