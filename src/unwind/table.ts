@@ -138,6 +138,12 @@ export const WasmErrorCode = {
   CorruptCfi: 5,
   LimitExceeded: 6,
   OutOfMemory: 7,
+  /** A `.gopclntab` that cannot be read. */
+  InvalidGoPclntab: 8,
+  /** No symbols to name code with (symbolizer). */
+  NoSymbols: 9,
+  /** A symbolizer handle that is not open. */
+  BadHandle: 10,
 } as const;
 
 /** Size of a serialized rule. */
