@@ -44,6 +44,23 @@ export function startProgram(path: string, args: string[]): Deno.ChildProcess {
 }
 
 /**
+ * Kills programs (SIGKILL) and waits for them; ones that exited already are fine.
+ *
+ * @param children The programs (undefined entries are skipped).
+ */
+export async function killAll(children: Iterable<Deno.ChildProcess | undefined>): Promise<void> {
+  for (const c of children) {
+    if (!c) continue;
+    try {
+      c.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await c.status;
+  }
+}
+
+/**
  * Builds libwork.so and pie_main (a PIE calling it through the PLT, with an rpath to it) from
  * tests/programs into a directory.
  *
