@@ -23,6 +23,7 @@
 
 import type { CountEntry, DrainResult } from "./profiler_object.ts";
 import {
+  type InterpMaps,
   MapsClosedError,
   type ProcessEvent,
   type ProcessInstance,
@@ -154,6 +155,44 @@ export class FakeUnwindMaps implements UnwindMaps {
   }
 }
 
+/** {@link InterpMaps} in memory. */
+export class FakeInterpMaps implements InterpMaps {
+  /** pid -> the encoded struct interp_info written. */
+  readonly processes = new Map<number, Uint8Array>();
+  /** Calls refused because the maps were closed (tests of shutdown order assert 0). */
+  refusedAfterClose = 0;
+  #closed = false;
+
+  /** @inheritdoc */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #check(op: string): void {
+    if (this.#closed) {
+      this.refusedAfterClose++;
+      throw new MapsClosedError(op);
+    }
+  }
+
+  /** @inheritdoc */
+  setProcess(pid: number, info: Uint8Array<ArrayBuffer>): void {
+    this.#check("store a process's interpreter");
+    this.processes.set(pid, info.slice());
+  }
+
+  /** @inheritdoc */
+  deleteProcess(pid: number): boolean {
+    this.#check("delete a process's interpreter");
+    return this.processes.delete(pid);
+  }
+
+  /** Refuses every later call. */
+  close(): void {
+    this.#closed = true;
+  }
+}
+
 /** A sample to put in the fake's next window. */
 export interface FakeSample {
   pid: number;
@@ -172,6 +211,7 @@ export interface FakeSample {
 /** {@link Sampler} in memory: tests add samples and events, the profiler drains them. */
 export class FakeSampler implements Sampler {
   readonly unwindMaps: FakeUnwindMaps;
+  readonly interpMaps = new FakeInterpMaps();
   readonly capacity: SamplerCapacity = { countEntries: 1024, stackEntries: 2048 };
   /** Whether perf events are attached. */
   attached = false;
@@ -328,6 +368,7 @@ export class FakeSampler implements Sampler {
   close(): void {
     this.detach();
     this.unwindMaps.close();
+    this.interpMaps.close();
     this.closed = true;
     this.#wake?.();
   }

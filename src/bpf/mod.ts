@@ -60,6 +60,7 @@ export {
   updateMapBatch,
 } from "./maps.ts";
 export {
+  type InterpMaps,
   MapsClosedError,
   type ProcessEvent,
   type ProcessInstance,
@@ -69,5 +70,6 @@ export {
   type WalkerMapping,
 } from "./sampler.ts";
 export { LibbpfUnwindMaps, packProcessMappings } from "./unwind_maps.ts";
-export { FakeSampler, FakeUnwindMaps } from "./fake_sampler.ts";
+export { LibbpfInterpMaps } from "./interp_maps.ts";
+export { FakeInterpMaps, FakeSampler, FakeUnwindMaps } from "./fake_sampler.ts";
 export { closeFd, duplicateFd, setMemlockRlimit, trimMalloc } from "./os.ts";

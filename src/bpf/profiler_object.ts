@@ -35,6 +35,7 @@ import {
   USER_STACK,
 } from "./types.ts";
 import { LibbpfUnwindMaps } from "./unwind_maps.ts";
+import { LibbpfInterpMaps } from "./interp_maps.ts";
 
 const log = getLogger("bpf");
 const ENOENT = 2;
@@ -137,6 +138,7 @@ export class ProfilerObject implements Sampler {
   #links: Deno.PointerObject[] = [];
   #tracepointLinks: Deno.PointerObject[] = [];
   #unwindMaps: LibbpfUnwindMaps;
+  #interpMaps: LibbpfInterpMaps;
   #ring: RingBuffer | undefined;
   #eventsBufferBytes: number;
   #epollFd = -1;
@@ -178,6 +180,7 @@ export class ProfilerObject implements Sampler {
       maxRules: 65536,
       maxTables: 4096,
     });
+    this.#interpMaps = new LibbpfInterpMaps(fds.pidToInterp);
     this.#prog = prog;
     this.#fds = fds;
     this.#countEntries = countEntries;
@@ -385,9 +388,9 @@ export class ProfilerObject implements Sampler {
     };
   }
 
-  /** Fd of pid_to_interp, which src/interp writes (struct interp_info per process). */
-  get interpMap(): number {
-    return this.#fds.pidToInterp;
+  /** @inheritdoc */
+  get interpMaps(): LibbpfInterpMaps {
+    return this.#interpMaps;
   }
 
   /** Map capacities, for metrics and the status page. */
@@ -594,6 +597,7 @@ export class ProfilerObject implements Sampler {
   close(): void {
     this.detach();
     this.#unwindMaps.close();
+    this.#interpMaps.close();
     if (this.#waiting) {
       // An epoll_wait is still running on the blocking thread: close the epoll fd when it is
       // back (it returns within its timeout), not under it.

@@ -108,6 +108,30 @@ export interface UnwindMaps {
   setRule(index: number, rule: Uint8Array<ArrayBuffer>): void;
 }
 
+/**
+ * pid_to_interp: what the interpreter walkers (bpf/interp.h) know about each process, written by
+ * src/interp (encoded struct interp_info values).
+ */
+export interface InterpMaps {
+  /** True once the maps are closed: every operation then throws {@link MapsClosedError}. */
+  readonly closed: boolean;
+  /**
+   * Writes a process's interpreter.
+   *
+   * @param pid The process.
+   * @param info An encoded struct interp_info.
+   * @throws {NativeError} When the kernel refuses (E2BIG: the map is full).
+   */
+  setProcess(pid: number, info: Uint8Array<ArrayBuffer>): void;
+  /**
+   * Deletes a process's entry.
+   *
+   * @param pid The process.
+   * @returns true when there was one.
+   */
+  deleteProcess(pid: number): boolean;
+}
+
 /** Options of {@link Sampler.open}-like factories (see ProfilerObject.open). */
 export interface SamplerCapacity {
   countEntries: number;
@@ -118,6 +142,8 @@ export interface SamplerCapacity {
 export interface Sampler {
   /** The maps the unwinder writes. */
   readonly unwindMaps: UnwindMaps;
+  /** The map the interpreter unwinders write. */
+  readonly interpMaps: InterpMaps;
   /** Map capacities. */
   readonly capacity: SamplerCapacity;
   /**

@@ -124,7 +124,7 @@ export interface InterpInfo {
  * @param info The values.
  * @returns INTERP_INFO.size bytes.
  */
-export function encodeInterpInfo(info: InterpInfo): Uint8Array {
+export function encodeInterpInfo(info: InterpInfo): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(INTERP_INFO.size);
   const dv = new DataView(b.buffer);
   const u64 = (off: number, v: number) => dv.setBigUint64(off, BigInt(v), true);

@@ -14,7 +14,7 @@
  * ```ts ignore
  * import { InterpreterTracker } from "./mod.ts";
  * const tracker = new InterpreterTracker({ python: true, ruby: true, files });
- * tracker.attach(pidToInterpMap);
+ * tracker.attach(sampler.interpMaps);
  * tracker.examine(pid);
  * const sym = tracker.symbolizer(pid); // pass as Symbolizers.interp to buildProfile
  * ```
@@ -29,7 +29,6 @@ export {
   InterpKind,
 } from "./bpf_types.ts";
 export {
-  type InterpMapWriter,
   InterpreterTracker,
   type InterpreterTrackerOptions,
 } from "./tracker.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { deleteMapElement, setMapElement } from "../bpf/mod.ts";
+import { type InterpMaps, MapsClosedError } from "../bpf/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { LruCache, parseMaps, parseProcStat, type ProcMapping } from "../process/mod.ts";
 import type { InterpFrameInput, InterpSymbolizer, SourceFrameName } from "../pprof/mod.ts";
@@ -24,18 +24,6 @@ import { detectRuby } from "./ruby/detect.ts";
 import { interpMetrics } from "./metrics.ts";
 
 const log = getLogger("interp");
-
-/** Writes and deletes pid_to_interp entries (src/bpf). */
-export interface InterpMapWriter {
-  /**
-   * @param pid The process.
-   * @param value An encoded struct interp_info.
-   * @returns True when stored.
-   */
-  set(pid: number, value: Uint8Array): boolean;
-  /** @param pid The process. */
-  delete(pid: number): void;
-}
 
 /** Options of {@link InterpreterTracker}. */
 export interface InterpreterTrackerOptions {
@@ -86,7 +74,7 @@ function startTimeOf(pid: number): number | undefined {
 /** The interpreter unwinder's user-space half (see module doc). */
 export class InterpreterTracker {
   readonly #opts: InterpreterTrackerOptions;
-  #map: InterpMapWriter | undefined;
+  #map: InterpMaps | undefined;
   readonly #procs = new Map<number, Tracked>();
   /** Decoded code objects and iseqs of every process, least recently used dropped first. */
   readonly #objects: LruCache<string, unknown>;
@@ -111,17 +99,12 @@ export class InterpreterTracker {
   }
 
   /**
-   * Starts writing pid_to_interp.
+   * Starts writing pid_to_interp. Until then (and after the maps close) nothing is examined.
    *
-   * @param target The loaded BPF object (its `interpMap` fd), or a writer (tests); anything
-   *   else (a fake sampler) leaves the tracker without a map, so it walks nothing.
+   * @param maps The loaded sampler's interpreter maps.
    */
-  attach(target: object): void {
-    const t = target as Partial<InterpMapWriter> & { interpMap?: unknown };
-    if (typeof t.interpMap === "number") this.#map = bpfInterpMap(t.interpMap);
-    else if (typeof t.set === "function" && typeof t.delete === "function") {
-      this.#map = t as InterpMapWriter;
-    }
+  attach(maps: InterpMaps): void {
+    this.#map = maps;
   }
 
   /**
@@ -147,7 +130,7 @@ export class InterpreterTracker {
    * @param maps Its mappings, when the caller has just read them.
    */
   examine(pid: number, instance = 0, maps?: ProcMapping[]): void {
-    if (!this.enabled || this.#closed || !this.#map) return;
+    if (!this.enabled || this.#closed || !this.#map || this.#map.closed) return;
     const t0 = performance.now();
     try {
       this.#examine(pid, instance, maps);
@@ -210,10 +193,17 @@ export class InterpreterTracker {
       mem.close();
       return;
     }
-    if (!map.set(pid, encodeInterpInfo(found))) {
-      interpMetrics.errors.inc({ kind: "map_update" });
+    try {
+      map.setProcess(pid, encodeInterpInfo(found));
+    } catch (e) {
       mem.close();
       t.kind = InterpKind.NONE;
+      if (e instanceof MapsClosedError) return; // the sampler is closing: nothing to walk
+      interpMetrics.errors.inc({ kind: "map_update" });
+      log.debug("cannot store a process's interpreter in BPF", {
+        pid,
+        error: (e as Error).message,
+      });
       return;
     }
     t.mem = mem;
@@ -311,7 +301,16 @@ export class InterpreterTracker {
     if (!t || (instance !== undefined && t.instance !== 0 && t.instance !== instance)) return;
     this.#procs.delete(pid);
     t.mem?.close();
-    if (t.kind !== InterpKind.NONE) this.#map?.delete(pid);
+    if (t.kind === InterpKind.NONE || !this.#map || this.#map.closed) return;
+    try {
+      this.#map.deleteProcess(pid);
+    } catch (e) {
+      interpMetrics.errors.inc({ kind: "map_update" });
+      log.debug("cannot delete a process's interpreter in BPF", {
+        pid,
+        error: (e as Error).message,
+      });
+    }
   }
 
   /** Stops: closes every process's memory. The BPF map goes with the BPF object. */
@@ -321,30 +320,6 @@ export class InterpreterTracker {
     this.#procs.clear();
     this.#map = undefined;
   }
-}
-
-/** pid_to_interp through libbpf. */
-function bpfInterpMap(fd: number): InterpMapWriter {
-  const key = (pid: number) => new Uint8Array(new Uint32Array([pid]).buffer);
-  return {
-    set(pid, value) {
-      try {
-        setMapElement(fd, key(pid), value.slice());
-        return true;
-      } catch (e) {
-        log.debug("cannot store a process's interpreter in BPF", {
-          pid,
-          error: (e as Error).message,
-        });
-        return false;
-      }
-    },
-    delete(pid) {
-      try {
-        deleteMapElement(fd, key(pid));
-      } catch { /* gone already */ }
-    },
-  };
 }
 
 const PYTHON_FILE = /^(libpython3\.\d+.*\.so|python3\.\d+[a-z]*$)/;

@@ -16,6 +16,7 @@
 import {
   type DrainResult,
   EventType,
+  type InterpMaps,
   type ProcessEvent,
   ProfilerObject,
   type ProfilerObjectOptions,
@@ -96,8 +97,8 @@ export interface ProcessStatus {
 
 /** What the profiler tells the interpreter unwinders (src/interp) and asks of them. */
 export interface InterpreterHooks {
-  /** The sampler is loaded: start writing its pid_to_interp map (a fake sampler has none). */
-  attach(obj: Sampler): void;
+  /** The sampler is loaded: start writing its pid_to_interp map. */
+  attach(maps: InterpMaps): void;
   /** Names the interpreter frames of one process. */
   symbolizer(pid: number): InterpSymbolizer;
   /** A window ended; these pids had samples in it. */
@@ -251,7 +252,7 @@ export class CpuProfiler {
     }
     this.#obj = obj;
     this.#opts.unwinder?.attach(obj.unwindMaps, this.#opts.records);
-    this.#opts.interpreters?.attach(obj);
+    this.#opts.interpreters?.attach(obj.interpMaps);
     this.#eventLoop = this.#readEvents(obj);
     metrics.numCpu.set(this.#opts.cpus.length);
     this.#beginWindow();
