@@ -28,9 +28,6 @@ export {
   type InterpFrameWords,
   InterpKind,
 } from "./bpf_types.ts";
-export {
-  InterpreterTracker,
-  type InterpreterTrackerOptions,
-} from "./tracker.ts";
+export { InterpreterTracker, type InterpreterTrackerOptions } from "./tracker.ts";
 export type { MappedFileOpener } from "./_image.ts";
 export { type ProcessMemory, ProcMemory } from "./memory.ts";
