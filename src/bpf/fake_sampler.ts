@@ -41,45 +41,59 @@ export interface FakeProcessEntry {
   mappings: WalkerMapping[];
 }
 
-/** {@link UnwindMaps} in memory. */
-export class FakeUnwindMaps implements UnwindMaps {
-  /** pid -> what setProcess wrote. */
-  readonly processes = new Map<number, FakeProcessEntry>();
-  /** exeId -> packed rows. */
-  readonly tables = new Map<number, Uint8Array>();
-  /** rule index -> 12 bytes. */
-  readonly rules = new Map<number, Uint8Array>();
+/**
+ * What the in-memory maps share: once closed, every call is refused (and counted) before it
+ * does anything, as the libbpf ones refuse before any syscall.
+ */
+class FakeMaps {
   /** Calls refused because the maps were closed (tests of shutdown order assert 0). */
   refusedAfterClose = 0;
-  /** Make the next loadTable calls fail with this errno (ENOMEM = 12), while > 0 of them. */
-  failLoads = 0;
   #closed = false;
-  readonly maxRules: number;
-  readonly maxTables: number;
-  readonly #maxProcesses: number;
 
-  /** @param opts Capacities (the real maps' by default). */
-  constructor(opts: { maxRules?: number; maxTables?: number; maxProcesses?: number } = {}) {
-    this.maxRules = opts.maxRules ?? 65536;
-    this.maxTables = opts.maxTables ?? 4096;
-    this.#maxProcesses = opts.maxProcesses ?? 16384;
-  }
-
-  /** @inheritdoc */
+  /** True once {@link close} was called. */
   get closed(): boolean {
     return this.#closed;
   }
 
-  #check(op: string): void {
+  /** Throws {@link MapsClosedError} (and counts it) once closed. */
+  protected check(op: string): void {
     if (this.#closed) {
       this.refusedAfterClose++;
       throw new MapsClosedError(op);
     }
   }
 
+  /** Refuses every later call. */
+  close(): void {
+    this.#closed = true;
+  }
+}
+
+/** {@link UnwindMaps} in memory. */
+export class FakeUnwindMaps extends FakeMaps implements UnwindMaps {
+  /** pid -> what setProcess wrote. */
+  readonly processes = new Map<number, FakeProcessEntry>();
+  /** exeId -> packed rows. */
+  readonly tables = new Map<number, Uint8Array>();
+  /** rule index -> 12 bytes. */
+  readonly rules = new Map<number, Uint8Array>();
+  /** Make the next loadTable calls fail with this errno (ENOMEM = 12), while > 0 of them. */
+  failLoads = 0;
+  readonly maxRules: number;
+  readonly maxTables: number;
+  readonly #maxProcesses: number;
+
+  /** @param opts Capacities (the real maps' by default). */
+  constructor(opts: { maxRules?: number; maxTables?: number; maxProcesses?: number } = {}) {
+    super();
+    this.maxRules = opts.maxRules ?? 65536;
+    this.maxTables = opts.maxTables ?? 4096;
+    this.#maxProcesses = opts.maxProcesses ?? 16384;
+  }
+
   /** @inheritdoc */
   setProcess(pid: number, instance: number, mappings: readonly WalkerMapping[]): void {
-    this.#check("store a process's mappings");
+    this.check("store a process's mappings");
     if (mappings.length > MAX_MAPPINGS_PER_PROCESS) {
       throw new RangeError(`Cannot store ${mappings.length} mappings`);
     }
@@ -91,19 +105,19 @@ export class FakeUnwindMaps implements UnwindMaps {
 
   /** @inheritdoc */
   deleteProcess(pid: number): boolean {
-    this.#check("delete a process's mappings");
+    this.check("delete a process's mappings");
     return this.processes.delete(pid);
   }
 
   /** @inheritdoc */
   processPids(): number[] {
-    this.#check("list processes");
+    this.check("list processes");
     return [...this.processes.keys()];
   }
 
   /** @inheritdoc */
   loadTable(exeId: number, rows: Uint8Array<ArrayBuffer>): void {
-    this.#check("load an unwind table");
+    this.check("load an unwind table");
     if (rows.length === 0 || rows.length % UNWIND_ROW.size !== 0) {
       throw new RangeError(
         `Cannot create an unwind table of ${rows.length / UNWIND_ROW.size} rows`,
@@ -121,13 +135,13 @@ export class FakeUnwindMaps implements UnwindMaps {
 
   /** @inheritdoc */
   deleteTable(exeId: number): void {
-    this.#check("delete an unwind table");
+    this.check("delete an unwind table");
     this.tables.delete(exeId);
   }
 
   /** @inheritdoc */
   setRule(index: number, rule: Uint8Array<ArrayBuffer>): void {
-    this.#check("store an unwind rule");
+    this.check("store an unwind rule");
     if (index >= this.maxRules || rule.length !== UNWIND_RULE.size) {
       throw new NativeError(`store unwind rule ${index}`, 7 /* E2BIG */);
     }
@@ -148,48 +162,23 @@ export class FakeUnwindMaps implements UnwindMaps {
     for (let i = 0; i < w.length; i += 2) out.push([w[i], w[i + 1]]);
     return out;
   }
-
-  /** Refuses every later call. */
-  close(): void {
-    this.#closed = true;
-  }
 }
 
 /** {@link InterpMaps} in memory. */
-export class FakeInterpMaps implements InterpMaps {
+export class FakeInterpMaps extends FakeMaps implements InterpMaps {
   /** pid -> the encoded struct interp_info written. */
   readonly processes = new Map<number, Uint8Array>();
-  /** Calls refused because the maps were closed (tests of shutdown order assert 0). */
-  refusedAfterClose = 0;
-  #closed = false;
-
-  /** @inheritdoc */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  #check(op: string): void {
-    if (this.#closed) {
-      this.refusedAfterClose++;
-      throw new MapsClosedError(op);
-    }
-  }
 
   /** @inheritdoc */
   setProcess(pid: number, info: Uint8Array<ArrayBuffer>): void {
-    this.#check("store a process's interpreter");
+    this.check("store a process's interpreter");
     this.processes.set(pid, info.slice());
   }
 
   /** @inheritdoc */
   deleteProcess(pid: number): boolean {
-    this.#check("delete a process's interpreter");
+    this.check("delete a process's interpreter");
     return this.processes.delete(pid);
-  }
-
-  /** Refuses every later call. */
-  close(): void {
-    this.#closed = true;
   }
 }
 
