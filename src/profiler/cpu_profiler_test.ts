@@ -5,11 +5,17 @@
 // (whose /proc entries an unprivileged user reads), so records are captured as in the agent.
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { EventType, FakeSampler, type ProcessEvent, type UnwindMaps } from "../bpf/mod.ts";
+import {
+  EventType,
+  FakeSampler,
+  type InterpMaps,
+  type ProcessEvent,
+  type UnwindMaps,
+} from "../bpf/mod.ts";
 import { LabelManager } from "../labels/mod.ts";
 import { parseProcStat, ProcessReader, ProcessRecords } from "../process/mod.ts";
 import type { UnwinderHooks } from "../unwind/mod.ts";
-import { CpuProfiler, type ProcessProfile } from "./cpu_profiler.ts";
+import { CpuProfiler, type InterpreterHooks, type ProcessProfile } from "./cpu_profiler.ts";
 
 const SLEEP = "/usr/bin/sleep";
 
@@ -35,7 +41,9 @@ async function waitFor(cond: () => boolean, what: string): Promise<void> {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function setUp(opts: { unwinder?: UnwinderHooks; durationMs?: number } = {}) {
+function setUp(
+  opts: { unwinder?: UnwinderHooks; interpreters?: InterpreterHooks; durationMs?: number } = {},
+) {
   const sampler = new FakeSampler();
   const records = new ProcessRecords({ reader: new ProcessReader() });
   const profiles: ProcessProfile[] = [];
@@ -53,6 +61,7 @@ function setUp(opts: { unwinder?: UnwinderHooks; durationMs?: number } = {}) {
     eventPollIntervalMs: 20,
     openSampler: () => sampler,
     unwinder: opts.unwinder,
+    interpreters: opts.interpreters,
     sinks: [{ write: (p) => void profiles.push(p) }],
   });
   return { sampler, records, profiles, profiler };
@@ -206,4 +215,26 @@ Deno.test("CpuProfiler stops in order: the unwinder is closed before the maps ar
   ]);
   strictEqual(sampler.drains, 1, "the last window was drained");
   strictEqual(sampler.unwindMaps.refusedAfterClose, 0);
+});
+
+Deno.test("CpuProfiler hands the interpreters the sampler's interpMaps and stops them before the maps close", async () => {
+  const order: string[] = [];
+  let maps: InterpMaps | undefined;
+  const interpreters: InterpreterHooks = {
+    attach: (m) => void (maps = m),
+    symbolizer: () => ({ frame: () => undefined, unknown: () => "[python]" }),
+    windowEnded: () => void order.push("windowEnded"),
+    close: () => void order.push(`interpreters closed, maps closed: ${maps!.closed}`),
+  };
+  const { sampler, profiler } = setUp({ interpreters, durationMs: 60_000 });
+  profiler.start();
+  strictEqual(maps, sampler.interpMaps);
+  await profiler.stop();
+  order.push(`sampler closed: ${sampler.closed}`);
+  deepStrictEqual(order, [
+    "windowEnded",
+    "interpreters closed, maps closed: false",
+    "sampler closed: true",
+  ]);
+  strictEqual(sampler.interpMaps.refusedAfterClose, 0);
 });
