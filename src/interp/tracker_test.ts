@@ -4,53 +4,67 @@
 import { equal, ok } from "node:assert/strict";
 import { mapFilesOpener as files } from "./_test_util.ts";
 import { INTERP_INFO, InterpKind } from "./bpf_types.ts";
-import { InterpreterTracker } from "./tracker.ts";
+import { InterpreterTracker, type InterpreterTrackerOptions } from "./tracker.ts";
 import { FakeInterpMaps } from "../bpf/mod.ts";
 import { installedPythons } from "../../tests/_lib/pythons.ts";
 
-async function started(exe: string, args: string[]): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command(exe, { args, stdout: "piped", stdin: "null" }).spawn();
-  const reader = child.stdout.getReader();
-  await reader.read(); // the program says it is ready
-  reader.releaseLock();
-  return child;
-}
-
 const python = installedPythons().find((p) => p.label.includes("3.12"));
+const SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(60)";
+
+/**
+ * Runs `fn` with a tracker attached to in-memory maps and a sleeping Python child that has said
+ * it is ready, then kills the child; returns the tracker (to close) and maps once it is gone.
+ */
+async function withSleepingPython(
+  opts: Pick<InterpreterTrackerOptions, "python" | "ruby">,
+  fn: (pid: number, tracker: InterpreterTracker, map: FakeInterpMaps) => void,
+): Promise<{ pid: number; tracker: InterpreterTracker; map: FakeInterpMaps }> {
+  const child = new Deno.Command(python!.exe, {
+    args: ["-c", SLEEPER],
+    stdout: "piped",
+    stdin: "null",
+  }).spawn();
+  const map = new FakeInterpMaps();
+  const tracker = new InterpreterTracker({ ...opts, files });
+  tracker.attach(map);
+  try {
+    const reader = child.stdout.getReader();
+    await reader.read(); // the program says it is ready
+    reader.releaseLock();
+    fn(child.pid, tracker, map);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
+  return { pid: child.pid, tracker, map };
+}
 
 Deno.test({
   name: "InterpreterTracker writes a Python process's entry, names its frames, forgets it on exit",
   ignore: !python,
   async fn() {
-    const child = await started(python!.exe, [
-      "-c",
-      "import sys,time\nprint('ready', flush=True)\ntime.sleep(60)",
-    ]);
-    const map = new FakeInterpMaps();
-    const tracker = new InterpreterTracker({ python: true, ruby: true, files });
-    tracker.attach(map);
-    try {
-      tracker.examine(child.pid);
-      const entry = map.processes.get(child.pid);
-      ok(entry, "no entry written");
-      equal(new DataView(entry.buffer).getUint32(INTERP_INFO.kind, true), InterpKind.PYTHON);
-      equal(tracker.walked, 1);
-      // Examining again with unchanged mappings changes nothing.
-      map.processes.clear();
-      tracker.examine(child.pid);
-      equal(map.processes.size, 0);
-      // A frame that is not a code object is shown as unknown, not misnamed.
-      const sym = tracker.symbolizer(child.pid);
-      equal(sym.frame({ kind: InterpKind.PYTHON, addr: 0x1000, data: 0n }), undefined);
-      equal(sym.unknown(InterpKind.PYTHON), "[python]");
-    } finally {
-      child.kill("SIGKILL");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    }
-    map.processes.set(child.pid, new Uint8Array(1));
+    const { pid, tracker, map } = await withSleepingPython(
+      { python: true, ruby: true },
+      (pid, tracker, map) => {
+        tracker.examine(pid);
+        const entry = map.processes.get(pid);
+        ok(entry, "no entry written");
+        equal(new DataView(entry.buffer).getUint32(INTERP_INFO.kind, true), InterpKind.PYTHON);
+        equal(tracker.walked, 1);
+        // Examining again with unchanged mappings changes nothing.
+        map.processes.clear();
+        tracker.examine(pid);
+        equal(map.processes.size, 0);
+        // A frame that is not a code object is shown as unknown, not misnamed.
+        const sym = tracker.symbolizer(pid);
+        equal(sym.frame({ kind: InterpKind.PYTHON, addr: 0x1000, data: 0n }), undefined);
+        equal(sym.unknown(InterpKind.PYTHON), "[python]");
+      },
+    );
+    map.processes.set(pid, new Uint8Array(1));
     tracker.windowEnded(new Set());
-    equal(map.processes.has(child.pid), false, "exited process still in the map");
+    equal(map.processes.has(pid), false, "exited process still in the map");
     equal(tracker.walked, 0);
     tracker.close();
   },
@@ -60,22 +74,11 @@ Deno.test({
   name: "InterpreterTracker with Python off leaves a Python process alone",
   ignore: !python,
   async fn() {
-    const child = await started(python!.exe, [
-      "-c",
-      "import time\nprint('ready', flush=True)\ntime.sleep(60)",
-    ]);
-    const map = new FakeInterpMaps();
-    const tracker = new InterpreterTracker({ python: false, ruby: true, files });
-    tracker.attach(map);
-    try {
-      tracker.examine(child.pid);
+    const { tracker } = await withSleepingPython({ python: false, ruby: true }, (pid, t, map) => {
+      t.examine(pid);
       equal(map.processes.size, 0);
-    } finally {
-      child.kill("SIGKILL");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-      tracker.close();
-    }
+    });
+    tracker.close();
   },
 });
 
@@ -83,29 +86,18 @@ Deno.test({
   name: "InterpreterTracker stops writing once the sampler's maps are closed, without a syscall",
   ignore: !python,
   async fn() {
-    const child = await started(python!.exe, [
-      "-c",
-      "import time\nprint('ready', flush=True)\ntime.sleep(60)",
-    ]);
-    const map = new FakeInterpMaps();
-    const tracker = new InterpreterTracker({ python: true, ruby: true, files });
-    tracker.attach(map);
-    try {
-      tracker.examine(child.pid);
+    const { tracker } = await withSleepingPython({ python: true, ruby: true }, (pid, t, map) => {
+      t.examine(pid);
       equal(map.processes.size, 1);
       map.close();
       // A process that exits after the maps closed: its entry is not deleted (no call at all).
-      tracker.forget(child.pid);
+      t.forget(pid);
       equal(map.refusedAfterClose, 0);
       // Nor is a process examined after it.
-      tracker.examine(child.pid);
+      t.examine(pid);
       equal(map.refusedAfterClose, 0);
-      equal(tracker.walked, 0);
-    } finally {
-      child.kill("SIGKILL");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-      tracker.close();
-    }
+      equal(t.walked, 0);
+    });
+    tracker.close();
   },
 });
