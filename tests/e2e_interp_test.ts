@@ -124,11 +124,7 @@ async function readyWindows(
     await new Promise((r) => setTimeout(r, 1000));
     const waiting = [];
     for (const [label, pid] of pids) {
-      let latest = -1n;
-      for (const e of Deno.readDirSync(store)) {
-        const m = e.name.match(/^(\d+)_parca_agent_cpu_(\d+)\.pb\.gz$/);
-        if (m && Number(m[1]) === pid && BigInt(m[2]) > latest) latest = BigInt(m[2]);
-      }
+      const latest = latestWindow(store, pid);
       const stacks = latest < 0n ? [] : await storedStacks(store, pid, latest);
       const named = stacks.some((s) => s.frames.some((f) => f.kind === "source"));
       const pending = stacks.some((s) => s.frames.some((f) => f.name === PENDING));
@@ -238,6 +234,48 @@ Deno.test({
           check("ruby", v, log);
         });
       }
+      const short = pythons.find((p) => p.label.includes("3.12")) ?? pythons[0];
+      if (short) {
+        await t.step(
+          `${short.label} exiting mid-window: its last window is named too`,
+          async () => {
+            // Its frames were named in earlier windows; the window it exits in is emitted after
+            // its memory is gone, and must still name them (not "[python]").
+            const child = startNicedProgram(short.exe, [PY_CHAIN, "7"]);
+            await child.status;
+            const exited = BigInt(Date.now()) * 1_000_000n;
+            const other = [...children.values()][0].pid;
+            const deadline = Date.now() + 60_000;
+            // Windows are emitted in order: once another process has one that starts after the
+            // exit, the exiting process's last window is in the store.
+            while (latestWindow(store, other) < exited) {
+              if (Date.now() > deadline) throw new Error(`no window after the exit:\n${log()}`);
+              await new Promise((r) => setTimeout(r, 500));
+            }
+            const last = latestWindow(store, child.pid);
+            ok(last >= 0n, `no window of ${child.pid}`);
+            // Samples with Python frames, named or not ("[python]" reads as a marker).
+            const all = await storedStacks(store, child.pid, last);
+            const stacks = all.filter((s) =>
+              s.frames.some((f) => f.kind === "source" || f.name === "[python]")
+            );
+            const total = stacks.reduce((n, s) => n + s.count, 0);
+            const unnamed = stacks.filter((s) => s.frames.some((f) => f.name === "[python]"))
+              .reduce((n, s) => n + s.count, 0);
+            ok(
+              total >= 1,
+              `no samples with Python frames in the last window; its stacks:\n${
+                all.slice(0, 3).map((s) => `${s.count}× ${s.frames.map(show).join(" <- ")}`)
+                  .join("\n")
+              }`,
+            );
+            ok(
+              unnamed / total <= 0.1,
+              `${unnamed} of ${total} samples of the last window have unnamed Python frames`,
+            );
+          },
+        );
+      }
     } finally {
       await stopPrograms(children.values());
       await agent.stop();
@@ -245,3 +283,13 @@ Deno.test({
     }
   },
 });
+
+/** Start time (ns) of the latest window stored for a pid, or -1n. */
+function latestWindow(store: string, pid: number): bigint {
+  let latest = -1n;
+  for (const e of Deno.readDirSync(store)) {
+    const m = e.name.match(/^(\d+)_parca_agent_cpu_(\d+)\.pb\.gz$/);
+    if (m && Number(m[1]) === pid && BigInt(m[2]) > latest) latest = BigInt(m[2]);
+  }
+  return latest;
+}

@@ -308,13 +308,15 @@ async function runAgent(
     files: { open: (pid, m) => files.get(pid, m) },
   });
   // Interpreter facts follow the process records: an image captured, or refreshed after its
-  // mappings changed, is examined; an ended one (exit, exec) forgotten.
+  // mappings changed, is examined; an ended one (exit, exec) loses its BPF entry and memory but
+  // keeps its decoded objects until its record is freed (after its last window).
   if (interpreters.enabled) {
     records.onChange((r, change) => {
       if (change === "captured" || change === "refreshed") {
         if (interpreters.mayWalk(r.mappings)) interpreters.examine(r.pid, r.instance);
         else interpreters.forget(r.pid, r.instance); // exec'd into something else
-      } else if (change === "ended" || change === "freed") interpreters.forget(r.pid, r.instance);
+      } else if (change === "ended") interpreters.forget(r.pid, r.instance);
+      else if (change === "freed") interpreters.released(r.pid, r.instance);
     });
   }
   const unwinder = flags.dwarfUnwindingDisable ? undefined : new Unwinder({

@@ -76,6 +76,11 @@ export class InterpreterTracker {
   readonly #opts: InterpreterTrackerOptions;
   #map: InterpMaps | undefined;
   readonly #procs = new Map<number, Tracked>();
+  /**
+   * Images that ended (exit, exec) and whose last window may not be emitted yet, by image id:
+   * their frames are named from what was decoded while they ran (their memory is gone).
+   */
+  readonly #ended = new Map<number, Tracked>();
   /** Decoded code objects and iseqs of every process, least recently used dropped first. */
   readonly #objects: LruCache<string, unknown>;
   #closed = false;
@@ -257,10 +262,13 @@ export class InterpreterTracker {
    * The namer of a process's interpreter frames, for the pprof builder.
    *
    * @param pid The process.
+   * @param instance The image the samples are of (0: whichever is tracked for the pid).
    * @returns The symbolizer (frames of a process that is not tracked are shown as unknown).
    */
-  symbolizer(pid: number): InterpSymbolizer {
-    const t = this.#procs.get(pid);
+  symbolizer(pid: number, instance = 0): InterpSymbolizer {
+    let t = (instance ? this.#ended.get(instance) : undefined) ?? this.#procs.get(pid);
+    // Another image of the pid (exec, reused pid): its objects are not this one's.
+    if (t && instance && t.instance && t.instance !== instance) t = undefined;
     return {
       frame: (f: InterpFrameInput) => {
         const t0 = performance.now();
@@ -290,7 +298,8 @@ export class InterpreterTracker {
   }
 
   /**
-   * Drops what is known about a process and its BPF entry.
+   * Drops a process's BPF entry and its memory; what was decoded stays for the image's last
+   * window until {@link released}.
    *
    * @param pid The process.
    * @param instance Only if it was examined for this image (an exec's old image may end after
@@ -301,6 +310,14 @@ export class InterpreterTracker {
     if (!t || (instance !== undefined && t.instance !== 0 && t.instance !== instance)) return;
     this.#procs.delete(pid);
     t.mem?.close();
+    t.mem = undefined;
+    const image = instance ?? t.instance;
+    if (t.reader && image) {
+      t.instance = image;
+      this.#ended.set(image, t);
+      // Records free ended images once their last window is out; bound it anyway.
+      if (this.#ended.size > MAX_ENDED) this.#ended.delete(this.#ended.keys().next().value!);
+    }
     if (t.kind === InterpKind.NONE || !this.#map || this.#map.closed) return;
     try {
       this.#map.deleteProcess(pid);
@@ -313,14 +330,29 @@ export class InterpreterTracker {
     }
   }
 
+  /**
+   * An image's last window was emitted: forgets it for good.
+   *
+   * @param pid The process.
+   * @param instance The image.
+   */
+  released(pid: number, instance: number): void {
+    this.forget(pid, instance);
+    this.#ended.delete(instance);
+  }
+
   /** Stops: closes every process's memory. The BPF map goes with the BPF object. */
   close(): void {
     this.#closed = true;
     for (const t of this.#procs.values()) t.mem?.close();
     this.#procs.clear();
+    this.#ended.clear();
     this.#map = undefined;
   }
 }
+
+/** Ended images kept for their last window at most. */
+const MAX_ENDED = 4096;
 
 const PYTHON_FILE = /^(libpython3\.\d+.*\.so|python3\.\d+[a-z]*$)/;
 const RUBY_FILE = /^(libruby[-.].*\.so|ruby$)/;

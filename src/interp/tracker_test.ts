@@ -9,7 +9,9 @@ import { FakeInterpMaps } from "../bpf/mod.ts";
 import { installedPythons } from "../../tests/_lib/pythons.ts";
 
 const python = installedPythons().find((p) => p.label.includes("3.12"));
-const SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(60)";
+// Says where one of its code objects is (CPython's id() is the address) and its first line.
+const SLEEPER = "import time\ndef f():\n  pass\n" +
+  "print('ready', id(f.__code__), f.__code__.co_firstlineno, flush=True)\ntime.sleep(60)";
 
 /**
  * Runs `fn` with a tracker attached to in-memory maps and a sleeping Python child that has said
@@ -17,7 +19,7 @@ const SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(60)";
  */
 async function withSleepingPython(
   opts: Pick<InterpreterTrackerOptions, "python" | "ruby">,
-  fn: (pid: number, tracker: InterpreterTracker, map: FakeInterpMaps) => void,
+  fn: (pid: number, tracker: InterpreterTracker, map: FakeInterpMaps, ready: string) => void,
 ): Promise<{ pid: number; tracker: InterpreterTracker; map: FakeInterpMaps }> {
   const child = new Deno.Command(python!.exe, {
     args: ["-c", SLEEPER],
@@ -28,10 +30,16 @@ async function withSleepingPython(
   const tracker = new InterpreterTracker({ ...opts, files });
   tracker.attach(map);
   try {
+    // The program says it is ready, in one line (written in pieces when unbuffered).
     const reader = child.stdout.getReader();
-    await reader.read(); // the program says it is ready
+    let ready = "";
+    while (!ready.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`python exited before it was ready: ${ready}`);
+      ready += new TextDecoder().decode(value);
+    }
     reader.releaseLock();
-    fn(child.pid, tracker, map);
+    fn(child.pid, tracker, map, ready);
   } finally {
     child.kill("SIGKILL");
     await child.status;
@@ -98,6 +106,32 @@ Deno.test({
       equal(map.refusedAfterClose, 0);
       equal(t.walked, 0);
     });
+    tracker.close();
+  },
+});
+
+Deno.test({
+  name: "InterpreterTracker names an ended image's frames until its record is released",
+  ignore: !python,
+  async fn() {
+    let frame = { kind: InterpKind.PYTHON, addr: 0, data: 0n };
+    const { pid, tracker, map } = await withSleepingPython(
+      { python: true, ruby: true },
+      (pid, t, _map, ready) => {
+        const [, addr, first] = ready.trim().split(" ").map(Number);
+        frame = { kind: InterpKind.PYTHON, addr, data: BigInt(first) << 32n };
+        t.examine(pid, 7);
+        equal(t.symbolizer(pid, 7).frame(frame)?.name, "f");
+      },
+    );
+    // The image ended (its memory is gone): its BPF entry goes, its decoded objects stay.
+    tracker.forget(pid, 7);
+    equal(map.processes.has(pid), false);
+    equal(tracker.walked, 0);
+    equal(tracker.symbolizer(pid, 7).frame(frame)?.name, "f");
+    equal(tracker.symbolizer(pid, 8).frame(frame), undefined, "another image of the pid");
+    tracker.released(pid, 7);
+    equal(tracker.symbolizer(pid, 7).frame(frame), undefined);
     tracker.close();
   },
 });

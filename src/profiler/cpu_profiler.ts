@@ -99,8 +99,8 @@ export interface ProcessStatus {
 export interface InterpreterHooks {
   /** The sampler is loaded: start writing its pid_to_interp map. */
   attach(maps: InterpMaps): void;
-  /** Names the interpreter frames of one process. */
-  symbolizer(pid: number): InterpSymbolizer;
+  /** Names the interpreter frames of one process image. */
+  symbolizer(pid: number, instance: number): InterpSymbolizer;
   /** A window ended; these pids had samples in it. */
   windowEnded(pids: ReadonlySet<number>): void;
   /** The profiler stops. */
@@ -567,7 +567,7 @@ export class CpuProfiler {
           }, {
             kernel: this.#opts.kernelSymbols,
             vdso: this.#opts.vdsoSymbols,
-            interp: this.#opts.interpreters?.symbolizer(proc.pid),
+            interp: this.#opts.interpreters?.symbolizer(proc.pid, proc.instance),
             jit: this.#opts.jit?.symbolizer(proc.pid, info),
           });
           pprof = encodeProfile(profile);
