@@ -20,7 +20,7 @@
  * @module
  */
 
-import { arg, cpuSeconds, metricValue, rssMiB, startBenchAgent } from "./_lib/proc.ts";
+import { arg, BPF_RUNS, BPF_TIME, measureAgent, rssMiB, startBenchAgent } from "./_lib/proc.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const seconds = arg("seconds", 20);
@@ -45,36 +45,24 @@ interface Run {
 
 async function runAgent(extra: string[], port: number): Promise<Run> {
   const agent = await startBenchAgent(port, extra);
-  await new Promise((r) => setTimeout(r, warmup * 1000));
-  const metrics = agent.metrics;
-  const value = metricValue;
-  const RUNS = /^parca_agent_bpf_program_runs_total\{program="profile_cpu"\} (\S+)$/m;
-  const TIME = /^parca_agent_bpf_program_run_time_seconds_total\{program="profile_cpu"\} (\S+)$/m;
   const WSUM = /^parca_agent_profiler_attempt_duration_seconds_sum (\S+)$/m;
   const WCOUNT = /^parca_agent_profiler_attempt_duration_seconds_count (\S+)$/m;
   const DETECT = /^parca_agent_interpreter_seconds_total\{op="detect"\} (\S+)$/m;
   const NAME = /^parca_agent_interpreter_seconds_total\{op="name"\} (\S+)$/m;
   const INS = /^parca_agent_bpf_samples_total\{outcome="interp_ns"\} (\S+)$/m;
   const IFRAMES = /^parca_agent_bpf_samples_total\{outcome="interp_frames"\} (\S+)$/m;
-  const m0 = await metrics();
-  const c0 = cpuSeconds(agent.child.pid);
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const c1 = cpuSeconds(agent.child.pid);
-  const wall = (performance.now() - t0) / 1000;
-  const m1 = await metrics();
-  const d = (re: RegExp) => (value(m1, re) || 0) - (value(m0, re) || 0);
+  const { cpu, delta: d } = await measureAgent(agent, warmup, seconds);
   const { hwm: rss } = rssMiB(agent.child.pid);
   await agent.stop();
   return {
-    cpu: (c1 - c0) / wall,
+    cpu,
     rss,
-    nsPerRun: (d(TIME) / d(RUNS)) * 1e9,
-    runs: d(RUNS),
+    nsPerRun: (d(BPF_TIME) / d(BPF_RUNS)) * 1e9,
+    runs: d(BPF_RUNS),
     windowMs: (d(WSUM) / d(WCOUNT)) * 1000,
     windows: d(WCOUNT),
     interpMs: ((d(DETECT) + d(NAME)) / d(WCOUNT)) * 1000,
-    interpNsPerRun: d(INS) / d(RUNS),
+    interpNsPerRun: d(INS) / d(BPF_RUNS),
     nsPerFrame: d(IFRAMES) ? d(INS) / d(IFRAMES) : 0,
   };
 }
@@ -89,7 +77,8 @@ for (const minor of [11, 10]) {
   }
 }
 if (!pythons.length) throw new Error("no pyenv python 3.10 or 3.11");
-const total = rounds * 2 * (seconds + warmup + 5) + 60;
+// Long enough for slow start-ups under load (each run waits for sampling first); killed at the end.
+const total = rounds * 2 * (seconds + warmup + 60) + 60;
 
 function median(runs: Run[]): Run {
   const pick = (f: (r: Run) => number) => {

@@ -12,7 +12,15 @@
  * @module
  */
 
-import { arg, cpuSeconds, metricValue, rssMiB, startBenchAgent } from "./_lib/proc.ts";
+import {
+  arg,
+  BPF_RUNS,
+  BPF_TIME,
+  measureAgent,
+  metricValue,
+  rssMiB,
+  startBenchAgent,
+} from "./_lib/proc.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -27,24 +35,16 @@ async function runAgent(
   { cpu: number; rss: number; rssNow: number; nsPerRun: number; runs: number; dwarfFrames: number }
 > {
   const agent = await startBenchAgent(port, extra);
-  await new Promise((r) => setTimeout(r, warmup * 1000));
-  const metrics = agent.metrics;
-  const value = metricValue;
-  const RUNS = /^parca_agent_bpf_program_runs_total\{program="profile_cpu"\} (\S+)$/m;
-  const TIME = /^parca_agent_bpf_program_run_time_seconds_total\{program="profile_cpu"\} (\S+)$/m;
-  const m0 = await metrics();
-  const c0 = cpuSeconds(agent.child.pid);
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const c1 = cpuSeconds(agent.child.pid);
-  const wall = (performance.now() - t0) / 1000;
-  const m1 = await metrics();
-  const runs = value(m1, RUNS) - value(m0, RUNS);
-  const time = value(m1, TIME) - value(m0, TIME);
+  const { cpu, delta, after } = await measureAgent(agent, warmup, seconds);
+  const runs = delta(BPF_RUNS);
+  const time = delta(BPF_TIME);
   const { hwm: rss, rss: rssNow } = rssMiB(agent.child.pid);
-  const dwarfFrames = value(m1, /^parca_agent_bpf_samples_total\{outcome="dwarf_frames"\} (\S+)$/m);
+  const dwarfFrames = metricValue(
+    after,
+    /^parca_agent_bpf_samples_total\{outcome="dwarf_frames"\} (\S+)$/m,
+  );
   await agent.stop();
-  return { cpu: (c1 - c0) / wall, rss, rssNow, nsPerRun: (time / runs) * 1e9, runs, dwarfFrames };
+  return { cpu, rss, rssNow, nsPerRun: (time / runs) * 1e9, runs, dwarfFrames };
 }
 
 const dir = await Deno.makeTempDir({ prefix: "bench-unwind-" });
