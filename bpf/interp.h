@@ -29,13 +29,16 @@ struct {
  * interpreter struct (a frame, a control frame). Per CPU, in a map rather than on the program's
  * stack: besides the 512-byte limit, the verifier tracks constants written to the stack (a flag
  * set on one path and not on another) and would explore every later branch once per variant,
- * while map memory is just memory.
+ * while map memory is just memory. For the same reason the process's interp_info is copied here
+ * rather than kept as a pointer in the native walk's state: a pointer that is NULL for some
+ * processes and not for others made the verifier check the whole native walk twice.
  */
 struct interp_walk {
 	__u64 cursor;  /* next interpreter frame (PyFrameObject, _PyInterpreterFrame, cfp) */
 	__u64 end;     /* Ruby: end of the control-frame area */
 	__u32 started; /* cursor was read from the thread in this sample */
 	__u32 pushed;  /* interpreter frames were pushed in this sample */
+	struct interp_info info; /* the sampled process's; info.kind INTERP_NONE when it has none */
 	__u8 buf[PY_FRAME_READ_MAX];
 };
 
@@ -46,20 +49,25 @@ struct {
 	__type(value, struct interp_walk);
 } interp_walk_scratch SEC(".maps");
 
-/* Starts the interpreter walk of a sample: the process's interpreter, or NULL. */
-static __always_inline struct interp_info *interp_begin(__u32 pid)
+static __always_inline struct interp_walk *interp_scratch(void)
 {
-	struct interp_info *info = bpf_map_lookup_elem(&pid_to_interp, &pid);
-	if (!info)
-		return NULL;
 	__u32 zero = 0;
-	struct interp_walk *w = bpf_map_lookup_elem(&interp_walk_scratch, &zero);
+	return bpf_map_lookup_elem(&interp_walk_scratch, &zero);
+}
+
+/* Starts the interpreter walk of a sample: copies the process's interp_info, if any, to scratch. */
+static __always_inline void interp_begin(__u32 pid)
+{
+	struct interp_walk *w = interp_scratch();
 	if (!w)
-		return NULL;
+		return;
+	w->info.kind = INTERP_NONE;
 	w->started = 0;
 	w->pushed = 0;
 	w->cursor = 0;
-	return info;
+	struct interp_info *info = bpf_map_lookup_elem(&pid_to_interp, &pid);
+	if (info)
+		w->info = *info;
 }
 
 /* Fields of a struct read into scratch; `off` comes from user space, so it is bounded here. */
@@ -108,26 +116,24 @@ static __always_inline __u64 interp_fsbase(void)
 #include "ruby.h"
 
 /*
- * Pushes the interpreter frames of one activation of the interpreter loop of a process's
- * interpreter. A global function: the verifier checks it once, on its own, rather than once per
+ * Pushes the interpreter frames of one activation of the interpreter loop of the sampled
+ * process. A global function: the verifier checks it once, on its own, rather than once per
  * state of the native walk that calls it (inlined, it multiplied those states past the
- * 1M-instruction limit); it sees `info` as plain memory of its size, so no lookup is repeated.
- * Returns the number of words pushed.
+ * 1M-instruction limit). Returns the number of words pushed.
  */
-__noinline int interp_activation(struct user_stack *st, struct interp_info *info)
+__noinline int interp_activation(struct user_stack *st)
 {
-	if (!st || !info)
+	if (!st)
 		return 0;
-	__u32 zero = 0;
-	struct interp_walk *w = bpf_map_lookup_elem(&interp_walk_scratch, &zero);
+	struct interp_walk *w = interp_scratch();
 	if (!w)
 		return 0;
 	__u64 t0 = agent_cfg.interp_timing ? bpf_ktime_get_ns() : 0;
 	__u64 before = st->len;
-	if (info->kind == INTERP_PYTHON)
-		python_push_activation(w, info, st);
-	else if (info->kind == INTERP_RUBY)
-		ruby_push_activation(w, info, st);
+	if (w->info.kind == INTERP_PYTHON)
+		python_push_activation(w, &w->info, st);
+	else if (w->info.kind == INTERP_RUBY)
+		ruby_push_activation(w, &w->info, st);
 	__u64 words = st->len - before;
 	if (words)
 		w->pushed = 1;
@@ -139,27 +145,24 @@ __noinline int interp_activation(struct user_stack *st, struct interp_info *info
 }
 
 /* STACK_FLAG_INTERP_FRAMES when this sample's walk pushed interpreter frames, else 0. */
-static __always_inline __u32 interp_end(struct interp_info *info)
+static __always_inline __u32 interp_end(void)
 {
-	if (!info)
-		return 0;
-	__u32 zero = 0;
-	struct interp_walk *w = bpf_map_lookup_elem(&interp_walk_scratch, &zero);
-	return w && w->pushed ? STACK_FLAG_INTERP_FRAMES : 0;
+	struct interp_walk *w = interp_scratch();
+	return w && w->info.kind != INTERP_NONE && w->pushed ? STACK_FLAG_INTERP_FRAMES : 0;
 }
 
 /*
  * Called by the native walker for the frame at pc. Returns true when interpreter frames were
  * pushed in place of the native frame, false when the caller records the native frame itself.
  */
-static __always_inline bool interp_push_frames(struct interp_info *info, struct user_stack *st,
-					       __u64 pc)
+static __always_inline bool interp_push_frames(struct user_stack *st, __u64 pc)
 {
-	if (!info)
+	struct interp_walk *w = interp_scratch();
+	if (!w || w->info.kind == INTERP_NONE)
 		return false;
-	bool in_loop = (pc >= info->loop_start && pc < info->loop_end) ||
-		       (pc >= info->cold_start && pc < info->cold_end);
-	return in_loop && interp_activation(st, info) > 0;
+	bool in_loop = (pc >= w->info.loop_start && pc < w->info.loop_end) ||
+		       (pc >= w->info.cold_start && pc < w->info.cold_end);
+	return in_loop && interp_activation(st) > 0;
 }
 
 #endif /* PROFILER_INTERP_H */

@@ -65,7 +65,6 @@ struct walk_state {
 	__u32 pid;
 	__u32 instance;                /* the sample's process_instance id */
 	__u32 last_mapping;            /* index of the previous frame's mapping, to try it first */
-	struct interp_info *interp;    /* the process's interpreter (interp.h), or NULL */
 	bool exact_ip;                 /* ip is not a return address (leaf, after a signal frame) */
 	bool bp_unknown;               /* the caller's rbp could not be recovered */
 	bool done;
@@ -300,7 +299,7 @@ static long walk_one_frame(__u32 i, void *arg)
 	if (i >= MAX_USER_STACK_DEPTH || n >= MAX_USER_STACK_DEPTH)
 		return 1;
 	/* The interpreter loop's frame becomes the interpreter frames it runs (interp.h). */
-	if (!interp_push_frames(s->interp, st, s->exact_ip ? s->ip : s->ip - 1)) {
+	if (!interp_push_frames(st, s->exact_ip ? s->ip : s->ip - 1)) {
 		st->addrs[n & (MAX_USER_STACK_DEPTH - 1)] = s->ip;
 		st->len = n + 1;
 	}
@@ -365,7 +364,7 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 
 		.exact_ip = true,
 	};
 	st->len = 0;
-	s.interp = interp_begin(pid);
+	interp_begin(pid);
 	if (ip == 0)
 		return 0;
 	if (agent_cfg.dwarf_enabled) {
@@ -380,7 +379,7 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 
 		}
 	}
 	bpf_loop(MAX_USER_STACK_DEPTH, walk_one_frame, &s, 0);
-	s.flags |= interp_end(s.interp);
+	s.flags |= interp_end();
 	if (s.error == UNWIND_ERROR_TRUNCATED) {
 		s.flags |= STACK_FLAG_USER_TRUNCATED;
 		count(COUNTER_USER_TRUNCATED);
