@@ -239,9 +239,10 @@ Deno.test({
         await t.step(
           `${short.label} exiting mid-window: its last window is named too`,
           async () => {
-            // Its frames were named in earlier windows; the window it exits in is emitted after
-            // its memory is gone, and must still name them (not "[python]").
-            const child = startNicedProgram(short.exe, [PY_CHAIN, "7"]);
+            // Its frames were named in earlier windows; the window it exits in (from its hot
+            // loop, so that window has Python frames) is emitted after its memory is gone, and
+            // must still name them (not "[python]").
+            const child = startNicedProgram(short.exe, [PY_CHAIN, "7", "exit"]);
             await child.status;
             const exited = BigInt(Date.now()) * 1_000_000n;
             const other = [...children.values()][0].pid;

@@ -1,7 +1,9 @@
 # Copyright 2026 The profiler agent authors
 # SPDX-License-Identifier: Apache-2.0
 # A known Python chain for the interpreter e2e test: module function -> class methods -> a leaf
-# with a hot loop, in the main thread and in a worker thread, for argv[1] seconds.
+# with a hot loop, in the main thread and in a worker thread, for argv[1] seconds; with argv[2]
+# "exit", the process then exits at once from the main thread's chain (no interpreter shutdown).
+import os
 import sys
 import threading
 import time
@@ -33,4 +35,6 @@ if __name__ == "__main__":
     worker = threading.Thread(target=chain, args=(seconds,), name="worker")
     worker.start()
     chain(seconds)
+    if sys.argv[2:] == ["exit"]:
+        os._exit(0)
     worker.join()
