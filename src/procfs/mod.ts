@@ -1,0 +1,43 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * Reads of /proc and /sys through libc over FFI.
+ *
+ * Deno 2.9 refuses every read under /proc and /sys to a process without `--allow-all`, whatever
+ * `--allow-read` says (denoland/deno#27564). The permission-scoped agent (see src/launcher) has
+ * `--allow-ffi` for libbpf and libc, so it reads those files here: the functions have the names,
+ * results and error classes of Deno's sync file API (`NotFound`, `PermissionDenied`, ... with
+ * `code` set), and {@link openSync} returns a real descriptor that {@link readSync}, {@link read},
+ * {@link fstatSync} and {@link closeSync} take with the arguments of `node:fs` (whose own numbers
+ * are Deno resource ids, not descriptors).
+ * A caller switches by changing an import. Paths outside /proc and /sys are refused (TypeError):
+ * every other file goes through Deno's permission checks. `tests/repo_test.ts` fails when code
+ * reads /proc or /sys through Deno's file API.
+ *
+ * @example Read a process's maps without --allow-all
+ * ```ts
+ * import * as procfs from "./mod.ts";
+ * const maps = procfs.readTextFileSync(`/proc/${Deno.pid}/maps`);
+ * console.assert(maps.includes("[stack]"));
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type BigIntFileStat,
+  closeSync,
+  errnoError,
+  fstatSync,
+  lstatSync,
+  openSync,
+  read,
+  readDirSync,
+  readFileSync,
+  readLinkSync,
+  readSync,
+  readTextFileSync,
+  statSync,
+} from "./procfs.ts";
+export { LIBC_CANDIDATES } from "./_libc.ts";
