@@ -27,6 +27,7 @@ import {
   recordReload,
   startLabels,
 } from "../labels/mod.ts";
+import { runPermissionProbe } from "../launcher/mod.ts";
 import { configureLogging, getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { profileToText } from "../pprof/mod.ts";
@@ -151,6 +152,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     node: flags.node,
   });
   for (const w of noEffectWarnings(flags, IMPLEMENTED_FLAGS)) log.warn(w);
+  await runPermissionProbe(log);
   if (flags.profilingCpuSamplingFrequency > 150) {
     log.warn("sampling above 150 Hz per CPU raises the agent's overhead noticeably", {
       frequencyHz: flags.profilingCpuSamplingFrequency,

@@ -11,7 +11,8 @@
  * @module
  */
 
-const LIBBPF_CANDIDATES = [
+/** Where libbpf.so.1 is looked for, in order (the launcher allows FFI to each). */
+export const LIBBPF_CANDIDATES: readonly string[] = [
   Deno.env.get("PROFILER_LIBBPF_PATH"),
   "/usr/lib/x86_64-linux-gnu/libbpf.so.1",
   "/usr/lib/aarch64-linux-gnu/libbpf.so.1",
@@ -161,7 +162,7 @@ let libcLib: Deno.DynamicLibrary<typeof libcSymbols> | undefined;
 
 /** libbpf's symbols, loaded on first use. */
 export function libbpf(): Deno.DynamicLibrary<typeof libbpfSymbols>["symbols"] {
-  libbpfLib ??= openFirst("libbpf.so.1", LIBBPF_CANDIDATES, libbpfSymbols);
+  libbpfLib ??= openFirst("libbpf.so.1", [...LIBBPF_CANDIDATES], libbpfSymbols);
   return libbpfLib.symbols;
 }
 

@@ -25,7 +25,7 @@
  * @module
  */
 
-export { errnoName, NativeError } from "./ffi.ts";
+export { errnoName, LIBBPF_CANDIDATES, NativeError } from "./ffi.ts";
 export { onlineCpus, parseCpuList } from "./perf_event.ts";
 export {
   type CountEntry,
