@@ -28,6 +28,7 @@ import {
   startLabels,
 } from "../labels/mod.ts";
 import { runPermissionProbe } from "../launcher/mod.ts";
+import { recordSpan, startTracing } from "../tracing/mod.ts";
 import { configureLogging, getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { profileToText } from "../pprof/mod.ts";
@@ -79,6 +80,9 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   "object-file-pool-eviction-policy",
   "profiling-perf-event-buffer-processing-interval",
   "profiling-perf-event-buffer-worker-count",
+  // Traces of the agent's own work (src/tracing).
+  "otlp-address",
+  "otlp-exporter",
   ...REMOTE_FLAGS,
 ]);
 
@@ -212,6 +216,15 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     log: { debug: (msg: string, props?: Record<string, unknown>) => log.debug(msg, props ?? {}) },
   });
 
+  const tracing = startTracing({
+    address: flags.otlpAddress,
+    exporter: flags.otlpExporter,
+    node: flags.node,
+    version: version.version,
+    revision: version.revision,
+    log,
+  });
+
   const bus = new ProfileBus();
   const sinks: ProfileSink[] = [{
     write: (p) => {
@@ -222,6 +235,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
   if (localStore) {
     sinks.push({
       write: async (p) => {
+        const t0 = performance.now();
         await localStore.write({
           pid: p.pid,
           // A process split into several series (by a rule keeping a thread label) needs one
@@ -229,6 +243,9 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
           name: p.series ? `${PROFILER_NAME}.${p.series}` : PROFILER_NAME,
           timeNanos: p.timeNanos,
           pprof: p.pprof,
+        });
+        recordSpan("profiling.write", t0, { "profile.pid": p.pid, store: "local" }, {
+          inWindow: true,
         });
       },
     });
@@ -336,6 +353,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
   await configWatcher?.close();
   await labels.close();
   await remote?.stop();
+  await tracing?.shutdown();
   stopSignal.abort();
   await server.shutdown();
   log.info("stopped");

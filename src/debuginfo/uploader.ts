@@ -33,6 +33,7 @@ import {
 import type { ExecutableMapping } from "../process/mod.ts";
 import type { ProcessProfile, ProfileSink } from "../profiler/mod.ts";
 import { remoteMetrics } from "../store/mod.ts";
+import { recordSpan } from "../tracing/mod.ts";
 import { findDebuginfo, type FoundFile, openMappedBinary } from "./finder.ts";
 
 const readAsync = promisify(fsRead);
@@ -454,6 +455,7 @@ export class DebuginfoUploader implements ProfileSink {
     const type = buildIdType(m.buildIdKind);
     const client = this.#opts.client;
     let outcome: Outcome = "failed";
+    const t0 = performance.now();
     let found: FoundFile | undefined;
     let prepared: PreparedUpload | undefined;
     try {
@@ -578,6 +580,10 @@ export class DebuginfoUploader implements ProfileSink {
       prepared?.close();
       found?.file.close();
       remoteMetrics.debuginfoUploads.inc({ outcome });
+      recordSpan("debuginfo.upload", t0, {
+        "debuginfo.build_id": buildId,
+        "debuginfo.outcome": outcome,
+      }, { error: outcome === "failed" ? outcome : undefined });
     }
   }
 

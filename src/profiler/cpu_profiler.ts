@@ -18,6 +18,7 @@ import { type LabelManager, labelMetrics } from "../labels/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { buildProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
+import { beginWindowSpan, endWindowSpan, recordSpan } from "../tracing/mod.ts";
 import type { ExecutableMapping, ProcessReader } from "../process/mod.ts";
 import type { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
 import { assembleWindow, type WindowSample } from "./window.ts";
@@ -249,13 +250,21 @@ export class CpuProfiler {
     const startNanos = this.#windowStartNanos;
     const startMs = this.#windowStart;
     const t0 = performance.now();
+    beginWindowSpan(startMs, { "profiling.duration_ms": this.#opts.durationMs });
     const drained = await obj.flipAndDrain();
+    recordSpan("profiling.drain", t0, { "profiling.stacks": drained.entries.length }, {
+      inWindow: true,
+    });
     const endMs = Date.now();
     metrics.mapReadSeconds.observe((performance.now() - t0) / 1000);
     this.#beginWindow();
     this.#recordBpfStats(obj, drained);
     const t1 = performance.now();
     await this.#emitProfiles(drained, startNanos, BigInt(endMs - startMs) * 1_000_000n);
+    recordSpan("profiling.build", t1, { "profiling.processes": this.#status.length }, {
+      inWindow: true,
+    });
+    endWindowSpan();
     metrics.windowSeconds.observe((performance.now() - t1) / 1000);
     metrics.windows.inc();
     this.#lastWindowEnd = new Date(endMs);

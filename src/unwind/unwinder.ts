@@ -38,6 +38,7 @@ import { type BuilderPool, TableBuildError } from "./builder_pool.ts";
 import { decodeUnwindTable } from "./table.ts";
 import { type DecodedTable, type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
+import { recordSpan } from "../tracing/mod.ts";
 
 const log = getLogger("unwind");
 /** How long the table of a file no running process maps stays loaded. */
@@ -334,6 +335,10 @@ export class Unwinder implements UnwinderHooks {
       ));
       unwindMetrics.tableBuildSeconds.observe((performance.now() - t0) / 1000);
       unwindMetrics.tablesBuilt.inc();
+      recordSpan("unwind.table_build", t0, {
+        "unwind.file": path,
+        "unwind.rows": decoded.pcs.length,
+      });
       if (decoded.pcs.length === 0) {
         this.#noTable.set(key, "no unwind information");
         log.debug("file has no unwind information; its frames use frame pointers", { path });
@@ -352,6 +357,7 @@ export class Unwinder implements UnwinderHooks {
       }
     } catch (e) {
       const code = e instanceof TableBuildError ? e.code : -1;
+      recordSpan("unwind.table_build", t0, { "unwind.file": path }, { error: e });
       this.#noTable.set(key, (e as Error).message);
       if (code === WASM_NO_UNWIND_INFO) {
         // Normal for Go and other code built without CFI: frame pointers are the way there.
