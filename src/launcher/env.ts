@@ -29,6 +29,8 @@ export const AGENT_ENV_VARS: readonly string[] = [
   "PROFILER_DEBUG_PERMISSION_PROBE",
   // The OpenTelemetry SDK reads its standard variables (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, ...).
   "OTEL_*",
+  // @grpc/grpc-js (the OTLP gRPC exporter) reads its logging and proxy settings at load.
+  "GRPC_*",
   // Colour of Deno's own messages.
   "NO_COLOR",
 ];
