@@ -27,6 +27,10 @@ const symbols = {
     result: "isize",
     nonblocking: true,
   },
+  /** ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) */
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  /** int unlink(const char *pathname) */
+  unlink: { parameters: ["buffer"], result: "i32" },
   /** int close(int fd) */
   close: { parameters: ["i32"], result: "i32" },
   /** ssize_t readlink(const char *pathname, char *buf, size_t bufsiz) */
@@ -106,6 +110,14 @@ export function cstr(s: string): Uint8Array<ArrayBuffer> {
 /** open(2) flags (x86-64 and aarch64 share these values). */
 export const O = {
   RDONLY: 0,
+  RDWR: 2,
+  ACCMODE: 3,
+  CREAT: 0o100,
+  EXCL: 0o200,
+  TRUNC: 0o1000,
+  APPEND: 0o2000,
+  /** __O_TMPFILE | O_DIRECTORY, x86-64 and aarch64. */
+  TMPFILE: Deno.build.arch === "aarch64" ? 0o20040000 : 0o20200000,
   NOCTTY: 0o400,
   NONBLOCK: 0o4000,
   CLOEXEC: 0o2000000,

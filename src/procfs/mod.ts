@@ -10,9 +10,10 @@
  * results and error classes of Deno's sync file API (`NotFound`, `PermissionDenied`, ... with
  * `code` set), and {@link openSync} returns a real descriptor that {@link readSync}, {@link read},
  * {@link fstatSync} and {@link closeSync} take with the arguments of `node:fs` (whose own numbers
- * are Deno resource ids, not descriptors).
- * A caller switches by changing an import. Paths outside /proc and /sys are refused (TypeError):
- * every other file goes through Deno's permission checks. `tests/repo_test.ts` fails when code
+ * are Deno resource ids, not descriptors). Other absolute paths are read the same way, but only
+ * where Deno's permission for them is granted, so that a caller can take any path; a temporary
+ * file ({@link openTempFileSync}) needs Deno's write permission for its directory.
+ * A caller switches by changing an import. `tests/repo_test.ts` fails when code
  * reads /proc or /sys through Deno's file API.
  *
  * @example Read a process's maps without --allow-all
@@ -32,6 +33,7 @@ export {
   fstatSync,
   lstatSync,
   openSync,
+  openTempFileSync,
   read,
   readDirSync,
   readFileSync,
@@ -39,5 +41,6 @@ export {
   readSync,
   readTextFileSync,
   statSync,
+  writeSync,
 } from "./procfs.ts";
 export { LIBC_CANDIDATES } from "./_libc.ts";

@@ -12,14 +12,26 @@ import { cstr, errno, libc, O, STATX, strerror } from "./_libc.ts";
 
 const decoder = new TextDecoder();
 
-/** The roots this module reads under. Anything else goes through Deno's permission checks. */
+/** The roots this module reads under without asking Deno: Deno refuses them to --allow-read. */
 const ROOTS = ["/proc", "/sys"];
 
-function checkPath(op: string, path: string): void {
-  const inRoot = ROOTS.some((r) => path === r || path.startsWith(r + "/"));
-  if (!inRoot || path.split("/").includes("..")) {
-    throw new TypeError(
-      `Cannot ${op} "${path}": procfs reads only absolute paths under /proc and /sys`,
+function underRoots(path: string): boolean {
+  return ROOTS.some((r) => path === r || path.startsWith(r + "/"));
+}
+
+/**
+ * Paths under /proc and /sys are read through libc. Any other path is read only when Deno's own
+ * permission would allow it (`--allow-read` for it), so the permission scope stays the one
+ * authority for everything else.
+ */
+function checkPath(op: string, path: string, access: "read" | "write" = "read"): void {
+  if (!path.startsWith("/") || path.split("/").includes("..")) {
+    throw new TypeError(`Cannot ${op} "${path}": procfs takes absolute paths without ".."`);
+  }
+  if (access === "read" && underRoots(path)) return;
+  if (Deno.permissions.querySync({ name: access, path }).state !== "granted") {
+    throw new Deno.errors.NotCapable(
+      `Requires ${access} access to "${path}", run again with the --allow-${access} flag`,
     );
   }
 }
@@ -82,6 +94,9 @@ export function errnoError(code: number, op: string, path: string): Error {
 }
 
 function openFd(op: string, path: string, flags: number): number {
+  if ((flags & O.ACCMODE) !== O.RDONLY || (flags & (O.CREAT | O.TRUNC | O.APPEND)) !== 0) {
+    throw new TypeError(`Cannot ${op} "${path}": procfs opens files read-only`);
+  }
   checkPath(op, path);
   const fd = libc().open(cstr(path), flags | O.CLOEXEC, 0);
   if (fd < 0) throw errnoError(errno(), "open", path);
@@ -121,6 +136,59 @@ export function openSync(path: string, flags: number = O.RDONLY): number {
  */
 export function closeSync(fd: number): void {
   libc().close(fd);
+}
+
+/**
+ * Creates an unnamed temporary file in `dir` (O_TMPFILE: it never has a name, so nothing is left
+ * behind even if the agent dies), readable and writable, mode 0600. Deno's write permission for
+ * `dir` is required. Falls back to a file that is created and unlinked at once where the file
+ * system has no O_TMPFILE.
+ *
+ * @param dir An existing directory.
+ * @returns The descriptor, for {@link writeSync}, {@link readSync}, {@link read}, {@link closeSync}.
+ * @throws {Deno.errors.NotCapable} Without write permission for `dir`.
+ */
+export function openTempFileSync(dir: string): number {
+  checkPath("open", dir, "write");
+  const fd = libc().open(cstr(dir), O.TMPFILE | O.RDWR | O.CLOEXEC, 0o600);
+  if (fd >= 0) return fd;
+  const code = errno();
+  if (code !== 95 && code !== 21 && code !== 22) throw errnoError(code, "open", dir);
+  const path = `${dir}/parca-agent-${crypto.randomUUID()}`;
+  const p = cstr(path);
+  const named = libc().open(p, O.RDWR | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC, 0o600);
+  if (named < 0) throw errnoError(errno(), "open", path);
+  libc().unlink(p);
+  return named;
+}
+
+/**
+ * Writes to a descriptor of {@link openTempFileSync} at `position`, like `node:fs` `writeSync`.
+ *
+ * @param fd The descriptor.
+ * @param buffer The bytes.
+ * @param offset Where in `buffer`.
+ * @param length How many bytes at most.
+ * @param position File offset.
+ * @returns The bytes written.
+ * @throws {Error} On I/O errors (EINTR is retried).
+ */
+export function writeSync(
+  fd: number,
+  buffer: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+): number {
+  checkRange(buffer, offset, length);
+  for (;;) {
+    const n = Number(
+      libc().pwrite(fd, buffer.subarray(offset, offset + length), BigInt(length), BigInt(position)),
+    );
+    if (n >= 0) return n;
+    const code = errno();
+    if (code !== 4) throw errnoError(code, "write", `fd ${fd}`);
+  }
 }
 
 function checkRange(buffer: Uint8Array, offset: number, length: number): void {

@@ -129,14 +129,33 @@ Deno.test("procfs errors have Deno's classes and codes", () => {
   assertClass(isDir, Deno.errors.IsADirectory);
 });
 
-Deno.test("procfs refuses paths outside /proc and /sys", () => {
-  for (
-    const p of ["/etc/passwd", "/proc/../etc/passwd", "proc/self/stat", "/procfoo", "/sys/../etc"]
-  ) {
+Deno.test("procfs refuses relative paths, .. and opens for writing", () => {
+  for (const p of ["/proc/../etc/passwd", "proc/self/stat", "/sys/../etc"]) {
     throws(
       () => procfs.readFileSync(p),
-      (e) => e instanceof TypeError && /only absolute paths under \/proc and \/sys/.test(e.message),
+      (e) => e instanceof TypeError && /without "\.\."/.test(e.message),
     );
+  }
+  throws(() => procfs.openSync("/proc/self/stat", 1), TypeError);
+  throws(() => procfs.openSync("/proc/self/stat", 0o100), TypeError);
+});
+
+Deno.test("openTempFileSync() makes a nameless file that writeSync() and read() use", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "procfs_tmp_" });
+  try {
+    const fd = procfs.openTempFileSync(dir);
+    try {
+      deepStrictEqual(procfs.writeSync(fd, new TextEncoder().encode("hello world"), 0, 11, 0), 11);
+      const buf = new Uint8Array(5);
+      deepStrictEqual(await procfs.read(fd, buf, 0, 5, 6), 5);
+      deepStrictEqual(new TextDecoder().decode(buf), "world");
+      deepStrictEqual(procfs.fstatSync(fd).size, 11n);
+      deepStrictEqual([...Deno.readDirSync(dir)].length, 0);
+    } finally {
+      procfs.closeSync(fd);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
 
@@ -146,9 +165,14 @@ Deno.test("procfs reads /proc and /sys where Deno's file API is refused", async 
     import * as procfs from ${JSON.stringify(new URL("./mod.ts", import.meta.url).href)};
     let denied = false;
     try { Deno.readTextFileSync("/proc/self/stat"); } catch (e) { denied = e instanceof Deno.errors.NotCapable; }
+    // Outside /proc and /sys, Deno's permissions still decide.
+    let etc = "";
+    try { procfs.readTextFileSync("/etc/hostname"); } catch (e) { etc = (e as Error).name; }
+    let tmp = "";
+    try { procfs.openTempFileSync("/tmp"); } catch (e) { tmp = (e as Error).name; }
     const stat = procfs.readTextFileSync("/proc/self/stat");
     const cpus = procfs.readTextFileSync("/sys/devices/system/cpu/online");
-    console.log(JSON.stringify({ denied, pid: Number(stat.split(" ")[0]), self: Deno.pid, cpus: cpus.trim() }));
+    console.log(JSON.stringify({ denied, etc, tmp, pid: Number(stat.split(" ")[0]), self: Deno.pid, cpus: cpus.trim() }));
   `;
   const dir = await Deno.makeTempDir({ prefix: "procfs_test_" });
   const file = `${dir}/scoped.ts`;
@@ -162,6 +186,7 @@ Deno.test("procfs reads /proc and /sys where Deno's file API is refused", async 
   ok(out.success, new TextDecoder().decode(out.stderr));
   const r = JSON.parse(text);
   deepStrictEqual(r.denied, true);
+  deepStrictEqual([r.etc, r.tmp], ["NotCapable", "NotCapable"]);
   deepStrictEqual(r.pid, r.self);
   ok(/^\d/.test(r.cpus));
 });
