@@ -93,7 +93,11 @@ for (const exporter of ["grpc", "http"] as const) {
           JSON.stringify(tables.map((s) => s.attributes["unwind.file"])),
         );
       } finally {
-        prog.kill("SIGKILL");
+        try {
+          prog.kill("SIGKILL");
+        } catch {
+          // already exited
+        }
         await prog.status;
         equal((await agent.stop()).code, 0);
         await rx.close();

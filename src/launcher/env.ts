@@ -29,8 +29,13 @@ export const AGENT_ENV_VARS: readonly string[] = [
   "PROFILER_DEBUG_PERMISSION_PROBE",
   // The OpenTelemetry SDK reads its standard variables (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, ...).
   "OTEL_*",
-  // @grpc/grpc-js (the OTLP gRPC exporter) reads its logging and proxy settings at load.
+  // @grpc/grpc-js (the OTLP gRPC exporter) reads its logging and proxy settings.
   "GRPC_*",
+  "grpc_proxy",
+  "no_grpc_proxy",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
   // Colour of Deno's own messages.
   "NO_COLOR",
 ];

@@ -26,7 +26,11 @@ export interface PermissionScope {
   write: string[];
   /** `--allow-net`: `host:port` to connect to or listen on. */
   net: string[];
-  /** `--allow-ffi`: absolute library paths. */
+  /**
+   * The libraries the agent loads (absolute paths). Deno 2.9 asks for an unscoped `--allow-ffi`
+   * for any pointer read (`Deno.UnsafePointerView`), which libbpf's results and errno need, so
+   * the flag carries no list; a non-empty list means `--allow-ffi`.
+   */
   ffi: string[];
   /** `--allow-env`: variable names (a trailing `*` is a prefix). */
   env: string[];
@@ -99,10 +103,10 @@ function otlpEntry(address: string, exporter: string): string {
  * Computes the agent's Deno permissions from its flags, so that it can reach exactly what they
  * point at:
  *
- * - **ffi**: libbpf (`PROFILER_LIBBPF_PATH` or the distribution's) and libc, by absolute path.
- *   FFI is the one escape from Deno's sandbox the agent cannot do without (BPF, perf events);
- *   reads under /proc and /sys go through it too (src/procfs), since Deno refuses them to
- *   anything less than `--allow-all`.
+ * - **ffi**: for libbpf (`PROFILER_LIBBPF_PATH` or the distribution's) and libc. FFI is the one
+ *   escape from Deno's sandbox the agent cannot do without (BPF, perf events); reads under /proc
+ *   and /sys go through it too (src/procfs), since Deno refuses them to anything less than
+ *   `--allow-all`. Deno 2.9 wants it unscoped for pointer reads, so it is `--allow-ffi`.
  * - **read**: the agent's own files, the Deno executable, `--config-path` (its directory, which
  *   is watched), the bearer token file, `--local-store-directory`, `--debuginfo-temp-dir`,
  *   `--debuginfo-directories`, the container runtime sockets, the Kubernetes service account and
@@ -206,7 +210,9 @@ export function permissionFlags(scope: PermissionScope): string[] {
   const out = ["--no-prompt"];
   for (const [name, list] of Object.entries(scope) as Array<[keyof PermissionScope, string[]]>) {
     // Deno splits the lists on commas and reads a doubled comma as one.
-    if (list.length) {
+    if (name === "ffi") {
+      if (list.length) out.push("--allow-ffi");
+    } else if (list.length) {
       out.push(`--allow-${name}=${list.map((v) => v.replaceAll(",", ",,")).join(",")}`);
     }
   }

@@ -110,7 +110,7 @@ Deno.test("permissionFlags() writes one flag per list, with commas doubled", () 
     read: ["/a", "/b,c"],
     write: [],
     net: ["h:1"],
-    ffi: [],
+    ffi: ["/lib/libc.so.6"],
     env: ["X"],
     run: [],
     sys: [],
@@ -119,6 +119,7 @@ Deno.test("permissionFlags() writes one flag per list, with commas doubled", () 
     "--no-prompt",
     "--allow-read=/a,/b,,c",
     "--allow-net=h:1",
+    "--allow-ffi",
     "--allow-env=X",
   ]);
 });

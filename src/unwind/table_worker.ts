@@ -17,6 +17,7 @@
  */
 
 import { WasmUnwind, WasmUnwindError } from "./_wasm.ts";
+import * as procfs from "../procfs/mod.ts";
 
 let instance: Promise<WasmUnwind> | undefined;
 
@@ -52,18 +53,23 @@ function niceThisThread(): void {
 niceThisThread();
 
 async function readChecked(path: string, ino: string, maxBytes: number): Promise<ArrayBuffer> {
-  using file = await Deno.open(path, { read: true });
-  const st = await file.stat();
-  if (String(st.ino) !== ino) throw new Error(`${path} changed since it was identified`);
-  if (st.size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes`);
-  const out = new Uint8Array(st.size);
-  let off = 0;
-  while (off < st.size) {
-    const n = await file.read(out.subarray(off));
-    if (n === null) break;
-    off += n;
+  const fd = procfs.openSync(path);
+  try {
+    const st = procfs.fstatSync(fd);
+    const size = Number(st.size);
+    if (String(st.ino) !== ino) throw new Error(`${path} changed since it was identified`);
+    if (size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes`);
+    const out = new Uint8Array(size);
+    let off = 0;
+    while (off < size) {
+      const n = await procfs.read(fd, out, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return out.buffer.slice(0, off);
+  } finally {
+    procfs.closeSync(fd);
   }
-  return out.buffer.slice(0, off);
 }
 
 self.onmessage = async (e: MessageEvent<Request>) => {

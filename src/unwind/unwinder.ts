@@ -39,6 +39,7 @@ import { decodeUnwindTable } from "./table.ts";
 import { type DecodedTable, type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
 import { recordSpan } from "../tracing/mod.ts";
+import * as procfs from "../procfs/mod.ts";
 
 const log = getLogger("unwind");
 /** How long the table of a file no running process maps stays loaded. */
@@ -167,7 +168,7 @@ export class Unwinder implements UnwinderHooks {
     if (!obj || !store) return;
     let maps: ProcMapping[];
     try {
-      maps = parseMaps(Deno.readTextFileSync(`/proc/${pid}/maps`));
+      maps = parseMaps(procfs.readTextFileSync(`/proc/${pid}/maps`));
     } catch {
       this.forget(pid);
       return; // exited
@@ -427,7 +428,7 @@ export class Unwinder implements UnwinderHooks {
     // Forget processes that exited (their pid entry stays until we delete it).
     for (const pid of listMapKeysU32(obj.unwindMaps.pidToMappings)) {
       try {
-        Deno.statSync(`/proc/${pid}`);
+        procfs.statSync(`/proc/${pid}`);
       } catch {
         this.forget(pid);
       }

@@ -2,12 +2,27 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * Runs the agent (main.ts) as a child process for end-to-end tests, with its stderr collected.
+ * Runs the agent (through launch.ts, permission-scoped) as a child process for end-to-end tests, with its stderr collected.
  *
  * @module
  */
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const LAUNCH = new URL("../../launch.ts", import.meta.url).pathname;
+
+/**
+ * How the README's run command starts the agent: the launcher, which execs the agent with the
+ * Deno permissions its flags need (never --allow-all).
+ */
+export const LAUNCHER_ARGS: readonly string[] = [
+  "run",
+  "--no-prompt",
+  "--allow-read",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-ffi",
+  "--allow-run=git",
+  LAUNCH,
+];
 
 /** A running agent. */
 export interface RunningAgent {
@@ -44,10 +59,7 @@ export async function startAgent(flags: string[], timeoutMs = 20_000): Promise<R
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--allow-all",
-      "--unstable-no-legacy-abort",
-      MAIN,
+      ...LAUNCHER_ARGS,
       `--http-address=127.0.0.1:${port}`,
       ...flags,
     ],
@@ -102,7 +114,7 @@ export async function startAgent(flags: string[], timeoutMs = 20_000): Promise<R
 /**
  * Runs the agent to completion (for flag and start-up errors).
  *
- * @param args Arguments after main.ts.
+ * @param args The agent's arguments.
  * @param opts Optional prefix command (e.g. setpriv) and timeout.
  * @returns Exit code, stdout and stderr.
  */
@@ -114,10 +126,7 @@ export async function runAgentOnce(
   const argv = [
     ...prefix,
     Deno.execPath(),
-    "run",
-    "--allow-all",
-    "--unstable-no-legacy-abort",
-    MAIN,
+    ...LAUNCHER_ARGS,
     ...args,
   ];
   const out = await new Deno.Command(argv[0], {
