@@ -74,7 +74,7 @@ Deno.test("no code reads /proc or /sys through Deno's file API (src/procfs does)
       if (e.isDirectory) {
         if (!["gen", "procfs"].includes(e.name)) walk(path);
       } else if (
-        path.endsWith(".ts") && !path.endsWith("_test.ts") && !path.endsWith("_bench.ts")
+        path.endsWith(".ts") && !/(_test|_bench|_test_util)\.ts$/.test(path)
       ) {
         const text = Deno.readTextFileSync(`${ROOT}${path}`);
         // Names this file imports from node:fs, and variables holding a /proc or /sys path.
