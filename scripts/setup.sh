@@ -45,6 +45,9 @@ check npm npm
 check gzip gzip
 if $for_tests; then
   check /usr/bin/chromium chromium
+  # deploy_test: systemd-analyze verify of deploy/systemd, go for the Kubernetes validator.
+  check systemd-analyze systemd
+  check go golang-go
 fi
 if ((${#need_pkgs[@]})); then
   mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)
