@@ -74,8 +74,8 @@ const ERRNO_CODES: Record<number, string> = {
 };
 
 /**
- * The error Deno's file API throws for an errno: `NotFound: No such file or directory (os error
- * 2): open '/proc/1/x'`, with `code` set to the symbolic name as Deno and `node:fs` do.
+ * The error Deno's file API throws for an errno, with `node:fs`'s code in front and in `code`:
+ * `NotFound: ENOENT: No such file or directory (os error 2): open '/proc/1/x'`.
  *
  * @param code The errno value.
  * @param op The operation, in Deno's words (`open`, `readlink`, `stat`, `readdir`, `read`).
@@ -84,11 +84,13 @@ const ERRNO_CODES: Record<number, string> = {
  */
 export function errnoError(code: number, op: string, path: string): Error {
   const Class = ERROR_CLASSES[code] ?? Error;
-  const e = new Class(`${strerror(code)} (os error ${code}): ${op} '${path}'`) as Error & {
+  const name = ERRNO_CODES[code] ?? `E${code}`;
+  // Deno's words with node:fs's code in front, so that callers matching either still match.
+  const e = new Class(`${name}: ${strerror(code)} (os error ${code}): ${op} '${path}'`) as Error & {
     code?: string;
     errno?: number;
   };
-  e.code = ERRNO_CODES[code] ?? `E${code}`;
+  e.code = name;
   e.errno = code;
   return e;
 }
