@@ -36,6 +36,9 @@ export const AGENT_ENV_VARS: readonly string[] = [
   "http_proxy",
   "https_proxy",
   "no_proxy",
+  // yaml (config and kubeconfig parsing) reads its debug switches when it reports an error.
+  "LOG_TOKENS",
+  "LOG_STREAM",
   // Colour of Deno's own messages.
   "NO_COLOR",
 ];
