@@ -9,7 +9,9 @@
 #   4. the BPF object (bpf/.output/profiler.bpf.o, vmlinux.h generated from the running kernel's BTF)
 #   5. wasm-unwind/lib/wasm_unwind.wasm, only if its sources changed since the committed build
 # Every step checks first and does nothing when its result is current, so a second run takes seconds.
-# With --for-tests it also installs what only the tests need (Debian chromium for browser tests).
+# With --for-tests it also installs what only the tests need (Debian chromium for browser tests,
+# libc6-dbg for the symbolization tests, Go toolchains of older .gopclntab layouts: Debian's
+# golang-1.19 and Go 1.21 through the module proxy, cached in /var/cache/profiler-agent-test/go).
 set -euo pipefail
 for_tests=false
 [[ "${1:-}" == "--for-tests" ]] && for_tests=true
@@ -48,6 +50,9 @@ if $for_tests; then
   # deploy_test: systemd-analyze verify of deploy/systemd, go for the Kubernetes validator.
   check systemd-analyze systemd
   check go golang-go
+  # libc's separate debug file: the symbolization tests name libc's static functions from it.
+  check /usr/share/doc/libc6-dbg libc6-dbg
+  check /usr/lib/go-1.19/bin/go golang-1.19-go
 fi
 if ((${#need_pkgs[@]})); then
   mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)
@@ -87,5 +92,14 @@ make -s -C "$ROOT/bpf" >&2
 # The .wasm is committed (reproducible, 120 KiB) with a stamp of its sources' hash; this rebuilds
 # it, installing Debian's Rust toolchain first, only when the sources changed.
 bash "$ROOT/wasm-unwind/build.sh" >&2
+
+# --- 6. Go toolchains for the tests (tests/_lib/go_toolchains.ts) ---------------------------------
+if $for_tests && command -v go >/dev/null 2>&1; then
+  GO_CACHE=/var/cache/profiler-agent-test/go
+  if ! GOTOOLCHAIN=go1.21.13 GOPATH="$GO_CACHE/gopath" GOMODCACHE="$GO_CACHE/gopath/pkg/mod" \
+    go version >/dev/null 2>&1; then
+    log "cannot fetch the Go 1.21.13 toolchain through the module proxy; the Go 1.21 tests will fail"
+  fi
+fi
 
 echo "$DENO"

@@ -10,7 +10,8 @@
 import { ok } from "node:assert/strict";
 import { decodeProfile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
-import { buildProgram, startProgram } from "./_lib/programs.ts";
+import { hasRun, share, userPart } from "./_lib/profiles.ts";
+import { buildPieWithLibrary, buildProgram, startProgram } from "./_lib/programs.ts";
 import { ElfSymbols, namedStacks } from "./_lib/symbols.ts";
 
 const ignore = Deno.uid() !== 0;
@@ -29,45 +30,6 @@ async function run(cmd: string, args: string[]): Promise<void> {
 
 type Stack = { frames: string[]; count: number };
 
-/** Frames of the sampled program, leaf first, without kernel and vDSO frames above them. */
-function userPart(frames: string[]): string[] {
-  let i = 0;
-  while (
-    i < frames.length && (frames[i].startsWith("k:") || /vdso|clock_gettime/.test(frames[i]))
-  ) {
-    i++;
-  }
-  return frames.slice(i);
-}
-
-/** Whether `frames` contains `seq` contiguously, starting at an index for which `at` holds. */
-function hasRun(frames: string[], seq: string[]): boolean {
-  for (let i = 0; i + seq.length <= frames.length; i++) {
-    if (seq.every((s, j) => frames[i + j] === s)) return true;
-  }
-  return false;
-}
-
-/** Share of samples accepted by `check`, and the most common rejected stacks for the message. */
-function share(
-  stacks: Stack[],
-  check: (f: string[]) => boolean,
-): { share: number; total: number; bad: string } {
-  let total = 0;
-  let good = 0;
-  const bad = new Map<string, number>();
-  for (const s of stacks) {
-    total += s.count;
-    if (check(s.frames)) good += s.count;
-    else {
-      const k = s.frames.join(" <- ");
-      bad.set(k, (bad.get(k) ?? 0) + s.count);
-    }
-  }
-  const worst = [...bad].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${n}× ${k}`);
-  return { share: total ? good / total : 0, total, bad: worst.join("\n") };
-}
-
 Deno.test({
   name: "DWARF unwinding gives whole stacks for code without frame pointers",
   ignore,
@@ -80,25 +42,7 @@ Deno.test({
     await buildProgram("cpu_chain.c", bin("nofp_chain"), NO_FP);
     await buildProgram("recursion.c", bin("recursion"), NO_FP);
     await buildProgram("signal_handler.c", bin("signal_handler"), NO_FP);
-    await run("gcc", [
-      ...NO_FP,
-      "-fPIC",
-      "-shared",
-      "-o",
-      bin("libwork.so"),
-      `${PROGRAMS}libwork.c`,
-    ]);
-    await run("gcc", [
-      ...NO_FP,
-      "-fPIE",
-      "-pie",
-      "-o",
-      bin("pie_main"),
-      `${PROGRAMS}pie_main.c`,
-      `-L${dir}`,
-      "-lwork",
-      `-Wl,-rpath,${dir}`,
-    ]);
+    await buildPieWithLibrary(dir, NO_FP);
     await run("g++", [...NO_FP, "-o", bin("thrower"), `${PROGRAMS}thrower.cc`]);
     // Any rustc will do (rustup's on these machines, or Debian's from the wasm-unwind build).
     let rust = false;

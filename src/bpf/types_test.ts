@@ -1,7 +1,15 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import {
+  CfaKind,
+  PACKED_ROW_SIZE,
+  RbpKind,
+  RULE_SIZE,
+  UnsupportedReason,
+  WasmErrorCode,
+} from "../unwind/mod.ts";
 import {
   AGENT_CONFIG,
   COUNTER_NAMES,
@@ -14,6 +22,7 @@ import {
   MAX_KERNEL_STACK_DEPTH,
   MAX_MAPPINGS_PER_PROCESS,
   MAX_USER_STACK_DEPTH,
+  PROCESS_INSTANCE,
   PROCESS_MAPPINGS,
   STACK_COUNT_KEY,
   StackFlags,
@@ -24,6 +33,7 @@ import {
 } from "./types.ts";
 
 const BPF_DIR = new URL("../../bpf/", import.meta.url).pathname;
+const WASM_SRC = new URL("../../wasm-unwind/src/", import.meta.url).pathname;
 
 /** C expressions whose values must equal the TS mirror, by name. */
 const PROBES: Record<string, string> = {
@@ -43,6 +53,7 @@ const PROBES: Record<string, string> = {
   "key.processComm": "offsetof(struct stack_count_key, process_comm)",
   "key.flags": "offsetof(struct stack_count_key, flags)",
   "key.unwindError": "offsetof(struct stack_count_key, unwind_error)",
+  "key.instance": "offsetof(struct stack_count_key, instance)",
   "map.size": "sizeof(struct exec_mapping)",
   "map.start": "offsetof(struct exec_mapping, start)",
   "map.end": "offsetof(struct exec_mapping, end)",
@@ -52,6 +63,12 @@ const PROBES: Record<string, string> = {
   "map.kind": "offsetof(struct exec_mapping, kind)",
   "proc.size": "sizeof(struct process_mappings)",
   "proc.mappings": "offsetof(struct process_mappings, mappings)",
+  "proc.instance": "offsetof(struct process_mappings, instance)",
+  "inst.size": "sizeof(struct process_instance)",
+  "inst.startNs": "offsetof(struct process_instance, start_ns)",
+  "inst.id": "offsetof(struct process_instance, id)",
+  "inst.execGen": "offsetof(struct process_instance, exec_gen)",
+  "inst.sampled": "offsetof(struct process_instance, sampled)",
   "row.size": "sizeof(struct unwind_row)",
   "row.rule": "offsetof(struct unwind_row, rule)",
   "rule.size": "sizeof(struct unwind_rule)",
@@ -61,6 +78,9 @@ const PROBES: Record<string, string> = {
   "event.size": "sizeof(struct event)",
   "event.pid": "offsetof(struct event, pid)",
   "event.ktimeNs": "offsetof(struct event, ktime_ns)",
+  "event.instance": "offsetof(struct event, instance)",
+  "event.execGen": "offsetof(struct event, exec_gen)",
+  "event.startNs": "offsetof(struct event, start_ns)",
   "config.size": "sizeof(struct agent_config)",
   "config.dwarfEnabled": "offsetof(struct agent_config, dwarf_enabled)",
   "config.mixedMode": "offsetof(struct agent_config, mixed_mode)",
@@ -82,6 +102,20 @@ const PROBES: Record<string, string> = {
   "kind.PENDING": "MAPPING_KIND_PENDING",
   "event.NEW_PROCESS": "EVENT_NEW_PROCESS",
   "event.MAPPINGS_CHANGED": "EVENT_MAPPINGS_CHANGED",
+  "event.EXEC": "EVENT_EXEC",
+  "event.EXIT": "EVENT_EXIT",
+  "cfa.EndOfFunction": "CFA_END_OF_FUNCTION",
+  "cfa.RspOffset": "CFA_RSP_OFFSET",
+  "cfa.RbpOffset": "CFA_RBP_OFFSET",
+  "cfa.Plt1": "CFA_PLT1",
+  "cfa.Plt2": "CFA_PLT2",
+  "cfa.SignalFrame": "CFA_SIGNAL_FRAME",
+  "cfa.RaUndefined": "CFA_RA_UNDEFINED",
+  "cfa.ExprUnsupported": "CFA_UNSUPPORTED",
+  "rbp.Unchanged": "RBP_UNCHANGED",
+  "rbp.CfaOffset": "RBP_CFA_OFFSET",
+  "rbp.RspOffset": "RBP_RSP_OFFSET",
+  "rbp.Unsupported": "RBP_UNSUPPORTED",
 };
 
 /** Compiles a C probe against bpf/types.h and returns the value of every probe. */
@@ -132,6 +166,8 @@ Deno.test("types.ts mirrors the struct layouts and constants of bpf/types.h", as
     }),
     "proc.size": PROCESS_MAPPINGS.size,
     "proc.mappings": PROCESS_MAPPINGS.mappings,
+    "proc.instance": PROCESS_MAPPINGS.instance,
+    ...prefixed("inst", PROCESS_INSTANCE),
     "row.size": UNWIND_ROW.size,
     "row.rule": UNWIND_ROW.rule,
     "rule.size": UNWIND_RULE.size,
@@ -141,6 +177,9 @@ Deno.test("types.ts mirrors the struct layouts and constants of bpf/types.h", as
     "event.size": EVENT.size,
     "event.pid": EVENT.pid,
     "event.ktimeNs": EVENT.ktimeNs,
+    "event.instance": EVENT.instance,
+    "event.execGen": EVENT.execGen,
+    "event.startNs": EVENT.startNs,
     "config.size": AGENT_CONFIG.size,
     "config.dwarfEnabled": AGENT_CONFIG.dwarfEnabled,
     "config.mixedMode": AGENT_CONFIG.mixedMode,
@@ -153,6 +192,39 @@ Deno.test("types.ts mirrors the struct layouts and constants of bpf/types.h", as
     ...prefixed("event", {
       NEW_PROCESS: EventType.NEW_PROCESS,
       MAPPINGS_CHANGED: EventType.MAPPINGS_CHANGED,
+      EXEC: EventType.EXEC,
+      EXIT: EventType.EXIT,
     }),
+    ...prefixed("cfa", CfaKind),
+    ...prefixed("rbp", RbpKind),
   });
+  // The rule and row sizes wasm-unwind and the table store use are the header's.
+  strictEqual(RULE_SIZE, c["rule.size"]);
+  strictEqual(PACKED_ROW_SIZE, c["row.size"]);
+});
+
+/** `Name = value` pairs of a Rust enum (or of `Enum::Name => value` match arms) in a source. */
+function rustValues(source: string, pattern: RegExp): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of source.matchAll(pattern)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+function rustEnum(source: string, name: string): Record<string, number> {
+  const body = new RegExp(`pub enum ${name} \\{([^}]*)\\}`).exec(source)?.[1];
+  if (!body) throw new Error(`enum ${name} not found`);
+  return rustValues(body, /^\s*(\w+) = (\d+),/gm);
+}
+
+Deno.test("wasm-unwind's rule kinds, rule size and error codes are the ones TS and C use", async () => {
+  const rule = await Deno.readTextFile(`${WASM_SRC}rule.rs`);
+  deepStrictEqual(rustEnum(rule, "CfaKind"), { ...CfaKind });
+  deepStrictEqual(rustEnum(rule, "RbpKind"), { ...RbpKind });
+  deepStrictEqual(rustEnum(rule, "UnsupportedReason"), { ...UnsupportedReason });
+  strictEqual(Number(/pub const RULE_SIZE: usize = (\d+);/.exec(rule)?.[1]), RULE_SIZE);
+  const error = await Deno.readTextFile(`${WASM_SRC}error.rs`);
+  deepStrictEqual(
+    rustValues(error, /Error::(\w+)(?:\([^)]*\)| \{ \.\. \})? => (\d+),/g),
+    { ...WasmErrorCode },
+  );
 });

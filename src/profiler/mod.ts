@@ -22,6 +22,13 @@ export {
   type ProcessStatus,
   PROFILER_NAME,
   type ProfileSink,
-  type UnwinderHooks,
+  type SamplerFactory,
 } from "./cpu_profiler.ts";
-export { assembleWindow, markerFor, type ProcessWindow, type WindowSample } from "./window.ts";
+export type { UnwinderHooks } from "../unwind/mod.ts";
+export {
+  assembleWindow,
+  imageKey,
+  markerFor,
+  type ProcessWindow,
+  type WindowSample,
+} from "./window.ts";

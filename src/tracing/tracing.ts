@@ -69,8 +69,11 @@ const MAX_QUEUE = 2048;
 /** One export may take this long; the processor never waits for more. */
 const EXPORT_TIMEOUT_MS = 10_000;
 
-/** How long {@link Tracing.shutdown} waits for the last export. */
-const SHUTDOWN_WAIT_MS = 2000;
+/**
+ * How long {@link Tracing.shutdown} waits for the last export: a small part of the agent's 2 s
+ * shutdown deadline (src/agent), which a collector that is down must not use up.
+ */
+const SHUTDOWN_WAIT_MS = 500;
 
 let tracer: Tracer | undefined;
 let currentWindow: Span | undefined;

@@ -10,6 +10,7 @@
  */
 
 import { decodeUnwindTable, type UnwindTable } from "./table.ts";
+import { WasmErrorCode } from "./table.ts";
 
 /** The ABI version this loader speaks. */
 export const WASM_UNWIND_ABI_VERSION = 1;
@@ -21,15 +22,13 @@ export const DEFAULT_WASM_UNWIND_URL: URL = new URL(
 );
 
 /** Names of the module's error codes (`wasm-unwind/src/error.rs`); codes are never reused. */
-export const WASM_UNWIND_ERRORS: Readonly<Record<number, string>> = {
-  1: "invalid_argument",
-  2: "invalid_elf",
-  3: "unsupported_architecture",
-  4: "no_unwind_info",
-  5: "corrupt_cfi",
-  6: "limit_exceeded",
-  7: "out_of_memory",
-};
+export const WASM_UNWIND_ERRORS: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(WasmErrorCode).map(([name, code]) => [
+    code,
+    // snake_case of the Rust variant; "gopclntab" is one word.
+    name.replace("GoPclntab", "Gopclntab").replace(/(?<=[a-z])([A-Z])/g, "_$1").toLowerCase(),
+  ]),
+);
 
 /** An error reported by the module (a code and a message), not a bug in the caller. */
 export class WasmUnwindError extends Error {
@@ -123,6 +122,11 @@ interface Exports {
   elf_facts(ptr: number, len: number): number;
   unwind_table(ptr: number, len: number): number;
   strip_debuginfo?(ptr: number, len: number, flags: number): number;
+  symbolizer_open?(ptr: number, len: number): number;
+  symbolize?(handle: number, ptr: number, count: number): number;
+  symbolizer_close?(handle: number): void;
+  heap_bytes?(): number;
+  go_describe?(ptr: number, len: number, pcsPtr: number, pcsLen: number, mode: number): number;
   result_len(): number;
   result_free(): void;
   last_error_code(): number;
@@ -305,6 +309,122 @@ export class WasmUnwind {
       file,
       (ptr, len) => this.#result("strip debuginfo", strip(ptr, len, flags)),
     );
+  }
+
+  /**
+   * Loads a section bundle (`wasm-unwind/src/symbolize.rs`: symbol tables, DWARF and the
+   * executable sections' addresses of a binary and its debug file) into a new symbolizer.
+   *
+   * @param bundle The bundle; copied into the module, which keeps it until
+   * {@link WasmUnwind.symbolizerClose}.
+   * @returns The symbolizer's handle.
+   * @throws {WasmUnwindError} `no_symbols` when the bundle has no function symbol and no DWARF,
+   * `invalid_elf` when it is malformed, `out_of_memory`.
+   *
+   * @example
+   * ```ts ignore
+   * const h = wasm.symbolizerOpen(bundle);
+   * const frames = wasm.symbolize(h, new BigUint64Array([0x1139n]));
+   * wasm.symbolizerClose(h);
+   * ```
+   */
+  symbolizerOpen(bundle: Uint8Array): number {
+    const e = this.#exports;
+    if (!e.symbolizer_open) {
+      throw new Error(
+        "Cannot symbolize: the wasm-unwind module predates symbolizer_open (rebuild with 'bash wasm-unwind/build.sh')",
+      );
+    }
+    const len = bundle.length;
+    const ptr = len === 0 ? 0 : e.alloc(len);
+    if (len !== 0 && ptr === 0) {
+      throw new WasmUnwindError("load symbols", 7, `out of memory for ${len} bytes`);
+    }
+    if (ptr !== 0) new Uint8Array(e.memory.buffer, ptr, len).set(bundle);
+    // The module owns the buffer from here on, whatever the outcome.
+    const handle = e.symbolizer_open(ptr, len);
+    if (handle === 0) this.#result("load symbols", 0);
+    return handle;
+  }
+
+  /**
+   * Names ELF virtual addresses with an open symbolizer.
+   *
+   * @param handle From {@link WasmUnwind.symbolizerOpen}.
+   * @param addrs ELF virtual addresses (load bias removed).
+   * @returns The encoded frames (`SYR1`, decoded by `src/symbolize`), a fresh buffer.
+   * @throws {WasmUnwindError} `bad_handle` for a closed handle.
+   *
+   * @example
+   * ```ts ignore
+   * const bytes = wasm.symbolize(handle, new BigUint64Array([0x1139n]));
+   * ```
+   */
+  symbolize(handle: number, addrs: BigUint64Array): Uint8Array {
+    const fn = this.#exports.symbolize!;
+    const bytes = new Uint8Array(addrs.buffer, addrs.byteOffset, addrs.byteLength);
+    return this.#withInput(
+      bytes,
+      (ptr) => this.#result("symbolize", fn(handle, ptr, addrs.length)),
+    );
+  }
+
+  /**
+   * Frees a symbolizer and its bundle; unknown handles are ignored.
+   *
+   * @param handle From {@link WasmUnwind.symbolizerOpen}.
+   *
+   * @example
+   * ```ts ignore
+   * wasm.symbolizerClose(handle);
+   * ```
+   */
+  symbolizerClose(handle: number): void {
+    this.#exports.symbolizer_close?.(handle);
+  }
+
+  /** Bytes allocated inside the module and not freed (its symbolizers above all). */
+  get heapBytes(): number {
+    return this.#exports.heap_bytes?.() ?? 0;
+  }
+
+  /**
+   * Describes the `.gopclntab` of a Go binary as text (`wasm-unwind/src/gopclntab.rs`,
+   * `describe`): a header line, then the frames of each PC (innermost first, inlined calls
+   * included) or, with `mode` 1, every function.
+   *
+   * @param file The whole file.
+   * @param pcs Exact PCs (ELF virtual addresses) to describe.
+   * @param mode 0: frames per PC; 1: every function.
+   * @returns The report's lines.
+   * @throws {WasmUnwindError} When the file is not a Go binary or its table is corrupt.
+   *
+   * @example
+   * ```ts ignore
+   * const lines = wasm.goDescribe(file, [0x401000n]);
+   * ```
+   */
+  goDescribe(file: Uint8Array, pcs: readonly bigint[], mode = 0): string[] {
+    const describe = this.#exports.go_describe;
+    if (!describe) {
+      throw new Error(
+        "Cannot describe a Go table: the wasm-unwind module predates go_describe (rebuild with 'bash wasm-unwind/build.sh')",
+      );
+    }
+    const raw = new Uint8Array(new BigUint64Array(pcs).buffer);
+    const e = this.#exports;
+    const pcsPtr = raw.length === 0 ? 0 : e.alloc(raw.length);
+    try {
+      if (pcsPtr !== 0) new Uint8Array(e.memory.buffer, pcsPtr, raw.length).set(raw);
+      const out = this.#withInput(
+        file,
+        (ptr, len) =>
+          this.#result("describe a Go table", describe(ptr, len, pcsPtr, raw.length, mode)),
+      );
+      return decoder.decode(out).split("\n").filter((l) => l !== "");
+    } finally {
+      if (pcsPtr !== 0) e.dealloc(pcsPtr, raw.length);
+    }
   }
 
   #factsAt(ptr: number, len: number): ElfFacts {

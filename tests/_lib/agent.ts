@@ -53,16 +53,27 @@ export function freePort(): number {
  *
  * @param flags Command-line flags.
  * @param timeoutMs How long to wait for readiness.
+ * @param prefix A command the agent runs under, e.g. `["prlimit", "--nofile=256", "--"]`.
+ * @param v8Flags V8 options of the agent (`--max-old-space-size=64`), passed in `DENO_V8_FLAGS`:
+ *   the launcher's re-exec keeps the environment, not its own Deno flags.
  * @returns The running agent.
  */
-export async function startAgent(flags: string[], timeoutMs = 20_000): Promise<RunningAgent> {
+export async function startAgent(
+  flags: string[],
+  timeoutMs = 20_000,
+  prefix: string[] = [],
+  v8Flags: string[] = [],
+): Promise<RunningAgent> {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
+  const argv = [...prefix, Deno.execPath()];
+  const child = new Deno.Command(argv[0], {
     args: [
+      ...argv.slice(1),
       ...LAUNCHER_ARGS,
       `--http-address=127.0.0.1:${port}`,
       ...flags,
     ],
+    ...(v8Flags.length ? { env: { DENO_V8_FLAGS: v8Flags.join(",") } } : {}),
     stdout: "null",
     stderr: "piped",
     stdin: "null",

@@ -42,3 +42,56 @@ export async function buildProgram(
 export function startProgram(path: string, args: string[]): Deno.ChildProcess {
   return new Deno.Command(path, { args, stdout: "null", stderr: "null", stdin: "null" }).spawn();
 }
+
+/**
+ * Kills programs (SIGKILL) and waits for them; ones that exited already are fine.
+ *
+ * @param children The programs (undefined entries are skipped).
+ */
+export async function killAll(children: Iterable<Deno.ChildProcess | undefined>): Promise<void> {
+  for (const c of children) {
+    if (!c) continue;
+    try {
+      c.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await c.status;
+  }
+}
+
+/**
+ * Builds libwork.so and pie_main (a PIE calling it through the PLT, with an rpath to it) from
+ * tests/programs into a directory.
+ *
+ * @param dir Where both go.
+ * @param flags Compiler flags of both (e.g. no frame pointers).
+ * @returns The executable's and the library's paths.
+ */
+export async function buildPieWithLibrary(
+  dir: string,
+  flags: string[],
+): Promise<{ exe: string; lib: string }> {
+  const lib = `${dir}/libwork.so`;
+  const exe = `${dir}/pie_main`;
+  await buildProgram("libwork.c", lib, [...flags, "-fPIC", "-shared"]);
+  // The library goes after the source: the linker resolves left to right.
+  const out = await new Deno.Command("gcc", {
+    args: [
+      ...flags,
+      "-fPIE",
+      "-pie",
+      "-o",
+      exe,
+      `${PROGRAMS}pie_main.c`,
+      `-L${dir}`,
+      "-lwork",
+      `-Wl,-rpath,${dir}`,
+    ],
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`gcc pie_main.c failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return { exe, lib };
+}

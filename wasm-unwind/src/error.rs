@@ -78,6 +78,13 @@ pub enum Error {
     LimitExceeded(Limit),
     /// An allocation failed (WebAssembly memory could not grow).
     OutOfMemory,
+    /// The file's `.gopclntab` is corrupt or of an unsupported kind; names the part.
+    InvalidGoPclntab(&'static str),
+    /// A symbol bundle holds neither a function symbol nor DWARF (nothing to name frames
+    /// with).
+    NoSymbols,
+    /// A symbolizer handle that is not open.
+    BadHandle,
 }
 
 impl Error {
@@ -91,6 +98,9 @@ impl Error {
             Error::CorruptCfi { .. } => 5,
             Error::LimitExceeded(_) => 6,
             Error::OutOfMemory => 7,
+            Error::InvalidGoPclntab(_) => 8,
+            Error::NoSymbols => 9,
+            Error::BadHandle => 10,
         }
     }
 }
@@ -115,6 +125,9 @@ impl fmt::Display for Error {
             ),
             Error::LimitExceeded(limit) => write!(f, "limit exceeded: {}", limit.describe()),
             Error::OutOfMemory => write!(f, "out of memory"),
+            Error::InvalidGoPclntab(what) => write!(f, "invalid .gopclntab: cannot read {}", what),
+            Error::NoSymbols => write!(f, "no symbols: no function symbol and no DWARF"),
+            Error::BadHandle => write!(f, "invalid argument: no open symbolizer with this handle"),
         }
     }
 }
