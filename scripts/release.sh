@@ -3,8 +3,9 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Builds the release tarball dist/parca-agent-<version>-linux-<arch>.tar.gz: the agent, its
-# launcher and its two workers bundled to JavaScript (`deno bundle --platform deno`, npm
-# packages included), the WASM module, the BPF object, bin/parca-agent, the deployment files and
+# launcher and its three workers bundled to JavaScript (`deno bundle --platform deno`, npm
+# packages included), the WASM module, the BPF object, the flame graph UI's static files (d3 and
+# d3-flame-graph from node_modules, src/ui/assets), bin/parca-agent, the deployment files and
 # docs. It runs from any directory with Deno 2.9 (from npm) and libbpf1; see docs/deployment.md.
 #
 #   scripts/release.sh [OUT_DIR]        # default: dist/
@@ -28,6 +29,16 @@ bundle src/launcher/release_main.ts "$dir/lib/agent/launch.js"
 # JavaScript, which Deno also runs under a .ts name.
 bundle src/unwind/table_worker.ts "$dir/lib/agent/table_worker.ts"
 bundle src/debuginfo/strip_worker.ts "$dir/lib/agent/strip_worker.ts"
+bundle src/symbolize/native_worker.ts "$dir/lib/agent/native_worker.ts"
+# The UI serves these at run time, found relative to the agent's module (src/ui/handler.ts ASSETS):
+# ./assets beside it, ../../node_modules from it.
+mkdir -p "$dir/lib/agent/assets" "$dir/node_modules/d3/dist" "$dir/node_modules/d3-flame-graph/dist"
+cp src/ui/assets/* "$dir/lib/agent/assets/"
+cp node_modules/d3/dist/d3.min.js "$dir/node_modules/d3/dist/"
+cp node_modules/d3-flame-graph/dist/d3-flamegraph.umd.min.js \
+  node_modules/d3-flame-graph/dist/d3-flamegraph.css "$dir/node_modules/d3-flame-graph/dist/"
+cp node_modules/d3/LICENSE "$dir/node_modules/d3/"
+cp node_modules/d3-flame-graph/LICENSE "$dir/node_modules/d3-flame-graph/"
 cp wasm-unwind/lib/wasm_unwind.wasm "$dir/wasm-unwind/lib/"
 cp bpf/.output/profiler.bpf.o "$dir/bpf/.output/"
 cp scripts/release/parca-agent "$dir/bin/"

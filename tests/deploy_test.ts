@@ -9,7 +9,9 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { parseFlags } from "../src/cli/mod.ts";
 import { parseConfig } from "../src/labels/mod.ts";
+import { decodeProfile } from "../src/pprof/mod.ts";
 import { freePort } from "./_lib/agent.ts";
+import { buildProgram, killAll, startProgram } from "./_lib/programs.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const isRoot = Deno.uid() === 0;
@@ -194,6 +196,9 @@ Deno.test({
         version.ok && /^parca-agent \S+ \(revision [0-9a-f]{12}/.test(version.stdout),
         version.stdout + version.stderr,
       );
+      // A program with symbols to profile, and to have named by the release's symbolizer worker.
+      const chain = await buildProgram("cpu_chain.c", `${dir}/cpu_chain`, ["-O2", "-g"]);
+      const busy = startProgram(chain, ["120"]);
       const port = freePort();
       const child = new Deno.Command(bin, {
         args: [
@@ -229,8 +234,31 @@ Deno.test({
           /parca_agent_unwind_tables_built_total [1-9]/.test(metrics) || log.includes("unwind"),
           log,
         );
+        // The flame graph UI's static files come with the release (node_modules, src/ui/assets).
+        for (const asset of ["d3.min.js", "d3-flamegraph.min.js", "d3-flamegraph.css", "ui.js"]) {
+          const res = await fetch(`http://127.0.0.1:${port}/ui/assets/${asset}`);
+          const body = await res.text();
+          equal(res.status, 200, `${asset}: ${body.slice(0, 200)}`);
+          ok(body.length > 100, asset);
+        }
+        const ui = await fetch(`http://127.0.0.1:${port}/ui`);
+        equal(ui.status, 200, await ui.text());
+        // /query?symbolize=1 names the program's functions: the symbolizer worker is bundled.
+        const sel = encodeURIComponent(`{pid="${busy.pid}"}`);
+        let names: string[] = [];
+        for (let i = 0; i < 60 && !names.includes("chain_c"); i++) {
+          const res = await fetch(`http://127.0.0.1:${port}/query?query=${sel}&symbolize=1`);
+          if (res.status === 200) {
+            names = decodeProfile(new Uint8Array(await res.arrayBuffer())).stringTable;
+          } else {
+            await res.body?.cancel();
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        }
+        ok(names.includes("chain_c"), `no chain_c among ${names.length} strings; ${log}`);
         ok(!/NotCapable|Requires .* access/.test(log), log);
       } finally {
+        await killAll([busy]);
         child.kill("SIGTERM");
         equal((await child.status).code, 0, log);
         await pump;

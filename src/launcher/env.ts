@@ -25,6 +25,8 @@ export const AGENT_ENV_VARS: readonly string[] = [
   "PROFILER_REMOTE_MAX_PENDING_BYTES",
   // Set by the launcher: the git revision of the code it starts (no git in a release).
   "PROFILER_REVISION",
+  // Set by the crash-report supervisor for its child (src/telemetry/_parent_death.ts).
+  "PROFILER_SUPERVISOR_PID",
   // The debug-only permission probe (src/launcher/probe.ts).
   "PROFILER_DEBUG_PERMISSION_PROBE",
   // The OpenTelemetry SDK reads its standard variables (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, ...).

@@ -10,7 +10,7 @@
 
 import { type AgentFlags, defaultFlags, FlagError, gitRevision, parseFlags } from "../cli/mod.ts";
 import { configureLogging, getLogger } from "../log/mod.ts";
-import { execve } from "./exec.ts";
+import { execve } from "../procfs/mod.ts";
 import { type HostFacts, permissionFlags, type PermissionScope, permissionScope } from "./scope.ts";
 
 /** Deno options the agent runs with besides its permissions. */

@@ -35,22 +35,12 @@ interface Request {
   maxBytes: number;
 }
 
-/** Lowers this worker thread's scheduling priority, so table builds yield to the profiler. */
-function niceThisThread(): void {
-  try {
-    const libc = Deno.dlopen("/lib/x86_64-linux-gnu/libc.so.6", {
-      syscall: { parameters: ["i64"], result: "i64" },
-      setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
-    });
-    const SYS_GETTID = 186n;
-    const tid = Number(libc.symbols.syscall(SYS_GETTID));
-    // PRIO_PROCESS (0) with a thread id sets that one thread's nice value on Linux.
-    libc.symbols.setpriority(0, tid, 10);
-  } catch {
-    // Not x86-64 glibc, or no FFI: run at normal priority.
-  }
+// This worker thread runs at a lower priority, so table builds yield to the profiler.
+try {
+  procfs.niceThisThread(10);
+} catch {
+  // No glibc, or no FFI: run at normal priority.
 }
-niceThisThread();
 
 async function readChecked(path: string, ino: string, maxBytes: number): Promise<ArrayBuffer> {
   const fd = procfs.openSync(path);

@@ -9,8 +9,6 @@
  */
 
 import {
-  closeFd,
-  duplicateFd,
   EventType,
   MappingKind,
   MapsClosedError,
@@ -35,6 +33,7 @@ import { decodeUnwindTable, WasmErrorCode } from "./table.ts";
 import { type DecodedTable, type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
 import { recordSpan } from "../tracing/mod.ts";
+import { closeSync, dupSync } from "../procfs/mod.ts";
 
 const log = getLogger("unwind");
 /** How long the table of a file no running process maps stays loaded. */
@@ -334,7 +333,7 @@ export class Unwinder implements UnwinderHooks {
       // mapped it may exit before the worker gets to it, and the pool may close its copy.
       let fd: number;
       try {
-        fd = duplicateFd(got.src.fd);
+        fd = dupSync(got.src.fd);
       } catch {
         return { kind: MappingKind.FP, loadBias };
       }
@@ -344,7 +343,7 @@ export class Unwinder implements UnwinderHooks {
         path: `/proc/self/fd/${fd}`,
         ino: String(got.identity.stat.ino),
       }).finally(() => {
-        closeFd(fd);
+        closeSync(fd);
         this.#builds.delete(build);
         unwindMetrics.buildsInFlight.set(this.#builds.size);
       });
