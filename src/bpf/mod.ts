@@ -25,7 +25,7 @@
  * @module
  */
 
-export { errnoName, NativeError } from "./ffi.ts";
+export { errnoName, LIBBPF_CANDIDATES, NativeError } from "./ffi.ts";
 export { onlineCpus, parseCpuList } from "./perf_event.ts";
 export {
   type CountEntry,
@@ -72,4 +72,4 @@ export {
 export { LibbpfUnwindMaps, packProcessMappings } from "./unwind_maps.ts";
 export { LibbpfInterpMaps } from "./interp_maps.ts";
 export { FakeInterpMaps, FakeSampler, FakeUnwindMaps } from "./fake_sampler.ts";
-export { closeFd, duplicateFd, setMemlockRlimit, trimMalloc } from "./os.ts";
+export { setMemlockRlimit } from "./os.ts";

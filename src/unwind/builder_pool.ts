@@ -9,7 +9,7 @@
  * @module
  */
 
-import { trimMalloc as mallocTrim } from "../bpf/mod.ts";
+import { trimMalloc as mallocTrim } from "../procfs/mod.ts";
 
 /** Files at least this large only go to the workers that also take large files. */
 const SMALL_FILE = 32 << 20;
