@@ -29,6 +29,7 @@ import {
 } from "../labels/mod.ts";
 import { runPermissionProbe } from "../launcher/mod.ts";
 import { recordSpan, startTracing } from "../tracing/mod.ts";
+import * as procfs from "../procfs/mod.ts";
 import { configureLogging, getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { profileToText } from "../pprof/mod.ts";
@@ -107,7 +108,7 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
 
 function bpfStatsEnabled(): boolean {
   try {
-    return Deno.readTextFileSync("/proc/sys/kernel/bpf_stats_enabled").trim() === "1";
+    return procfs.readTextFileSync("/proc/sys/kernel/bpf_stats_enabled").trim() === "1";
   } catch {
     return false;
   }

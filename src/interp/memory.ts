@@ -1,7 +1,7 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { closeSync, constants, openSync, readSync } from "node:fs";
+import * as procfs from "../procfs/mod.ts";
 
 /** Reads another process's memory; every read is bounded and may fail (unmapped, exited). */
 export interface ProcessMemory {
@@ -40,7 +40,7 @@ export class ProcMemory implements ProcessMemory {
    * @throws {Error} When the process is gone or access is denied.
    */
   static open(pid: number): ProcMemory {
-    return new ProcMemory(openSync(`/proc/${pid}/mem`, constants.O_RDONLY));
+    return new ProcMemory(procfs.openSync(`/proc/${pid}/mem`));
   }
 
   /** @inheritdoc */
@@ -51,7 +51,7 @@ export class ProcMemory implements ProcessMemory {
     try {
       let got = 0;
       while (got < length) {
-        const n = readSync(this.#fd, buf, got, length - got, addr + got);
+        const n = procfs.readSync(this.#fd, buf, got, length - got, addr + got);
         if (n <= 0) return undefined;
         got += n;
       }
@@ -63,7 +63,7 @@ export class ProcMemory implements ProcessMemory {
 
   /** @inheritdoc */
   close(): void {
-    if (this.#fd >= 0) closeSync(this.#fd);
+    if (this.#fd >= 0) procfs.closeSync(this.#fd);
     this.#fd = -1;
   }
 }

@@ -12,6 +12,7 @@
 
 import { type InterpMaps, MapsClosedError } from "../bpf/mod.ts";
 import { getLogger } from "../log/mod.ts";
+import * as procfs from "../procfs/mod.ts";
 import { LruCache, parseMaps, parseProcStat, type ProcMapping } from "../process/mod.ts";
 import type { InterpFrameInput, InterpSymbolizer, SourceFrameName } from "../pprof/mod.ts";
 import { encodeInterpInfo, type InterpInfo, InterpKind } from "./bpf_types.ts";
@@ -65,7 +66,7 @@ interface Tracked {
 
 function startTimeOf(pid: number): number | undefined {
   try {
-    return parseProcStat(Deno.readTextFileSync(`/proc/${pid}/stat`))?.startTimeTicks;
+    return parseProcStat(procfs.readTextFileSync(`/proc/${pid}/stat`))?.startTimeTicks;
   } catch {
     return undefined;
   }
@@ -165,7 +166,7 @@ export class InterpreterTracker {
       old = undefined;
     }
     try {
-      maps ??= parseMaps(Deno.readTextFileSync(`/proc/${pid}/maps`));
+      maps ??= parseMaps(procfs.readTextFileSync(`/proc/${pid}/maps`));
     } catch {
       this.forget(pid);
       return;

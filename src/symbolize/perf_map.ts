@@ -18,9 +18,9 @@
  * @module
  */
 
-import { readSync } from "node:fs";
 import client from "prom-client";
 import { registry } from "../metrics/mod.ts";
+import * as procfs from "../procfs/mod.ts";
 import { closeSafeFile, openInRoot, type SafeFile } from "../safefs/mod.ts";
 
 const jitSeconds = new client.Counter({
@@ -247,7 +247,7 @@ export interface JitSymbolsStats {
 
 function nsPid(pid: number): number | undefined {
   try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const status = procfs.readTextFileSync(`/proc/${pid}/status`);
     const line = status.split("\n").find((l) => l.startsWith("NSpid:"));
     const ids = line?.slice(6).trim().split(/\s+/).map(Number);
     return ids?.length ? ids[ids.length - 1] : pid;
@@ -258,7 +258,7 @@ function nsPid(pid: number): number | undefined {
 
 function startTime(pid: number): number | undefined {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const stat = procfs.readTextFileSync(`/proc/${pid}/stat`);
     return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
   } catch {
     return undefined;
@@ -332,7 +332,7 @@ export class JitSymbols {
       for (const m of facts.mappings) if (isDump(m.path)) paths.push([m.path, "dump"]);
     } else {
       try {
-        for (const line of Deno.readTextFileSync(`/proc/${pid}/maps`).split("\n")) {
+        for (const line of procfs.readTextFileSync(`/proc/${pid}/maps`).split("\n")) {
           const at = line.indexOf("/");
           if (at >= 0 && isDump(line.slice(at))) paths.push([line.slice(at), "dump"]);
         }
@@ -342,11 +342,11 @@ export class JitSymbols {
       p.fdScans++;
       try {
         let n = 0;
-        for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+        for (const e of procfs.readDirSync(`/proc/${pid}/fd`)) {
           if (++n > FD_SCAN_MAX) break;
           let target = "";
           try {
-            target = Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+            target = procfs.readLinkSync(`/proc/${pid}/fd/${e.name}`);
           } catch {
             continue;
           }
@@ -392,7 +392,7 @@ export class JitSymbols {
       const buf = new Uint8Array(want);
       let got = 0;
       while (got < want) {
-        const n = readSync(f.fd, buf, got, want - got, s.offset + got);
+        const n = procfs.readSync(f.fd, buf, got, want - got, s.offset + got);
         if (n <= 0) break;
         got += n;
       }
