@@ -81,6 +81,8 @@ enum cfa_kind {
 	CFA_SIGNAL_FRAME = 5,    /* kernel sigframe at rsp: rsp, rbp, rip saved at rsp + offsets */
 	CFA_RA_UNDEFINED = 6,    /* outermost frame */
 	CFA_UNSUPPORTED = 7,     /* any other expression or register: reported */
+	CFA_FRAME_POINTER = 8,   /* step with frame pointers (Go's systemstack on g0) */
+	CFA_GO_ASMCGOCALL = 9,   /* Go's asmcgocall on g0: back to the goroutine's saved SP */
 };
 
 /* How the caller's rbp is recovered. */
@@ -115,6 +117,7 @@ enum unwind_error {
 	UNWIND_ERROR_NO_MAPPING = 6,       /* PC outside every known executable mapping */
 	UNWIND_ERROR_JIT_MIXED_DISABLED = 7, /* anonymous code, --dwarf-unwinding-mixed=false */
 	UNWIND_ERROR_TABLE_MISSING = 8,    /* the mapping's table was evicted or not loaded */
+	UNWIND_ERROR_JIT_NO_FRAME_POINTER = 9, /* JIT code whose frame-pointer chain is broken */
 	UNWIND_ERROR_MAX,
 };
 
@@ -146,6 +149,8 @@ enum stack_flags {
 	STACK_FLAG_IN_KERNEL = 1 << 5,
 	/* The process's unwind tables were not loaded yet: frames come from frame pointers. */
 	STACK_FLAG_TABLES_PENDING = 1 << 6,
+	/* Frames were stepped with frame pointers in code that tables did not cover (mixed mode). */
+	STACK_FLAG_FP_FALLBACK = 1 << 7,
 };
 
 /*
@@ -182,6 +187,8 @@ enum counter {
 	COUNTER_EVENTS_LOST,          /* events the ring buffer had no room for */
 	COUNTER_DWARF_FRAMES,         /* frames stepped with an unwind table */
 	COUNTER_FP_FRAMES,            /* frames stepped with frame pointers */
+	COUNTER_FP_FALLBACK_FRAMES,   /* of those, in code a loaded table did not cover */
+	COUNTER_FP_STOPPED,           /* frame-pointer steps refused: caller outside every mapping */
 	COUNTER_MAX,
 };
 

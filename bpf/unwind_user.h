@@ -3,9 +3,16 @@
 /*
  * The user-stack walk. Per frame: find the mapping of the PC in the process's sorted mappings,
  * then either step with the executable's unwind table (binary search for the row, apply its
- * rule) or with frame pointers (JIT/anonymous code, the vDSO, binaries that keep them, and
- * processes whose tables are not loaded yet). The loop runs under bpf_loop(), so the verifier
- * checks one frame, not 512, and the depth costs nothing at load time.
+ * rule) or with frame pointers (JIT/anonymous code, the vDSO, files without unwind information,
+ * and, in mixed mode, code a table does not cover: hand-written assembly, V8's embedded
+ * builtins). Every frame dispatches on its own mapping, so a walk goes from tables to frame
+ * pointers and back as often as the code does. A frame-pointer step whose return address lies
+ * outside every known mapping is garbage (code without frame pointers): the walk stops there
+ * instead of recording it. The loop runs under bpf_loop(), so the verifier checks one frame,
+ * not 512, and the depth costs nothing at load time.
+ *
+ * walk_one_frame() is the per-frame dispatch: an unwinder for another kind of code (an
+ * interpreter's frames) adds a mapping kind and a case there.
  */
 #ifndef PROFILER_UNWIND_USER_H
 #define PROFILER_UNWIND_USER_H
@@ -64,6 +71,8 @@ struct walk_state {
 	__u32 last_mapping;            /* index of the previous frame's mapping, to try it first */
 	bool exact_ip;                 /* ip is not a return address (leaf, after a signal frame) */
 	bool bp_unknown;               /* the caller's rbp could not be recovered */
+	bool via_fp;                   /* ip came from a frame-pointer step: check it is code */
+	bool from_jit;                 /* ...taken in JIT code (anonymous executable memory) */
 	bool done;
 };
 
@@ -97,7 +106,12 @@ static __always_inline bool read_user_u64(__u64 addr, __u64 *out)
 static __always_inline void step_frame_pointer(struct walk_state *s)
 {
 	count(COUNTER_FP_FRAMES);
-	if (s->bp == 0 || s->bp_unknown) {
+	s->via_fp = true;
+	if (s->bp_unknown) {
+		s->error = UNWIND_ERROR_RBP_UNKNOWN;
+		return;
+	}
+	if (s->bp == 0) {
 		/* rbp == 0 marks the outermost frame in the x86-64 ABI. */
 		s->done = true;
 		return;
@@ -189,6 +203,21 @@ static long row_search_step(__u32 i, void *arg)
 	return 0;
 }
 
+/*
+ * A PC that the file's table does not cover (hand-written assembly without CFI, V8's embedded
+ * builtins, trampolines): frame pointers in mixed mode, an error otherwise.
+ */
+static __always_inline void step_uncovered(struct walk_state *s)
+{
+	if (!agent_cfg.mixed_mode) {
+		s->error = UNWIND_ERROR_PC_NOT_COVERED;
+		return;
+	}
+	s->flags |= STACK_FLAG_FP_FALLBACK;
+	count(COUNTER_FP_FALLBACK_FRAMES);
+	step_frame_pointer(s);
+}
+
 /* One step with the executable's unwind table. */
 static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping *m)
 {
@@ -201,7 +230,7 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 	/* A return address points after the call; the call itself belongs to the caller's row. */
 	__u64 pc = (s->exact_ip ? s->ip : s->ip - 1) - m->table_bias;
 	if (pc > 0xffffffffULL) {
-		s->error = UNWIND_ERROR_PC_NOT_COVERED;
+		step_uncovered(s);
 		return;
 	}
 	/* Last row whose pc <= target. */
@@ -212,7 +241,7 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		return;
 	}
 	if (rs.lo == 0) {
-		s->error = UNWIND_ERROR_PC_NOT_COVERED;
+		step_uncovered(s);
 		return;
 	}
 	__u32 idx = rs.lo - 1;
@@ -235,8 +264,32 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		s->done = true; /* the outermost frame: the walk reached the bottom */
 		return;
 	case CFA_END_OF_FUNCTION:
-		s->error = UNWIND_ERROR_PC_NOT_COVERED;
+		step_uncovered(s);
 		return;
+	case CFA_FRAME_POINTER:
+		/* Go's systemstack on g0: rbp still links to the goroutine's frames. */
+		step_frame_pointer(s);
+		return;
+	case CFA_GO_ASMCGOCALL: {
+		/* Go's asmcgocall on g0, returned to by C: [rsp] is the goroutine's stack depth below
+		 * g->stack.hi (offset 8 of g), [rsp + 8] is g; without g (already on g0) [rsp] is the
+		 * original rsp. The CFA is that rsp plus what asmcgocall's prologue pushed. */
+		__u64 depth, g, hi, sp0;
+		if (!read_user_u64(s->sp, &depth) || !read_user_u64(s->sp + 8, &g)) {
+			s->error = UNWIND_ERROR_READ_FAULT;
+			return;
+		}
+		sp0 = depth;
+		if (g) {
+			if (!read_user_u64(g + 8, &hi)) {
+				s->error = UNWIND_ERROR_READ_FAULT;
+				return;
+			}
+			sp0 = hi - depth;
+		}
+		cfa = sp0 + (__s64)rule->cfa_offset;
+		break;
+	}
 	case CFA_RSP_OFFSET:
 		cfa = s->sp + (__s64)rule->cfa_offset;
 		break;
@@ -303,22 +356,37 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 	s->sp = cfa;
 	s->ip = ret;
 	s->exact_ip = false;
+	s->via_fp = false;
 	if (ret == 0)
 		s->done = true;
+}
+
+/* Records the current frame as the i-th (the mask restates the bound for the verifier). */
+static __always_inline void record_frame(struct walk_state *s, __u32 i)
+{
+	__u32 idx = i;
+	/* Hidden from clang, which would otherwise drop the mask it can prove redundant. */
+	asm volatile("" : "+r"(idx));
+	s->st->addrs[idx & (MAX_USER_STACK_DEPTH - 1)] = s->ip;
+	s->st->len = i + 1;
 }
 
 /* bpf_loop body: records the current frame, then steps to its caller. */
 static long walk_one_frame(__u32 i, void *arg)
 {
 	struct walk_state *s = arg;
-	struct user_stack *st = s->st;
 	if (i >= MAX_USER_STACK_DEPTH)
 		return 1;
-	st->addrs[i] = s->ip;
-	st->len = i + 1;
 
 	struct process_mappings *proc = s->proc;
 	if (!proc) {
+		record_frame(s, i);
+		if (agent_cfg.dwarf_enabled) {
+			/* Mappings not known yet: nothing tells a frame-pointer chain from garbage,
+			 * so only the registers' frame is certain. */
+			s->done = true;
+			return 1;
+		}
 		step_frame_pointer(s);
 	} else {
 		__u64 pc = s->exact_ip ? s->ip : s->ip - 1;
@@ -332,22 +400,47 @@ static long walk_one_frame(__u32 i, void *arg)
 			s->last_mapping = idx;
 		if (idx < 0 || idx >= MAX_MAPPINGS_PER_PROCESS) {
 			/* A mapping that appeared since user space read the maps (dlopen, a new JIT
-			 * region): ask for a re-read, and meanwhile try frame pointers. */
+			 * region), or garbage from a frame-pointer chain through code that has none. */
 			send_event(EVENT_MAPPINGS_CHANGED, s->pid);
+			if (s->via_fp && i > 0) {
+				count(COUNTER_FP_STOPPED);
+				s->error = s->from_jit ? UNWIND_ERROR_JIT_NO_FRAME_POINTER
+						       : UNWIND_ERROR_NO_MAPPING;
+				return 1;
+			}
+			record_frame(s, i);
 			if (agent_cfg.mixed_mode)
 				step_frame_pointer(s);
 			else
 				s->error = UNWIND_ERROR_NO_MAPPING;
+			s->from_jit = false;
 		} else {
+			record_frame(s, i);
 			struct exec_mapping *m = &proc->mappings[idx & (MAX_MAPPINGS_PER_PROCESS - 1)];
-			if (m->kind == MAPPING_KIND_DWARF)
+			s->from_jit = m->kind == MAPPING_KIND_JIT;
+			switch (m->kind) {
+			case MAPPING_KIND_DWARF:
 				step_dwarf(s, m);
-			else if (m->kind == MAPPING_KIND_JIT && !agent_cfg.mixed_mode)
-				s->error = UNWIND_ERROR_JIT_MIXED_DISABLED;
-			else {
-				if (m->kind == MAPPING_KIND_PENDING)
-					s->flags |= STACK_FLAG_TABLES_PENDING;
+				break;
+			case MAPPING_KIND_JIT:
+				if (!agent_cfg.mixed_mode) {
+					s->error = UNWIND_ERROR_JIT_MIXED_DISABLED;
+					break;
+				}
 				step_frame_pointer(s);
+				/* JIT code without frame pointers breaks the chain: say so, not "read fault". */
+				if (s->error == UNWIND_ERROR_READ_FAULT)
+					s->error = UNWIND_ERROR_JIT_NO_FRAME_POINTER;
+				break;
+			case MAPPING_KIND_PENDING:
+				/* Its table is being built: the file has unwind information, so its code
+				 * likely lacks frame pointers. Stop rather than follow garbage. */
+				s->flags |= STACK_FLAG_TABLES_PENDING;
+				s->done = true;
+				break;
+			default: /* MAPPING_KIND_FP, MAPPING_KIND_VDSO */
+				step_frame_pointer(s);
+				break;
 			}
 		}
 	}
@@ -385,6 +478,8 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u64 ip, __u64 sp, __
 			send_event(EVENT_NEW_PROCESS, pid);
 		}
 	}
+	/* The leaf's ip comes from the registers, not from a frame-pointer step. */
+	s.via_fp = false;
 	bpf_loop(MAX_USER_STACK_DEPTH, walk_one_frame, &s, 0);
 	if (s.error == UNWIND_ERROR_TRUNCATED) {
 		s.flags |= STACK_FLAG_USER_TRUNCATED;

@@ -83,6 +83,7 @@ export const StackFlags = {
   KERNEL_ERROR: 1 << 4,
   IN_KERNEL: 1 << 5,
   TABLES_PENDING: 1 << 6,
+  FP_FALLBACK: 1 << 7,
 } as const;
 
 /** enum mapping_kind. */
@@ -102,6 +103,7 @@ export const UNWIND_ERROR_NAMES = [
   "no_mapping",
   "jit_mixed_mode_disabled",
   "table_missing",
+  "jit_no_frame_pointer",
 ] as const;
 
 /** enum counter, in index order: the `outcome` label of parca_agent_bpf_samples_total. */
@@ -120,6 +122,8 @@ export const COUNTER_NAMES = [
   "events_lost",
   "dwarf_frames",
   "fp_frames",
+  "fp_fallback_frames",
+  "fp_stopped",
 ] as const;
 
 /** A counter name. */

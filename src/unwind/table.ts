@@ -44,6 +44,13 @@ export const CfaKind = {
   RaUndefined: 6,
   /** Anything else; `cfaOffset` holds an {@link UnsupportedReason}. */
   ExprUnsupported: 7,
+  /** Step with frame pointers (Go's `runtime.systemstack` on g0). */
+  FramePointer: 8,
+  /**
+   * Go's `runtime.asmcgocall` on g0: rsp = g.stack.hi - [rsp] (or [rsp] without g), CFA = that
+   * + cfaOffset.
+   */
+  GoAsmcgocall: 9,
 } as const;
 
 /** A {@link CfaKind} value. */

@@ -45,6 +45,14 @@ pub enum CfaKind {
     /// Anything else (another CFA register or expression, a return address not at CFA-8, an
     /// offset beyond i32). `cfa_offset` holds an [`UnsupportedReason`]. BPF reports it.
     ExprUnsupported = 7,
+    /// Step with frame pointers: CFA = rbp + 16, return address at rbp + 8, caller's rbp at
+    /// rbp. Go's `runtime.systemstack` after its switch to g0: rbp still holds the
+    /// goroutine's frame pointer, so this steps back onto the goroutine's stack.
+    FramePointer = 8,
+    /// Go's `runtime.asmcgocall` on g0 after calling C: `[rsp]` is the goroutine's stack depth
+    /// below `g.stack.hi`, `[rsp + 8]` the goroutine `g` (its `stack.hi` at offset 8); with no
+    /// `g` (already on g0), `[rsp]` is the original rsp. The return address is at that rsp.
+    GoAsmcgocall = 9,
 }
 
 /// How the caller's `rbp` is recovered. Values are the ABI's.
@@ -114,6 +122,36 @@ impl Rule {
         cfa_offset: 0,
         rbp_offset: 0,
     };
+
+    /// Step with frame pointers (see [`CfaKind::FramePointer`]).
+    pub const FRAME_POINTER: Rule = Rule {
+        cfa_kind: CfaKind::FramePointer,
+        rbp_kind: RbpKind::CfaOffset,
+        ra_offset: -8,
+        cfa_offset: 16,
+        rbp_offset: -16,
+    };
+
+    /// Go's `asmcgocall` stack switch (see [`CfaKind::GoAsmcgocall`]).
+    pub const GO_ASMCGOCALL: Rule = Rule {
+        cfa_kind: CfaKind::GoAsmcgocall,
+        rbp_kind: RbpKind::Unchanged,
+        ra_offset: -8,
+        cfa_offset: 0,
+        rbp_offset: 0,
+    };
+
+    /// CFA = rsp + `cfa_offset`, return address at CFA - 8, and rbp saved at CFA - 16 when
+    /// `rbp_saved`, else unchanged.
+    pub fn rsp_offset(cfa_offset: i32, rbp_saved: bool) -> Rule {
+        Rule {
+            cfa_kind: CfaKind::RspOffset,
+            rbp_kind: if rbp_saved { RbpKind::CfaOffset } else { RbpKind::Unchanged },
+            ra_offset: -8,
+            cfa_offset,
+            rbp_offset: if rbp_saved { -16 } else { 0 },
+        }
+    }
 
     /// An unsupported rule with its reason.
     pub fn unsupported(reason: UnsupportedReason) -> Rule {
