@@ -11,7 +11,7 @@ import { ok } from "node:assert/strict";
 import { decodeProfile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
 import { buildProgram, startProgram } from "./_lib/programs.ts";
-import { ElfSymbols, namedStacks } from "./_lib/symbols.ts";
+import { ElfSymbols, namedStacks, unmappedAddresses } from "./_lib/symbols.ts";
 
 const ignore = Deno.uid() !== 0;
 if (ignore) {
@@ -169,6 +169,8 @@ Deno.test({
         for (const e of Deno.readDirSync(store)) {
           if (!e.name.startsWith(`${pid}_`)) continue;
           const p = decodeProfile(await Deno.readFile(`${store}/${e.name}`));
+          const unmapped = unmappedAddresses(p);
+          ok(unmapped.length === 0, `${name}: frames outside every mapping: ${unmapped}`);
           if (p.timeNanos < from) continue;
           out.push(...namedStacks(p, binaries));
         }

@@ -58,7 +58,9 @@ export class ElfSymbols {
   static async load(path: string): Promise<ElfSymbols> {
     // Demangled, then cut to the bare function name: "throw_one(int) [clone .cold]" is
     // "throw_one", so tests name C, C++ and Rust frames alike.
-    const nm = await run("nm", ["-n", "-C", "--defined-only", path]);
+    let nm = await run("nm", ["-n", "-C", "--defined-only", path]);
+    // A stripped library (libc) has only its dynamic symbols.
+    if (!/ [tTwW] /.test(nm)) nm = await run("nm", ["-n", "-C", "-D", "--defined-only", path]);
     const syms: Sym[] = [];
     for (const line of nm.split("\n")) {
       const m = /^([0-9a-f]+) [tTwW] (.+)$/.exec(line);
@@ -151,4 +153,26 @@ export function namedStacks(
     for (const l of s.label) labels[str[Number(l.key)]] = str[Number(l.str)];
     return { frames, count: Number(s.value[0]), labels };
   });
+}
+
+/**
+ * User frames of a profile that lie outside every mapping of their process: an unwinder that
+ * followed garbage. Marker frames (no mapping, address 0, a name) and kernel frames are not
+ * user frames.
+ *
+ * @param profile A decoded profile.
+ * @returns The offending addresses (empty when every user frame is mapped).
+ */
+export function unmappedAddresses(profile: Profile): bigint[] {
+  const mappings = new Map(profile.mapping.map((m) => [m.id, m]));
+  const bad: bigint[] = [];
+  for (const loc of profile.location) {
+    if (loc.mappingId === 0n) {
+      if (loc.address !== 0n || loc.line.length === 0) bad.push(loc.address);
+      continue;
+    }
+    const m = mappings.get(loc.mappingId);
+    if (!m || loc.address < m.memoryStart || loc.address >= m.memoryLimit) bad.push(loc.address);
+  }
+  return bad;
 }
