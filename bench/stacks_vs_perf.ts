@@ -18,10 +18,16 @@
  * @module
  */
 
-import { decodeProfile, type Profile } from "../src/pprof/mod.ts";
+import { decodeProfile } from "../src/pprof/mod.ts";
 import { startAgent } from "../tests/_lib/agent.ts";
 import { buildGo, GO_TOOLCHAINS } from "../tests/_lib/go_toolchains.ts";
-import { ElfSymbols, namedStacks, unmappedAddresses } from "../tests/_lib/symbols.ts";
+import { buildAsmProgram, buildJavaSpin } from "../tests/_lib/programs.ts";
+import {
+  ElfSymbols,
+  namedStacks,
+  outermostFiles,
+  unmappedAddresses,
+} from "../tests/_lib/symbols.ts";
 import { arg } from "./_lib/proc.ts";
 
 const seconds = arg("seconds", 20);
@@ -96,33 +102,13 @@ async function perfShare(pid: number, mode: "dwarf" | "fp", w: Workload): Promis
   }
 }
 
-function lastFiles(p: Profile): string[] {
-  const str = p.stringTable;
-  const mappings = new Map(p.mapping.map((m) => [m.id, str[Number(m.filename)]]));
-  const locations = new Map(p.location.map((l) => [l.id, l]));
-  return p.sample.map((s) => {
-    for (let i = s.locationId.length - 1; i >= 0; i--) {
-      const file = mappings.get(locations.get(s.locationId[i])!.mappingId);
-      if (file && file !== "[kernel.kallsyms]") return file;
-    }
-    return "";
-  });
-}
-
 if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "bench-stacks-" });
   const bin = (n: string) => `${dir}/${n}`;
   await buildGo(GO_TOOLCHAINS[0], "go_chain", bin("go_chain"));
   await buildGo(GO_TOOLCHAINS[2], "go_chain", bin("go_chain_119"));
-  await run("gcc", [
-    "-O2",
-    "-fomit-frame-pointer",
-    "-o",
-    bin("asm_main"),
-    `${PROGRAMS}asm_main.c`,
-    `${PROGRAMS}asm_loop.S`,
-  ]);
-  await run("javac", ["-d", dir, `${PROGRAMS}Spin.java`]);
+  await buildAsmProgram(bin("asm_main"));
+  await buildJavaSpin(dir);
   const long = String(seconds * 10);
   const goWhole = endsAt("runtime.goexit.abi0", "runtime.goexit");
   const workloads: Workload[] = [
@@ -177,12 +163,6 @@ if (import.meta.main) {
         perfShare(child.pid, "fp", w),
       ]);
       await new Promise((r) => setTimeout(r, 6000)); // the window that holds the end of the run
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited
-      }
-      await child.status;
       let total = 0;
       let whole = 0;
       let marked = 0;
@@ -191,8 +171,8 @@ if (import.meta.main) {
       for (const e of Deno.readDirSync(store)) {
         if (!e.name.startsWith(`${child.pid}_`)) continue;
         const p = decodeProfile(await Deno.readFile(`${store}/${e.name}`));
-        unmapped += unmappedAddresses(p).length;
-        const files = lastFiles(p);
+        unmapped += unmappedAddresses(p, child.pid).length;
+        const files = outermostFiles(p);
         namedStacks(p, syms).forEach((s, i) => {
           const f = s.frames.filter((x) => !x.startsWith("k:"));
           if (p.timeNanos >= started) {
@@ -208,6 +188,13 @@ if (import.meta.main) {
           } else if (w.whole(f, files[i])) whole += s.count;
         });
       }
+      // Read while the process lives: its JIT code's mappings come from /proc/PID/maps.
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // exited
+      }
+      await child.status;
       const pct = (n: number) => total ? `${(100 * n / total).toFixed(1)} %` : "–";
       const top = [...markers].sort((a, b) => b[1] - a[1])[0];
       rows.push(

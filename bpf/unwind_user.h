@@ -402,8 +402,12 @@ static long walk_one_frame(__u32 i, void *arg)
 			/* A mapping that appeared since user space read the maps (dlopen, a new JIT
 			 * region), or garbage from a frame-pointer chain through code that has none. */
 			send_event(EVENT_MAPPINGS_CHANGED, s->pid);
-			if (s->via_fp && i > 0) {
-				count(COUNTER_FP_STOPPED);
+			/* Above the leaf every ip is a return address into code: outside every mapping
+			 * it is garbage (a frame-pointer chain through code without one, or a wrong
+			 * table row); new code is seen once user space rereads the maps. */
+			if (i > 0) {
+				if (s->via_fp)
+					count(COUNTER_FP_STOPPED);
 				s->error = s->from_jit ? UNWIND_ERROR_JIT_NO_FRAME_POINTER
 						       : UNWIND_ERROR_NO_MAPPING;
 				return 1;

@@ -24,7 +24,7 @@ async function localProfiles(dir: string, pid: number): Promise<Profile[]> {
   for (const e of Deno.readDirSync(dir)) {
     if (e.name.startsWith(`${pid}_parca_agent_cpu_`) && e.name.endsWith(".pb.gz")) {
       const p = decodeProfile(await Deno.readFile(`${dir}/${e.name}`));
-      const unmapped = unmappedAddresses(p);
+      const unmapped = unmappedAddresses(p, pid);
       if (unmapped.length) throw new Error(`${e.name}: frames outside every mapping: ${unmapped}`);
       out.push(p);
     }

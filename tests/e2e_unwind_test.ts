@@ -10,7 +10,7 @@
 import { ok } from "node:assert/strict";
 import { decodeProfile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
-import { buildProgram, startProgram } from "./_lib/programs.ts";
+import { buildProgram, killAll, startProgram } from "./_lib/programs.ts";
 import { ElfSymbols, namedStacks, unmappedAddresses } from "./_lib/symbols.ts";
 
 const ignore = Deno.uid() !== 0;
@@ -169,7 +169,7 @@ Deno.test({
         for (const e of Deno.readDirSync(store)) {
           if (!e.name.startsWith(`${pid}_`)) continue;
           const p = decodeProfile(await Deno.readFile(`${store}/${e.name}`));
-          const unmapped = unmappedAddresses(p);
+          const unmapped = unmappedAddresses(p, pid);
           ok(unmapped.length === 0, `${name}: frames outside every mapping: ${unmapped}`);
           if (p.timeNanos < from) continue;
           out.push(...namedStacks(p, binaries));
@@ -282,14 +282,7 @@ Deno.test({
       });
     } finally {
       await agent.stop("SIGTERM");
-      for (const c of children.values()) {
-        try {
-          c.kill("SIGKILL");
-        } catch {
-          // exited
-        }
-        await c.status;
-      }
+      await killAll(children.values());
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -155,24 +155,68 @@ export function namedStacks(
   });
 }
 
+/** Executable address ranges of a live process, from /proc/PID/maps. */
+function execRanges(pid: number): Array<[bigint, bigint]> {
+  const out: Array<[bigint, bigint]> = [];
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/maps`);
+  } catch {
+    return out; // exited
+  }
+  for (const line of text.split("\n")) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+)/.exec(line);
+    if (m && m[3].includes("x")) out.push([BigInt(`0x${m[1]}`), BigInt(`0x${m[2]}`)]);
+  }
+  return out;
+}
+
+/** Lowest kernel address on x86-64: kernel frames are not user frames. */
+const KERNEL_HALF = 0x800000000000n;
+
 /**
- * User frames of a profile that lie outside every mapping of their process: an unwinder that
- * followed garbage. Marker frames (no mapping, address 0, a name) and kernel frames are not
- * user frames.
+ * User frames of a profile that lie outside every executable mapping of their process: an
+ * unwinder that followed garbage. A frame is mapped when its pprof mapping contains it, or,
+ * for anonymous code (JIT) that profiles carry no mapping for, when an executable mapping of the
+ * live process `pid` does. Marker frames (no mapping, address 0, a name) and kernel frames are
+ * not user frames.
  *
  * @param profile A decoded profile.
+ * @param pid The profiled process, still running (its /proc/PID/maps is read).
  * @returns The offending addresses (empty when every user frame is mapped).
  */
-export function unmappedAddresses(profile: Profile): bigint[] {
+export function unmappedAddresses(profile: Profile, pid: number): bigint[] {
   const mappings = new Map(profile.mapping.map((m) => [m.id, m]));
+  let live: Array<[bigint, bigint]> | undefined;
   const bad: bigint[] = [];
   for (const loc of profile.location) {
-    if (loc.mappingId === 0n) {
-      if (loc.address !== 0n || loc.line.length === 0) bad.push(loc.address);
-      continue;
-    }
+    if (loc.address >= KERNEL_HALF) continue;
+    if (loc.mappingId === 0n && loc.address === 0n && loc.line.length > 0) continue; // marker
     const m = mappings.get(loc.mappingId);
-    if (!m || loc.address < m.memoryStart || loc.address >= m.memoryLimit) bad.push(loc.address);
+    if (m && loc.address >= m.memoryStart && loc.address < m.memoryLimit) continue;
+    live ??= execRanges(pid);
+    if (live.some(([lo, hi]) => loc.address >= lo && loc.address < hi)) continue;
+    bad.push(loc.address);
   }
   return bad;
+}
+
+/**
+ * The file of each sample's outermost user frame (its pprof mapping's file), in sample order;
+ * empty when it has none.
+ *
+ * @param p A decoded profile.
+ * @returns One file name per sample.
+ */
+export function outermostFiles(p: Profile): string[] {
+  const str = p.stringTable;
+  const mappings = new Map(p.mapping.map((m) => [m.id, str[Number(m.filename)]]));
+  const locations = new Map(p.location.map((l) => [l.id, l]));
+  return p.sample.map((s) => {
+    for (let i = s.locationId.length - 1; i >= 0; i--) {
+      const file = mappings.get(locations.get(s.locationId[i])!.mappingId);
+      if (file && file !== "[kernel.kallsyms]") return file;
+    }
+    return "";
+  });
 }
