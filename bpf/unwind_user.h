@@ -116,6 +116,12 @@ static __always_inline void step_frame_pointer(struct walk_state *s)
 		s->done = true;
 		return;
 	}
+	/* A frame pointer lies on the stack above the stack pointer, or it is not one at all
+	 * (code without frame pointers uses rbp for data). Each step then moves sp up: no cycles. */
+	if (s->bp < s->sp) {
+		s->error = UNWIND_ERROR_READ_FAULT;
+		return;
+	}
 	__u64 next_bp, ret;
 	if (!read_user_u64(s->bp, &next_bp) || !read_user_u64(s->bp + 8, &ret)) {
 		s->error = UNWIND_ERROR_READ_FAULT;
@@ -125,11 +131,8 @@ static __always_inline void step_frame_pointer(struct walk_state *s)
 		s->done = true;
 		return;
 	}
-	/* The chain must move up the stack, or it is not a frame-pointer chain at all. */
-	if (next_bp != 0 && next_bp <= s->bp) {
-		s->error = UNWIND_ERROR_READ_FAULT;
-		return;
-	}
+	/* next_bp is the caller's rbp whatever it holds: a table-driven caller may use it for
+	 * data, and only a later frame-pointer step checks it is a frame pointer. */
 	s->sp = s->bp + 16;
 	s->bp = next_bp;
 	s->ip = ret;
