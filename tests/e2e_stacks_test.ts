@@ -29,11 +29,6 @@ const PENDING = "[frame pointers: unwind tables pending]";
 
 type Stack = { frames: string[]; count: number; lastFile: string };
 
-async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, cwd, stderr: "piped" }).output();
-  if (!out.success) throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr)}`);
-}
-
 /** User frames, leaf first, without kernel frames; the marker (if any) stays last. */
 function userPart(frames: string[]): string[] {
   return frames.filter((f) => !f.startsWith("k:"));
