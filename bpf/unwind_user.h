@@ -440,10 +440,10 @@ static long walk_one_frame(__u32 i, void *arg)
 					s->error = UNWIND_ERROR_JIT_NO_FRAME_POINTER;
 				break;
 			case MAPPING_KIND_PENDING:
-				/* Its table is being built: the file has unwind information, so its code
-				 * likely lacks frame pointers. Stop rather than follow garbage. */
+				/* Its table is being built: frame pointers meanwhile, marked; a step that
+				 * lands outside every mapping stops the walk above. */
 				s->flags |= STACK_FLAG_TABLES_PENDING;
-				s->done = true;
+				step_frame_pointer(s);
 				break;
 			default: /* MAPPING_KIND_FP, MAPPING_KIND_VDSO */
 				step_frame_pointer(s);
