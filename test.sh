@@ -11,4 +11,6 @@ export PATH="$(dirname "$DENO"):$PATH" DENO_DIR="${DENO_DIR:-$ROOT/.tools/deno-d
 cd "$ROOT"
 # The real Parca server of the remote-store tests: built once (minutes), then reused from its cache.
 PARCA_BIN="$(bash "$ROOT/scripts/parca-server.sh")" && export PARCA_BIN || echo "test.sh: no Parca server; the remote-store tests will fail" >&2
+# Upstream pprof, to read the agent's symbolized profiles as a user would (go tool pprof is Go's).
+PPROF_BIN="$(bash "$ROOT/scripts/pprof-tool.sh")" && export PPROF_BIN || echo "test.sh: no pprof; the symbolization test leaves it out" >&2
 exec deno task --quiet test "$@"

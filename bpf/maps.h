@@ -81,7 +81,8 @@ struct {
 	__type(value, struct kernel_stack);
 } kernel_stack_scratch SEC(".maps");
 
-/* pid -> its executable mappings. Written by src/unwind/process_tables.ts, read per frame. */
+/* pid -> its executable mappings. Written by src/unwind/unwinder.ts (through src/bpf/unwind_maps.ts),
+ * deleted by BPF on exec and exit; read per frame. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -125,6 +126,27 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
+
+/*
+ * pid -> its current image (struct process_instance). Written by BPF only: on a process's first
+ * sample (or the first after its pid was reused), on exec, deleted on exit. LRU: a process
+ * evicted while alive gets a new image id on its next sample, which user space reads as a new
+ * image of the same process (one more /proc read, no wrong attribution).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct process_instance);
+} pid_to_instance SEC(".maps");
+
+/* [0] = the last image id handed out (ids are unique per load of the object). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} next_instance_id SEC(".maps");
 
 /* pid -> when its last event was sent (ns), so a busy process raises one event per interval. */
 struct {

@@ -78,6 +78,7 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 
 	struct stack_count_key key = {};
 	key.pid = pid;
+	key.instance = current_instance(task, pid);
 	key.tid = (__u32)pid_tgid;
 	bpf_get_current_comm(&key.thread_comm, sizeof(key.thread_comm));
 	BPF_CORE_READ_STR_INTO(&key.process_comm, task, group_leader, comm);
@@ -86,7 +87,7 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 	bool in_kernel = false;
 	ust->len = 0;
 	if (user_regs(ctx, task, &ip, &sp, &bp, &in_kernel) == 0)
-		key.flags |= unwind_user_stack(pid, ip, sp, bp, ust, &key.unwind_error);
+		key.flags |= unwind_user_stack(pid, key.instance, ip, sp, bp, ust, &key.unwind_error);
 	if (in_kernel)
 		key.flags |= STACK_FLAG_IN_KERNEL;
 

@@ -58,10 +58,14 @@ struct exec_mapping {
 	__u32 reserved;
 };
 
-/* The value of pid_to_mappings: what the walker knows about a process. 8 + 256 * 40 bytes. */
+/*
+ * The value of pid_to_mappings: what the walker knows about a process. 8 + 256 * 40 bytes.
+ * `instance` is the process_instance id the mappings were read for: the walker ignores an entry
+ * written for an earlier image of the pid (before an exec, or a process that had the pid before).
+ */
 struct process_mappings {
 	__u32 len;
-	__u32 reserved;
+	__u32 instance;
 	struct exec_mapping mappings[MAX_MAPPINGS_PER_PROCESS];
 };
 
@@ -121,16 +125,34 @@ enum unwind_error {
 	UNWIND_ERROR_MAX,
 };
 
-/* Events on the ring buffer: the process needs user space's attention. */
-enum event_type {
-	EVENT_NEW_PROCESS = 1,     /* no mappings known: load its tables */
-	EVENT_MAPPINGS_CHANGED = 2, /* a PC outside every known mapping: re-read its maps */
+/*
+ * One image of one process: what pid_to_instance holds per pid. A process is told apart from an
+ * earlier holder of its pid by its start time, and each exec starts a new image with a new id.
+ * Every sample carries the id of the image it was taken in (stack_count_key.instance), so user
+ * space attributes it to that image's mappings even after the process exec'd or exited.
+ */
+struct process_instance {
+	__u64 start_ns; /* group leader's start_boottime: /proc/PID/stat starttime * 1e9 / USER_HZ */
+	__u32 id;       /* unique per image, never 0; from next_instance_id */
+	__u32 exec_gen; /* execs seen since the process was first seen (0 before the first) */
 };
 
+/* Events on the ring buffer: the process needs user space's attention. */
+enum event_type {
+	EVENT_NEW_PROCESS = 1,      /* a new image (first sample), or still no mappings: read it */
+	EVENT_MAPPINGS_CHANGED = 2, /* a PC outside every known mapping: re-read its maps */
+	EVENT_EXEC = 3,             /* a process exec'd: a new image (it may replace a known one) */
+	EVENT_EXIT = 4,             /* the last thread of a known process exited */
+};
+
+/* 32 bytes. */
 struct event {
-	__u32 type; /* enum event_type */
+	__u32 type;     /* enum event_type */
 	__u32 pid;
 	__u64 ktime_ns;
+	__u32 instance; /* process_instance.id the event is about */
+	__u32 exec_gen; /* its process_instance.exec_gen */
+	__u64 start_ns; /* its process_instance.start_ns */
 };
 
 /* Bits of stack_count_key.flags: what happened while the stacks of a sample were collected. */
@@ -154,8 +176,8 @@ enum stack_flags {
 };
 
 /*
- * Key of the stack_counts maps: one entry per distinct (pid, tid, user stack, kernel stack).
- * 64 bytes, no implicit padding.
+ * Key of the stack_counts maps: one entry per distinct (image, tid, user stack, kernel stack).
+ * 72 bytes, no implicit padding.
  */
 struct stack_count_key {
 	__u32 pid;                           /* tgid */
@@ -166,6 +188,8 @@ struct stack_count_key {
 	char process_comm[TASK_COMM_LEN];    /* comm of the thread group leader */
 	__u32 flags;                         /* enum stack_flags */
 	__u32 unwind_error;                  /* enum unwind_error */
+	__u32 instance;                      /* process_instance.id; 0 when unknown (exiting) */
+	__u32 reserved;
 };
 
 /*
@@ -189,6 +213,9 @@ enum counter {
 	COUNTER_FP_FRAMES,            /* frames stepped with frame pointers */
 	COUNTER_FP_FALLBACK_FRAMES,   /* of those, in code a loaded table did not cover */
 	COUNTER_FP_STOPPED,           /* frame-pointer steps refused: caller outside every mapping */
+	COUNTER_INSTANCES,            /* process images first seen (new process, reused pid) */
+	COUNTER_EXECS,                /* execs of known processes */
+	COUNTER_EXITS,                /* exits of known processes */
 	COUNTER_MAX,
 };
 

@@ -18,6 +18,7 @@
 #define PROFILER_UNWIND_USER_H
 
 #include "common.h"
+#include "process.h"
 
 /* Bit 21 of task_struct.flags: a kernel thread has no user space (include/linux/sched.h). */
 #define PF_KTHREAD 0x00200000
@@ -68,6 +69,7 @@ struct walk_state {
 	__u32 error;                   /* enum unwind_error */
 	__u32 flags;                   /* enum stack_flags */
 	__u32 pid;
+	__u32 instance;                /* the sample's process_instance id */
 	__u32 last_mapping;            /* index of the previous frame's mapping, to try it first */
 	bool exact_ip;                 /* ip is not a return address (leaf, after a signal frame) */
 	bool bp_unknown;               /* the caller's rbp could not be recovered */
@@ -75,26 +77,6 @@ struct walk_state {
 	bool from_jit;                 /* ...taken in JIT code (anonymous executable memory) */
 	bool done;
 };
-
-/* Sends an event about pid, at most once per event_interval_ns. */
-static __always_inline void send_event(__u32 type, __u32 pid)
-{
-	__u64 now = bpf_ktime_get_ns();
-	__u64 *last = bpf_map_lookup_elem(&pid_to_last_event, &pid);
-	if (last && now - *last < agent_cfg.event_interval_ns)
-		return;
-	bpf_map_update_elem(&pid_to_last_event, &pid, &now, BPF_ANY);
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(COUNTER_EVENTS_LOST);
-		return;
-	}
-	e->type = type;
-	e->pid = pid;
-	e->ktime_ns = now;
-	bpf_ringbuf_submit(e, 0);
-	count(COUNTER_EVENTS_SENT);
-}
 
 /* Reads one u64 of user memory; false on a fault. */
 static __always_inline bool read_user_u64(__u64 addr, __u64 *out)
@@ -404,7 +386,7 @@ static long walk_one_frame(__u32 i, void *arg)
 		if (idx < 0 || idx >= MAX_MAPPINGS_PER_PROCESS) {
 			/* A mapping that appeared since user space read the maps (dlopen, a new JIT
 			 * region), or garbage from a frame-pointer chain through code that has none. */
-			send_event(EVENT_MAPPINGS_CHANGED, s->pid);
+			send_event(EVENT_MAPPINGS_CHANGED, s->pid, NULL);
 			/* Above the leaf every ip is a return address into code: outside every mapping
 			 * it is garbage (a frame-pointer chain through code without one, or a wrong
 			 * table row); new code is seen once user space rereads the maps. */
@@ -463,8 +445,8 @@ static long walk_one_frame(__u32 i, void *arg)
 /*
  * Walks the user stack of pid into st (leaf first); returns stack_flags bits and sets *error.
  */
-static __always_inline __u32 unwind_user_stack(__u32 pid, __u64 ip, __u64 sp, __u64 bp,
-					       struct user_stack *st, __u32 *error)
+static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 ip, __u64 sp,
+					       __u64 bp, struct user_stack *st, __u32 *error)
 {
 	struct walk_state s = {
 		.ip = ip,
@@ -472,6 +454,7 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u64 ip, __u64 sp, __
 		.bp = bp,
 		.st = st,
 		.pid = pid,
+		.instance = instance,
 		.last_mapping = MAX_MAPPINGS_PER_PROCESS,
 		.exact_ip = true,
 	};
@@ -480,9 +463,13 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u64 ip, __u64 sp, __
 		return 0;
 	if (agent_cfg.dwarf_enabled) {
 		s.proc = bpf_map_lookup_elem(&pid_to_mappings, &pid);
+		/* Mappings written for another image of this pid (before an exec) do not apply. */
+		if (s.proc && s.proc->instance != instance)
+			s.proc = NULL;
 		if (!s.proc) {
 			s.flags |= STACK_FLAG_TABLES_PENDING;
-			send_event(EVENT_NEW_PROCESS, pid);
+			/* Again and again (rate-limited) until user space loads them: events can be lost. */
+			send_event(EVENT_NEW_PROCESS, pid, bpf_map_lookup_elem(&pid_to_instance, &pid));
 		}
 	}
 	/* The leaf's ip comes from the registers, not from a frame-pointer step. */
@@ -495,7 +482,7 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u64 ip, __u64 sp, __
 		s.flags |= STACK_FLAG_USER_ERROR;
 		count(COUNTER_USER_ERROR);
 		if (s.error == UNWIND_ERROR_TABLE_MISSING)
-			send_event(EVENT_MAPPINGS_CHANGED, pid);
+			send_event(EVENT_MAPPINGS_CHANGED, pid, NULL);
 	}
 	*error = s.error;
 	return s.flags;

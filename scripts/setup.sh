@@ -10,8 +10,8 @@
 #   5. wasm-unwind/lib/wasm_unwind.wasm, only if its sources changed since the committed build
 # Every step checks first and does nothing when its result is current, so a second run takes seconds.
 # With --for-tests it also installs what only the tests need (Debian chromium for browser tests,
-# Go toolchains of older .gopclntab layouts: Debian's golang-1.19 and Go 1.21 through the module
-# proxy, cached in /var/cache/profiler-agent-test/go).
+# libc6-dbg for the symbolization tests, Go toolchains of older .gopclntab layouts: Debian's
+# golang-1.19 and Go 1.21 through the module proxy, cached in /var/cache/profiler-agent-test/go).
 set -euo pipefail
 for_tests=false
 [[ "${1:-}" == "--for-tests" ]] && for_tests=true
@@ -47,6 +47,8 @@ check npm npm
 check gzip gzip
 if $for_tests; then
   check /usr/bin/chromium chromium
+  # libc's separate debug file: the symbolization tests name libc's static functions from it.
+  check /usr/share/doc/libc6-dbg libc6-dbg
   check /usr/lib/go-1.19/bin/go golang-1.19-go
 fi
 if ((${#need_pkgs[@]})); then

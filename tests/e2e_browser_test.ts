@@ -6,18 +6,10 @@
 // readable dump with a download link.
 
 import { ok, strictEqual } from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { startAgent } from "./_lib/agent.ts";
+import { hasChromium, launchChromium } from "./_lib/browser.ts";
 import { buildProgram, startProgram } from "./_lib/programs.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 const ignore = Deno.uid() !== 0 || !hasChromium;
 if (ignore) {
   // deno-lint-ignore no-console -- the only way to say why a test is ignored in deno test output
@@ -40,18 +32,7 @@ Deno.test({
     ]);
     const evil = startProgram(evilBin, ["30", "<script>window.pwned=1</script>"]);
     const agent = await startAgent(["--profiling-duration=1s"]);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // As root, without a sandbox; no background traffic (this machine has no network).
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const dialogs: string[] = [];

@@ -123,6 +123,7 @@ Deno.test({
       "--node=e2e-labels-node",
       "--metadata-external-labels=suite=labels-e2e",
       "--profiling-duration=1s",
+      "--http-raw-labels",
     ]);
     const arch = machine();
     try {

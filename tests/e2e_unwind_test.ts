@@ -10,7 +10,7 @@
 import { ok } from "node:assert/strict";
 import { decodeProfile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
-import { buildProgram, killAll, startProgram } from "./_lib/programs.ts";
+import { buildPieWithLibrary, buildProgram, killAll, startProgram } from "./_lib/programs.ts";
 import { ElfSymbols, namedStacks, unmappedAddresses } from "./_lib/symbols.ts";
 
 const ignore = Deno.uid() !== 0;
@@ -80,25 +80,7 @@ Deno.test({
     await buildProgram("cpu_chain.c", bin("nofp_chain"), NO_FP);
     await buildProgram("recursion.c", bin("recursion"), NO_FP);
     await buildProgram("signal_handler.c", bin("signal_handler"), NO_FP);
-    await run("gcc", [
-      ...NO_FP,
-      "-fPIC",
-      "-shared",
-      "-o",
-      bin("libwork.so"),
-      `${PROGRAMS}libwork.c`,
-    ]);
-    await run("gcc", [
-      ...NO_FP,
-      "-fPIE",
-      "-pie",
-      "-o",
-      bin("pie_main"),
-      `${PROGRAMS}pie_main.c`,
-      `-L${dir}`,
-      "-lwork",
-      `-Wl,-rpath,${dir}`,
-    ]);
+    await buildPieWithLibrary(dir, NO_FP);
     await run("g++", [...NO_FP, "-o", bin("thrower"), `${PROGRAMS}thrower.cc`]);
     // Any rustc will do (rustup's on these machines, or Debian's from the wasm-unwind build).
     let rust = false;

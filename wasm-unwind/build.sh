@@ -88,6 +88,7 @@ fi
 # --- toolchain: Debian packages ------------------------------------------------------------
 # lld-14 provides /usr/bin/rust-lld, the wasm32 linker rustc 1.63 invokes.
 packages=(rustc cargo libstd-rust-dev-wasm32 librust-gimli-dev librust-object-dev librust-flate2-dev
+  librust-addr2line-dev librust-rustc-demangle-dev librust-cpp-demangle-dev librust-stable-deref-trait-dev
   librust-flate2+miniz-oxide-dev lld-14)
 if [ "$lint" = 1 ]; then
   packages+=(rust-clippy rustfmt)

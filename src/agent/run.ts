@@ -8,7 +8,7 @@
  * @module
  */
 
-import { checkPrerequisites, errnoName, NativeError, onlineCpus } from "../bpf/mod.ts";
+import { checkPrerequisites, errnoName, onlineCpus } from "../bpf/mod.ts";
 import {
   type AgentFlags,
   currentVersion,
@@ -31,11 +31,13 @@ import { configureLogging, getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { profileToText } from "../pprof/mod.ts";
 import type { Profile } from "../pprof/mod.ts";
-import { ObjectFilePool, ProcessReader } from "../process/mod.ts";
+import { ObjectFilePool, ProcessReader, ProcessRecords } from "../process/mod.ts";
 import { BuilderPool, Unwinder } from "../unwind/mod.ts";
 import { CpuProfiler, PROFILER_NAME, type ProfileSink } from "../profiler/mod.ts";
-import { LocalStore } from "../store/mod.ts";
-import { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
+import { LocalStore, readBearerToken } from "../store/mod.ts";
+import { KernelSymbols, LocalSymbolizer, VdsoSymbols } from "../symbolize/mod.ts";
+import { watchSupervisor } from "../telemetry/mod.ts";
+import { ProfileHistory, UiHandler } from "../ui/mod.ts";
 import { setMemlockRlimit } from "./memlock.ts";
 import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
 
@@ -51,6 +53,13 @@ const OBJECT_PATH = Deno.env.get("PROFILER_BPF_OBJECT") ??
 export const UNWIND_ROW_BUDGET = 8 << 20;
 
 /**
+ * How long stopping may take once a signal came: the last window is flushed, the HTTP server,
+ * watchers and remote store are closed. Past it the agent exits anyway, so that no hung read,
+ * unreachable server or FIFO can keep it (and its BPF programs and port) alive.
+ */
+export const SHUTDOWN_DEADLINE_MS = 2000;
+
+/**
  * Flags whose behaviour exists in this version. Any other flag set to a non-default value gets a
  * one-line "has no effect yet" warning at start.
  */
@@ -58,6 +67,8 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   "log-level",
   "log-format",
   "http-address",
+  "http-allowed-hosts",
+  "http-raw-labels",
   "node",
   "memlock-rlimit",
   "profiling-duration",
@@ -78,6 +89,9 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   "object-file-pool-eviction-policy",
   "profiling-perf-event-buffer-processing-interval",
   "profiling-perf-event-buffer-worker-count",
+  // Local symbolization and the UI (src/symbolize, src/ui).
+  "local-store-symbolize",
+  "http-ui-history-size",
   ...REMOTE_FLAGS,
 ]);
 
@@ -125,7 +139,7 @@ export async function run(
     // With a remote store, this process only supervises a child that does the work, and
     // reports the child's crash to the server.
     if (shouldSupervise(flags)) return await runSupervised(flags, args, REPO_DIR);
-    return await runAgent(flags, log);
+    return await runAgent(flags, log, env);
   } catch (e) {
     const error = e as Error;
     // One line for the user; the cause chain only at debug level.
@@ -142,7 +156,11 @@ export async function run(
   }
 }
 
-async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): Promise<number> {
+async function runAgent(
+  flags: AgentFlags,
+  log: ReturnType<typeof getLogger>,
+  env: Record<string, string | undefined>,
+): Promise<number> {
   const version = currentVersion(REPO_DIR);
   log.info("starting", {
     version: version.version,
@@ -209,25 +227,56 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
   const processes = new ProcessReader({
     log: { debug: (msg: string, props?: Record<string, unknown>) => log.debug(msg, props ?? {}) },
   });
+  const records = new ProcessRecords({ reader: processes });
 
+  // Names native frames on request (/query?symbolize=1, the UI, --local-store-symbolize); its
+  // worker starts on first use.
+  const symbolizer = new LocalSymbolizer({ debugDirectories: flags.debuginfoDirectories });
   const bus = new ProfileBus();
   const sinks: ProfileSink[] = [{
     write: (p) => {
-      bus.publish({ labels: p.labels, pprof: p.pprof, profile: p.profile });
+      symbolizer.note(p.pid, p.mappings);
+      bus.publish({
+        labels: p.labels,
+        pprof: p.pprof,
+        profile: p.profile,
+        symbolized: () => symbolizer.symbolize(p),
+      });
       metrics.profilesWritten.inc({ store: "query" });
     },
   }];
+  // Recent profiles for the flame graph UI, bounded in bytes; 0 turns the UI off.
+  const history = flags.httpUiHistorySize > 0
+    ? new ProfileHistory(flags.httpUiHistorySize)
+    : undefined;
+  if (history) {
+    sinks.push({
+      write: (p) =>
+        history.add({
+          labels: p.labels,
+          pid: p.pid,
+          timeNanos: p.timeNanos,
+          pprof: p.pprof,
+          mappings: p.mappings ?? [],
+          samples: p.samples,
+        }),
+    });
+  }
   if (localStore) {
     sinks.push({
       write: async (p) => {
-        await localStore.write({
-          pid: p.pid,
-          // A process split into several series (by a rule keeping a thread label) needs one
-          // file per series.
-          name: p.series ? `${PROFILER_NAME}.${p.series}` : PROFILER_NAME,
-          timeNanos: p.timeNanos,
-          pprof: p.pprof,
-        });
+        const store = (pprof: Uint8Array) =>
+          localStore.write({
+            pid: p.pid,
+            // A process split into several series (by a rule keeping a thread label) needs one
+            // file per series.
+            name: p.series ? `${PROFILER_NAME}.${p.series}` : PROFILER_NAME,
+            timeNanos: p.timeNanos,
+            pprof,
+          });
+        // Symbolized profiles are written in the background: the window loop never waits.
+        if (flags.localStoreSymbolize) symbolizer.enqueue(p, store);
+        else await store(p.pprof);
       },
     });
   }
@@ -238,16 +287,12 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
   const cpus = onlineCpus();
   const unwinder = flags.dwarfUnwindingDisable ? undefined : new Unwinder({
     builders: new BuilderPool(flags.profilingPerfEventBufferWorkerCount),
-    processes,
     files: new ObjectFilePool({
       size: flags.objectFilePoolSize,
       policy: flags.objectFilePoolEvictionPolicy,
     }),
-    processingIntervalMs: flags.profilingPerfEventBufferProcessingIntervalMs,
-    eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     maxRows: UNWIND_ROW_BUDGET,
     maxFileBytes: 1 << 30,
-    dwarfEnabled: true,
   });
   const labels = await startLabels({
     node: flags.node,
@@ -257,6 +302,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     relabelConfigs: config?.relabelConfigs ?? [],
     disableCaching: flags.metadataDisableCaching,
     containerRuntimeSocketPath: flags.metadataContainerRuntimeSocketPath,
+    secrets: ownSecrets(flags),
   });
   const configWatcher = config
     ? ConfigWatcher.start({
@@ -276,7 +322,8 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     mixedMode: flags.dwarfUnwindingMixed,
     eventsBufferBytes: flags.bpfEventsBufferSize * 4096,
     unwinder,
-    processes,
+    records,
+    eventPollIntervalMs: flags.profilingPerfEventBufferProcessingIntervalMs,
     kernelSymbols,
     vdsoSymbols,
     sinks,
@@ -297,6 +344,7 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     config: configWatcher?.current.text ?? "",
     flags: shownFlags,
     localStore: flags.localStoreDirectory || undefined,
+    ui: history !== undefined,
   });
 
   const stopSignal = new AbortController();
@@ -307,6 +355,14 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     profilingDurationMs: flags.profilingDurationMs,
     renderProfileText: (p: unknown) => profileToText(p as Profile),
     signal: stopSignal.signal,
+    rawLabels: flags.httpRawLabels,
+    allowedHosts: flags.httpAllowedHosts,
+    routes: history &&
+      new UiHandler({
+        history,
+        profilingDurationMs: flags.profilingDurationMs,
+        symbolize: (entry, profile) => symbolizer.symbolizeCopy({ ...entry, profile }),
+      }).routes(),
   });
 
   try {
@@ -315,27 +371,94 @@ async function runAgent(flags: AgentFlags, log: ReturnType<typeof getLogger>): P
     await server.shutdown();
     await configWatcher?.close();
     await labels.close();
-    if (e instanceof NativeError) throw e;
+    await remote?.stop();
     throw e;
   }
 
-  // Run until SIGINT or SIGTERM, then flush the current window and detach.
-  const stopped = Promise.withResolvers<Deno.Signal>();
+  // Run until SIGINT or SIGTERM (or the supervisor is gone), then flush the current window and
+  // detach, within the shutdown deadline.
+  const stopped = Promise.withResolvers<string>();
   const onSignal = (sig: Deno.Signal) => () => stopped.resolve(sig);
   const handlers: Array<[Deno.Signal, () => void]> = [
     ["SIGINT", onSignal("SIGINT")],
     ["SIGTERM", onSignal("SIGTERM")],
   ];
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
-  const sig = await stopped.promise;
+  const supervisor = watchSupervisor(env, (why) => stopped.resolve(why));
+  const reason = await stopped.promise;
+  supervisor?.close();
+  log.info("stopping", { reason });
+  // A second signal while stopping means "now".
+  const again = Promise.withResolvers<string>();
+  for (const [s] of handlers) Deno.addSignalListener(s, () => again.resolve(s));
+  const finished = await stopWithin(SHUTDOWN_DEADLINE_MS, again.promise, log, [
+    ["the profiler", () => profiler.stop()],
+    // The local store's last symbolized profiles, then the symbolizer's worker.
+    ["the symbolizer", async () => {
+      await symbolizer.drain();
+      symbolizer.close();
+    }],
+    ["the HTTP server", () => {
+      stopSignal.abort();
+      return server.shutdown();
+    }],
+    ["the config watcher", () => configWatcher?.close()],
+    ["the label sources", () => labels.close()],
+    ["the remote store", () => remote?.stop()],
+  ]);
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-  log.info("stopping", { signal: sig });
-  await profiler.stop();
-  await configWatcher?.close();
-  await labels.close();
-  await remote?.stop();
-  stopSignal.abort();
-  await server.shutdown();
+  if (!finished) return 1;
   log.info("stopped");
   return 0;
+}
+
+/**
+ * The agent's secrets, to redact from every label: the bearer token from the flag, the
+ * environment or the token file (read again here; the remote store has already failed start-up
+ * when it cannot be read).
+ */
+function ownSecrets(flags: AgentFlags): string[] {
+  try {
+    return [readBearerToken(flags.remoteStoreBearerToken, flags.remoteStoreBearerTokenFile)];
+  } catch {
+    return [flags.remoteStoreBearerToken];
+  }
+}
+
+/**
+ * Runs the shutdown steps in order, giving up when the deadline passes or `now` settles.
+ *
+ * @returns True when every step finished in time.
+ */
+async function stopWithin(
+  deadlineMs: number,
+  now: Promise<string>,
+  log: ReturnType<typeof getLogger>,
+  steps: Array<[string, () => Promise<void> | void]>,
+): Promise<boolean> {
+  let current = "";
+  const all = (async () => {
+    for (const [name, step] of steps) {
+      current = name;
+      try {
+        await step();
+      } catch (e) {
+        log.warn("error while stopping", { step: name, error: (e as Error).message });
+      }
+    }
+    return true;
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((r) => timer = setTimeout(() => r("deadline"), deadlineMs));
+  const outcome = await Promise.race([all, late, now]);
+  clearTimeout(timer);
+  if (outcome === true) return true;
+  log.warn(
+    outcome === "deadline"
+      ? `shutdown did not finish within ${
+        deadlineMs / 1000
+      } s; exiting without waiting for ${current}`
+      : `second ${outcome} while stopping; exiting without waiting for ${current}`,
+  );
+  return false;
 }

@@ -43,6 +43,8 @@ const libbpfSymbols = {
   bpf_program__fd: { parameters: ["pointer"], result: "i32" },
   /** struct bpf_link *bpf_program__attach_perf_event(const struct bpf_program *prog, int pfd) */
   bpf_program__attach_perf_event: { parameters: ["pointer", "i32"], result: "pointer" },
+  /** struct bpf_link *bpf_program__attach(const struct bpf_program *prog): tp_btf programs */
+  bpf_program__attach: { parameters: ["pointer"], result: "pointer" },
   /** int bpf_link__destroy(struct bpf_link *link) */
   bpf_link__destroy: { parameters: ["pointer"], result: "i32" },
   /** int bpf_map__fd(const struct bpf_map *map) */
@@ -131,6 +133,20 @@ const libcSymbols = {
   malloc_trim: { parameters: ["usize"], result: "i32" },
   /** int dup(int oldfd) */
   dup: { parameters: ["i32"], result: "i32" },
+  /** int epoll_create1(int flags) */
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  /** int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) */
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  /**
+   * int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout): run on
+   * Deno's blocking-call thread, so waiting for BPF events never blocks the event loop. It only
+   * returns a count; no JS is called from that thread.
+   */
+  epoll_wait: {
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   /** int getpagesize(void) */
   getpagesize: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -41,13 +41,24 @@ export {
   MappingKind,
   MAX_MAPPINGS_PER_PROCESS,
   MAX_USER_STACK_DEPTH,
+  PROCESS_INSTANCE,
   PROCESS_MAPPINGS,
+  STACK_COUNT_KEY,
   StackFlags,
   UNWIND_ERROR_NAMES,
   UNWIND_ROW,
   UNWIND_RULE,
 } from "./types.ts";
 export { checkPrerequisites, type Prerequisites } from "./preflight.ts";
-export { readProgramStats } from "./prog_stats.ts";
-export { RingBuffer } from "./ring_buffer.ts";
-export { createUnwindTableMap, deleteMapElement, listMapKeysU32, updateMapBatch } from "./maps.ts";
+export {
+  MapsClosedError,
+  type ProcessEvent,
+  type ProcessInstance,
+  type Sampler,
+  type SamplerCapacity,
+  type UnwindMaps,
+  type WalkerMapping,
+} from "./sampler.ts";
+export { LibbpfUnwindMaps, packProcessMappings } from "./unwind_maps.ts";
+export { FakeSampler, FakeUnwindMaps } from "./fake_sampler.ts";
+export { closeFd, duplicateFd, trimMalloc } from "./os.ts";

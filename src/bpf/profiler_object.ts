@@ -14,20 +14,34 @@ import { getLogger } from "../log/mod.ts";
 import { cstr, errno, errnoName, libbpf, libc, NativeError } from "./ffi.ts";
 import { routeLibbpfLog } from "./libbpf_log.ts";
 import { openCpuClockEvent } from "./perf_event.ts";
+import { readProgramStats } from "./prog_stats.ts";
+import { RingBuffer } from "./ring_buffer.ts";
+import {
+  MapsClosedError,
+  type ProcessEvent,
+  type ProcessInstance,
+  type Sampler,
+} from "./sampler.ts";
 import {
   AGENT_CONFIG,
   COUNTER_NAMES,
   COUNTERS_SIZE,
+  EVENT,
   KERNEL_STACK,
   MAX_KERNEL_STACK_DEPTH,
   MAX_USER_STACK_DEPTH,
+  PROCESS_INSTANCE,
   STACK_COUNT_KEY,
   USER_STACK,
 } from "./types.ts";
+import { LibbpfUnwindMaps } from "./unwind_maps.ts";
 
 const log = getLogger("bpf");
 const ENOENT = 2;
 const ENOSPC = 28;
+const EPOLL_CLOEXEC = 0o2000000;
+const EPOLL_CTL_ADD = 1;
+const EPOLLIN = 1;
 const decoder = new TextDecoder();
 
 /** Options of {@link ProfilerObject.open}. */
@@ -61,6 +75,8 @@ export interface CountEntry {
   flags: number;
   /** enum unwind_error: why the user walk ended early (0: it did not). */
   unwindError: number;
+  /** The process image the sample was taken in (process_instance.id); 0 when unknown. */
+  instance: number;
   count: number;
 }
 
@@ -86,6 +102,7 @@ interface MapFds {
   exeIdToTable: number;
   unwindRules: number;
   events: number;
+  pidToInstance: number;
 }
 
 /** One stacks map kind: its value layout and depth. */
@@ -107,11 +124,23 @@ function cString(bytes: Uint8Array): string {
   return decoder.decode(end < 0 ? bytes : bytes.subarray(0, end));
 }
 
+/** Programs attached to tracepoints for as long as the object is loaded (bpf/process.h). */
+const TRACEPOINT_PROGRAMS = ["on_exec", "on_exit"];
+
 /** The loaded sampler and its attached perf events. */
-export class ProfilerObject {
+export class ProfilerObject implements Sampler {
   #obj: Deno.PointerObject | null;
   #prog: Deno.PointerObject;
   #links: Deno.PointerObject[] = [];
+  #tracepointLinks: Deno.PointerObject[] = [];
+  #unwindMaps: LibbpfUnwindMaps;
+  #ring: RingBuffer | undefined;
+  #eventsBufferBytes: number;
+  #epollFd = -1;
+  #epollEvents = new Uint8Array(12 * 4);
+  #waiting: Promise<number> | undefined;
+  #instanceKey = new Uint32Array(1);
+  #instanceValue = new Uint8Array(PROCESS_INSTANCE.size);
   #perfFds: number[] = [];
   #generation = 0;
   #fds: MapFds;
@@ -135,8 +164,17 @@ export class ProfilerObject {
     fds: MapFds,
     countEntries: number,
     stackEntries: number,
+    eventsBufferBytes: number,
   ) {
     this.#obj = obj;
+    this.#eventsBufferBytes = eventsBufferBytes;
+    this.#unwindMaps = new LibbpfUnwindMaps({
+      pidToMappings: fds.pidToMappings,
+      exeIdToTable: fds.exeIdToTable,
+      unwindRules: fds.unwindRules,
+      maxRules: 65536,
+      maxTables: 4096,
+    });
     this.#prog = prog;
     this.#fds = fds;
     this.#countEntries = countEntries;
@@ -223,16 +261,46 @@ export class ProfilerObject {
         exeIdToTable: fd("exe_id_to_table"),
         unwindRules: fd("unwind_rules"),
         events: fd("events"),
+        pidToInstance: fd("pid_to_instance"),
       };
       log.debug("loaded BPF object", {
         path: opts.objectPath,
         countEntries: opts.countEntries,
         stackEntries: opts.stackEntries,
       });
-      return new ProfilerObject(obj, prog, fds, opts.countEntries, opts.stackEntries);
+      const loaded = new ProfilerObject(
+        obj,
+        prog,
+        fds,
+        opts.countEntries,
+        opts.stackEntries,
+        opts.eventsBufferBytes,
+      );
+      try {
+        loaded.#attachTracepoints();
+      } catch (e) {
+        loaded.close();
+        throw e;
+      }
+      return loaded;
     } catch (e) {
       b.bpf_object__close(obj);
       throw e;
+    }
+  }
+
+  /** The exec and exit tracepoints: without them exec and pid reuse are still told apart
+   * (by start time and the walker's instance check), but images end only when seen replaced. */
+  #attachTracepoints(): void {
+    const b = libbpf();
+    for (const name of TRACEPOINT_PROGRAMS) {
+      const prog = b.bpf_object__find_program_by_name(this.#obj, cstr(name));
+      if (!prog) {
+        throw new Error(`Cannot find program ${name}: the BPF object is stale, rebuild it`);
+      }
+      const link = b.bpf_program__attach(prog);
+      if (!link) throw new NativeError(`attach the BPF program ${name} to its tracepoint`, errno());
+      this.#tracepointLinks.push(link);
     }
   }
 
@@ -241,15 +309,75 @@ export class ProfilerObject {
     return libbpf().bpf_program__fd(this.#prog);
   }
 
-  /** Fds of the maps the unwinder manages (process mappings, tables, rules, events). */
-  get unwindMaps(): {
-    pidToMappings: number;
-    exeIdToTable: number;
-    unwindRules: number;
-    events: number;
-  } {
-    const { pidToMappings, exeIdToTable, unwindRules, events } = this.#fds;
-    return { pidToMappings, exeIdToTable, unwindRules, events };
+  /** @inheritdoc */
+  get unwindMaps(): LibbpfUnwindMaps {
+    return this.#unwindMaps;
+  }
+
+  /** @inheritdoc */
+  programStats(): { runs: number; runTimeNs: number } {
+    if (!this.#obj) throw new MapsClosedError("read program stats");
+    return readProgramStats(this.programFd);
+  }
+
+  /** @inheritdoc */
+  consumeEvents(onEvent: (e: ProcessEvent) => void): number {
+    if (!this.#obj) return 0;
+    this.#ring ??= new RingBuffer(this.#fds.events, this.#eventsBufferBytes);
+    return this.#ring.consume((view, off, len) => {
+      if (len < EVENT.size) return;
+      onEvent({
+        type: view.getUint32(off + EVENT.type, true),
+        pid: view.getUint32(off + EVENT.pid, true),
+        ktimeNs: view.getBigUint64(off + EVENT.ktimeNs, true),
+        instance: view.getUint32(off + EVENT.instance, true),
+        execGeneration: view.getUint32(off + EVENT.execGen, true),
+        startNs: view.getBigUint64(off + EVENT.startNs, true),
+      });
+    });
+  }
+
+  /** @inheritdoc */
+  async waitForEvents(timeoutMs: number): Promise<void> {
+    if (!this.#obj) return;
+    const c = libc();
+    if (this.#epollFd < 0) {
+      const ep = c.epoll_create1(EPOLL_CLOEXEC);
+      if (ep < 0) throw new NativeError("create an epoll instance for BPF events", errno());
+      // struct epoll_event is packed on x86-64: u32 events, u64 data.
+      const ev = new Uint8Array(12);
+      new DataView(ev.buffer).setUint32(0, EPOLLIN, true);
+      if (c.epoll_ctl(ep, EPOLL_CTL_ADD, this.#fds.events, ev) < 0) {
+        const code = errno();
+        c.close(ep);
+        throw new NativeError("watch the BPF events ring buffer", code);
+      }
+      this.#epollFd = ep;
+    }
+    this.#waiting = c.epoll_wait(this.#epollFd, this.#epollEvents, 4, Math.max(0, timeoutMs));
+    try {
+      await this.#waiting;
+    } finally {
+      this.#waiting = undefined;
+    }
+  }
+
+  /** @inheritdoc */
+  instanceOf(pid: number): ProcessInstance | undefined {
+    if (!this.#obj) return undefined;
+    this.#instanceKey[0] = pid;
+    const rc = libbpf().bpf_map_lookup_elem(
+      this.#fds.pidToInstance,
+      this.#instanceKey,
+      this.#instanceValue,
+    );
+    if (rc < 0) return undefined;
+    const v = new DataView(this.#instanceValue.buffer);
+    return {
+      startNs: v.getBigUint64(PROCESS_INSTANCE.startNs, true),
+      id: v.getUint32(PROCESS_INSTANCE.id, true),
+      execGeneration: v.getUint32(PROCESS_INSTANCE.execGen, true),
+    };
   }
 
   /** Map capacities, for metrics and the status page. */
@@ -301,6 +429,7 @@ export class ProfilerObject {
    * @returns The window's counts and stacks.
    */
   async flipAndDrain(): Promise<DrainResult> {
+    if (!this.#obj) throw new MapsClosedError("drain the sampler's maps");
     const drained = this.#generation;
     this.#generation ^= 1;
     const key = new Uint32Array([0]);
@@ -361,6 +490,7 @@ export class ProfilerObject {
           ),
           flags: view.getUint32(o + STACK_COUNT_KEY.flags, true),
           unwindError: view.getUint32(o + STACK_COUNT_KEY.unwindError, true),
+          instance: view.getUint32(o + STACK_COUNT_KEY.instance, true),
           count: Number(this.#countValues[i]),
         });
       }
@@ -429,6 +559,7 @@ export class ProfilerObject {
    * @returns Counter name -> total since load.
    */
   readCounters(): Map<string, number> {
+    if (!this.#obj) throw new MapsClosedError("read the BPF counters");
     const totals = new Map<string, number>();
     const rc = libbpf().bpf_map_lookup_elem(
       this.#fds.counters,
@@ -446,9 +577,27 @@ export class ProfilerObject {
     return totals;
   }
 
-  /** Detaches and unloads everything. Idempotent. */
+  /**
+   * Detaches and unloads everything. Idempotent. The unwind maps are marked closed first, so
+   * a table load still in flight is refused instead of writing to a closed (or reused) fd.
+   */
   close(): void {
     this.detach();
+    this.#unwindMaps.close();
+    if (this.#waiting) {
+      // An epoll_wait is still running on the blocking thread: close the epoll fd when it is
+      // back (it returns within its timeout), not under it.
+      const ep = this.#epollFd;
+      this.#waiting.finally(() => libc().close(ep));
+    } else if (this.#epollFd >= 0) {
+      libc().close(this.#epollFd);
+    }
+    this.#epollFd = -1;
+    const b = libbpf();
+    for (const link of this.#tracepointLinks) b.bpf_link__destroy(link);
+    this.#tracepointLinks = [];
+    this.#ring?.close();
+    this.#ring = undefined;
     if (this.#obj) {
       libbpf().bpf_object__close(this.#obj);
       this.#obj = null;

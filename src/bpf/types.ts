@@ -24,7 +24,7 @@ export const KERNEL_STACK = { size: 1024, len: 0, addrs: 8 } as const;
 
 /** sizeof(struct stack_count_key) and its field offsets. */
 export const STACK_COUNT_KEY = {
-  size: 64,
+  size: 72,
   pid: 0,
   tid: 4,
   userStackId: 8,
@@ -33,6 +33,7 @@ export const STACK_COUNT_KEY = {
   processComm: 40,
   flags: 56,
   unwindError: 60,
+  instance: 64,
 } as const;
 
 /** struct exec_mapping. */
@@ -47,7 +48,10 @@ export const EXEC_MAPPING = {
 } as const;
 
 /** struct process_mappings. */
-export const PROCESS_MAPPINGS = { size: 8 + 256 * 40, len: 0, mappings: 8 } as const;
+export const PROCESS_MAPPINGS = { size: 8 + 256 * 40, len: 0, instance: 4, mappings: 8 } as const;
+
+/** struct process_instance (the value of pid_to_instance). */
+export const PROCESS_INSTANCE = { size: 16, startNs: 0, id: 8, execGen: 12 } as const;
 
 /** struct unwind_row. */
 export const UNWIND_ROW = { size: 8, pc: 0, rule: 4 } as const;
@@ -63,7 +67,15 @@ export const UNWIND_RULE = {
 } as const;
 
 /** struct event. */
-export const EVENT = { size: 16, type: 0, pid: 4, ktimeNs: 8 } as const;
+export const EVENT = {
+  size: 32,
+  type: 0,
+  pid: 4,
+  ktimeNs: 8,
+  instance: 16,
+  execGen: 20,
+  startNs: 24,
+} as const;
 
 /** struct agent_config (the .rodata.config section). */
 export const AGENT_CONFIG = {
@@ -90,7 +102,7 @@ export const StackFlags = {
 export const MappingKind = { FP: 0, DWARF: 1, VDSO: 2, JIT: 3, PENDING: 4 } as const;
 
 /** enum event_type. */
-export const EventType = { NEW_PROCESS: 1, MAPPINGS_CHANGED: 2 } as const;
+export const EventType = { NEW_PROCESS: 1, MAPPINGS_CHANGED: 2, EXEC: 3, EXIT: 4 } as const;
 
 /** enum unwind_error, in value order: the `reason` label of unwind error metrics. */
 export const UNWIND_ERROR_NAMES = [
@@ -124,6 +136,9 @@ export const COUNTER_NAMES = [
   "fp_frames",
   "fp_fallback_frames",
   "fp_stopped",
+  "process_images",
+  "process_execs",
+  "process_exits",
 ] as const;
 
 /** A counter name. */

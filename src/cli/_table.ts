@@ -113,13 +113,36 @@ function int(min: number, max = Number.MAX_SAFE_INTEGER): (raw: string) => numbe
   return (raw) => parseInteger(raw, { min, max });
 }
 
-function duration(positive: boolean): (raw: string) => number {
+/**
+ * A duration flag's parser, bounded on both ends: a period of zero or a nanosecond spins the
+ * agent, and one past 2^31 - 1 ms overflows the timers that use it into a 1 ms period (so
+ * `--profiling-duration=1000000h` once made ~100 windows a second). The bounds are sane
+ * operating ranges, far inside both.
+ */
+function duration(minMs: number, maxMs: number): (raw: string) => number {
   return (raw) => {
     const ms = parseDuration(raw);
-    if (positive && ms === 0) throw new ValueError("expected a duration greater than 0");
+    if (ms < minMs || ms > maxMs) {
+      const range = minMs === 0
+        ? `of at most ${formatMs(maxMs)}`
+        : `from ${formatMs(minMs)} to ${formatMs(maxMs)}`;
+      throw new ValueError(`expected a duration ${range}`);
+    }
     return ms;
   };
 }
+
+/** A bound as the user would write it: 100ms, 1s, 10m, 24h. */
+function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
 
 const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 const LOG_FORMATS: readonly LogFormat[] = ["logfmt", "json"];
@@ -180,6 +203,29 @@ export const HELP_ROWS: readonly HelpRow[] = [
     help: ["Address to bind HTTP server to."],
     parse: (raw) => parseHostPort(raw, { allowEmptyHost: true, allowPortZero: true }),
     defaultValue: "127.0.0.1:7071",
+    feature: "the HTTP server",
+  })),
+  f(spec({
+    name: "http-allowed-hosts",
+    key: "httpAllowedHosts",
+    placeholder: "=HOST,...",
+    help: [
+      "Host names the HTTP server answers besides IP",
+      "addresses, localhost and the --http-address",
+      "host (DNS rebinding protection); * allows all.",
+    ],
+    parse: (raw, previous) => [...(previous ?? []), ...parseList(raw)],
+    defaultValue: [],
+    feature: "the HTTP server",
+  })),
+  f(boolSpec({
+    name: "http-raw-labels",
+    key: "httpRawLabels",
+    help: [
+      "Serve /?labels=raw: every process's labels",
+      "before relabeling, command lines included.",
+    ],
+    defaultValue: false,
     feature: "the HTTP server",
   })),
   { kind: "version", name: "version", help: ["Show application version."] },
@@ -252,7 +298,7 @@ export const HELP_ROWS: readonly HelpRow[] = [
     key: "profilingDurationMs",
     placeholder: "=10s",
     help: ["The agent profiling duration to use. Leave", "this empty to use the defaults."],
-    parse: duration(true),
+    parse: duration(SECOND, 10 * MINUTE),
     defaultValue: 10_000,
     feature: "the profiler",
   })),
@@ -272,7 +318,7 @@ export const HELP_ROWS: readonly HelpRow[] = [
     key: "profilingPerfEventBufferPollIntervalMs",
     placeholder: "=250ms",
     help: ["The interval at which the perf event buffer", "is polled for new events."],
-    parse: duration(true),
+    parse: duration(10, MINUTE),
     defaultValue: 250,
     feature: "the BPF event reader",
   })),
@@ -281,7 +327,7 @@ export const HELP_ROWS: readonly HelpRow[] = [
     key: "profilingPerfEventBufferProcessingIntervalMs",
     placeholder: "=100ms",
     help: ["The interval at which the perf event buffer", "is processed."],
-    parse: duration(true),
+    parse: duration(10, MINUTE),
     defaultValue: 100,
     feature: "the BPF event reader",
   })),
@@ -335,6 +381,32 @@ export const HELP_ROWS: readonly HelpRow[] = [
     defaultValue: "",
     feature: "the local store",
   })),
+  // Additions of this agent (Parca Agent has neither).
+  f(boolSpec({
+    name: "local-store-symbolize",
+    key: "localStoreSymbolize",
+    help: [
+      "Name native frames (function, file, line,",
+      "inline frames) in the profiles written to",
+      "the local store, so pprof needs no binaries.",
+      "An addition of this agent.",
+    ],
+    defaultValue: false,
+    feature: "local symbolization",
+  })),
+  f(spec({
+    name: "http-ui-history-size",
+    key: "httpUiHistorySize",
+    placeholder: '="16MiB"',
+    help: [
+      "Bytes of recent profiles kept in memory for",
+      "the flame graph UI (/ui); 0 turns the UI",
+      "off. An addition of this agent.",
+    ],
+    parse: parseSize,
+    defaultValue: 16 << 20,
+    feature: "the UI history",
+  })),
   f(spec({
     name: "remote-store-address",
     key: "remoteStoreAddress",
@@ -387,7 +459,7 @@ export const HELP_ROWS: readonly HelpRow[] = [
       "Leave this empty to use the default value of",
       "10s.",
     ],
-    parse: duration(true),
+    parse: duration(SECOND, 10 * MINUTE),
     defaultValue: 10_000,
     feature: "the remote store",
   })),
@@ -403,7 +475,7 @@ export const HELP_ROWS: readonly HelpRow[] = [
     key: "remoteStoreRpcUnaryTimeoutMs",
     placeholder: "=5m",
     help: ["Maximum timeout window for unary gRPC", "requests including retries."],
-    parse: duration(true),
+    parse: duration(100, HOUR),
     defaultValue: 300_000,
     feature: "the remote store",
   })),
@@ -465,7 +537,7 @@ export const HELP_ROWS: readonly HelpRow[] = [
     key: "debuginfoUploadTimeoutMs",
     placeholder: "=2m",
     help: ["The timeout duration to cancel upload", "requests."],
-    parse: duration(true),
+    parse: duration(SECOND, HOUR),
     defaultValue: 120_000,
     feature: "debuginfo upload",
   })),
@@ -475,7 +547,7 @@ export const HELP_ROWS: readonly HelpRow[] = [
     placeholder: "=5m",
     help: ["The duration to cache debuginfo upload", "responses for."],
     // 0 is meaningful here: do not cache the server's answers.
-    parse: duration(false),
+    parse: duration(0, 24 * HOUR),
     defaultValue: 300_000,
     feature: "debuginfo upload",
   })),

@@ -42,6 +42,16 @@ export interface AgentFlags {
   logFormat: LogFormat;
   /** `--http-address`, checked as `host:port`. @default "127.0.0.1:7071" */
   httpAddress: string;
+  /**
+   * `--http-allowed-hosts`: Host names the HTTP server answers besides IP addresses, localhost
+   * and the host of `--http-address` (an addition to the reference's flags). @default []
+   */
+  httpAllowedHosts: string[];
+  /**
+   * `--http-raw-labels`: serve `/?labels=raw`, the labels before relabeling (an addition to the
+   * reference's flags). @default false
+   */
+  httpRawLabels: boolean;
   /** `--node`. Defaults to this machine's host name. */
   node: string;
   /** `--config-path`; empty means no config file. @default "" */
@@ -70,6 +80,10 @@ export interface AgentFlags {
   metadataDisableCaching: boolean;
   /** `--local-store-directory`; empty means none. @default "" */
   localStoreDirectory: string;
+  /** `--local-store-symbolize` (this agent's own): write symbolized profiles. @default false */
+  localStoreSymbolize: boolean;
+  /** `--http-ui-history-size` (this agent's own) in bytes; 0 turns `/ui` off. @default 16 MiB */
+  httpUiHistorySize: number;
   /** `--remote-store-address`, `host:port`; empty means none. @default "" */
   remoteStoreAddress: string;
   /** `--remote-store-bearer-token`, or `$PARCA_BEARER_TOKEN`. A secret: never log it. @default "" */

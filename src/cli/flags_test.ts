@@ -47,6 +47,8 @@ Deno.test("defaultFlags() matches the seed's defaults", () => {
       logLevel: "info",
       logFormat: "logfmt",
       httpAddress: "127.0.0.1:7071",
+      httpAllowedHosts: [],
+      httpRawLabels: false,
       node: HOST,
       configPath: "",
       memlockRlimit: 0,
@@ -61,6 +63,8 @@ Deno.test("defaultFlags() matches the seed's defaults", () => {
       metadataContainerRuntimeSocketPath: "",
       metadataDisableCaching: false,
       localStoreDirectory: "",
+      localStoreSymbolize: false,
+      httpUiHistorySize: 16 << 20,
       remoteStoreAddress: "",
       remoteStoreBearerToken: "",
       remoteStoreBearerTokenFile: "",
@@ -214,8 +218,9 @@ Deno.test("parseFlags() parses Go durations into milliseconds", () => {
     ["1m0.5s", 60_500],
   ];
   for (const [raw, ms] of table) {
-    equal(run([`--profiling-duration=${raw}`]).profilingDurationMs, ms, raw);
+    equal(run([`--debuginfo-upload-cache-duration=${raw}`]).debuginfoUploadCacheMs, ms, raw);
   }
+  equal(run(["--profiling-duration=1m0.5s"]).profilingDurationMs, 60_500);
   equal(run(["--debuginfo-upload-cache-duration=0"]).debuginfoUploadCacheMs, 0);
 });
 
@@ -233,8 +238,33 @@ Deno.test("parseFlags() rejects malformed durations, naming the flag", () => {
     'invalid value "10x" for flag --profiling-duration: expected a duration like 10s, 250ms or 5m',
   );
   // A period of zero would spin; a cache time of zero is fine (tested above).
-  rejects(["--profiling-duration=0"], "profiling-duration", "greater than 0");
-  rejects(["--profiling-duration=0s"], "profiling-duration", "greater than 0");
+  rejects(["--profiling-duration=0"], "profiling-duration", "expected a duration from 1s to 10m");
+  rejects(["--profiling-duration=0s"], "profiling-duration", "from 1s to 10m");
+});
+
+// Issue 9: `--profiling-duration=1000000h` was accepted and overflowed the window timer into a
+// 1 ms period (~100 windows a second at 99 % CPU); a nanosecond period spins the same way.
+Deno.test("parseFlags() bounds every duration flag so that no timer can overflow or spin", () => {
+  const bounds: Array<[string, string, string]> = [
+    ["profiling-duration", "1s", "10m"],
+    ["profiling-perf-event-buffer-poll-interval", "10ms", "1m"],
+    ["profiling-perf-event-buffer-processing-interval", "10ms", "1m"],
+    ["remote-store-batch-write-interval", "1s", "10m"],
+    ["remote-store-rpc-unary-timeout", "100ms", "1h"],
+    ["debuginfo-upload-timeout-duration", "1s", "1h"],
+  ];
+  for (const [flag, min, max] of bounds) {
+    run([`--${flag}=${min}`]);
+    run([`--${flag}=${max}`]);
+    for (const bad of ["1000000h", "2562047h", "1ns", "24h1ns"]) {
+      rejects([`--${flag}=${bad}`], flag, `expected a duration from ${min} to ${max}`);
+    }
+  }
+  rejects(
+    ["--debuginfo-upload-cache-duration=1000000h"],
+    "debuginfo-upload-cache-duration",
+    "expected a duration of at most 24h",
+  );
 });
 
 Deno.test("parseFlags() parses integers strictly, within their ranges", () => {
@@ -499,10 +529,25 @@ Deno.test("helpText() contains every line of seed-help.txt, in order, plus only 
   }
   equal(j, want.length, `seed line not found in order: ${want[j]}`);
   deepStrictEqual(extra, [
+    // Additions to the reference's flags (issue 9).
+    "--http-allowed-hosts=HOST,...",
+    "Host names the HTTP server answers besides IP",
+    "addresses, localhost and the --http-address",
+    "host (DNS rebinding protection); * allows all.",
+    "--http-raw-labels Serve /?labels=raw: every process's labels",
+    "before relabeling, command lines included.",
     "A Go runtime setting with no meaning in this",
     "agent; accepted for compatibility and ignored.",
     "A Go runtime setting with no meaning in this",
     "agent; accepted for compatibility and ignored.",
+    "--local-store-symbolize Name native frames (function, file, line,",
+    "inline frames) in the profiles written to",
+    "the local store, so pprof needs no binaries.",
+    "An addition of this agent.",
+    '--http-ui-history-size="16MiB"',
+    "Bytes of recent profiles kept in memory for",
+    "the flame graph UI (/ui); 0 turns the UI",
+    "off. An addition of this agent.",
     "This agent never sends usage analytics",
     "anywhere; accepted for compatibility.",
   ]);

@@ -5,19 +5,20 @@
  * Finding the file to upload for a build ID: a separate debug file when one is installed, else
  * the binary itself.
  *
- * The paths come partly from the profiled process (its binary's path, its `.gnu_debuglink`) and
- * are looked up inside its root (`/proc/PID/root`), where an absolute symlink resolves against
- * the agent's own root. So a hostile process could point a candidate path at any file of the
- * host, and the agent, running as root, would upload it. Every candidate is therefore checked by
- * content before it is used: it must be a regular ELF file (opened non-blocking, so a FIFO cannot
- * hang the agent) whose GNU build ID is the wanted one, or, for a `.gnu_debuglink` candidate,
- * whose CRC32 is the one the binary names (and whose build ID, when it has one, matches). A host
- * file can only pass by being that very debug file.
+ * The paths come partly from the profiled process (its binary's path, its `.gnu_debuglink`, the
+ * symlinks in its tree). Each candidate is opened with `openInRoot` (src/safefs): resolved inside
+ * the process's root (`/proc/PID/root`) as the process itself would resolve it, so no symlink,
+ * `..` or magic link leads to a host file, and checked to be a regular file of an uploadable size
+ * before it is opened at all, so no device is opened and no FIFO waited on. Then it is checked by
+ * content: an ELF file whose GNU build ID is the wanted one, or, for a `.gnu_debuglink`
+ * candidate, whose CRC32 is the one the binary names (and whose build ID, when it has one,
+ * matches).
  *
  * @module
  */
 
 import { elfBuildId, FileElfSource } from "../process/mod.ts";
+import { openInRoot, openRegularFile, type SafeFile } from "../safefs/mod.ts";
 import { fileCrc32, readDebuglink } from "./_debuglink.ts";
 
 /** Largest file the agent uploads: the Parca server's default `--debuginfo-upload-max-size`. */
@@ -38,7 +39,7 @@ export interface FoundFile {
 
 /** What {@link findDebuginfo} needs to know about one mapping. */
 export interface FindRequest {
-  /** Root of the process's file system view: `/proc/PID/root`; "" (the agent's root) in tests. */
+  /** Root of the process's file system view: `/proc/PID/root`; "" means the agent's own root. */
   root: string;
   /** Debug directories to search, in order (`--debuginfo-directories`). */
   directories: readonly string[];
@@ -71,23 +72,32 @@ function join(...parts: string[]): string {
   return parts.join("/").replace(/\/{2,}/g, "/");
 }
 
-/** Opens a candidate if it is a regular ELF file of an uploadable size; undefined otherwise. */
-function openCandidate(path: string): FileElfSource | undefined {
-  let f: FileElfSource;
+/** Checks that a safely opened file is ELF; wraps it, or closes it and returns undefined. */
+function elfOrClose(f: SafeFile): FileElfSource | undefined {
+  const src = new FileElfSource(f.fd, f.size, true);
+  const magic = src.readAt(0, 4);
+  if (
+    magic.length < 4 || magic[0] !== 0x7f || magic[1] !== 0x45 || magic[2] !== 0x4c ||
+    magic[3] !== 0x46
+  ) {
+    src.close();
+    return undefined;
+  }
+  return src;
+}
+
+/**
+ * Opens a candidate inside the process's root if it is a regular ELF file of an uploadable size
+ * (see the module doc); undefined otherwise.
+ */
+function openCandidate(root: string, path: string): FileElfSource | undefined {
   try {
-    f = FileElfSource.open(path);
+    return elfOrClose(
+      openInRoot(root === "" ? "/" : root, path, { maxBytes: MAX_DEBUGINFO_BYTES }),
+    );
   } catch {
     return undefined;
   }
-  const magic = f.readAt(0, 4);
-  if (
-    f.size > MAX_DEBUGINFO_BYTES || magic.length < 4 || magic[0] !== 0x7f || magic[1] !== 0x45 ||
-    magic[2] !== 0x4c || magic[3] !== 0x46
-  ) {
-    f.close();
-    return undefined;
-  }
-  return f;
 }
 
 /**
@@ -114,11 +124,12 @@ export function findDebuginfo(req: FindRequest, log?: FinderLogger): FoundFile |
     return id?.kind === "gnu" && id.id === buildId;
   };
   const tryPath = (
-    path: string,
+    inRoot: string,
     how: FoundHow,
     accept: (f: FileElfSource) => boolean,
   ): FoundFile | undefined => {
-    const f = openCandidate(path);
+    const path = join(root, inRoot);
+    const f = openCandidate(root, inRoot);
     if (!f) return undefined;
     let ok = false;
     try {
@@ -134,13 +145,13 @@ export function findDebuginfo(req: FindRequest, log?: FinderLogger): FoundFile |
 
   for (const dir of req.directories) {
     if (!gnu || hasDotDot(dir)) continue;
-    const p = join(root, dir, ".build-id", buildId.slice(0, 2), `${buildId.slice(2)}.debug`);
+    const p = join(dir, ".build-id", buildId.slice(0, 2), `${buildId.slice(2)}.debug`);
     const found = tryPath(p, "build-id", sameId);
     if (found) return found;
   }
   for (const dir of req.directories) {
     if (!gnu || hasDotDot(dir)) continue;
-    const found = tryPath(join(root, dir, buildId, "debuginfo"), "debuginfo-dir", sameId);
+    const found = tryPath(join(dir, buildId, "debuginfo"), "debuginfo-dir", sameId);
     if (found) return found;
   }
 
@@ -159,13 +170,13 @@ export function findDebuginfo(req: FindRequest, log?: FinderLogger): FoundFile |
       return !(gnu && id?.kind === "gnu" && id.id !== buildId);
     };
     const places = [
-      join(root, bindir, link.name),
-      join(root, bindir, ".debug", link.name),
-      ...req.directories.filter((d) => !hasDotDot(d)).map((d) => join(root, d, bindir, link.name)),
+      join(bindir, link.name),
+      join(bindir, ".debug", link.name),
+      ...req.directories.filter((d) => !hasDotDot(d)).map((d) => join(d, bindir, link.name)),
     ];
     for (const p of places) {
       // The binary itself may be named by its own link; it is uploaded as "binary" instead.
-      if (p === join(root, req.binaryPath)) continue;
+      if (p === join(req.binaryPath)) continue;
       const found = tryPath(p, "debuglink", crcMatches);
       if (found) return found;
     }
@@ -173,7 +184,7 @@ export function findDebuginfo(req: FindRequest, log?: FinderLogger): FoundFile |
   }
   if (!gnu) return undefined;
   const base = req.binaryPath.slice(bindir.length + 1);
-  return tryPath(join(root, bindir, `${base}.debug`), "next-to-binary", sameId);
+  return tryPath(join(bindir, `${base}.debug`), "next-to-binary", sameId);
 }
 
 /**
@@ -189,14 +200,27 @@ export function openMappedBinary(
   pid: number,
   mapping: { start: number; limit: number; path: string; buildId: string },
 ): FoundFile | undefined {
-  const candidates = [
-    `/proc/${pid}/map_files/${mapping.start.toString(16)}-${mapping.limit.toString(16)}`,
-  ];
+  // map_files is a magic link to the mapped file itself: followed on purpose, but checked to be
+  // a regular file before it is opened (a mapped device would otherwise be opened). The
+  // fallback path is resolved inside the process's root.
+  const candidates: Array<[string, () => SafeFile]> = [];
+  const mapFiles = `/proc/${pid}/map_files/${mapping.start.toString(16)}-${
+    mapping.limit.toString(16)
+  }`;
+  candidates.push([mapFiles, () => openRegularFile(mapFiles, MAX_DEBUGINFO_BYTES)]);
   if (mapping.path.startsWith("/") && !hasDotDot(mapping.path)) {
-    candidates.push(`/proc/${pid}/root${mapping.path}`);
+    candidates.push([
+      `/proc/${pid}/root${mapping.path}`,
+      () => openInRoot(`/proc/${pid}/root`, mapping.path, { maxBytes: MAX_DEBUGINFO_BYTES }),
+    ]);
   }
-  for (const path of candidates) {
-    const f = openCandidate(path);
+  for (const [path, open] of candidates) {
+    let f: FileElfSource | undefined;
+    try {
+      f = elfOrClose(open());
+    } catch {
+      f = undefined;
+    }
     if (!f) continue;
     let id;
     try {

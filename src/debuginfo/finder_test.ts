@@ -1,8 +1,9 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { elfBuildId, FileElfSource } from "../process/mod.ts";
+import { OpenWatch } from "../../tests/_lib/inotify.ts";
 import { fileCrc32, readDebuglink } from "./_debuglink.ts";
 import { findDebuginfo, type FindRequest, openMappedBinary } from "./finder.ts";
 
@@ -190,3 +191,81 @@ function findBytes(hay: Uint8Array, needle: Uint8Array): number {
   }
   return -1;
 }
+
+/** A process chrooted into `dir` (python chroots itself, then sleeps), and its pid. */
+async function chrooted(dir: string): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = new Deno.Command("python3", {
+    args: [
+      "-c",
+      `import os,sys,time; os.chroot(sys.argv[1]); os.chdir("/"); print("in", flush=True); time.sleep(60)`,
+      dir,
+    ],
+    stdout: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read(); // "in": the chroot is done.
+  reader.releaseLock();
+  return {
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel();
+    },
+  };
+}
+
+// Issue 9: a chrooted process whose /usr/lib/debug/.build-id/...debug is a symlink to the host's
+// /etc/shadow (or is a device node) made the agent open them (inotify saw open and read).
+Deno.test({
+  name: "findDebuginfo opens nothing outside a chrooted process's root, and no device node",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const { dir, bin, debug, id } = await fixture();
+    const root = `${dir}/chroot`;
+    const secret = `${dir}/host-secret`;
+    const hostDevice = `${dir}/host-null`;
+    await Deno.mkdir(root);
+    const proc = await chrooted(root);
+    try {
+      await Deno.writeTextFile(secret, "root:$6$hash:19000:0:99999:7:::\n");
+      await sh("mknod", [hostDevice, "c", "1", "3"]);
+      const bid = `${root}/usr/lib/debug/.build-id/${id.slice(0, 2)}`;
+      await Deno.mkdir(bid, { recursive: true });
+      const target = `${bid}/${id.slice(2)}.debug`;
+      await Deno.mkdir(`${root}/usr/bin`, { recursive: true });
+      await Deno.copyFile(bin, `${root}/usr/bin/app`);
+      using binary = FileElfSource.open(bin);
+      const req: FindRequest = {
+        root: `/proc/${proc.pid}/root`,
+        directories: ["/usr/lib/debug"],
+        binaryPath: "/usr/bin/app",
+        buildId: id,
+        buildIdKind: "gnu",
+        binary,
+      };
+      for (const plant of ["link to host file", "link to host device", "device node"]) {
+        await Deno.remove(target).catch(() => {});
+        await Deno.remove(`${root}/usr/bin/app.debug`).catch(() => {});
+        if (plant === "link to host file") await Deno.symlink(secret, target);
+        if (plant === "link to host device") await Deno.symlink(hostDevice, target);
+        if (plant === "device node") await sh("mknod", [target, "c", "1", "3"]);
+        // The next-to-binary candidate too: a relative link climbing out of the root.
+        await Deno.symlink(`../../../../../../..${secret}`, `${root}/usr/bin/app.debug`);
+        const watched = [secret, hostDevice, ...(plant === "device node" ? [target] : [])];
+        using watch = new OpenWatch(watched);
+        strictEqual(findDebuginfo(req), undefined, plant);
+        deepStrictEqual(watch.events(), [], `${plant}: nothing opened`);
+      }
+      // The genuine debug file inside the root is found through the same paths.
+      await Deno.remove(target);
+      await Deno.copyFile(debug, target);
+      const found = findDebuginfo(req);
+      strictEqual(found?.how, "build-id");
+      found?.file.close();
+    } finally {
+      await proc.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -20,13 +20,14 @@ function errorCell(e: string | undefined): string {
  *
  * @param s The status to show.
  * @param now The current time in ms, for the "N s ago" columns.
- * @param options `rawLabels`: show each process's labels before relabeling (`/?labels=raw`).
+ * @param options `rawLabels`: show each process's labels before relabeling (`/?labels=raw`);
+ *   `rawLabelsEnabled`: whether that view is on at all (`--http-raw-labels`), for the link to it.
  * @returns The complete HTML page.
  */
 export function renderStatusPage(
   s: StatusSnapshot,
   now: number,
-  options: { rawLabels?: boolean } = {},
+  options: { rawLabels?: boolean; rawLabelsEnabled?: boolean } = {},
 ): string {
   const parts: string[] = [];
   parts.push(`<h1>Profiler agent</h1>`);
@@ -58,6 +59,7 @@ export function renderStatusPage(
         ).join(",")
       }}`;
     const href = "/query?debug=1&query=" + encodeURIComponent(selector);
+    const flame = "/ui?query=" + encodeURIComponent(selector);
     const labels = raw ? p.rawLabels ?? {} : p.labels;
     return `<tr><td class="num">${escapeHtml(p.pid)}</td>
 <td>${labelChips(labels, raw ? [] : ["__name__", "pid"])}</td><td class="num">${
@@ -67,14 +69,20 @@ export function renderStatusPage(
       escapeHtml(p.status === "dropped" ? "dropped by config" : p.status)
     }</td>
 <td>${errorCell(p.lastError)}</td><td>${
-      p.status === "dropped" ? "" : `<a href="${escapeHtml(href)}">Show next profile</a>`
+      p.status === "dropped"
+        ? ""
+        : `<a href="${escapeHtml(href)}">Show next profile</a>${
+          s.ui ? ` · <a class="flame" href="${escapeHtml(flame)}">Flame graph</a>` : ""
+        }`
     }</td></tr>`;
   });
   parts.push(`<h2>Processes (${processes.length})</h2>
 <p>${
     raw
       ? `Labels before relabeling. <a href="/">Show final labels</a>`
-      : `Final labels. <a href="/?labels=raw">Show labels before relabeling</a>`
+      : options.rawLabelsEnabled
+      ? `Final labels. <a href="/?labels=raw">Show labels before relabeling</a>`
+      : `Final labels.`
   }</p>
 <table><thead><tr><th>PID</th><th>Labels</th><th>Samples</th><th>Status</th><th>Last error</th>
 <th></th></tr></thead>
@@ -100,7 +108,8 @@ ${flags.join("\n")}
 </tbody></table>`);
 
   parts.push(`<h2>Links</h2>
-<ul><li><a href="/metrics">/metrics</a></li><li><a href="/healthy">/healthy</a></li>
+<ul>${s.ui ? `<li><a href="/ui">/ui</a> (flame graph of every process)</li>` : ""}
+<li><a href="/metrics">/metrics</a></li><li><a href="/healthy">/healthy</a></li>
 <li><a href="/ready">/ready</a></li></ul>`);
 
   return htmlPage("Profiler agent status", parts.join("\n"));

@@ -11,6 +11,11 @@
  * since process names and command lines are chosen by whoever runs a process, and are served
  * with a Content-Security-Policy that forbids scripts.
  *
+ * Connections are accepted by the server's own loop ({@link DEFAULT_CONNECTION_LIMITS}): bounded
+ * in number, closed when request headers are slow to come or a response is not read, and an
+ * accept failure (EMFILE) never ends the listener. Requests whose `Host` is not the agent's are
+ * refused (DNS rebinding). Further routes (a UI) are passed in `routes`.
+ *
  * @example Serving the status page and profiles
  * ```ts
  * import { ProfileBus, startHttpServer } from "./mod.ts";
@@ -41,13 +46,17 @@
  * @module
  */
 
+export { escapeHtml, htmlPage, labelChips } from "./_html.ts";
 export { ProfileBus, type PublishedProfile } from "./profile_bus.ts";
 export { type Matcher, matches, type MatchType, parseSelector, SelectorError } from "./selector.ts";
 export {
   type HttpServer,
   type HttpServerOptions,
+  MAX_QUERY_WAITS,
   parseListenAddress,
+  type RouteHandler,
   startHttpServer,
   type StatusSnapshot,
   type StatusSource,
 } from "./server.ts";
+export { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./_connections.ts";

@@ -1,7 +1,17 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
+import { MatchBudget, MatchBudgetExceeded } from "../labels/mod.ts";
 import { type Matcher, matches } from "./selector.ts";
+
+/**
+ * Regex matching work one `/query` may cause over its whole wait, in {@link MatchBudget} units
+ * (program size × input characters). RE2 runs at 60,000 units/ms or more on this machine's
+ * slowest patterns (docs/security.md), so a query costs the event loop 70 ms at the very most,
+ * while an ordinary selector (`comm=~"post.*"`: 10 instructions × 16 characters) can still be
+ * tried against some 25,000 profiles.
+ */
+export const QUERY_MATCH_BUDGET = 4_000_000;
 
 /** One profile as the profiler produced it, offered to whoever waits on a {@link ProfileBus}. */
 export interface PublishedProfile {
@@ -11,11 +21,18 @@ export interface PublishedProfile {
   pprof: Uint8Array;
   /** The decoded profile, for the text dump of `/query?debug=1`. */
   profile: unknown;
+  /**
+   * Symbolizes a copy (`/query?symbolize=1`): its native frames named locally. Absent when the
+   * agent cannot symbolize.
+   */
+  symbolized?: () => Promise<{ pprof: Uint8Array; profile: unknown }>;
 }
 
 interface Waiter {
   matchers: readonly Matcher[];
+  budget: MatchBudget;
   deliver(p: PublishedProfile): void;
+  fail(e: Error): void;
 }
 
 /**
@@ -23,7 +40,9 @@ interface Waiter {
  *
  * Nothing is kept: like the reference agent's `/query`, a waiter gets the next matching profile
  * published after it started waiting, or nothing. That keeps memory flat however many profiles
- * pass through, and publishing costs one label match per waiting request.
+ * pass through, and publishing costs one label match per waiting request. The regex work each
+ * waiter may cause is bounded ({@link QUERY_MATCH_BUDGET}): a waiter whose selector needs more
+ * fails with `MatchBudgetExceeded`, so no selector can hold up the profiler that publishes.
  *
  * @example Waiting for the next profile of a process
  * ```ts
@@ -52,7 +71,15 @@ export class ProfileBus {
   publish(p: PublishedProfile): void {
     if (this.#waiters.size === 0) return;
     for (const w of [...this.#waiters]) {
-      if (matches(w.matchers, p.labels)) w.deliver(p);
+      let ok: boolean;
+      try {
+        ok = matches(w.matchers, p.labels, w.budget);
+      } catch (e) {
+        if (!(e instanceof MatchBudgetExceeded)) throw e;
+        w.fail(e);
+        continue;
+      }
+      if (ok) w.deliver(p);
     }
   }
 
@@ -62,12 +89,15 @@ export class ProfileBus {
    * @param matchers The selector, from `parseSelector`; empty matches any profile.
    * @param timeoutMs How long to wait before giving up.
    * @param signal Stops the wait early: the promise then rejects with `signal.reason`.
+   * @param budget Matching work allowed over the whole wait.
    * @returns The profile, or `undefined` when none matched within `timeoutMs`.
+   * @throws {MatchBudgetExceeded} (as a rejection) When matching needed more than the budget.
    */
   next(
     matchers: readonly Matcher[],
     timeoutMs: number,
     signal?: AbortSignal,
+    budget: number = QUERY_MATCH_BUDGET,
   ): Promise<PublishedProfile | undefined> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
@@ -80,9 +110,14 @@ export class ProfileBus {
       };
       const waiter: Waiter = {
         matchers,
+        budget: new MatchBudget(budget),
         deliver(p) {
           done();
           resolve(p);
+        },
+        fail(e) {
+          done();
+          reject(e);
         },
       };
       const onAbort = (): void => {

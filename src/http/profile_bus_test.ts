@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { equal, rejects } from "node:assert/strict";
+import { MatchBudgetExceeded } from "../labels/mod.ts";
 import { ProfileBus, type PublishedProfile } from "./profile_bus.ts";
 import { parseSelector } from "./selector.ts";
 
@@ -102,5 +103,19 @@ Deno.test("ProfileBus.next() removes its abort listener however the wait ends", 
   await delivered;
   await timedOut;
   equal(listeners, 0);
+  equal(bus.listenerCount, 0);
+});
+
+Deno.test("ProfileBus.next() fails a waiter whose selector needs more matching than allowed", async () => {
+  const bus = new ProfileBus();
+  const matchers = parseSelector('{pid=~"1.*"}');
+  const costly = bus.next(matchers, 5000, undefined, matchers[0].regex!.cost("2") * 2);
+  const cheap = bus.next(parseSelector('{pid="1"}'), 5000);
+  bus.publish(profile("2"));
+  bus.publish(profile("2"));
+  equal(bus.listenerCount, 2);
+  bus.publish(profile("1"));
+  await rejects(costly, MatchBudgetExceeded);
+  equal((await cheap)?.labels.pid, "1");
   equal(bus.listenerCount, 0);
 });

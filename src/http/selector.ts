@@ -1,6 +1,13 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
+import { compileAnchored, type MatchBudget, type Re2, Re2SyntaxError } from "../labels/mod.ts";
+
+/** Longest selector accepted, in characters: a selector is typed by a person or a tool. */
+export const MAX_SELECTOR_LENGTH = 4096;
+/** Largest RE2 program of one selector regex: bounds the work of each match per character. */
+export const MAX_PROGRAM_SIZE = 2000;
+
 /** How a {@link Matcher} compares a label value: Prometheus' four operators. */
 export type MatchType = "=" | "!=" | "=~" | "!~";
 
@@ -12,8 +19,8 @@ export interface Matcher {
   readonly type: MatchType;
   /** The value after unquoting; for `=~` and `!~` the regex source as written. */
   readonly value: string;
-  /** For `=~` and `!~`: the compiled, fully anchored regex. */
-  readonly regex?: RegExp;
+  /** For `=~` and `!~`: the compiled, fully anchored RE2 regex. */
+  readonly regex?: Re2;
 }
 
 /**
@@ -63,9 +70,9 @@ const SIMPLE_ESCAPES: Record<string, string> = {
  * Parses a Prometheus label selector such as `{pid="12", comm=~"post.*", container!=""}`.
  *
  * The braces are required; `{}` selects everything. Values are Go strings (double or single
- * quotes with Go escapes, or raw backtick strings), as in PromQL. Regexes use RE2 syntax and are
- * anchored at both ends; JavaScript-only constructs (lookaround, backreferences) are rejected
- * because the same selector must mean the same thing to a Prometheus or Parca server.
+ * quotes with Go escapes, or raw backtick strings), as in PromQL. Regexes are RE2's (Go syntax,
+ * matched in linear time, so no selector can make matching take exponential time) and anchored at
+ * both ends, so the same selector means the same thing to a Prometheus or Parca server.
  *
  * @example Parsing a selector
  * ```ts
@@ -79,6 +86,12 @@ const SIMPLE_ESCAPES: Record<string, string> = {
  * @throws {SelectorError} When the text is not a valid selector.
  */
 export function parseSelector(input: string): Matcher[] {
+  if (input.length > MAX_SELECTOR_LENGTH) {
+    throw new SelectorError(
+      `selector is ${input.length} characters long, more than the ${MAX_SELECTOR_LENGTH} allowed`,
+      MAX_SELECTOR_LENGTH + 1,
+    );
+  }
   return new Parser(input).parse();
 }
 
@@ -95,9 +108,15 @@ export function parseSelector(input: string): Matcher[] {
  *
  * @param matchers Matchers from {@link parseSelector}; an empty list matches everything.
  * @param labels The label set to test.
+ * @param budget Pays for the regex matches, when given: the work a request may cause is bounded.
  * @returns `true` when every matcher accepts the label set.
+ * @throws {MatchBudgetExceeded} When the budget cannot pay for a regex match.
  */
-export function matches(matchers: readonly Matcher[], labels: Record<string, string>): boolean {
+export function matches(
+  matchers: readonly Matcher[],
+  labels: Record<string, string>,
+  budget?: MatchBudget,
+): boolean {
   for (const m of matchers) {
     // Own properties only: a label named "constructor" must not read Object.prototype.
     const v = Object.hasOwn(labels, m.name) ? labels[m.name] : "";
@@ -110,10 +129,10 @@ export function matches(matchers: readonly Matcher[], labels: Record<string, str
         ok = v !== m.value;
         break;
       case "=~":
-        ok = m.regex!.test(v);
+        ok = m.regex!.test(v, budget);
         break;
       case "!~":
-        ok = !m.regex!.test(v);
+        ok = !m.regex!.test(v, budget);
         break;
     }
     if (!ok) return false;
@@ -260,114 +279,24 @@ class Parser {
   }
 }
 
-/**
- * Compiles an RE2 pattern to an anchored JavaScript regex with the `u` flag, after rewriting the
- * few RE2 spellings JavaScript lacks and refusing the JavaScript constructs RE2 lacks.
- */
-function compileRegex(pattern: string, column: number): RegExp {
-  const fail = (detail: string): never => {
-    throw new SelectorError(`regex ${JSON.stringify(pattern)}: ${detail}`, column);
-  };
-  let source = translate(pattern, fail);
-  // RE2 applies "(?i)" to the rest of the enclosing group; JavaScript only has the "(?i:...)"
-  // modifier group, which is the same thing when the flags open the pattern.
-  const flags = /^\(\?([ims]*(?:-[ims]*)?)\)/.exec(pattern);
-  if (flags) source = `(?${flags[1]}:${source.slice(flags[0].length)})`;
+/** Compiles a selector regex on RE2, refusing programs too large to match cheaply. */
+function compileRegex(pattern: string, column: number): Re2 {
+  let re: Re2;
   try {
-    return new RegExp(`^(?:${source})$`, "u");
+    re = compileAnchored(pattern);
   } catch (e) {
-    // V8 says "Invalid regular expression: /<source>/u: <reason>": keep only the reason.
-    const reason = String((e as Error).message).split(": ").at(-1) ?? "";
-    return fail(reason.charAt(0).toLowerCase() + reason.slice(1));
+    if (!(e instanceof Re2SyntaxError)) throw e;
+    throw new SelectorError(
+      `regex ${JSON.stringify(pattern)}: ${e.message.replace(/^error parsing regexp: /, "")}`,
+      column,
+    );
   }
-}
-
-const REPEAT = /^\{\d+(?:,\d*)?\}/;
-
-/** Rewrites RE2 syntax to JavaScript `u`-flag syntax, keeping the leading flags group as is. */
-function translate(pattern: string, fail: (detail: string) => never): string {
-  let out = "";
-  let i = 0;
-  let inClass = false;
-  while (i < pattern.length) {
-    const c = pattern[i];
-    if (c === "\\") {
-      const d = pattern[i + 1];
-      if (d === undefined) fail("trailing backslash");
-      if ((d >= "1" && d <= "9") || d === "k") {
-        fail(`backreference "\\${d}" is not supported (RE2 syntax)`);
-      }
-      if (d === "p" || d === "P") {
-        const cls = /^\\[pP](?:\{(\^?)([A-Za-z_]+)\}|([A-Za-z]))/.exec(pattern.slice(i));
-        if (!cls) fail(`bad Unicode class escape "\\${d}"`);
-        // RE2 writes "\pL" and "\p{Greek}"; JavaScript wants "\p{L}" and
-        // "\p{Script=Greek}". One- and two-letter names are general categories in both.
-        const name = cls![2] ?? cls![3];
-        const negated = (d === "P") !== (cls![1] === "^");
-        out += `\\${negated ? "P" : "p"}{${name.length <= 2 ? name : `Script=${name}`}}`;
-        i += cls![0].length;
-        continue;
-      }
-      // RE2 lets any ASCII punctuation be escaped; the u flag allows only its syntax characters.
-      if (/[!-/:-@[-`{-~]/.test(d)) out += "\\x" + d.charCodeAt(0).toString(16).padStart(2, "0");
-      else out += c + d;
-      i += 2;
-      continue;
-    }
-    if (inClass) {
-      if (c === "]") inClass = false;
-      out += c;
-      i++;
-      continue;
-    }
-    if (c === "[") {
-      inClass = true;
-      out += c;
-      i++;
-      if (pattern[i] === "^") out += pattern[i++];
-      // In RE2 a "]" right after "[" or "[^" is a literal; in JavaScript it closes the class.
-      if (pattern[i] === "]") {
-        out += "\\]";
-        i++;
-      }
-      continue;
-    }
-    if (c === "(" && pattern[i + 1] === "?") {
-      const rest = pattern.slice(i + 2);
-      if (rest.startsWith("=") || rest.startsWith("!")) {
-        fail(`lookahead "(?${rest[0]}" is not supported (RE2 syntax)`);
-      }
-      if (rest.startsWith("<=") || rest.startsWith("<!")) {
-        fail(`lookbehind "(?${rest.slice(0, 2)}" is not supported (RE2 syntax)`);
-      }
-      if (rest.startsWith("P=")) fail(`backreference "(?P=" is not supported (RE2 syntax)`);
-      if (rest.startsWith("P<")) {
-        out += "(?<"; // RE2's Python-style named group.
-        i += 4;
-        continue;
-      }
-      const flags = /^([a-zA-Z]*(?:-[a-zA-Z]*)?)([:)])/.exec(rest);
-      if (flags && flags[1] !== "") {
-        if (/[^ims-]/.test(flags[1])) fail(`flags "(?${flags[1]}" are not supported`);
-        if (flags[2] === ")" && i !== 0) {
-          fail(`flags "(?${flags[1]})" are only supported at the start`);
-        }
-      }
-    }
-    if (c === "{") {
-      const repeat = REPEAT.exec(pattern.slice(i));
-      // Not a repeat: RE2 reads the brace as a literal, the u flag as an error.
-      out += repeat ? repeat[0] : "\\{";
-      i += repeat ? repeat[0].length : 1;
-      continue;
-    }
-    if (c === "}" || c === "]") {
-      out += "\\" + c; // Outside a class and a repeat these are literals in RE2.
-      i++;
-      continue;
-    }
-    out += c;
-    i++;
+  if (re.programSize > MAX_PROGRAM_SIZE) {
+    throw new SelectorError(
+      `regex ${JSON.stringify(pattern)}: compiles to ${re.programSize} instructions, more than ` +
+        `the ${MAX_PROGRAM_SIZE} allowed`,
+      column,
+    );
   }
-  return out;
+  return re;
 }

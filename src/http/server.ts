@@ -1,9 +1,13 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
+import { MatchBudgetExceeded } from "../labels/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { registry } from "../metrics/mod.ts";
+import { type ConnectionLimits, ConnectionServer } from "./_connections.ts";
+import { HostCheck } from "./_host.ts";
 import { escapeHtml, htmlPage, labelChips } from "./_html.ts";
+import { httpMetrics } from "./_metrics.ts";
 import { renderStatusPage } from "./_status_page.ts";
 import type { ProfileBus } from "./profile_bus.ts";
 import { type Matcher, parseSelector, SelectorError } from "./selector.ts";
@@ -48,6 +52,8 @@ export interface StatusSnapshot {
   flags: Array<[string, string]>;
   /** The local store directory, when the local store is on. */
   localStore?: string;
+  /** Whether the flame graph UI (`/ui`) is on: the page links each process to it. */
+  ui?: boolean;
 }
 
 /** Options of {@link startHttpServer}. */
@@ -64,7 +70,24 @@ export interface HttpServerOptions {
   renderProfileText: (profile: unknown) => string;
   /** Shuts the server down when aborted. */
   signal?: AbortSignal;
+  /**
+   * Whether `/?labels=raw` shows the labels before relabeling (`--http-raw-labels`). They hold
+   * every process's full command line and environment-derived metadata, which `hidepid` would
+   * hide from other users, so they are off by default.
+   *
+   * @default {false}
+   */
+  rawLabels?: boolean;
+  /** Host names answered besides IP literals, localhost and the listen host (`--http-allowed-hosts`). */
+  allowedHosts?: readonly string[];
+  /** Bounds of connections and their timeouts; the defaults suit the agent. */
+  limits?: Partial<ConnectionLimits>;
+  /** More routes (path → handler), e.g. a UI; they answer GET and HEAD like the built-in ones. */
+  routes?: ReadonlyMap<string, RouteHandler>;
 }
+
+/** Answers GET and HEAD on one path; `url` is the request's parsed URL. */
+export type RouteHandler = (req: Request, url: URL) => Response | Promise<Response>;
 
 /** A running HTTP server. */
 export interface HttpServer {
@@ -143,8 +166,6 @@ function html(body: string): Response {
   return respond(200, body, "text/html; charset=utf-8");
 }
 
-const ROUTES = new Set(["/", "/query", "/metrics", "/healthy", "/ready", "/favicon.ico"]);
-
 /**
  * Starts the agent's HTTP server: the status page, `/query`, `/metrics`, `/healthy`, `/ready`.
  *
@@ -171,38 +192,11 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
 
 function start(opts: HttpServerOptions): HttpServer {
   const { hostname, port } = parseListenAddress(opts.address);
-  // Aborted on shutdown so /query requests stop waiting: Deno's shutdown() waits for every
-  // in-flight response, and a wait may last a whole profiling window.
+  // Aborted on shutdown so /query requests stop waiting: shutdown waits for in-flight responses,
+  // and a wait may last a whole profiling window.
   const closing = new AbortController();
   const queryTimeoutMs = Math.max(0, opts.profilingDurationMs) + 1000;
-
-  const handler = async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
-    if (!ROUTES.has(url.pathname)) return text(404, "404 page not found");
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      const res = text(405, `method ${req.method} not allowed`);
-      res.headers.set("Allow", "GET, HEAD");
-      return res;
-    }
-    switch (url.pathname) {
-      case "/":
-        return html(
-          renderStatusPage(opts.status.snapshot(), Date.now(), {
-            rawLabels: url.searchParams.get("labels") === "raw",
-          }),
-        );
-      case "/metrics":
-        return respond(200, await registry.metrics(), registry.contentType);
-      case "/healthy":
-        return text(200, "ok");
-      case "/ready":
-        return opts.status.ready() ? text(200, "ready") : text(503, "not ready");
-      case "/favicon.ico":
-        return respond(204, null);
-      default:
-        return await query(req, url);
-    }
-  };
+  const hosts = new HostCheck(hostname, opts.allowedHosts);
 
   const query = async (req: Request, url: URL): Promise<Response> => {
     const selector = url.searchParams.get("query");
@@ -214,20 +208,25 @@ function start(opts: HttpServerOptions): HttpServer {
       if (e instanceof SelectorError) return text(400, e.message);
       throw e;
     }
-    // Stop waiting when the client goes away (request.signal) or the server shuts down. Reading
-    // request.signal makes Deno 2 print a one-time warning unless run with
-    // --unstable-no-legacy-abort, because by default it also fires after every delivered
-    // response; harmless here, since the listener is removed before responding. The handler
-    // info's `completed` promise is no substitute: it settles only once a response exists.
+    if (opts.bus.listenerCount >= MAX_QUERY_WAITS) {
+      httpMetrics.queriesRefused.inc({ reason: "too_many" });
+      return text(503, `too many /query requests waiting (${MAX_QUERY_WAITS}); try again later`);
+    }
+    // Stop waiting when the client goes away (request.signal) or the server shuts down.
     const stop = new AbortController();
     const onStop = (): void => stop.abort();
     req.signal.addEventListener("abort", onStop);
     closing.signal.addEventListener("abort", onStop);
     let profile;
     try {
+      if (req.signal.aborted || closing.signal.aborted) stop.abort();
       profile = await opts.bus.next(matchers, queryTimeoutMs, stop.signal);
     } catch (e) {
       if (stop.signal.aborted) return text(503, "request cancelled");
+      if (e instanceof MatchBudgetExceeded) {
+        httpMetrics.queriesRefused.inc({ reason: "match_budget" });
+        return text(422, `selector ${selector} needs too much matching work: ${e.message}`);
+      }
       throw e;
     } finally {
       req.signal.removeEventListener("abort", onStop);
@@ -236,36 +235,100 @@ function start(opts: HttpServerOptions): HttpServer {
     if (!profile) {
       return text(404, `no profile matching ${selector} within ${queryTimeoutMs / 1000} s`);
     }
+    // symbolize=1: native frames named by the agent itself (the store keeps sending addresses).
+    const symbolize = url.searchParams.get("symbolize") === "1";
+    let pprof = profile.pprof;
+    let decoded = profile.profile;
+    if (symbolize) {
+      if (!profile.symbolized) return text(501, "local symbolization is not available");
+      ({ pprof, profile: decoded } = await profile.symbolized());
+    }
     if (url.searchParams.get("debug") !== "1") {
       // A view of a SharedArrayBuffer (a worker's output) is no valid body: copy only then.
-      const body = profile.pprof.buffer instanceof ArrayBuffer
-        ? profile.pprof as Uint8Array<ArrayBuffer>
-        : new Uint8Array(profile.pprof);
+      const body = pprof.buffer instanceof ArrayBuffer
+        ? pprof as Uint8Array<ArrayBuffer>
+        : new Uint8Array(pprof);
       const res = respond(200, body, "application/vnd.google.protobuf+gzip");
       res.headers.set("Content-Disposition", `attachment; filename="profile.pb.gz"`);
       return res;
     }
-    const download = "/query?query=" + encodeURIComponent(selector);
+    const download = "/query?query=" + encodeURIComponent(selector) +
+      (symbolize ? "&symbolize=1" : "");
     return html(htmlPage(
       "Next profile",
       `<h1>Next profile matching <code>${escapeHtml(selector)}</code></h1>
-<p><a href="${escapeHtml(download)}">Download next pprof</a></p>
+<p><a href="${escapeHtml(download)}">Download next pprof</a>${
+        !symbolize && profile.symbolized
+          ? ` · <a href="${
+            escapeHtml(`/query?debug=1&symbolize=1&query=${encodeURIComponent(selector)}`)
+          }">Show with native frames named</a>`
+          : ""
+      }</p>
 <p>${labelChips(profile.labels)}</p>
-<pre>${escapeHtml(opts.renderProfileText(profile.profile))}</pre>`,
+<pre>${escapeHtml(opts.renderProfileText(decoded))}</pre>`,
     ));
   };
 
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  // The route table: one entry per path. Routes of other modules (opts.routes) come after the
+  // built-in ones and cannot replace them.
+  const routes = new Map<string, RouteHandler>([
+    ["/", (_req, url) => {
+      const raw = url.searchParams.get("labels") === "raw";
+      if (raw && !opts.rawLabels) {
+        return text(
+          403,
+          "labels before relabeling are off; start the agent with --http-raw-labels",
+        );
+      }
+      return html(renderStatusPage(opts.status.snapshot(), Date.now(), {
+        rawLabels: raw,
+        rawLabelsEnabled: opts.rawLabels === true,
+      }));
+    }],
+    ["/query", query],
+    ["/metrics", async () => respond(200, await registry.metrics(), registry.contentType)],
+    ["/healthy", () => text(200, "ok")],
+    ["/ready", () => opts.status.ready() ? text(200, "ready") : text(503, "not ready")],
+    ["/favicon.ico", () => respond(204, null)],
+  ]);
+  for (const [path, route] of opts.routes ?? []) if (!routes.has(path)) routes.set(path, route);
+
+  const handler = async (req: Request): Promise<Response> => {
+    if (!hosts.allows(req.headers.get("host"))) {
+      httpMetrics.hostRefused.inc();
+      return text(
+        403,
+        `host ${JSON.stringify(req.headers.get("host"))} is not allowed (DNS rebinding ` +
+          `protection); add it with --http-allowed-hosts`,
+      );
+    }
+    const url = new URL(req.url);
+    const route = routes.get(url.pathname);
+    if (!route) return text(404, "404 page not found");
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      const res = text(405, `method ${req.method} not allowed`);
+      res.headers.set("Allow", "GET, HEAD");
+      return res;
+    }
+    return await route(req, url);
+  };
+
+  let server: ConnectionServer;
   try {
-    server = Deno.serve({
+    server = ConnectionServer.listen({
       hostname,
       port,
-      onListen() {}, // Deno prints "Listening on ..." by default; the agent logs instead.
+      handler,
+      limits: opts.limits,
+      observer: {
+        closed: (reason) => httpMetrics.connectionsClosed.inc({ reason }),
+        open: (n) => httpMetrics.connectionsOpen.set(n),
+        acceptFailed: (e) => logAcceptFailure(e),
+      },
       onError(e) {
         log.error("HTTP handler failed", { error: e instanceof Error ? e.message : String(e) });
-        return text(500, "internal server error");
       },
-    }, handler);
+    });
   } catch (e) {
     throw new Error(`cannot listen on ${opts.address}: ${bindReason(e)}`, { cause: e });
   }
@@ -277,7 +340,7 @@ function start(opts: HttpServerOptions): HttpServer {
     stopped ??= (async () => {
       opts.signal?.removeEventListener("abort", onAbort);
       closing.abort(new Error("HTTP server shutting down"));
-      await server.shutdown();
+      await server.shutdown(SHUTDOWN_GRACE_MS);
     })();
     return stopped;
   };
@@ -286,4 +349,20 @@ function start(opts: HttpServerOptions): HttpServer {
   else opts.signal?.addEventListener("abort", onAbort, { once: true });
 
   return { addr, shutdown };
+}
+
+/** `/query` requests waiting at once at most; each holds a connection and a matching budget. */
+export const MAX_QUERY_WAITS = 16;
+/** How long responses being written may take once shutdown begins. */
+const SHUTDOWN_GRACE_MS = 500;
+
+let lastAcceptLog = 0;
+/** Logs a failing accept (EMFILE...) at most once a minute: it repeats while the cause lasts. */
+function logAcceptFailure(e: Error): void {
+  const now = Date.now();
+  if (now - lastAcceptLog < 60_000) return;
+  lastAcceptLog = now;
+  log.warn("HTTP server cannot accept a connection; closing idle ones and retrying", {
+    error: e.message,
+  });
 }

@@ -6,6 +6,7 @@ import { ProfileBus } from "./profile_bus.ts";
 import {
   type HttpServer,
   type HttpServerOptions,
+  MAX_QUERY_WAITS,
   parseListenAddress,
   startHttpServer,
   type StatusSnapshot,
@@ -75,7 +76,7 @@ async function harness(opts: Partial<HttpServerOptions> = {}): Promise<Harness> 
 }
 
 Deno.test("startHttpServer() shows labels before relabeling with /?labels=raw", async () => {
-  await using h = await harness();
+  await using h = await harness({ rawLabels: true });
   const final = await (await fetch(h.url("/"))).text();
   ok(final.includes("dropped by config"));
   ok(!final.includes("__meta_process_cgroup"));
@@ -185,7 +186,7 @@ Deno.test("startHttpServer() /query rejects a bad or missing selector with 400",
   for (
     const [q, want] of [
       ["?query=pid%3D1", /Cannot parse selector at column 1: expected "\{"/],
-      [`?query=${encodeURIComponent('{a=~"(?=x)"}')}`, /lookahead/],
+      [`?query=${encodeURIComponent('{a=~"(?=x)"}')}`, /invalid or unsupported Perl syntax/],
       ["", /missing parameter "query"/],
     ] as const
   ) {
@@ -338,4 +339,93 @@ Deno.test("parseListenAddress() splits host and port", () => {
       return true;
     });
   }
+});
+
+/** Sends one raw request and returns the whole answer (the server closes after it). */
+async function rawRequest(port: number, request: string): Promise<string> {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  await c.write(new TextEncoder().encode(request));
+  const out: number[] = [];
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = await c.read(buf).catch(() => null);
+    if (n === null) break;
+    out.push(...buf.subarray(0, n));
+  }
+  c.close();
+  return new TextDecoder().decode(new Uint8Array(out));
+}
+
+// Issue 9: with no Host check a web page could rebind its name to 127.0.0.1 and read the page.
+Deno.test("startHttpServer() refuses a Host that is not the agent's (DNS rebinding)", async () => {
+  await using h = await harness({ allowedHosts: ["agent.internal"] });
+  const port = h.server.addr.port;
+  const ask = (host: string) =>
+    rawRequest(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  const evil = await ask(`evil.example:${port}`);
+  match(evil, /^HTTP\/1\.1 403 /);
+  match(evil, /--http-allowed-hosts/);
+  ok(!evil.includes("Processes"), "no page content");
+  match(await ask(`localhost:${port}`), /^HTTP\/1\.1 200 [^]*Processes/);
+  match(await ask(`agent.internal:${port}`), /^HTTP\/1\.1 200 /);
+  match(await ask(`127.0.0.1:${port}`), /^HTTP\/1\.1 200 /);
+  match(await (await fetch(h.url("/metrics"))).text(), /parca_agent_http_host_refused_total 1\b/);
+});
+
+// Issue 9: /?labels=raw showed every process's command line (the agent's own bearer token
+// included) to anyone who reached the port.
+Deno.test("startHttpServer() serves labels before relabeling only with rawLabels", async () => {
+  await using h = await harness();
+  const page = await (await fetch(h.url("/"))).text();
+  ok(!page.includes("labels=raw"), "no link to a view that is off");
+  const res = await fetch(h.url("/?labels=raw"));
+  equal(res.status, 403);
+  match(await res.text(), /--http-raw-labels/);
+});
+
+Deno.test("startHttpServer() /query answers 422 when the selector needs too much matching", async () => {
+  await using h = await harness();
+  const selector = encodeURIComponent(`{cmdline=~"(a|b)*c"}`);
+  const pending = fetch(h.url(`/query?query=${selector}`));
+  await waitForListeners(h.bus, 1);
+  // Each profile's command line costs ~9 instructions × 1 MiB of the 4M-unit budget.
+  const cmdline = "ab".repeat(1 << 19);
+  for (let i = 0; i < 3 && h.bus.listenerCount > 0; i++) {
+    h.bus.publish({ labels: { cmdline }, pprof: new Uint8Array(), profile: {} });
+  }
+  const res = await pending;
+  equal(res.status, 422);
+  match(await res.text(), /needs too much matching work/);
+});
+
+Deno.test("startHttpServer() /query refuses more waits than MAX_QUERY_WAITS", async () => {
+  await using h = await harness();
+  const ac = new AbortController();
+  const waits = Array.from(
+    { length: MAX_QUERY_WAITS },
+    () => fetch(h.url("/query?query=%7B%7D"), { signal: ac.signal }).catch(() => undefined),
+  );
+  await waitForListeners(h.bus, MAX_QUERY_WAITS);
+  const res = await fetch(h.url("/query?query=%7B%7D"));
+  equal(res.status, 503);
+  match(await res.text(), /too many \/query requests/);
+  ac.abort();
+  await Promise.all(waits);
+  await waitForListeners(h.bus, 0);
+});
+
+Deno.test("startHttpServer() serves extra routes after the built-in ones", async () => {
+  await using h = await harness({
+    routes: new Map([
+      ["/ui", () => new Response("ui\n")],
+      ["/healthy", () => new Response("replaced\n")],
+    ]),
+  });
+  equal(await (await fetch(h.url("/ui"))).text(), "ui\n");
+  equal(await (await fetch(h.url("/healthy"))).text(), "ok\n");
+  equal(
+    (await fetch(h.url("/ui"), { method: "POST" }).then(async (r) => (await r.body?.cancel(), r)))
+      .status,
+    405,
+  );
 });

@@ -10,7 +10,14 @@ import {
   parseDocument,
   type Scalar,
 } from "yaml";
+import { readRegularTextFile, SafeOpenError } from "../safefs/mod.ts";
 import { compileRelabelConfig, type RelabelConfigInput, type RelabelRule } from "./relabel.ts";
+
+/**
+ * Largest config file read: relabel rules fit in kilobytes, and the cap keeps a config path
+ * pointing at something huge (or endless) from growing the agent's memory.
+ */
+export const MAX_CONFIG_BYTES = 1 << 20;
 
 /** The agent's config file (`--config-path`), parsed and validated. */
 export interface AgentConfig {
@@ -170,20 +177,34 @@ function describe(node: YamlNode | null): string {
 }
 
 /**
- * Reads and parses a config file.
+ * Reads and parses a config file. It must be a regular file (symlinks followed) of at most
+ * {@link MAX_CONFIG_BYTES}: a FIFO is refused at once rather than waited on, `/dev/zero` rather
+ * than read without end.
  *
  * @param path The `--config-path` value.
  * @returns The config.
  * @throws {ConfigError} One line: `Cannot load config file "<path>": <problem>`.
  */
-export async function loadConfigFile(path: string): Promise<AgentConfig> {
+export function loadConfigFile(path: string): Promise<AgentConfig> {
+  try {
+    return Promise.resolve(loadConfigFileSync(path));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** The config file's text, read as {@link loadConfigFile} reads it. */
+export function readConfigText(path: string): string {
+  return readRegularTextFile(path, MAX_CONFIG_BYTES);
+}
+
+function loadConfigFileSync(path: string): AgentConfig {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = readConfigText(path);
   } catch (e) {
-    throw new ConfigError(`Cannot load config file "${path}": ${(e as Error).message}`, {
-      cause: e,
-    });
+    const detail = e instanceof SafeOpenError ? e.detail : (e as Error).message;
+    throw new ConfigError(`Cannot load config file "${path}": ${detail}`, { cause: e });
   }
   try {
     return parseConfig(text);

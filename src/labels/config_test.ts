@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { deepStrictEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import { ConfigError, loadConfigFile, parseConfig } from "./config.ts";
+import { ConfigError, loadConfigFile, MAX_CONFIG_BYTES, parseConfig } from "./config.ts";
 
 Deno.test("parseConfig() reads relabel_configs with every field", () => {
   const c = parseConfig(`# profile only two services
@@ -112,6 +112,29 @@ Deno.test("loadConfigFile() names the file in its one-line error", async () => {
     );
     await Deno.writeTextFile(path, "relabel_configs:\n  - action: drop\n");
     equal((await loadConfigFile(path)).relabelConfigs[0].action, "drop");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// Issue 9: --config-path=/dev/zero grew the agent to 10 GB in 16 s; a FIFO hung start-up.
+Deno.test("loadConfigFile() refuses a FIFO, /dev/zero and an oversized file in one line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fifo = `${dir}/fifo.yaml`;
+    equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success, true);
+    for (
+      const [path, why] of [[fifo, /not a regular file$/], ["/dev/zero", /not a regular file$/]]
+    ) {
+      await rejects(loadConfigFile(path as string), (e: Error) => {
+        equal(e instanceof ConfigError, true);
+        equal(e.message, `Cannot load config file "${path}": not a regular file`);
+        return (why as RegExp).test(e.message);
+      });
+    }
+    const big = `${dir}/big.yaml`;
+    await Deno.writeTextFile(big, "#".repeat(MAX_CONFIG_BYTES + 1));
+    await rejects(loadConfigFile(big), /more than the 1048576 allowed/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -2,10 +2,17 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { getLogger } from "../log/mod.ts";
-import { type AgentConfig, loadConfigFile } from "./config.ts";
+import { SafeOpenError } from "../safefs/mod.ts";
+import { DirectoryWatch } from "./_inotify.ts";
+import { type AgentConfig, loadConfigFile, readConfigText } from "./config.ts";
 import { labelMetrics } from "./metrics.ts";
 
 const log = getLogger("config");
+
+function dirname(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+}
 
 /** Options of {@link ConfigWatcher}. */
 export interface ConfigWatcherOptions {
@@ -39,8 +46,11 @@ export function recordReload(ok: boolean): void {
  *
  * The directory is watched rather than the file, because editors and Kubernetes ConfigMaps
  * replace a file by renaming another one over it (a watch on the old inode would then see nothing
- * more) or swap a symlink beside it. Any event in the directory, once things have been quiet for
- * `settleMs`, makes the file be read again; an unchanged text is ignored. A file that cannot be
+ * more) or swap a symlink beside it. When the path is a symlink, the directory of the file it
+ * finally names is watched too (an edit there changes the config without any event beside the
+ * link), and that second watch follows the link when it is swapped. Any event, once things have
+ * been quiet for `settleMs`, makes the file be read again; an unchanged text is ignored. Reads
+ * never block: a FIFO (or a device) swapped in at the path is refused like any unreadable file. A file that cannot be
  * read or is invalid leaves the previous config in force, logs the error and sets
  * `parca_agent_config_last_reload_successful` to 0; a later valid file sets it back to 1.
  *
@@ -63,9 +73,9 @@ export class ConfigWatcher {
   #current: AgentConfig;
   /** The text last read, valid or not: the same text is not reported twice. */
   #lastText: string;
-  #watcher: Deno.FsWatcher | undefined;
+  #watcher: DirectoryWatch | undefined;
+  #watched: string[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #loop: Promise<void> = Promise.resolve();
   #reloading: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -81,26 +91,33 @@ export class ConfigWatcher {
    *
    * @param opts The file, the config already loaded from it, and the callback.
    * @returns The running watcher.
-   * @throws {Error} When the directory cannot be watched.
+   * @throws {Error} When the directory cannot be watched (inotify).
    */
   static start(opts: ConfigWatcherOptions): ConfigWatcher {
     const w = new ConfigWatcher(opts);
-    const slash = opts.path.lastIndexOf("/");
-    const dir = slash < 0 ? "." : slash === 0 ? "/" : opts.path.slice(0, slash);
-    w.#watcher = Deno.watchFs(dir, { recursive: false });
-    w.#loop = (async () => {
-      try {
-        for await (const _ of w.#watcher!) w.#schedule();
-      } catch (e) {
-        if (!w.#closed) {
-          log.warn("config file watch ended; changes are no longer picked up", {
-            path: opts.path,
-            error: (e as Error).message,
-          });
-        }
-      }
-    })();
+    w.#watch();
     return w;
+  }
+
+  /** The directories to watch: the path's own, and that of the file it finally names. */
+  #directories(): string[] {
+    const dirs = [dirname(this.#opts.path)];
+    try {
+      const target = dirname(Deno.realPathSync(this.#opts.path));
+      if (target !== dirs[0]) dirs.push(target);
+    } catch {
+      // Missing or a dangling link right now: the path's directory will see it come back.
+    }
+    return dirs;
+  }
+
+  /** (Re)starts the directory watch, when the directories to watch changed. */
+  #watch(): void {
+    const dirs = this.#directories();
+    if (this.#watcher && dirs.join("\0") === this.#watched.join("\0")) return;
+    this.#watcher?.close();
+    this.#watcher = new DirectoryWatch(dirs, () => this.#schedule());
+    this.#watched = dirs;
   }
 
   /** The config in force. */
@@ -125,13 +142,15 @@ export class ConfigWatcher {
    * @returns Whether the config in force is the file's current content.
    */
   async reload(): Promise<boolean> {
+    if (!this.#closed && this.#watcher) this.#watch();
     let config: AgentConfig;
     try {
       try {
         config = await loadConfigFile(this.#opts.path);
       } catch (e) {
         // Between an editor's unlink and its rename the file does not exist: look once more.
-        if (!((e as Error).cause instanceof Deno.errors.NotFound)) throw e;
+        const cause = (e as Error).cause;
+        if (!(cause instanceof SafeOpenError && cause.reason === "not-found")) throw e;
         await new Promise((r) => setTimeout(r, this.#settleMs));
         config = await loadConfigFile(this.#opts.path);
       }
@@ -140,7 +159,7 @@ export class ConfigWatcher {
       // Report a given broken text once, not on every event the editor causes.
       let text: string | undefined;
       try {
-        text = await Deno.readTextFile(this.#opts.path);
+        text = readConfigText(this.#opts.path);
       } catch {
         text = undefined;
       }
@@ -172,12 +191,7 @@ export class ConfigWatcher {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    try {
-      this.#watcher?.close();
-    } catch {
-      // already closed
-    }
-    await this.#loop;
+    this.#watcher?.close();
     await this.#reloading;
   }
 }

@@ -89,3 +89,68 @@ Deno.test("ConfigWatcher ignores changes to other files and unchanged text", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// Issue 9: a config path that is a symlink to a file in another directory was not reloaded when
+// that file was edited (only the link's directory was watched).
+Deno.test("ConfigWatcher notices an edit of a symlink's target in another directory", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/etc`);
+  await Deno.mkdir(`${dir}/real`);
+  await Deno.mkdir(`${dir}/real2`);
+  const path = `${dir}/etc/agent.yaml`;
+  await Deno.writeTextFile(`${dir}/real/agent.yaml`, KEEP_A);
+  await Deno.symlink(`${dir}/real/agent.yaml`, path);
+  const applied: AgentConfig[] = [];
+  const watcher = ConfigWatcher.start({
+    path,
+    initial: await loadConfigFile(path),
+    onReload: (c) => applied.push(c),
+    settleMs: 50,
+  });
+  try {
+    await Deno.writeTextFile(`${dir}/real/agent.yaml`, KEEP_B);
+    await until("the edit of the target", () => applied.length === 1);
+    equal(applied[0].relabelConfigs[0].regexSource, "b");
+    // The link swapped to a file elsewhere: that directory is watched from then on.
+    await Deno.writeTextFile(`${dir}/real2/agent.yaml`, KEEP_A);
+    await Deno.remove(path);
+    await Deno.symlink(`${dir}/real2/agent.yaml`, path);
+    await until("the swapped link", () => applied.length === 2);
+    await Deno.writeTextFile(`${dir}/real2/agent.yaml`, KEEP_B);
+    await until("the edit of the new target", () => applied.length === 3);
+    equal(watcher.current.relabelConfigs[0].regexSource, "b");
+  } finally {
+    await watcher.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// Issue 9: a FIFO swapped in at the config path blocked the reload in open(), queued every later
+// reload behind it and made SIGTERM hang until someone wrote to the FIFO.
+Deno.test("ConfigWatcher refuses a FIFO swapped in at the path without blocking", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/agent.yaml`;
+  await Deno.writeTextFile(path, KEEP_A);
+  const applied: AgentConfig[] = [];
+  const watcher = ConfigWatcher.start({
+    path,
+    initial: await loadConfigFile(path),
+    onReload: (c) => applied.push(c),
+    settleMs: 50,
+  });
+  try {
+    await Deno.remove(path);
+    const mk = await new Deno.Command("mkfifo", { args: [path] }).output();
+    ok(mk.success);
+    equal(await watcher.reload(), false, "refused, not waited on");
+    equal(await gauge(labelMetrics.configLastReloadSuccessful), 0);
+    await Deno.remove(path);
+    await Deno.writeTextFile(`${dir}/tmp.yaml`, KEEP_B);
+    await Deno.rename(`${dir}/tmp.yaml`, path);
+    await until("the valid config after the FIFO", () => applied.length >= 1);
+    equal(watcher.current.relabelConfigs[0].regexSource, "b");
+  } finally {
+    await watcher.close(); // Returns: nothing is stuck in an open().
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,7 +1,7 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { TtlCache } from "./_cache.ts";
+import { LruCache } from "../process/mod.ts";
 import { SourceHealth } from "./_health.ts";
 import type { ContainerRef } from "./cgroup.ts";
 import { type ContainerdClient, containerdLabels } from "./containerd.ts";
@@ -53,7 +53,7 @@ export interface ContainerMetadataOptions {
 export class ContainerMetadata {
   readonly #docker?: DockerClient;
   readonly #containerd?: ContainerdClient;
-  readonly #cache: TtlCache<string, Record<string, string>> | undefined;
+  readonly #cache: LruCache<string, Record<string, string>> | undefined;
   readonly #dockerHealth: SourceHealth;
   readonly #containerdHealth: SourceHealth;
 
@@ -61,7 +61,7 @@ export class ContainerMetadata {
   constructor(opts: ContainerMetadataOptions = {}) {
     this.#docker = opts.docker;
     this.#containerd = opts.containerd;
-    this.#cache = opts.cache === false ? undefined : new TtlCache(4096, opts.ttlMs ?? 300_000);
+    this.#cache = opts.cache === false ? undefined : new LruCache(4096, opts.ttlMs ?? 300_000);
     this.#dockerHealth = new SourceHealth("docker", opts.backoffMs ?? 30_000);
     this.#containerdHealth = new SourceHealth("containerd", opts.backoffMs ?? 30_000);
   }

@@ -1,9 +1,9 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import type { ProcessInfo } from "../process/mod.ts";
-import { TtlCache } from "./_cache.ts";
-import { type ContainerRef, findContainer, mainCgroup } from "./cgroup.ts";
+import { SecretRedactor } from "./_redact.ts";
+import { LruCache, type ProcessInfo } from "../process/mod.ts";
+import { type ContainerRef, findContainer, mainCgroup, parseCgroup } from "./cgroup.ts";
 import type { ContainerMetadata } from "./containers.ts";
 import { ElfExecutableInspector, type ExecutableInspector } from "./executable.ts";
 import type { KubernetesStore } from "./kubernetes.ts";
@@ -68,6 +68,12 @@ export interface LabelManagerOptions {
    * @default {60000}
    */
   processTtlMs?: number;
+  /**
+   * The agent's own secrets (the bearer token): replaced by `<redacted>` in every label value,
+   * before relabeling, so neither the status page, /query, the stores nor a rule ever see them.
+   * Bearer-token flags in any command line are redacted whatever their value.
+   */
+  secrets?: readonly string[];
 }
 
 const THREAD_COMM = "__meta_thread_comm";
@@ -135,14 +141,16 @@ export class LabelManager {
   readonly #opts: LabelManagerOptions;
   readonly #static: Record<string, string>;
   readonly #executables: ExecutableLabels;
-  readonly #cache: TtlCache<number, ProcessEntry> | undefined;
+  readonly #cache: LruCache<number, ProcessEntry> | undefined;
   #rules: readonly RelabelRule[];
   #rulesVersion = 0;
+  readonly #redactor: SecretRedactor;
   #threadSensitive: boolean;
 
   /** @param opts Where labels come from, and the rules. */
   constructor(opts: LabelManagerOptions) {
     this.#opts = opts;
+    this.#redactor = new SecretRedactor(opts.secrets);
     const system = opts.system ?? readSystemInfo();
     this.#static = systemLabels(system, opts.agentRevision);
     const cache = !opts.disableCaching;
@@ -154,7 +162,7 @@ export class LabelManager {
       true,
       opts.procRoot,
     );
-    this.#cache = cache ? new TtlCache(8192, opts.processTtlMs ?? 60_000) : undefined;
+    this.#cache = cache ? new LruCache(8192, opts.processTtlMs ?? 60_000) : undefined;
     this.#rules = opts.relabelConfigs ?? [];
     this.#threadSensitive = rulesReadThreadLabels(this.#rules);
   }
@@ -193,11 +201,15 @@ export class LabelManager {
       labelMetrics.cacheRequests.inc({ cache: "process", result: entry ? "hit" : "miss" });
     }
     if (!entry) {
-      const cgroups = readCgroup(pid, this.#opts.procRoot);
+      // A process record carries what was read at capture, so a process that exited or exec'd
+      // since is labelled as it was when its samples were taken.
+      const cgroups = info?.cgroup !== undefined
+        ? parseCgroup(info.cgroup)
+        : readCgroup(pid, this.#opts.procRoot);
       const container = findContainer(cgroups);
       const own: Record<string, string> = {
         ...processLabels(pid, info, mainCgroup(cgroups)),
-        ...this.#executables.labels(pid, info?.exe ?? ""),
+        ...this.#executables.labels(pid, info?.exe ?? "", info?.executableFile?.executable),
         ...(container && this.#opts.containers
           ? await this.#opts.containers.labels(container)
           : {}),
@@ -254,6 +266,7 @@ export class LabelManager {
     add(own);
     if (kube && container) add(kube.lookup(container.id, container.podUid) ?? {});
     for (const [k, v] of this.#opts.externalLabels ?? []) base.set(k, v);
+    for (const [k, v] of base) base.set(k, this.#redactor.redact(v));
     const raw: Record<string, string> = {};
     for (const k of [...base.keys()].sort()) if (base.get(k) !== "") raw[k] = base.get(k)!;
     return {
@@ -277,7 +290,7 @@ export class LabelManager {
     if (sensitive) {
       input = new Map(e.base);
       input.set(THREAD_ID, String(tid));
-      input.set(THREAD_COMM, threadComm);
+      input.set(THREAD_COMM, this.#redactor.redact(threadComm));
     }
     const out = relabel(input, this.#rules);
     let result: SeriesLabels | null = null;

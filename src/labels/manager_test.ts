@@ -20,6 +20,7 @@ function info(pid: number, over: Partial<ProcessInfo> = {}): ProcessInfo {
     ppid: 1,
     mappings: [],
     startTimeTicks: 12345,
+    execMappings: [],
     ...over,
   };
 }
@@ -244,6 +245,38 @@ Deno.test("LabelManager caches per process; --metadata-disable-caching reads eve
     );
     ok((await cached.process(3, info(3))).raw.__meta_docker_container_id === CID);
     equal(inspected, 0);
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
+});
+
+// Issue 9: the agent profiles itself, and `--remote-store-bearer-token=SECRET` in its command line
+// showed on /?labels=raw (and reached any rule that copied __meta_process_cmdline).
+Deno.test("LabelManager redacts the agent's secrets from every label, raw ones included", async () => {
+  const proc = await fakeProc({ 4242: "0::/a.service\n", 4243: "0::/b.service\n" });
+  try {
+    const m = manager(proc, {
+      secrets: ["s3cret-token"],
+      externalLabels: [["team", "x-s3cret-token-y"]],
+      relabelConfigs: rules({ source_labels: ["__meta_process_cmdline"], target_label: "cmd" }),
+      executableInspector: { inspect: () => FACTS },
+    });
+    const p = await m.process(
+      4242,
+      info(4242, {
+        cmdline: ["agent", "--remote-store-bearer-token=s3cret-token", "--other", "s3cret-token"],
+      }),
+    );
+    const all = JSON.stringify([p.raw, p.thread(4242, "main")]);
+    ok(!all.includes("s3cret-token"), all);
+    ok(all.includes("--remote-store-bearer-token=<redacted> --other <redacted>"), all);
+    ok(all.includes(`"team":"x-<redacted>-y"`), all);
+    // Another agent's token flag is redacted too, whatever its value.
+    const other = await m.process(
+      4243,
+      info(4243, { cmdline: ["a", "--remote-store-bearer-token", "zzz"] }),
+    );
+    ok(JSON.stringify(other.raw).includes("--remote-store-bearer-token <redacted>"));
   } finally {
     await Deno.remove(proc, { recursive: true });
   }

@@ -56,7 +56,13 @@ export {
   type RelabelRule,
   sanitizeLabelName,
 } from "./relabel.ts";
-export { Re2SyntaxError } from "./_re2.ts";
+export {
+  compileAnchored,
+  MatchBudget,
+  MatchBudgetExceeded,
+  type Re2,
+  Re2SyntaxError,
+} from "./_re2.ts";
 export { type AgentConfig, ConfigError, loadConfigFile, parseConfig } from "./config.ts";
 export { ConfigWatcher, type ConfigWatcherOptions, recordReload } from "./config_watcher.ts";
 export {

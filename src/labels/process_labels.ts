@@ -3,7 +3,7 @@
 
 import { statSync } from "node:fs";
 import { FileElfSource, type ProcessInfo } from "../process/mod.ts";
-import { TtlCache } from "./_cache.ts";
+import { LruCache } from "../process/mod.ts";
 import { type CgroupEntry, parseCgroup } from "./cgroup.ts";
 import type { ExecutableFacts, ExecutableInspector } from "./executable.ts";
 import { labelMetrics } from "./metrics.ts";
@@ -60,7 +60,7 @@ export function executableName(exe: string): string {
  */
 export class ExecutableLabels {
   readonly #inspector: ExecutableInspector;
-  readonly #cache: TtlCache<string, ExecutableFacts | null> | undefined;
+  readonly #cache: LruCache<string, ExecutableFacts | null> | undefined;
   readonly #procRoot: string;
 
   /**
@@ -70,7 +70,7 @@ export class ExecutableLabels {
    */
   constructor(inspector: ExecutableInspector, cache = true, procRoot = "/proc") {
     this.#inspector = inspector;
-    this.#cache = cache ? new TtlCache(1024, Infinity) : undefined;
+    this.#cache = cache ? new LruCache(1024, Infinity) : undefined;
     this.#procRoot = procRoot;
   }
 
@@ -79,12 +79,14 @@ export class ExecutableLabels {
    *
    * @param pid The process.
    * @param exe The target of /proc/PID/exe ("" for kernel threads).
+   * @param known The executable's facts from its file record (src/process), when the caller has
+   *   them; the profiler always does, and then no file is opened here.
    * @returns The labels; {} when there is no executable or it cannot be read.
    */
-  labels(pid: number, exe: string): Record<string, string> {
+  labels(pid: number, exe: string, known?: ExecutableFacts): Record<string, string> {
     if (exe === "") return {};
     const out: Record<string, string> = { __meta_process_executable_name: executableName(exe) };
-    const facts = this.#facts(pid);
+    const facts = known ?? this.#facts(pid);
     if (facts) {
       out.__meta_process_executable_file_id = facts.fileId;
       out.__meta_process_executable_build_id = facts.buildId;

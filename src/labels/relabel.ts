@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { createHash } from "node:crypto";
-import { compileAnchored } from "./_re2.ts";
+import { compileAnchored, type Re2 } from "./_re2.ts";
 import { expandTemplate } from "./_template.ts";
 
 /** The relabel actions of Prometheus (model/relabel, v2.50). */
@@ -62,8 +62,8 @@ export interface RelabelRule {
   readonly separator: string;
   /** The pattern as written (without the anchors). */
   readonly regexSource: string;
-  /** The anchored, compiled pattern. */
-  readonly regex: RegExp;
+  /** The anchored pattern, compiled for RE2 (linear-time matching). */
+  readonly regex: Re2;
   readonly modulus: bigint;
   readonly targetLabel: string;
   readonly replacement: string;

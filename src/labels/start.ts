@@ -27,6 +27,8 @@ export interface StartLabelsOptions {
   relabelConfigs: readonly RelabelRule[];
   /** `--metadata-disable-caching`. */
   disableCaching: boolean;
+  /** The agent's own secrets, redacted from every label (see `LabelManagerOptions.secrets`). */
+  secrets?: readonly string[];
   /**
    * `--metadata-container-runtime-socket-path`: the Docker Engine API socket (Docker's or
    * Podman's), or containerd's when the file name is `containerd.sock`. Empty for the defaults
@@ -119,6 +121,7 @@ export async function startLabels(opts: StartLabelsOptions): Promise<LabelsRunti
     agentRevision: opts.agentRevision,
     relabelConfigs: opts.relabelConfigs,
     disableCaching: opts.disableCaching,
+    secrets: opts.secrets,
     containers,
     kubernetes: store,
     procRoot: opts.procRoot,

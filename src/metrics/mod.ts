@@ -4,8 +4,13 @@
 /**
  * The agent's Prometheus metrics, in one registry served on `/metrics`.
  *
- * Every metric the agent exports is declared here, so names and label sets are reviewed in one
- * place and modules only import what they count. Process metrics (CPU seconds, RSS, open fds) are
+ * Where metrics live: the profiler's, the process records' and the agent process's own are
+ * declared here (`metrics`); each concern with metrics of its own declares them next to its
+ * code, on this same {@link registry}: `src/unwind/metrics.ts` (`parca_agent_unwind_*`: events,
+ * table builds, tracked processes, rows), `src/labels/metrics.ts` (`parca_agent_labels_*`:
+ * metadata caches and providers) and `src/store/remote/metrics.ts` (`parca_agent_remote_*`:
+ * profiles and debuginfo sent). Names follow `parca_agent_<concern>_<what>[_total|_seconds]`.
+ * Process metrics (CPU seconds, RSS, open fds) are
  * read from `/proc/self` by a collector of our own: prom-client's default process collector takes
  * CPU time from `process.cpuUsage()`, which under Deno reports only the calling thread.
  *
@@ -186,6 +191,34 @@ export const metrics = {
   processes: new client.Gauge({
     name: "parca_agent_profiled_processes",
     help: "Processes with samples in the last window.",
+    registers: [registry],
+  }),
+  /** BPF events about process images, by type. */
+  processEvents: new client.Counter({
+    name: "parca_agent_process_events_total",
+    help: "Events from BPF about process images (new_process, exec, exit, mappings_changed).",
+    labelNames: ["type"] as const,
+    registers: [registry],
+  }),
+  /** Process records held, by state. */
+  processRecords: new client.Gauge({
+    name: "parca_agent_process_records",
+    help:
+      "Process image records held: live, or ended and kept until the window with their last samples is emitted.",
+    labelNames: ["state"] as const,
+    registers: [registry],
+  }),
+  /** Process records freed. */
+  processRecordsFreed: new client.Counter({
+    name: "parca_agent_process_records_freed_total",
+    help: "Process image records freed after the window holding their last samples was emitted.",
+    registers: [registry],
+  }),
+  /** Samples of images with no record (they exited before /proc could be read). */
+  samplesWithoutRecord: new client.Counter({
+    name: "parca_agent_profiler_samples_without_mappings_total",
+    help:
+      "Samples of process images that ended before their mappings could be read (user frames stay unmapped).",
     registers: [registry],
   }),
   /** Number of online CPUs with an attached perf event. */

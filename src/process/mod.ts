@@ -42,6 +42,23 @@ export {
   type ProcessReaderOptions,
   type ProcessReaderStats,
 } from "./process_reader.ts";
+export { LruCache } from "./lru.ts";
+export {
+  type ImageRef,
+  type ProcessRecord,
+  ProcessRecords,
+  type ProcessRecordsOptions,
+  type ProcessRecordsStats,
+  type RecordChange,
+  sameStart,
+} from "./records.ts";
+export {
+  ElfExecutableInspector,
+  type ExecutableFacts,
+  executableFactsOf,
+  executableFileId,
+  type ExecutableInspector,
+} from "./executable_facts.ts";
 export {
   ObjectFilePool,
   type ObjectFilePoolStats,

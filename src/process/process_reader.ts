@@ -2,8 +2,9 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { buildIdOfImage } from "./elf_build_id.ts";
+import { type ExecutableFacts, executableFactsOf } from "./executable_facts.ts";
 import { PF_X, PT_LOAD, readElf } from "./_elf.ts";
-import { LruCache } from "./_lru.ts";
+import { LruCache } from "./lru.ts";
 import { parseMaps, type ProcMapping } from "./maps.ts";
 import { identifyMappedFile, openMappedFile } from "./_open_mapped_file.ts";
 import { parseProcStat } from "./_proc_stat.ts";
@@ -30,6 +31,8 @@ export interface ExecutableMapping {
   special: boolean;
   /** True when the mapped file was deleted (its path no longer names it). */
   deleted: boolean;
+  /** The record of the mapped file (shared by every mapping of that file). */
+  file?: MappedFileFacts;
 }
 
 /** What {@link ProcessReader.read} learns about a process. */
@@ -46,6 +49,15 @@ export interface ProcessInfo {
   mappings: ExecutableMapping[];
   /** `starttime` from /proc/PID/stat: with the pid it tells a reused pid apart. */
   startTimeTicks: number;
+  /**
+   * Every executable mapping as /proc/PID/maps lists it (anonymous JIT code and `[vdso]`
+   * included, `[vsyscall]` left out), for the unwinder.
+   */
+  execMappings: ProcMapping[];
+  /** /proc/PID/cgroup, when the caller read it (process records do, at capture). */
+  cgroup?: string;
+  /** The record of the executable file, when the caller found it (process records do). */
+  executableFile?: MappedFileFacts;
 }
 
 /** The logger the reader reports skipped files to; a LogTape `Logger` fits. */
@@ -83,18 +95,38 @@ export interface ProcessReaderStats {
   malformedMapLines: number;
 }
 
-/** What is cached per mapped file; non-ELF files are cached too, as entries with no build ID. */
+/**
+ * The record of one mapped file: what the agent knows about it, read once per file identity
+ * through one ELF parse and shared by every process and every module (profiles, unwinder,
+ * labels, debuginfo). Non-ELF files get a record too, with no build ID.
+ */
 export interface MappedFileFacts {
-  /** The file's identity (device, inode, size, mtime): what the cache is keyed by. */
+  /**
+   * The file's identity (device, inode, size, mtime): what it is, whatever its build ID claims.
+   * Every per-file cache is keyed by it, the unwind table included.
+   */
   key: string;
   buildId: string;
   buildIdKind: ExecutableMapping["buildIdKind"];
   elfType?: number;
   /** Executable PT_LOAD segments. */
   loads: { offset: number; vaddr: number; filesz: number }[];
+  /** The `__meta_process_executable_*` facts (file ID, compiler, static, stripped). */
+  executable?: ExecutableFacts;
+  /**
+   * Facts other modules attach to the file, by a key of their own (e.g. "interp/python":
+   * "this is libpython 3.11"). Lives as long as the record.
+   */
+  readonly data: Map<string, unknown>;
 }
 
-const NO_FACTS: MappedFileFacts = { key: "", buildId: "", buildIdKind: "none", loads: [] };
+const NO_FACTS: MappedFileFacts = {
+  key: "",
+  buildId: "",
+  buildIdKind: "none",
+  loads: [],
+  data: new Map(),
+};
 
 /**
  * The executable load segment a mapping maps: the one whose file range overlaps the mapping's
@@ -200,9 +232,9 @@ export class ProcessReader {
     const cmdline = cmdlineBytes ? splitCmdline(decoder.decode(cmdlineBytes)) : [];
     const mapsBytes = readProc("maps");
     if (mapsBytes === gone) return undefined;
-    const mappings = mapsBytes
-      ? this.#executableMappings(pid, parseMaps(decoder.decode(mapsBytes), this.stats))
-      : [];
+    const all = mapsBytes ? parseMaps(decoder.decode(mapsBytes), this.stats) : [];
+    const mappings = this.#executableMappings(pid, all);
+    const execMappings = all.filter((m) => m.perms.includes("x") && m.path !== "[vsyscall]");
 
     let exe = "";
     try {
@@ -218,6 +250,7 @@ export class ProcessReader {
       ppid: stat.ppid,
       mappings,
       startTimeTicks: stat.startTimeTicks,
+      execMappings,
     };
   }
 
@@ -270,6 +303,7 @@ export class ProcessReader {
         ...(seg ? { loadSegment: { offset: seg.offset, vaddr: seg.vaddr } } : {}),
         special: false,
         deleted: m.deleted,
+        ...(facts.key ? { file: facts } : {}),
       });
     }
     return out.sort((a, b) => a.start - b.start);
@@ -303,7 +337,7 @@ export class ProcessReader {
       using src = openMappedFile(id);
       const image = readElf(src);
       if (!image) {
-        facts = { ...NO_FACTS, key: id.key };
+        facts = { ...NO_FACTS, key: id.key, data: new Map() };
       } else {
         const bid = buildIdOfImage(src, image);
         facts = {
@@ -311,6 +345,8 @@ export class ProcessReader {
           buildId: bid?.id ?? "",
           buildIdKind: bid?.kind ?? "none",
           elfType: image.type,
+          executable: executableFactsOf(src, image, bid?.id ?? ""),
+          data: new Map(),
           loads: image.programHeaders
             // Non-finite fields are values past 2^53, which no user-space file has.
             .filter((p) =>

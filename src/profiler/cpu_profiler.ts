@@ -13,16 +13,35 @@
  * @module
  */
 
-import { type DrainResult, ProfilerObject, readProgramStats } from "../bpf/mod.ts";
+import {
+  type DrainResult,
+  EventType,
+  type ProcessEvent,
+  ProfilerObject,
+  type ProfilerObjectOptions,
+  type Sampler,
+  type UnwindMaps,
+} from "../bpf/mod.ts";
 import { type LabelManager, labelMetrics } from "../labels/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { buildProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
-import type { ExecutableMapping, ProcessReader } from "../process/mod.ts";
+import type { ExecutableMapping, ProcessRecord, ProcessRecords } from "../process/mod.ts";
 import type { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
 import { assembleWindow, type WindowSample } from "./window.ts";
 
 const log = getLogger("profiler");
+
+/** Events are read at most this often (a burst is handled as one batch). */
+const EVENT_BATCH_MS = 10;
+
+/** The `type` label of parca_agent_process_events_total, by enum event_type value. */
+const EVENT_TYPE_NAMES: Record<number, string> = {
+  [EventType.NEW_PROCESS]: "new_process",
+  [EventType.MAPPINGS_CHANGED]: "mappings_changed",
+  [EventType.EXEC]: "exec",
+  [EventType.EXIT]: "exit",
+};
 
 /** The name of the profiles this profiler makes (`__name__`). */
 export const PROFILER_NAME = "parca_agent_cpu";
@@ -44,8 +63,9 @@ export interface ProcessProfile {
    */
   mappings?: ExecutableMapping[];
   /**
-   * Which of the process's series this is in its window, 0 for the first: a process has more
-   * than one only when a relabel rule keeps a thread label.
+   * Which of the pid's profiles this is in its window, 0 for the first: a pid has more than one
+   * when a relabel rule keeps a thread label, and one per image when it exec'd or was reused by
+   * another process within the window.
    */
   series?: number;
 }
@@ -70,13 +90,29 @@ export interface ProcessStatus {
 
 /** What the profiler tells the unwinder (src/unwind) about its life cycle. */
 export interface UnwinderHooks {
-  /** The BPF object is loaded: start serving its events and maps. */
-  attach(obj: ProfilerObject): void;
-  /** A window ended; these pids had samples in it. */
-  windowEnded(pids: ReadonlySet<number>): void;
-  /** The profiler stops: stop reading events and release tables. */
-  close(): void;
+  /**
+   * The BPF object is loaded: start serving its maps. Records of process images come from
+   * `records` (subscribe with its `onChange`).
+   */
+  attach(maps: UnwindMaps, records: ProcessRecords): void;
+  /**
+   * An event from BPF, after the records handled it.
+   *
+   * @param e The event.
+   * @param record The record it is about, when there is one.
+   */
+  event(e: ProcessEvent, record: ProcessRecord | undefined): void;
+  /** A window ended; these records had samples in it. */
+  windowEnded(sampled: ReadonlySet<ProcessRecord>): void;
+  /**
+   * The profiler stops: stop touching the maps (they are closed right after this resolves) and
+   * release everything.
+   */
+  close(): Promise<void> | void;
 }
+
+/** Opens the sampler (tests pass a fake). */
+export type SamplerFactory = (opts: ProfilerObjectOptions) => Sampler;
 
 /** Options of {@link CpuProfiler}. */
 export interface CpuProfilerOptions {
@@ -95,7 +131,16 @@ export interface CpuProfilerOptions {
   eventsBufferBytes: number;
   /** Loads unwind tables for the processes BPF asks about; absent: frame pointers only. */
   unwinder?: UnwinderHooks;
-  processes: ProcessReader;
+  /** The records of process images: what each profile's mappings and labels come from. */
+  records: ProcessRecords;
+  /**
+   * How often BPF's events are read (new images, execs, exits, changed mappings).
+   *
+   * @default {100}
+   */
+  eventPollIntervalMs?: number;
+  /** Opens the sampler. @default ProfilerObject.open */
+  openSampler?: SamplerFactory;
   kernelSymbols?: KernelSymbols;
   vdsoSymbols?: VdsoSymbols;
   sinks: ProfileSink[];
@@ -125,8 +170,9 @@ export function mapCapacity(
 /** Samples every CPU and makes per-process profiles every window. */
 export class CpuProfiler {
   readonly #opts: CpuProfilerOptions;
-  #obj: ProfilerObject | undefined;
+  #obj: Sampler | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #eventLoop: Promise<void> | undefined;
   #windowStart = 0; // ms since epoch
   #windowStartNanos = 0n;
   #running: Promise<void> = Promise.resolve();
@@ -173,7 +219,8 @@ export class CpuProfiler {
    */
   start(): void {
     const cap = mapCapacity(this.#opts.cpus.length, this.#opts.frequencyHz, this.#opts.durationMs);
-    const obj = ProfilerObject.open({
+    const open = this.#opts.openSampler ?? ((o) => ProfilerObject.open(o));
+    const obj = open({
       objectPath: this.#opts.objectPath,
       verbose: this.#opts.verbose,
       dwarfEnabled: this.#opts.dwarfEnabled,
@@ -188,7 +235,8 @@ export class CpuProfiler {
       throw e;
     }
     this.#obj = obj;
-    this.#opts.unwinder?.attach(obj);
+    this.#opts.unwinder?.attach(obj.unwindMaps, this.#opts.records);
+    this.#eventLoop = this.#readEvents(obj);
     metrics.numCpu.set(this.#opts.cpus.length);
     this.#beginWindow();
     log.info("profiling", {
@@ -223,12 +271,17 @@ export class CpuProfiler {
   /**
    * Ends the window now (flushing what was sampled), detaches everything and unloads. Safe to
    * call twice.
+   *
+   * Shutdown is ordered so that nothing touches a BPF map after it is closed: sampling stops,
+   * the last window is drained and emitted, the unwinder stops (its table builds still running
+   * are abandoned, not loaded), and only then are the maps closed.
    */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     await this.#running.catch(() => {});
+    await this.#eventLoop;
     const obj = this.#obj;
     if (!obj) return;
     // Stop sampling first so the flushed window is final, then drain it.
@@ -238,9 +291,92 @@ export class CpuProfiler {
     } catch (e) {
       log.error("final window failed", { error: (e as Error).message });
     }
-    this.#opts.unwinder?.close();
+    try {
+      await this.#opts.unwinder?.close();
+    } catch (e) {
+      log.warn("unwinder did not stop cleanly", { error: (e as Error).message });
+    }
     obj.close();
     this.#obj = undefined;
+  }
+
+  /**
+   * Reads BPF's events as they come (an exec is captured within milliseconds, before its image
+   * is sampled much), at most every `eventPollIntervalMs` when none come, and at most every
+   * {@link EVENT_BATCH_MS} in a storm.
+   */
+  async #readEvents(obj: Sampler): Promise<void> {
+    const interval = this.#opts.eventPollIntervalMs ?? 100;
+    while (!this.#stopped) {
+      try {
+        await obj.waitForEvents(interval);
+      } catch (e) {
+        metrics.errors.inc({ kind: "events" });
+        log.warn("cannot wait for BPF events; reading them on a timer", {
+          error: (e as Error).message,
+        });
+        await new Promise((r) => setTimeout(r, interval));
+      }
+      if (this.#stopped) return;
+      this.#pumpEvents();
+      await new Promise((r) => setTimeout(r, EVENT_BATCH_MS));
+    }
+  }
+
+  /** Reads BPF's events and updates the records (then tells the unwinder). */
+  #pumpEvents(): void {
+    const obj = this.#obj;
+    if (!obj) return;
+    try {
+      obj.consumeEvents((e) => this.#onEvent(obj, e));
+    } catch (e) {
+      metrics.errors.inc({ kind: "events" });
+      log.warn("cannot read BPF events", { error: (e as Error).message });
+    }
+  }
+
+  #onEvent(obj: Sampler, e: ProcessEvent): void {
+    const records = this.#opts.records;
+    metrics.processEvents.inc({ type: EVENT_TYPE_NAMES[e.type] ?? "unknown" });
+    // What was read from /proc belongs to the image only if the pid is still that image after
+    // the read (an exec in between would have given the new image's mappings).
+    const current = (instance: number) => () => obj.instanceOf(e.pid)?.id === instance;
+    const ref = { instance: e.instance, startNs: e.startNs, execGeneration: e.execGeneration };
+    let record: ProcessRecord | undefined;
+    switch (e.type) {
+      case EventType.NEW_PROCESS:
+        record = e.instance ? records.capture(e.pid, ref, current(e.instance)) : undefined;
+        break;
+      case EventType.EXEC: {
+        const previous = records.latest(e.pid);
+        if (previous && previous.instance !== e.instance) records.end(previous.instance, "exec");
+        record = records.capture(e.pid, ref, current(e.instance));
+        break;
+      }
+      case EventType.MAPPINGS_CHANGED: {
+        const latest = records.latest(e.pid);
+        record = latest && latest.endedInWindow === undefined
+          ? records.refresh(latest.instance, current(latest.instance)) ?? latest
+          : undefined;
+        break;
+      }
+      case EventType.EXIT:
+        records.end(e.instance, "exit");
+        record = records.get(e.instance);
+        break;
+    }
+    this.#opts.unwinder?.event(e, record);
+  }
+
+  /**
+   * The record of a window's image: the captured one, or one captured now when its event was
+   * lost or not read yet and the process still runs that image.
+   */
+  #recordOf(obj: Sampler, pid: number, instance: number): ProcessRecord | undefined {
+    const records = this.#opts.records;
+    if (instance === 0) return records.latest(pid);
+    return records.get(instance) ??
+      records.capture(pid, { instance }, () => obj.instanceOf(pid)?.id === instance);
   }
 
   async #endWindow(): Promise<void> {
@@ -250,18 +386,33 @@ export class CpuProfiler {
     const startMs = this.#windowStart;
     const t0 = performance.now();
     const drained = await obj.flipAndDrain();
+    const window = this.#opts.records.windowFlipped();
     const endMs = Date.now();
     metrics.mapReadSeconds.observe((performance.now() - t0) / 1000);
     this.#beginWindow();
     this.#recordBpfStats(obj, drained);
     const t1 = performance.now();
-    await this.#emitProfiles(drained, startNanos, BigInt(endMs - startMs) * 1_000_000n);
+    // Images first sampled in this window: their events may still be unread.
+    this.#pumpEvents();
+    await this.#emitProfiles(
+      obj,
+      drained,
+      window,
+      startNanos,
+      BigInt(endMs - startMs) * 1_000_000n,
+    );
+    const records = this.#opts.records;
+    const freed = records.windowEmitted(window);
+    records.sweep();
+    metrics.processRecords.set({ state: "live" }, records.live);
+    metrics.processRecords.set({ state: "ended" }, records.size - records.live);
+    metrics.processRecordsFreed.inc(freed);
     metrics.windowSeconds.observe((performance.now() - t1) / 1000);
     metrics.windows.inc();
     this.#lastWindowEnd = new Date(endMs);
   }
 
-  #recordBpfStats(obj: ProfilerObject, drained: DrainResult): void {
+  #recordBpfStats(obj: Sampler, drained: DrainResult): void {
     for (const err of drained.errors) {
       metrics.mapReadErrors.inc({ map: err.map, error: err.error });
       log.warn("BPF map read failed; the window may be incomplete", err);
@@ -275,7 +426,7 @@ export class CpuProfiler {
           log.warn("BPF map full: samples or stacks were dropped", { map: name, count: delta });
         }
       }
-      const stats = readProgramStats(obj.programFd);
+      const stats = obj.programStats();
       metrics.bpfProgramRuns.set({ program: "profile_cpu" }, stats.runs);
       metrics.bpfProgramRunSeconds.set({ program: "profile_cpu" }, stats.runTimeNs / 1e9);
     } catch (e) {
@@ -284,7 +435,9 @@ export class CpuProfiler {
   }
 
   async #emitProfiles(
+    obj: Sampler,
     drained: DrainResult,
+    window: number,
     startNanos: bigint,
     durationNanos: bigint,
   ): Promise<void> {
@@ -305,8 +458,16 @@ export class CpuProfiler {
     }
     this.#opts.kernelSymbols?.refreshIfChanged();
     const status: ProcessStatus[] = [];
+    const sampled = new Set<ProcessRecord>();
+    const seriesOfPid = new Map<number, number>();
     for (const proc of processes.values()) {
-      const info = this.#opts.processes.read(proc.pid);
+      const info = this.#recordOf(obj, proc.pid, proc.instance);
+      if (info) {
+        this.#opts.records.sampled(info, window);
+        sampled.add(info);
+      } else {
+        metrics.samplesWithoutRecord.inc(proc.total);
+      }
       const labeler = await this.#opts.labels.process(proc.pid, info, proc.comm);
       // Samples go to the series of their thread's final labels; a dropped series costs
       // nothing more this window.
@@ -342,10 +503,12 @@ export class CpuProfiler {
         log.debug("process has no mappings; user frames stay unmapped addresses", {
           pid: proc.pid,
           comm: proc.comm,
-          reason: "exited before the end of the window",
+          reason: "exited before its mappings could be read",
         });
       }
-      let index = 0;
+      // Series are numbered per pid, across the images of the pid in this window (an exec or a
+      // reused pid gives a second image): each profile of the window gets a name of its own.
+      let index = seriesOfPid.get(proc.pid) ?? 0;
       for (const { labels, samples: groupSamples, total } of series.values()) {
         const entry: ProcessStatus = {
           pid: proc.pid,
@@ -382,8 +545,9 @@ export class CpuProfiler {
           timeNanos: startNanos,
           samples: total,
           mappings: info?.mappings ?? [],
-          series: index++,
+          series: index,
         };
+        seriesOfPid.set(proc.pid, ++index);
         for (const sink of this.#opts.sinks) {
           try {
             await sink.write(out);
@@ -394,7 +558,7 @@ export class CpuProfiler {
         }
       }
     }
-    this.#opts.unwinder?.windowEnded(new Set(processes.keys()));
+    this.#opts.unwinder?.windowEnded(sampled);
     metrics.processes.set(processes.size);
     this.#status = status;
     this.#lastError = drained.errors.length

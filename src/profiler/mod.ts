@@ -22,6 +22,13 @@ export {
   type ProcessStatus,
   PROFILER_NAME,
   type ProfileSink,
+  type SamplerFactory,
   type UnwinderHooks,
 } from "./cpu_profiler.ts";
-export { assembleWindow, markerFor, type ProcessWindow, type WindowSample } from "./window.ts";
+export {
+  assembleWindow,
+  imageKey,
+  markerFor,
+  type ProcessWindow,
+  type WindowSample,
+} from "./window.ts";

@@ -25,9 +25,11 @@ export interface WindowSample {
   marker?: string;
 }
 
-/** Samples of one process in a window. */
+/** Samples of one process image in a window. */
 export interface ProcessWindow {
   pid: number;
+  /** The image (BPF's process_instance id) the samples were taken in; 0 when unknown. */
+  instance: number;
   /** comm of the thread group leader, as BPF saw it at sample time. */
   comm: string;
   samples: WindowSample[];
@@ -93,7 +95,19 @@ export function markerFor(flags: number, unwindError = 0, comm = ""): string | u
 }
 
 /**
- * Groups the entries of one window by process and resolves their stacks.
+ * The key of an image in {@link assembleWindow}'s result: its instance id, or minus the pid for
+ * samples whose image BPF did not know (instance 0).
+ *
+ * @param pid The process.
+ * @param instance BPF's image id.
+ * @returns A number unique per image within a window.
+ */
+export function imageKey(pid: number, instance: number): number {
+  return instance !== 0 ? instance : -pid;
+}
+
+/**
+ * Groups the entries of one window by process image and resolves their stacks.
  *
  * Return addresses point after the call instruction, and when the call is a function's last
  * instruction they point into the next function; every frame but the leaf is therefore moved
@@ -102,7 +116,7 @@ export function markerFor(flags: number, unwindError = 0, comm = ""): string | u
  * @param entries Drained stack_counts entries.
  * @param userStacks Drained user stacks by id.
  * @param kernelStacks Drained kernel stacks by id.
- * @returns Windows per pid, and what went wrong.
+ * @returns Windows per image (keyed by {@link imageKey}), and what went wrong.
  */
 export function assembleWindow(
   entries: CountEntry[],
@@ -112,10 +126,11 @@ export function assembleWindow(
   const processes = new Map<number, ProcessWindow>();
   const stats: AssembleStats = { missingStacks: 0, markers: new Map() };
   for (const e of entries) {
-    let proc = processes.get(e.pid);
+    const key = imageKey(e.pid, e.instance);
+    let proc = processes.get(key);
     if (!proc) {
-      proc = { pid: e.pid, comm: e.processComm, samples: [], total: 0 };
-      processes.set(e.pid, proc);
+      proc = { pid: e.pid, instance: e.instance, comm: e.processComm, samples: [], total: 0 };
+      processes.set(key, proc);
     }
     const user: number[] = [];
     let badAddress = false;

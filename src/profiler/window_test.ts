@@ -4,7 +4,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { StackFlags } from "../bpf/mod.ts";
 import type { CountEntry } from "../bpf/mod.ts";
-import { assembleWindow, markerFor } from "./window.ts";
+import { assembleWindow, imageKey, markerFor } from "./window.ts";
 
 function entry(over: Partial<CountEntry>): CountEntry {
   return {
@@ -16,6 +16,7 @@ function entry(over: Partial<CountEntry>): CountEntry {
     processComm: "p",
     flags: 0,
     unwindError: 0,
+    instance: 0,
     count: 1,
     ...over,
   };
@@ -33,13 +34,13 @@ Deno.test("assembleWindow() groups by pid and moves callers' return addresses in
     kernel,
   );
   strictEqual(processes.size, 2);
-  const p10 = processes.get(10)!;
+  const p10 = processes.get(imageKey(10, 0))!;
   strictEqual(p10.total, 3);
   deepStrictEqual(p10.samples[0].user, [0x1000, 0x2004, 0x3008]);
   deepStrictEqual(p10.samples[0].kernel, [0xffffffff81000010n, 0xffffffff810000ffn]);
   strictEqual(p10.samples[0].threadName, "w");
   strictEqual(p10.samples[0].tid, 11);
-  strictEqual(processes.get(20)!.comm, "q");
+  strictEqual(processes.get(imageKey(20, 0))!.comm, "q");
   strictEqual(stats.missingStacks, 0);
 });
 
@@ -49,8 +50,8 @@ Deno.test("assembleWindow() keeps samples whose stacks are missing and counts th
     new Map(),
     new Map(),
   );
-  strictEqual(processes.get(10)!.total, 4);
-  deepStrictEqual(processes.get(10)!.samples[0].user, []);
+  strictEqual(processes.get(imageKey(10, 0))!.total, 4);
+  deepStrictEqual(processes.get(imageKey(10, 0))!.samples[0].user, []);
   strictEqual(stats.missingStacks, 1);
 });
 
@@ -64,7 +65,7 @@ Deno.test("assembleWindow() marks truncated and dropped stacks and counts sample
     stacks,
     new Map(),
   );
-  const samples = processes.get(10)!.samples;
+  const samples = processes.get(imageKey(10, 0))!.samples;
   strictEqual(samples[0].marker, "[truncated]");
   strictEqual(samples[1].marker, "[stack dropped: stack map full]");
   strictEqual(stats.markers.get("[truncated]"), 2);
@@ -93,7 +94,24 @@ Deno.test("markerFor() is undefined for complete stacks", () => {
 Deno.test("assembleWindow() cuts a user stack at a non-user address and marks it", () => {
   const user = new Map([[1n, new BigUint64Array([0x401000n, 0xffffffffffffffffn, 0x402000n])]]);
   const { processes } = assembleWindow([entry({ userStackId: 1n })], user, new Map());
-  const s = processes.get(10)!.samples[0];
+  const s = processes.get(imageKey(10, 0))!.samples[0];
   deepStrictEqual(s.user, [0x401000]);
   strictEqual(s.marker, "[unwind error: bad address]");
+});
+
+Deno.test("assembleWindow() splits a pid's samples by image (exec mid-window, pid reuse)", () => {
+  const { processes } = assembleWindow(
+    [
+      entry({ pid: 10, instance: 7, count: 3, processComm: "before" }),
+      entry({ pid: 10, instance: 8, count: 5, processComm: "after" }),
+      entry({ pid: 10, instance: 7, tid: 12, count: 1, processComm: "before" }),
+    ],
+    new Map(),
+    new Map(),
+  );
+  strictEqual(processes.size, 2);
+  strictEqual(processes.get(imageKey(10, 7))!.total, 4);
+  strictEqual(processes.get(imageKey(10, 7))!.comm, "before");
+  strictEqual(processes.get(imageKey(10, 8))!.total, 5);
+  strictEqual(processes.get(imageKey(10, 8))!.instance, 8);
 });

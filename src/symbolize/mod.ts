@@ -6,9 +6,12 @@
  *
  * - {@link KernelSymbols}: kernel frames, from `/proc/kallsyms`, rebuilt only when modules change.
  * - {@link VdsoSymbols}: vDSO frames, from the agent's own copy of the vDSO image.
+ * - {@link NativeSymbolizer} and {@link symbolizeProfile}: user native frames, on request
+ *   (`/query?symbolize=1`, the UI, `--local-store-symbolize`), from the files' symbol tables and
+ *   DWARF (separate debug files included) by wasm-unwind in a worker, cached per file.
  *
- * User native frames are left as addresses on purpose: the server symbolizes them from the
- * uploaded debuginfo, as Parca Agent does.
+ * Profiles are built with user frames as addresses, and that is what the remote store sends:
+ * the server symbolizes them from the uploaded debuginfo, as Parca Agent does.
  *
  * @example Naming kernel and vDSO frames
  * ```ts
@@ -27,3 +30,21 @@
 
 export { KernelSymbols } from "./kallsyms.ts";
 export { VdsoSymbols } from "./vdso.ts";
+export type { SourceFrame } from "./_frames.ts";
+export {
+  type FileFrames,
+  type FileSource,
+  NativeSymbolizer,
+  type NativeSymbolizerOptions,
+  type NativeSymbolizerStats,
+  type UnsymbolizedReason,
+} from "./native.ts";
+export {
+  elfAddress,
+  fileKey,
+  symbolizeProfile,
+  type SymbolizeReport,
+  type SymbolizeSource,
+} from "./profile.ts";
+export { SourceIndex } from "./sources.ts";
+export { LocalSymbolizer, type SymbolizableProfile, symbolizeMetrics } from "./local.ts";

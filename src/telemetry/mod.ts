@@ -29,3 +29,4 @@ export {
   TailBuffer,
 } from "./supervisor.ts";
 export { crashMetadata, reportPanic } from "./report.ts";
+export { SUPERVISOR_PID_ENV, type SupervisorWatch, watchSupervisor } from "./_parent_death.ts";

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { SUPERVISOR_PID_ENV } from "./_parent_death.ts";
+
 /** Keeps the last `capacity` bytes written to it. */
 export class TailBuffer {
   readonly capacity: number;
@@ -112,10 +114,14 @@ export interface SuperviseOptions {
 }
 
 /**
- * Runs a child with stdout and stdin inherited and its stderr passed through to ours while the
- * last bytes are kept. SIGINT and SIGTERM are forwarded to it. When it dies abnormally (a
- * non-zero exit or a signal) and the parent was not asked to stop, `report` is called with the
- * kept stderr before returning.
+ * Runs a child with stdout inherited and its stderr passed through to ours while the last bytes
+ * are kept. SIGINT and SIGTERM are forwarded to it. When it dies abnormally (a non-zero exit or
+ * a signal) and the parent was not asked to stop, `report` is called with the kept stderr before
+ * returning.
+ *
+ * The child dies with the supervisor: its stdin is a pipe whose write end only the supervisor
+ * holds, and `$PROFILER_SUPERVISOR_PID` tells it to watch that pipe and to arm PR_SET_PDEATHSIG
+ * (see `watchSupervisor`), so even a `kill -9` of the supervisor stops it.
  *
  * @param opts The child and the report.
  * @returns The exit code to end with: the child's (128 + signal number when it was killed).
@@ -123,10 +129,13 @@ export interface SuperviseOptions {
 export async function superviseChild(opts: SuperviseOptions): Promise<number> {
   const child = new Deno.Command(opts.command, {
     args: opts.args,
-    stdin: "inherit",
+    stdin: "piped",
     stdout: "inherit",
     stderr: "piped",
+    env: { [SUPERVISOR_PID_ENV]: String(Deno.pid) },
   }).spawn();
+  // Never written, never closed by us: the child reads EOF only when this process is gone.
+  const keepAlive = child.stdin.getWriter();
   let stopRequested = false;
   const forward = (sig: Deno.Signal) => () => {
     stopRequested = true;
@@ -154,6 +163,7 @@ export async function superviseChild(opts: SuperviseOptions): Promise<number> {
   })();
   const status = await child.status;
   await pump.catch(() => {});
+  await keepAlive.close().catch(() => {});
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   const code = exitCodeOf(status);
   const abnormal = status.signal !== null || status.code !== 0;

@@ -30,6 +30,8 @@ export const WASM_UNWIND_ERRORS: Readonly<Record<number, string>> = {
   6: "limit_exceeded",
   7: "out_of_memory",
   8: "invalid_gopclntab",
+  9: "no_symbols",
+  10: "bad_handle",
 };
 
 /** An error reported by the module (a code and a message), not a bug in the caller. */
@@ -124,6 +126,10 @@ interface Exports {
   elf_facts(ptr: number, len: number): number;
   unwind_table(ptr: number, len: number): number;
   strip_debuginfo?(ptr: number, len: number, flags: number): number;
+  symbolizer_open?(ptr: number, len: number): number;
+  symbolize?(handle: number, ptr: number, count: number): number;
+  symbolizer_close?(handle: number): void;
+  heap_bytes?(): number;
   go_describe?(ptr: number, len: number, pcsPtr: number, pcsLen: number, mode: number): number;
   result_len(): number;
   result_free(): void;
@@ -307,6 +313,83 @@ export class WasmUnwind {
       file,
       (ptr, len) => this.#result("strip debuginfo", strip(ptr, len, flags)),
     );
+  }
+
+  /**
+   * Loads a section bundle (`wasm-unwind/src/symbolize.rs`: symbol tables, DWARF and the
+   * executable sections' addresses of a binary and its debug file) into a new symbolizer.
+   *
+   * @param bundle The bundle; copied into the module, which keeps it until
+   * {@link WasmUnwind.symbolizerClose}.
+   * @returns The symbolizer's handle.
+   * @throws {WasmUnwindError} `no_symbols` when the bundle has no function symbol and no DWARF,
+   * `invalid_elf` when it is malformed, `out_of_memory`.
+   *
+   * @example
+   * ```ts ignore
+   * const h = wasm.symbolizerOpen(bundle);
+   * const frames = wasm.symbolize(h, new BigUint64Array([0x1139n]));
+   * wasm.symbolizerClose(h);
+   * ```
+   */
+  symbolizerOpen(bundle: Uint8Array): number {
+    const e = this.#exports;
+    if (!e.symbolizer_open) {
+      throw new Error(
+        "Cannot symbolize: the wasm-unwind module predates symbolizer_open (rebuild with 'bash wasm-unwind/build.sh')",
+      );
+    }
+    const len = bundle.length;
+    const ptr = len === 0 ? 0 : e.alloc(len);
+    if (len !== 0 && ptr === 0) {
+      throw new WasmUnwindError("load symbols", 7, `out of memory for ${len} bytes`);
+    }
+    if (ptr !== 0) new Uint8Array(e.memory.buffer, ptr, len).set(bundle);
+    // The module owns the buffer from here on, whatever the outcome.
+    const handle = e.symbolizer_open(ptr, len);
+    if (handle === 0) this.#result("load symbols", 0);
+    return handle;
+  }
+
+  /**
+   * Names ELF virtual addresses with an open symbolizer.
+   *
+   * @param handle From {@link WasmUnwind.symbolizerOpen}.
+   * @param addrs ELF virtual addresses (load bias removed).
+   * @returns The encoded frames (`SYR1`, decoded by `src/symbolize`), a fresh buffer.
+   * @throws {WasmUnwindError} `bad_handle` for a closed handle.
+   *
+   * @example
+   * ```ts ignore
+   * const bytes = wasm.symbolize(handle, new BigUint64Array([0x1139n]));
+   * ```
+   */
+  symbolize(handle: number, addrs: BigUint64Array): Uint8Array {
+    const fn = this.#exports.symbolize!;
+    const bytes = new Uint8Array(addrs.buffer, addrs.byteOffset, addrs.byteLength);
+    return this.#withInput(
+      bytes,
+      (ptr) => this.#result("symbolize", fn(handle, ptr, addrs.length)),
+    );
+  }
+
+  /**
+   * Frees a symbolizer and its bundle; unknown handles are ignored.
+   *
+   * @param handle From {@link WasmUnwind.symbolizerOpen}.
+   *
+   * @example
+   * ```ts ignore
+   * wasm.symbolizerClose(handle);
+   * ```
+   */
+  symbolizerClose(handle: number): void {
+    this.#exports.symbolizer_close?.(handle);
+  }
+
+  /** Bytes allocated inside the module and not freed (its symbolizers above all). */
+  get heapBytes(): number {
+    return this.#exports.heap_bytes?.() ?? 0;
   }
 
   /**

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { libc } from "../bpf/ffi.ts";
+import { trimMalloc as mallocTrim } from "../bpf/mod.ts";
 
 /** Files at least this large only go to the workers that also take large files. */
 const SMALL_FILE = 32 << 20;
@@ -45,7 +45,7 @@ interface Job {
 
 function trimMalloc(): void {
   try {
-    libc().malloc_trim(0n);
+    mallocTrim();
   } catch {
     // Not glibc: nothing to trim.
   }

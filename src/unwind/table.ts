@@ -293,27 +293,46 @@ export function packUnwindTable(
     throw new RangeError(`Cannot pack rows [${start}, ${end}): the table has ${table.pcs.length}`);
   }
   const rowCount = end - start;
+  const basePc = rowCount > 0 ? table.pcs[start] : 0n;
+  const rows = packRows(table.pcs.subarray(start, end), table.ruleIndices.subarray(start, end));
+  return { basePc, rowCount, rows, rules: table.rulesBytes.slice() };
+}
+
+/**
+ * Packs rows into the layout the BPF walker reads (struct unwind_row: u32 `pc - pcs[0]`, u32
+ * rule index): the one row packer, used for every table loaded into BPF.
+ *
+ * @param pcs Row start PCs, increasing.
+ * @param ruleIndices Each row's rule index.
+ * @param ruleMap When given, the index stored for rule i is `ruleMap[i]` (the table's rules
+ *   interned into the shared rules array).
+ * @returns `pcs.length` rows of 8 bytes.
+ * @throws {RangeError} When the rows span 4 GiB or more.
+ */
+export function packRows(
+  pcs: BigUint64Array,
+  ruleIndices: Uint16Array,
+  ruleMap?: Uint32Array,
+): Uint8Array<ArrayBuffer> {
+  const rowCount = pcs.length;
   const rows = new Uint8Array(rowCount * PACKED_ROW_SIZE);
   const out = new Uint32Array(rows.buffer);
-  const basePc = rowCount > 0 ? table.pcs[start] : 0n;
   // Read the u64 PCs as u32 halves: exact in float64 and far faster than BigInt arithmetic.
-  const halves = new Uint32Array(table.pcs.buffer, table.pcs.byteOffset, table.pcs.length * 2);
-  const baseLo = rowCount > 0 ? halves[start * 2] : 0;
-  const baseHi = rowCount > 0 ? halves[start * 2 + 1] : 0;
+  const halves = new Uint32Array(pcs.buffer, pcs.byteOffset, rowCount * 2);
+  const baseLo = rowCount > 0 ? halves[0] : 0;
+  const baseHi = rowCount > 0 ? halves[1] : 0;
   for (let i = 0; i < rowCount; i++) {
-    const j = (start + i) * 2;
-    const delta = (halves[j + 1] - baseHi) * 0x1_0000_0000 + (halves[j] - baseLo);
+    const delta = (halves[i * 2 + 1] - baseHi) * 0x1_0000_0000 + (halves[i * 2] - baseLo);
     if (delta > 0xffff_ffff) {
       throw new RangeError(
-        `Cannot pack rows [${start}, ${end}): row ${
-          start + i
-        } is ${delta} bytes past the base (limit 4294967295)`,
+        `Cannot pack rows: row ${i} is ${delta} bytes past the base (limit 4294967295)`,
       );
     }
     out[i * 2] = delta;
-    out[i * 2 + 1] = table.ruleIndices[start + i];
+    const rule = ruleIndices[i];
+    out[i * 2 + 1] = ruleMap ? ruleMap[rule] ?? 0 : rule;
   }
-  return { basePc, rowCount, rows, rules: table.rulesBytes.slice() };
+  return rows;
 }
 
 /**

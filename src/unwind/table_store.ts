@@ -2,17 +2,17 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * Unwind tables in BPF: one exact-size array map per executable (keyed by build ID, shared by
- * every process that maps it), rules interned into the one shared rules array, reference counts
- * per process, and a row budget enforced by evicting the least recently used unreferenced tables
+ * Unwind tables in BPF: one exact-size array map per executable file (keyed by the file's
+ * identity, shared by every process image that maps it), rules interned into the one shared
+ * rules array, reference counts per image, and a row budget enforced by evicting the least recently used unreferenced tables
  * first (then referenced ones, whose processes fall back to frame pointers, counted and logged).
  *
  * @module
  */
 
-import { createUnwindTableMap, deleteMapElement, UNWIND_ROW, UNWIND_RULE } from "../bpf/mod.ts";
-import { libbpf, libc } from "../bpf/ffi.ts";
+import { MapsClosedError, UNWIND_RULE, type UnwindMaps } from "../bpf/mod.ts";
 import { getLogger } from "../log/mod.ts";
+import { packRows } from "./table.ts";
 
 const log = getLogger("unwind");
 
@@ -44,18 +44,12 @@ interface Entry extends LoadedTable {
 
 /** Options of {@link TableStore}. */
 export interface TableStoreOptions {
-  /** exe_id_to_table (HASH_OF_MAPS). */
-  exeIdToTableFd: number;
-  /** unwind_rules (ARRAY of struct unwind_rule). */
-  unwindRulesFd: number;
-  /** Capacity of unwind_rules. */
-  maxRules: number;
-  /** Capacity of exe_id_to_table. */
-  maxTables: number;
+  /** The maps tables and rules go into (their capacities bound the store). */
+  maps: UnwindMaps;
   /** Budget of rows over all loaded tables (8 bytes each in kernel memory). */
   maxRows: number;
-  /** Called when a table is evicted while processes still use it. */
-  onEvict?: (key: string, pids: ReadonlySet<number>) => void;
+  /** Called when a table is evicted while images still use it (with their instance ids). */
+  onEvict?: (key: string, users: ReadonlySet<number>) => void;
 }
 
 /** Counters of the store, for /metrics. */
@@ -172,40 +166,33 @@ export class TableStore {
       return undefined;
     }
     this.#makeRoom(n, pid);
-    if (this.#byKey.size >= this.#opts.maxTables) {
+    if (this.#byKey.size >= this.#opts.maps.maxTables) {
       this.stats.loadErrors++;
       return undefined;
     }
     const globalRule = new Uint32Array(table.rules.length / UNWIND_RULE.size);
     for (let i = 0; i < globalRule.length; i++) {
       const idx = this.#internRule(
-        table.rules.subarray(i * UNWIND_RULE.size, (i + 1) * UNWIND_RULE.size),
+        table.rules.slice(i * UNWIND_RULE.size, (i + 1) * UNWIND_RULE.size),
       );
       if (idx < 0) {
         this.stats.loadErrors++;
-        log.warn("the shared rules array is full; new tables use frame pointers", {
-          rules: this.#rules.size,
-        });
+        if (this.#rules.size >= this.#opts.maps.maxRules) {
+          log.warn("the shared rules array is full; new tables use frame pointers", {
+            rules: this.#rules.size,
+          });
+        }
         return undefined;
       }
       globalRule[i] = idx;
     }
-    const packed = new Uint8Array(n * UNWIND_ROW.size);
-    const view = new DataView(packed.buffer);
-    for (let i = 0; i < n; i++) {
-      view.setUint32(i * 8, Number(table.pcs[i] - base), true);
-      view.setUint32(i * 8 + 4, globalRule[table.ruleIndices[i]] ?? 0, true);
-    }
+    const packed = packRows(table.pcs, table.ruleIndices, globalRule);
     const exeId = this.#freeExeIds.pop() ?? this.#nextExeId++;
-    let fd = -1;
     try {
-      fd = createUnwindTableMap(packed);
-      const key32 = new Uint32Array([exeId]);
-      const value = new Uint32Array([fd]);
-      const rc = libbpf().bpf_map_update_elem(this.#opts.exeIdToTableFd, key32, value, 0n);
-      if (rc < 0) throw new Error(`Cannot insert unwind table ${exeId}: errno ${-rc}`);
+      this.#opts.maps.loadTable(exeId, packed);
     } catch (e) {
       this.#freeExeIds.push(exeId);
+      if (e instanceof MapsClosedError) throw e;
       this.stats.loadErrors++;
       log.warn("cannot load an unwind table; its frames use frame pointers", {
         key,
@@ -213,9 +200,6 @@ export class TableStore {
         error: (e as Error).message,
       });
       return undefined;
-    } finally {
-      // The outer map holds its own reference to the inner map.
-      if (fd >= 0) libc().close(fd);
     }
     const entry: Entry = {
       key,
@@ -232,19 +216,19 @@ export class TableStore {
     return entry;
   }
 
-  #internRule(bytes: Uint8Array): number {
+  #internRule(bytes: Uint8Array<ArrayBuffer>): number {
     const k = Array.from(bytes).join(",");
     const found = this.#rules.get(k);
     if (found !== undefined) return found;
     const idx = this.#rules.size;
-    if (idx >= this.#opts.maxRules) return -1;
-    const rc = libbpf().bpf_map_update_elem(
-      this.#opts.unwindRulesFd,
-      new Uint32Array([idx]),
-      new Uint8Array(bytes),
-      0n,
-    );
-    if (rc < 0) return -1;
+    if (idx >= this.#opts.maps.maxRules) return -1;
+    try {
+      this.#opts.maps.setRule(idx, bytes);
+    } catch (e) {
+      if (e instanceof MapsClosedError) throw e;
+      log.warn("cannot store an unwind rule", { index: idx, error: (e as Error).message });
+      return -1;
+    }
     this.#rules.set(k, idx);
     this.stats.rulesInterned++;
     return idx;
@@ -252,7 +236,9 @@ export class TableStore {
 
   /** Evicts least recently used tables until `rows` more fit; unreferenced ones go first. */
   #makeRoom(rows: number, forPid: number): void {
-    while (this.#rows + rows > this.#opts.maxRows || this.#byKey.size >= this.#opts.maxTables) {
+    while (
+      this.#rows + rows > this.#opts.maxRows || this.#byKey.size >= this.#opts.maps.maxTables
+    ) {
       let victim: Entry | undefined;
       for (const e of this.#byKey.values()) {
         if (e.refs.has(forPid) && e.refs.size === 1) continue;
@@ -265,7 +251,7 @@ export class TableStore {
   }
 
   #evict(e: Entry): void {
-    deleteMapElement(this.#opts.exeIdToTableFd, new Uint8Array(new Uint32Array([e.exeId]).buffer));
+    this.#opts.maps.deleteTable(e.exeId);
     this.#byKey.delete(e.key);
     this.#freeExeIds.push(e.exeId);
     this.#rows -= e.rows;

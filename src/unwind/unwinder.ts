@@ -2,35 +2,31 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * The unwinder's user-space half. BPF raises an event when it samples a process it knows nothing
- * about (or a PC outside its known mappings); this reads the events from the ring buffer, reads
- * the process's executable mappings, gets each file's unwind table (built once per build ID in
- * the worker pool, then shared), loads the tables into BPF and writes the process's sorted
- * mappings into pid_to_mappings. Until then BPF walks that process with frame pointers and marks
- * its samples. Processes that exit are forgotten at the end of each window, and tables they held
- * are released for eviction.
+ * The unwinder's user-space half: unwind tables for the process images that src/process's
+ * records hold, loaded into BPF through src/bpf's typed maps (see {@link Unwinder}).
  *
  * @module
  */
 
 import {
-  deleteMapElement,
+  closeFd,
+  duplicateFd,
   EventType,
-  EXEC_MAPPING,
-  listMapKeysU32,
   MappingKind,
+  MapsClosedError,
   MAX_MAPPINGS_PER_PROCESS,
-  PROCESS_MAPPINGS,
-  type ProfilerObject,
-  RingBuffer,
+  type ProcessEvent,
+  type UnwindMaps,
+  type WalkerMapping,
 } from "../bpf/mod.ts";
-import { libbpf, libc } from "../bpf/ffi.ts";
 import { getLogger } from "../log/mod.ts";
 import {
+  type ExecutableMapping,
   executableSegment,
+  LruCache,
   type ObjectFilePool,
-  parseMaps,
-  type ProcessReader,
+  type ProcessRecord,
+  type ProcessRecords,
   type ProcMapping,
 } from "../process/mod.ts";
 import type { UnwinderHooks } from "../profiler/mod.ts";
@@ -44,6 +40,12 @@ const log = getLogger("unwind");
 const UNUSED_TABLE_GRACE_MS = 60_000;
 /** wasm-unwind's error code for a file with no FDE in .eh_frame or .debug_frame. */
 const WASM_NO_UNWIND_INFO = 4;
+/** How long "this file has no table" is believed: files do not change, but memory and budgets do. */
+const NO_TABLE_TTL_MS = 10 * 60_000;
+/** How long a table evicted for space stays unbuilt, so two big tables do not evict each other in a loop. */
+const EVICTED_TTL_MS = 60_000;
+/** Files remembered as having no table at most. */
+const NO_TABLE_ENTRIES = 4096;
 
 /** Options of {@link Unwinder}. */
 export interface UnwinderOptions {
@@ -51,48 +53,69 @@ export interface UnwinderOptions {
   builders: BuilderPool;
   /** Open ELF files of other processes (the workers read tables from them). */
   files: ObjectFilePool;
-  /** The profiler's process reader: build IDs and load segments of mapped files, cached. */
-  processes: ProcessReader;
-  /** How often the event ring buffer is read. */
-  processingIntervalMs: number;
-  /** Size of the events ring buffer in bytes (its map's max_entries). */
-  eventsBufferBytes: number;
   /** Row budget of all loaded tables. */
   maxRows: number;
   /** Files larger than this get no table (their frames use frame pointers). */
   maxFileBytes: number;
-  /** Whether tables are used at all (--dwarf-unwinding-disable turns them off). */
-  dwarfEnabled: boolean;
+  /** The clock in ms, for the negative cache (tests replace it). @default Date.now */
+  now?: () => number;
 }
 
-/** The user-space half of the unwinder (see module doc). */
+/** Why a file has no table, and until when that is believed. */
+interface NoTable {
+  reason: string;
+  until: number;
+}
+
+/** How one mapping is walked, decided by {@link Unwinder.loadProcess}. */
+interface Plan {
+  kind: number;
+  tableKey?: string;
+  decoded?: DecodedTable;
+  loadBias: bigint;
+}
+
+/**
+ * The user-space half of the unwinder. For every process image the records capture (or
+ * refresh), it gets each mapped file's unwind table (built once per file identity in the worker
+ * pool, then shared), loads the tables into BPF and writes the image's sorted mappings into
+ * pid_to_mappings, stamped with the image's id. Until then BPF walks that image with frame
+ * pointers and marks its samples.
+ *
+ * Tables and "no table" results are keyed by the file's identity (device, inode, size, mtime),
+ * never by the build ID a file claims: a copy with the same build ID but no `.eh_frame` gets a
+ * result of its own. "No table" results are bounded and expire; a table evicted for space can be
+ * built again after a while.
+ */
 export class Unwinder implements UnwinderHooks {
   readonly #opts: UnwinderOptions;
-  #obj: ProfilerObject | undefined;
-  #ring: RingBuffer | undefined;
+  readonly #now: () => number;
+  #maps: UnwindMaps | undefined;
+  #records: ProcessRecords | undefined;
   #store: TableStore | undefined;
-  #timer: ReturnType<typeof setInterval> | undefined;
-  /** pid -> table keys it uses. */
-  readonly #pidTables = new Map<number, Set<string>>();
-  /** Processes waiting to be (re)loaded, and the one loop that loads them. */
-  readonly #queue = new Set<number>();
+  /** image instance -> table keys it uses. */
+  readonly #imageTables = new Map<number, Set<string>>();
+  /** Images waiting to be (re)loaded, and the one loop that loads them. */
+  readonly #queue = new Set<ProcessRecord>();
   #draining: Promise<void> | undefined;
-  /** Tables being built, by key -> the processes waiting for them (one build per key). */
-  readonly #waiting = new Map<string, Set<number>>();
-  /** Keys whose build failed or yielded nothing: use frame pointers, don't retry. */
-  readonly #noTable = new Map<string, string>();
-  /** When each pid was first asked about, for the time-to-complete-stacks metric. */
+  /** Tables being built, by key -> the images waiting for them (one build per key). */
+  readonly #waiting = new Map<string, Set<ProcessRecord>>();
+  readonly #builds = new Set<Promise<void>>();
+  /** File identities whose build failed or yielded nothing: frame pointers until `until`. */
+  readonly #noTable = new LruCache<string, NoTable>(NO_TABLE_ENTRIES);
+  /** When each image was first queued, for the time-to-complete-stacks metric. */
   readonly #askedAt = new Map<number, number>();
   #closed = false;
 
   /** @param opts Builders, pools and budgets. */
   constructor(opts: UnwinderOptions) {
     this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
   }
 
-  /** Processes with mappings in BPF. */
+  /** Images with mappings in BPF. */
   get trackedProcesses(): number {
-    return this.#pidTables.size;
+    return this.#imageTables.size;
   }
 
   /** The table store, for tests and the status page. */
@@ -100,53 +123,68 @@ export class Unwinder implements UnwinderHooks {
     return this.#store;
   }
 
-  /** @inheritdoc */
-  attach(obj: ProfilerObject): void {
-    this.#obj = obj;
-    if (!this.#opts.dwarfEnabled) return;
-    const maps = obj.unwindMaps;
-    this.#store = new TableStore({
-      exeIdToTableFd: maps.exeIdToTable,
-      unwindRulesFd: maps.unwindRules,
-      maxRules: 65536,
-      maxTables: 4096,
-      maxRows: this.#opts.maxRows,
-      onEvict: (key, pids) => this.#onEvict(key, pids),
-    });
-    this.#ring = new RingBuffer(maps.events, this.#opts.eventsBufferBytes);
-    this.#timer = setInterval(() => this.#poll(), this.#opts.processingIntervalMs);
+  /** Table builds still running. */
+  get buildsInFlight(): number {
+    return this.#builds.size;
   }
 
-  #poll(): void {
-    const ring = this.#ring;
-    if (!ring || this.#closed) return;
-    const n = ring.consume((view, off) => {
-      const type = view.getUint32(off, true);
-      const pid = view.getUint32(off + 4, true);
-      unwindMetrics.events.inc({
-        type: type === EventType.NEW_PROCESS ? "new_process" : "mappings_changed",
-      });
-      if (!this.#askedAt.has(pid)) this.#askedAt.set(pid, performance.now());
-      this.#queue.add(pid);
+  /** @inheritdoc */
+  attach(maps: UnwindMaps, records: ProcessRecords): void {
+    this.#maps = maps;
+    this.#records = records;
+    this.#store = new TableStore({
+      maps,
+      maxRows: this.#opts.maxRows,
+      onEvict: (key, images) => this.#onEvict(key, images),
     });
-    if (n > 0) this.#kick();
+    records.onChange((r, change) => {
+      if (change === "captured" || change === "refreshed") this.#enqueue(r);
+      else if (change === "ended") this.#ended(r);
+    });
+    for (const r of records.all()) if (r.endedInWindow === undefined) this.#enqueue(r);
+  }
+
+  /** @inheritdoc */
+  event(e: ProcessEvent, record: ProcessRecord | undefined): void {
+    unwindMetrics.events.inc({
+      type: e.type === EventType.NEW_PROCESS
+        ? "new_process"
+        : e.type === EventType.EXEC
+        ? "exec"
+        : e.type === EventType.EXIT
+        ? "exit"
+        : "mappings_changed",
+    });
+    // BPF asks again while an image has no mappings (its entry was evicted, or a load failed):
+    // load it again. Captures and refreshes were queued by the records already.
+    if (record && record.endedInWindow === undefined && e.type === EventType.NEW_PROCESS) {
+      this.#enqueue(record);
+    }
+  }
+
+  #enqueue(r: ProcessRecord): void {
+    if (this.#closed || !this.#maps) return;
+    if (!this.#askedAt.has(r.instance)) this.#askedAt.set(r.instance, performance.now());
+    this.#queue.add(r);
+    this.#kick();
   }
 
   /**
-   * Loads queued processes. Loading is synchronous and quick (maps, ELF headers, one map update):
-   * table builds run in the pool and queue the process again when they end. The loop yields to
-   * the event loop between processes so a burst of new processes cannot stall a window.
+   * Loads queued images. Loading is synchronous and quick (ELF facts are in the records, one map
+   * update): table builds run in the pool and queue the image again when they end. The loop
+   * yields to the event loop between images so a burst of new processes cannot stall a window.
    */
   async #drain(): Promise<void> {
     while (this.#queue.size && !this.#closed) {
-      const pid = this.#queue.values().next().value as number;
-      this.#queue.delete(pid);
+      const r = this.#queue.values().next().value as ProcessRecord;
+      this.#queue.delete(r);
       try {
-        this.loadProcess(pid);
+        this.loadProcess(r);
       } catch (e) {
+        if (e instanceof MapsClosedError) return;
         unwindMetrics.errors.inc({ kind: "load_process" });
         log.debug("cannot load the unwind information of a process", {
-          pid,
+          pid: r.pid,
           error: (e as Error).message,
         });
       }
@@ -155,36 +193,32 @@ export class Unwinder implements UnwinderHooks {
   }
 
   /**
-   * Reads a process's executable mappings, makes sure their tables are loaded, and writes its
+   * Makes sure the tables of an image's mappings are loaded (or being built) and writes its
    * entry in pid_to_mappings.
    *
-   * @param pid The process.
+   * @param r The image's record.
    */
-  loadProcess(pid: number): void {
-    const obj = this.#obj;
+  loadProcess(r: ProcessRecord): void {
+    const maps = this.#maps;
     const store = this.#store;
-    if (!obj || !store) return;
-    let maps: ProcMapping[];
-    try {
-      maps = parseMaps(Deno.readTextFileSync(`/proc/${pid}/maps`));
-    } catch {
-      this.forget(pid);
-      return; // exited
-    }
-    const exec = maps.filter((m) => m.perms.includes("x") && m.path !== "[vsyscall]");
+    if (!maps || !store || this.#closed) return;
+    // Only the image the pid runs now has an entry; an ended one was removed by BPF already.
+    if (r.endedInWindow !== undefined || this.#records?.latest(r.pid) !== r) return;
+    const byStart = new Map<number, ExecutableMapping>();
+    for (const m of r.mappings) byStart.set(m.start, m);
+    const exec = r.execMappings;
     // Mappings whose table is still being built are written as PENDING (frame pointers, marked)
-    // and the process is loaded again when the build ends: a process never waits for another
+    // and the image is loaded again when the build ends: a process never waits for another
     // process's big table.
-    const plans = exec.map((m) => this.#plan(pid, m));
-    if (this.#closed) return;
+    const plans = exec.map((m) => this.#plan(r, m, byStart.get(m.start)));
     const used = new Set<string>();
     let pending = false;
-    const entries: Array<{ m: ProcMapping; kind: number; table?: LoadedTable; bias: bigint }> = [];
+    const entries: WalkerMapping[] = [];
     for (let i = 0; i < exec.length; i++) {
       const plan = plans[i];
       let table: LoadedTable | undefined;
       if (plan.kind === MappingKind.DWARF && plan.tableKey && plan.decoded) {
-        table = store.load(plan.tableKey, plan.decoded, pid);
+        table = store.load(plan.tableKey, plan.decoded, r.instance);
         if (table) used.add(plan.tableKey);
       }
       const kind = table
@@ -193,96 +227,72 @@ export class Unwinder implements UnwinderHooks {
         ? MappingKind.FP
         : plan.kind;
       if (kind === MappingKind.PENDING) pending = true;
-      const bias = table ? plan.loadBias + table.base : 0n;
-      entries.push({ m: exec[i], kind, table, bias });
+      entries.push({
+        start: exec[i].start,
+        end: exec[i].limit,
+        tableBias: table ? plan.loadBias + table.base : 0n,
+        exeId: table?.exeId ?? 0,
+        rows: table?.rows ?? 0,
+        kind,
+      });
     }
     if (entries.length > MAX_MAPPINGS_PER_PROCESS) {
       unwindMetrics.errors.inc({ kind: "too_many_mappings" });
       log.debug(
         "process has more executable mappings than BPF keeps; the rest use frame pointers",
-        {
-          pid,
-          mappings: entries.length,
-          kept: MAX_MAPPINGS_PER_PROCESS,
-        },
+        { pid: r.pid, mappings: entries.length, kept: MAX_MAPPINGS_PER_PROCESS },
       );
       entries.length = MAX_MAPPINGS_PER_PROCESS;
     }
-    this.#writeEntry(pid, entries);
-    // Release tables this process no longer maps.
-    const before = this.#pidTables.get(pid);
-    if (before) {
-      for (const k of before) if (!used.has(k)) store.release(k, pid);
-    }
-    this.#pidTables.set(pid, used);
-    const asked = this.#askedAt.get(pid);
-    if (asked !== undefined && !pending) {
-      unwindMetrics.timeToTables.observe((performance.now() - asked) / 1000);
-      this.#askedAt.delete(pid);
-    }
-  }
-
-  #writeEntry(
-    pid: number,
-    entries: Array<{ m: ProcMapping; kind: number; table?: LoadedTable; bias: bigint }>,
-  ): void {
-    const obj = this.#obj!;
-    const value = new Uint8Array(PROCESS_MAPPINGS.size);
-    const view = new DataView(value.buffer);
-    view.setUint32(PROCESS_MAPPINGS.len, entries.length, true);
-    entries.forEach((e, i) => {
-      const o = PROCESS_MAPPINGS.mappings + i * EXEC_MAPPING.size;
-      view.setBigUint64(o + EXEC_MAPPING.start, BigInt(e.m.start), true);
-      view.setBigUint64(o + EXEC_MAPPING.end, BigInt(e.m.limit), true);
-      view.setBigUint64(o + EXEC_MAPPING.tableBias, BigInt.asUintN(64, e.bias), true);
-      view.setUint32(o + EXEC_MAPPING.exeId, e.table?.exeId ?? 0, true);
-      view.setUint32(o + EXEC_MAPPING.rows, e.table?.rows ?? 0, true);
-      view.setUint32(o + EXEC_MAPPING.kind, e.kind, true);
-    });
-    const rc = libbpf().bpf_map_update_elem(
-      obj.unwindMaps.pidToMappings,
-      new Uint32Array([pid]),
-      value,
-      0n,
-    );
-    if (rc < 0) {
+    try {
+      maps.setProcess(r.pid, r.instance, entries);
+    } catch (e) {
+      if (e instanceof MapsClosedError) throw e;
       unwindMetrics.errors.inc({ kind: "pid_map_update" });
       log.warn("cannot store a process's mappings in BPF; it is walked with frame pointers", {
-        pid,
-        errno: -rc,
+        pid: r.pid,
+        error: (e as Error).message,
       });
+    }
+    // Release tables this image no longer maps.
+    const before = this.#imageTables.get(r.instance);
+    if (before) {
+      for (const k of before) if (!used.has(k)) store.release(k, r.instance);
+    }
+    this.#imageTables.set(r.instance, used);
+    const asked = this.#askedAt.get(r.instance);
+    if (asked !== undefined && !pending) {
+      unwindMetrics.timeToTables.observe((performance.now() - asked) / 1000);
+      this.#askedAt.delete(r.instance);
     }
   }
 
   /**
    * Decides how a mapping is walked now: its loaded table, frame pointers, or PENDING while its
-   * table is built (the build is started here and reloads the waiting processes when done).
+   * table is built (the build is started here and reloads the waiting images when done).
    */
-  #plan(
-    pid: number,
-    m: ProcMapping,
-  ): {
-    kind: number;
-    tableKey?: string;
-    decoded?: DecodedTable;
-    loadBias: bigint;
-  } {
+  #plan(r: ProcessRecord, m: ProcMapping, mapping: ExecutableMapping | undefined): Plan {
     if (m.path === "[vdso]") return { kind: MappingKind.VDSO, loadBias: 0n };
     if (!m.path.startsWith("/")) return { kind: MappingKind.JIT, loadBias: 0n };
-    // The profiler's process reader has usually read this file already (build ID, segments).
-    const facts = this.#opts.processes.fileFacts(pid, m);
-    if (!facts.key) {
+    const facts = mapping?.file;
+    if (!facts?.key) {
       unwindMetrics.errors.inc({ kind: "open_file" });
-      log.debug("cannot open a mapped file; its frames use frame pointers", { pid, path: m.path });
+      log.debug("cannot open a mapped file; its frames use frame pointers", {
+        pid: r.pid,
+        path: m.path,
+      });
       return { kind: MappingKind.FP, loadBias: 0n };
     }
     const seg = executableSegment(facts.loads, m) ?? facts.loads[0];
     if (!seg) return { kind: MappingKind.FP, loadBias: 0n };
     // ELF vaddr = address - start + offset - seg.offset + seg.vaddr; table pc = vaddr - base.
     const loadBias = BigInt(m.start) - BigInt(m.offset) + BigInt(seg.offset) - BigInt(seg.vaddr);
-    const key = facts.buildId ? `${facts.buildIdKind}:${facts.buildId}` : `file:${facts.key}`;
-    if (this.#noTable.has(key)) return { kind: MappingKind.FP, loadBias };
-    if (this.#store?.acquire(key, pid)) {
+    // What the file is (its identity), not what its build ID claims.
+    const key = `file:${facts.key}`;
+    const no = this.#noTable.get(key);
+    if (no && no.until > this.#now()) return { kind: MappingKind.FP, loadBias };
+    if (no) this.#noTable.delete(key);
+    if (this.#store?.acquire(key, r.instance)) {
       // Already in BPF: load() hands it back without decoding anything.
       return { kind: MappingKind.DWARF, tableKey: key, decoded: EMPTY_TABLE, loadBias };
     }
@@ -290,32 +300,48 @@ export class Unwinder implements UnwinderHooks {
     if (!waiting) {
       let got: ReturnType<ObjectFilePool["get"]>;
       try {
-        got = this.#opts.files.get(pid, m);
+        got = this.#opts.files.get(r.pid, m);
       } catch (e) {
         unwindMetrics.errors.inc({ kind: "open_file" });
         log.debug("cannot open a mapped file; its frames use frame pointers", {
-          pid,
+          pid: r.pid,
           path: m.path,
           error: (e as Error).message,
         });
         return { kind: MappingKind.FP, loadBias };
       }
+      if (got.key !== facts.key) {
+        // The file changed between the capture and now: the record's facts do not describe it.
+        return { kind: MappingKind.FP, loadBias };
+      }
       // The worker reads the file through a duplicate of our own descriptor: the process that
       // mapped it may exit before the worker gets to it, and the pool may close its copy.
-      const fd = libc().dup(got.src.fd);
-      if (fd < 0) return { kind: MappingKind.FP, loadBias };
+      let fd: number;
+      try {
+        fd = duplicateFd(got.src.fd);
+      } catch {
+        return { kind: MappingKind.FP, loadBias };
+      }
       waiting = new Set();
       this.#waiting.set(key, waiting);
-      this.#build(key, got.src.size, m.path, {
+      const build = this.#build(key, got.src.size, m.path, {
         path: `/proc/self/fd/${fd}`,
         ino: String(got.identity.stat.ino),
-      }).finally(() => libc().close(fd));
+      }).finally(() => {
+        closeFd(fd);
+        this.#builds.delete(build);
+      });
+      this.#builds.add(build);
     }
-    waiting.add(pid);
+    waiting.add(r);
     return { kind: MappingKind.PENDING, loadBias };
   }
 
-  /** Builds a table in the pool, loads it into BPF, and reloads the processes waiting for it. */
+  #remember(key: string, reason: string, ttlMs: number): void {
+    this.#noTable.set(key, { reason, until: this.#now() + ttlMs });
+  }
+
+  /** Builds a table in the pool, loads it into BPF, and reloads the images waiting for it. */
   async #build(
     key: string,
     size: number,
@@ -324,24 +350,25 @@ export class Unwinder implements UnwinderHooks {
   ): Promise<void> {
     const t0 = performance.now();
     try {
-      const decoded = toDecoded(decodeUnwindTable(
-        await this.#opts.builders.tableOfFile({
-          path: file.path,
-          ino: file.ino,
-          size,
-          maxBytes: this.#opts.maxFileBytes,
-        }, () => this.#waiting.get(key)?.size ?? 0),
-      ));
+      const built = await this.#opts.builders.tableOfFile({
+        path: file.path,
+        ino: file.ino,
+        size,
+        maxBytes: this.#opts.maxFileBytes,
+      }, () => this.#waiting.get(key)?.size ?? 0);
+      // After shutdown began nothing is loaded: the maps are about to close.
+      if (this.#closed) return;
+      const decoded = toDecoded(decodeUnwindTable(built));
       unwindMetrics.tableBuildSeconds.observe((performance.now() - t0) / 1000);
       unwindMetrics.tablesBuilt.inc();
       if (decoded.pcs.length === 0) {
-        this.#noTable.set(key, "no unwind information");
+        this.#remember(key, "no unwind information", NO_TABLE_TTL_MS);
         log.debug("file has no unwind information; its frames use frame pointers", { path });
       } else {
-        const pids = this.#waiting.get(key) ?? new Set<number>();
-        const first = pids.values().next().value ?? 0;
+        const images = this.#waiting.get(key) ?? new Set<ProcessRecord>();
+        const first = images.values().next().value?.instance ?? 0;
         const loaded = this.#store?.load(key, decoded, first);
-        if (!loaded) this.#noTable.set(key, "could not be loaded into BPF");
+        if (!loaded) this.#remember(key, "could not be loaded into BPF", NO_TABLE_TTL_MS);
         log.debug("built unwind table", {
           path,
           key,
@@ -351,8 +378,9 @@ export class Unwinder implements UnwinderHooks {
         });
       }
     } catch (e) {
+      if (this.#closed || e instanceof MapsClosedError) return;
       const code = e instanceof TableBuildError ? e.code : -1;
-      this.#noTable.set(key, (e as Error).message);
+      this.#remember(key, (e as Error).message, NO_TABLE_TTL_MS);
       if (code === WASM_NO_UNWIND_INFO) {
         // Normal for Go and other code built without CFI: frame pointers are the way there.
         log.debug("file has no unwind information; its frames use frame pointers", { path });
@@ -365,78 +393,74 @@ export class Unwinder implements UnwinderHooks {
         });
       }
     } finally {
-      // Reload every process that waited, now with the table (or with frame pointers).
-      for (const pid of this.#waiting.get(key) ?? []) this.#queue.add(pid);
+      // Reload every image that waited, now with the table (or with frame pointers).
+      const images = this.#waiting.get(key) ?? [];
       this.#waiting.delete(key);
-      this.#kick();
+      if (!this.#closed) { for (const r of images) this.#enqueue(r); }
     }
   }
 
   #kick(): void {
-    if (!this.#draining && this.#queue.size) {
+    if (!this.#draining && this.#queue.size && !this.#closed) {
       this.#draining = this.#drain().finally(() => (this.#draining = undefined));
     }
   }
 
-  #onEvict(key: string, pids: ReadonlySet<number>): void {
-    // The table's exe id is about to be reused: rewrite its processes now, synchronously, so
-    // none of them walks a different executable's table. They fall back to frame pointers.
-    this.#noTable.set(key, "evicted to make room");
-    for (const pid of pids) {
-      this.#pidTables.get(pid)?.delete(key);
-      this.#rewriteWithout(pid, key);
+  #onEvict(key: string, images: ReadonlySet<number>): void {
+    // The table's exe id is about to be reused: rewrite its images now, synchronously, so none
+    // of them walks a different executable's table. They use frame pointers for that file until
+    // it may be built again.
+    this.#remember(key, "evicted to make room", EVICTED_TTL_MS);
+    for (const instance of images) {
+      this.#imageTables.get(instance)?.delete(key);
+      const r = this.#records?.get(instance);
+      if (r && r.endedInWindow === undefined) this.#queue.add(r);
+      if (r && this.#maps && !this.#maps.closed && this.#records?.latest(r.pid) === r) {
+        // Drop the entry now; the queued reload writes it again without the evicted table.
+        this.#maps.deleteProcess(r.pid);
+      }
     }
+    this.#kick();
   }
 
-  #rewriteWithout(pid: number, _key: string): void {
-    // Simplest correct action: drop the entry; BPF asks again and the process is re-planned,
-    // with the evicted key in #noTable (frame pointers for that file).
-    const obj = this.#obj;
-    if (!obj) return;
-    deleteMapElement(obj.unwindMaps.pidToMappings, new Uint8Array(new Uint32Array([pid]).buffer));
+  /** An image ended (exit, exec): BPF dropped its entry; its tables lose a reference. */
+  #ended(r: ProcessRecord): void {
+    this.#queue.delete(r);
+    this.#store?.releasePid(r.instance);
+    this.#imageTables.delete(r.instance);
+    this.#askedAt.delete(r.instance);
+  }
+
+  /** @inheritdoc */
+  windowEnded(sampled: ReadonlySet<ProcessRecord>): void {
+    const maps = this.#maps;
+    const store = this.#store;
+    if (!maps || !store || this.#closed) return;
+    const keys: string[] = [];
+    for (const r of sampled) for (const k of this.#imageTables.get(r.instance) ?? []) keys.push(k);
+    store.touch(keys);
+    // BPF deletes the entries of processes it saw exit; this catches the ones it did not (their
+    // image had been evicted from pid_to_instance).
+    for (const pid of maps.processPids()) {
+      const latest = this.#records?.latest(pid);
+      if (!latest || latest.endedInWindow !== undefined) maps.deleteProcess(pid);
+    }
+    store.releaseUnused(UNUSED_TABLE_GRACE_MS);
+    unwindMetrics.trackedProcesses.set(this.#imageTables.size);
+    unwindMetrics.loadedRows.set(store.rows);
   }
 
   /**
-   * Forgets a process: removes its mappings from BPF and releases its tables.
-   *
-   * @param pid The process.
+   * Stops: nothing is loaded or written after this (builds still running are abandoned and
+   * their results dropped), the workers and open files are released. The maps themselves are
+   * closed by their owner afterwards.
    */
-  forget(pid: number): void {
-    const obj = this.#obj;
-    if (obj) {
-      deleteMapElement(obj.unwindMaps.pidToMappings, new Uint8Array(new Uint32Array([pid]).buffer));
-    }
-    this.#store?.releasePid(pid);
-    this.#pidTables.delete(pid);
-    this.#askedAt.delete(pid);
-  }
-
-  /** @inheritdoc */
-  windowEnded(pids: ReadonlySet<number>): void {
-    const obj = this.#obj;
-    if (!obj || !this.#store) return;
-    const keys: string[] = [];
-    for (const pid of pids) for (const k of this.#pidTables.get(pid) ?? []) keys.push(k);
-    this.#store.touch(keys);
-    // Forget processes that exited (their pid entry stays until we delete it).
-    for (const pid of listMapKeysU32(obj.unwindMaps.pidToMappings)) {
-      try {
-        Deno.statSync(`/proc/${pid}`);
-      } catch {
-        this.forget(pid);
-      }
-    }
-    this.#store.releaseUnused(UNUSED_TABLE_GRACE_MS);
-    unwindMetrics.trackedProcesses.set(this.#pidTables.size);
-    unwindMetrics.loadedRows.set(this.#store.rows);
-  }
-
-  /** @inheritdoc */
-  close(): void {
+  async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#ring?.close();
-    this.#ring = undefined;
+    this.#queue.clear();
+    this.#opts.builders.close();
+    await this.#draining;
+    await Promise.allSettled([...this.#builds]);
     this.#opts.files.close();
   }
 }

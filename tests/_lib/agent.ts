@@ -38,12 +38,19 @@ export function freePort(): number {
  *
  * @param flags Command-line flags.
  * @param timeoutMs How long to wait for readiness.
+ * @param prefix A command the agent runs under, e.g. `["prlimit", "--nofile=256", "--"]`.
  * @returns The running agent.
  */
-export async function startAgent(flags: string[], timeoutMs = 20_000): Promise<RunningAgent> {
+export async function startAgent(
+  flags: string[],
+  timeoutMs = 20_000,
+  prefix: string[] = [],
+): Promise<RunningAgent> {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
+  const argv = [...prefix, Deno.execPath()];
+  const child = new Deno.Command(argv[0], {
     args: [
+      ...argv.slice(1),
       "run",
       "--allow-all",
       "--unstable-no-legacy-abort",

@@ -94,3 +94,39 @@ export async function buildJavaSpin(dir: string): Promise<void> {
   }).output();
   if (!out.success) throw new Error(`javac failed: ${new TextDecoder().decode(out.stderr)}`);
 }
+
+/**
+ * Builds libwork.so and pie_main (a PIE calling it through the PLT, with an rpath to it) from
+ * tests/programs into a directory.
+ *
+ * @param dir Where both go.
+ * @param flags Compiler flags of both (e.g. no frame pointers).
+ * @returns The executable's and the library's paths.
+ */
+export async function buildPieWithLibrary(
+  dir: string,
+  flags: string[],
+): Promise<{ exe: string; lib: string }> {
+  const lib = `${dir}/libwork.so`;
+  const exe = `${dir}/pie_main`;
+  await buildProgram("libwork.c", lib, [...flags, "-fPIC", "-shared"]);
+  // The library goes after the source: the linker resolves left to right.
+  const out = await new Deno.Command("gcc", {
+    args: [
+      ...flags,
+      "-fPIE",
+      "-pie",
+      "-o",
+      exe,
+      `${PROGRAMS}pie_main.c`,
+      `-L${dir}`,
+      "-lwork",
+      `-Wl,-rpath,${dir}`,
+    ],
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`gcc pie_main.c failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return { exe, lib };
+}

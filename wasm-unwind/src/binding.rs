@@ -17,6 +17,14 @@
 //!                                        stripped file (flags bit 0: zlib-compress DWARF,
 //!                                        bit 1: keep all contents, compress only);
 //!                                        0 on error
+//! symbolizer_open(ptr, len) -> u32       input = a section bundle (src/symbolize.rs), which
+//!                                        the module takes over (freed by it, even on error);
+//!                                        result = a handle (> 0), 0 on error
+//! symbolize(handle, ptr, count) -> *const u8
+//!                                        input = `count` little-endian u64 ELF addresses;
+//!                                        result = their frames (src/symbolize.rs); 0 on error
+//! symbolizer_close(handle)               frees a symbolizer (unknown handles are ignored)
+//! heap_bytes() -> usize                  bytes allocated and not yet freed in the module
 //! go_describe(ptr, len, pcs_ptr, pcs_len, mode) -> *const u8
 //!                                        input = the whole ELF file and pcs_len bytes of
 //!                                        little-endian u64 PCs; result = the text report of
@@ -37,10 +45,51 @@
 //! outside linear memory is rejected with error code 1 before it is read.
 #![allow(unsafe_code)]
 
-use std::alloc::Layout;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::RefCell;
 
 use crate::error::Error;
+use crate::symbolize::Symbolizer;
+
+/// The system allocator, counting live bytes, so the agent can hold the symbolizers of a
+/// worker to a memory budget (`heap_bytes`). WebAssembly instances are single-threaded; the
+/// native build (tests) counts per process with an atomic.
+struct CountingAllocator;
+
+static LIVE_BYTES: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to `System` unchanged; only a counter is updated.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            LIVE_BYTES.fetch_add(layout.size(), core::sync::atomic::Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        LIVE_BYTES.fetch_sub(layout.size(), core::sync::atomic::Ordering::Relaxed);
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            LIVE_BYTES.fetch_add(layout.size(), core::sync::atomic::Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            LIVE_BYTES.fetch_sub(layout.size(), core::sync::atomic::Ordering::Relaxed);
+            LIVE_BYTES.fetch_add(new_size, core::sync::atomic::Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// The ABI version; bumped on any incompatible change.
 pub const ABI_VERSION: u32 = 1;
@@ -57,6 +106,8 @@ thread_local! {
         error_code: 0,
         error_message: Vec::new(),
     });
+    /// Open symbolizers; handle h is slot h - 1.
+    static SYMBOLIZERS: RefCell<Vec<Option<Symbolizer>>> = RefCell::new(Vec::new());
 }
 
 /// Returns [`ABI_VERSION`].
@@ -177,6 +228,104 @@ pub unsafe extern "C" fn unwind_table(ptr: *const u8, len: usize) -> *const u8 {
 pub unsafe extern "C" fn strip_debuginfo(ptr: *const u8, len: usize, flags: u32) -> *const u8 {
     let outcome = input(ptr, len).and_then(|data| crate::strip::strip_debuginfo(data, flags));
     finish(outcome)
+}
+
+/// Loads a section bundle into a new symbolizer and returns its handle (0 on error, with the
+/// error code and message set). The module takes ownership of `[ptr, ptr + len)`, which must
+/// come from [`alloc`]`(len)`: it is kept as the symbolizer's storage, or freed on error.
+///
+/// # Safety
+/// `ptr` must come from `alloc(len)` and not be used by the caller afterwards.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub unsafe extern "C" fn symbolizer_open(ptr: *mut u8, len: usize) -> u32 {
+    if ptr.is_null() || len == 0 {
+        finish(Err(Error::InvalidArgument));
+        return 0;
+    }
+    if input(ptr, len).is_err() {
+        finish(Err(Error::InvalidArgument));
+        return 0;
+    }
+    // alloc() used Layout(len, 1), the layout of a Vec<u8> with capacity len.
+    let bundle = Vec::from_raw_parts(ptr, len, len);
+    match Symbolizer::new(bundle) {
+        Ok(s) => {
+            let handle = SYMBOLIZERS.with(|all| {
+                let mut all = match all.try_borrow_mut() {
+                    Ok(all) => all,
+                    Err(_) => return 0,
+                };
+                let slot = match all.iter().position(|x| x.is_none()) {
+                    Some(i) => i,
+                    None => {
+                        all.push(None);
+                        all.len().saturating_sub(1)
+                    }
+                };
+                if let Some(place) = all.get_mut(slot) {
+                    *place = Some(s);
+                }
+                slot.checked_add(1).and_then(|h| u32::try_from(h).ok()).unwrap_or(0)
+            });
+            finish(Ok(Vec::new()));
+            handle
+        }
+        Err(e) => {
+            finish(Err(e));
+            0
+        }
+    }
+}
+
+/// Symbolizes `count` u64 addresses at `ptr` with the symbolizer `handle`; returns the encoded
+/// frames (see [`Symbolizer::encode_frames`]) or null.
+///
+/// # Safety
+/// See [`input`]: on native targets the range must be readable.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub unsafe extern "C" fn symbolize(handle: u32, ptr: *const u8, count: usize) -> *const u8 {
+    let outcome = count
+        .checked_mul(8)
+        .ok_or(Error::InvalidArgument)
+        .and_then(|len| input(ptr, len))
+        .and_then(|bytes| {
+            let addrs: Vec<u64> = bytes
+                .chunks_exact(8)
+                .map(|c| {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(c);
+                    u64::from_le_bytes(a)
+                })
+                .collect();
+            SYMBOLIZERS.with(|all| {
+                let all = all.try_borrow().map_err(|_| Error::BadHandle)?;
+                let index = usize::try_from(handle).ok().and_then(|h| h.checked_sub(1));
+                match index.and_then(|i| all.get(i)).and_then(|s| s.as_ref()) {
+                    Some(s) => Ok(s.encode_frames(&addrs)),
+                    None => Err(Error::BadHandle),
+                }
+            })
+        });
+    finish(outcome)
+}
+
+/// Frees the symbolizer `handle`; unknown handles are ignored.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn symbolizer_close(handle: u32) {
+    SYMBOLIZERS.with(|all| {
+        if let Ok(mut all) = all.try_borrow_mut() {
+            let index = usize::try_from(handle).ok().and_then(|h| h.checked_sub(1));
+            if let Some(slot) = index.and_then(|i| all.get_mut(i)) {
+                *slot = None;
+            }
+        }
+    })
+}
+
+/// Bytes allocated by the module and not yet freed (its symbolizers, results, inputs).
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn heap_bytes() -> usize {
+    LIVE_BYTES.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 /// Describes the Go table of the file at `[ptr, ptr + len)`: the frames of each PC in

@@ -80,6 +80,11 @@ pub enum Error {
     OutOfMemory,
     /// The file's `.gopclntab` is corrupt or of an unsupported kind; names the part.
     InvalidGoPclntab(&'static str),
+    /// A symbol bundle holds neither a function symbol nor DWARF (nothing to name frames
+    /// with).
+    NoSymbols,
+    /// A symbolizer handle that is not open.
+    BadHandle,
 }
 
 impl Error {
@@ -94,6 +99,8 @@ impl Error {
             Error::LimitExceeded(_) => 6,
             Error::OutOfMemory => 7,
             Error::InvalidGoPclntab(_) => 8,
+            Error::NoSymbols => 9,
+            Error::BadHandle => 10,
         }
     }
 }
@@ -119,6 +126,8 @@ impl fmt::Display for Error {
             Error::LimitExceeded(limit) => write!(f, "limit exceeded: {}", limit.describe()),
             Error::OutOfMemory => write!(f, "out of memory"),
             Error::InvalidGoPclntab(what) => write!(f, "invalid .gopclntab: cannot read {}", what),
+            Error::NoSymbols => write!(f, "no symbols: no function symbol and no DWARF"),
+            Error::BadHandle => write!(f, "invalid argument: no open symbolizer with this handle"),
         }
     }
 }

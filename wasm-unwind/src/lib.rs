@@ -1,7 +1,8 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-//! ELF facts and compact x86-64 unwind tables, built with gimli and object, for
+//! ELF facts, compact x86-64 unwind tables and native symbolization, built with gimli, object
+//! and addr2line, for
 //! `wasm32-unknown-unknown` (loaded by `src/unwind/_wasm.ts`) and natively (benchmarks,
 //! tests).
 //!
@@ -29,6 +30,7 @@ pub mod go_rows;
 pub mod gopclntab;
 pub mod rule;
 pub mod strip;
+pub mod symbolize;
 pub mod table;
 
 #[cfg(test)]
@@ -39,4 +41,5 @@ pub use facts::{elf_facts, BuildIdKind, Facts};
 pub use gopclntab::{Frame, Func, Layout, PcValue, PcValues, Pclntab, Special};
 pub use rule::{CfaKind, RbpKind, Rule, UnsupportedReason};
 pub use strip::{strip_debuginfo, STRIP_COMPRESS, STRIP_KEEP_ALL};
+pub use symbolize::{bundle_from_files, demangle, Symbolizer};
 pub use table::{build_unwind_table, CfiInput, Stats, UnwindTable};

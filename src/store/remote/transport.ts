@@ -9,6 +9,7 @@
  * @module
  */
 
+import { readRegularTextFile, SafeOpenError } from "../../safefs/mod.ts";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
@@ -100,19 +101,33 @@ export function createRemoteTransport(options: RemoteTransportOptions): Transpor
  * else the contents of `--remote-store-bearer-token-file` with surrounding whitespace trimmed, as
  * Parca Agent does.
  *
+ * The file must be a regular file (symlinks followed) of at most {@link MAX_TOKEN_FILE_BYTES}: a
+ * FIFO is refused rather than waited on, `/dev/zero` rather than read without end. A file that
+ * holds only whitespace is an error, not "no token": the operator meant to authenticate.
+ *
  * @param token The flag (or environment) value.
  * @param file The token file, "" for none.
  * @returns The token, "" for none.
- * @throws {Error} When the file cannot be read; the message names the file, never its contents.
+ * @throws {Error} When the file cannot be read or is empty; the message names the file, never its
+ *   contents.
  */
 export function readBearerToken(token: string, file: string): string {
   if (token !== "" || file === "") return token;
+  let text: string;
   try {
-    return Deno.readTextFileSync(file).trim();
+    text = readRegularTextFile(file, MAX_TOKEN_FILE_BYTES);
   } catch (e) {
-    throw new Error(
-      `Cannot read --remote-store-bearer-token-file "${file}": ${(e as Error).message}`,
-      { cause: e },
-    );
+    const detail = e instanceof SafeOpenError ? e.detail : (e as Error).message;
+    throw new Error(`Cannot read --remote-store-bearer-token-file "${file}": ${detail}`, {
+      cause: e,
+    });
   }
+  const t = text.trim();
+  if (t === "") {
+    throw new Error(`Cannot read --remote-store-bearer-token-file "${file}": the file is empty`);
+  }
+  return t;
 }
+
+/** Largest token file read: a bearer token (a JWT included) takes a few kilobytes at most. */
+export const MAX_TOKEN_FILE_BYTES = 64 * 1024;

@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { equal, throws } from "node:assert/strict";
-import { LruCache } from "./_lru.ts";
+import { LruCache } from "./lru.ts";
 
 Deno.test("LruCache evicts the least recently used entry", () => {
   const c = new LruCache<string, number>(2);
@@ -26,4 +26,19 @@ Deno.test("LruCache replaces a value without growing", () => {
 
 Deno.test("LruCache rejects a capacity below one", () => {
   throws(() => new LruCache(0), RangeError);
+});
+
+Deno.test("LruCache misses entries older than the TTL, counted from when they were set", () => {
+  let now = 0;
+  const c = new LruCache<string, number>(10, 100, () => now);
+  c.set("a", 1);
+  now = 99;
+  equal(c.get("a"), 1);
+  now = 100;
+  equal(c.get("a"), undefined);
+  equal(c.size, 0);
+  c.set("a", 2);
+  equal(c.get("a"), 2);
+  c.clear();
+  equal(c.get("a"), undefined);
 });
