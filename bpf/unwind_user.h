@@ -7,8 +7,10 @@
  * and, in mixed mode, code a table does not cover: hand-written assembly, V8's embedded
  * builtins). Every frame dispatches on its own mapping, so a walk goes from tables to frame
  * pointers and back as often as the code does. A frame-pointer step whose return address lies
- * outside every known mapping is garbage (code without frame pointers): the walk stops there
- * instead of recording it. The loop runs under bpf_loop(), so the verifier checks one frame,
+ * outside every known mapping, or does not follow a call instruction, is garbage (code without
+ * frame pointers): the walk stops there instead of recording it. Before a process's mappings
+ * are known only the second check applies, and its samples are marked pending. The loop runs
+ * under bpf_loop(), so the verifier checks one frame,
  * not 512, and the depth costs nothing at load time.
  *
  * walk_one_frame() is the per-frame dispatch: an unwinder for another kind of code (an
@@ -65,6 +67,7 @@ struct walk_state {
 	__u64 sp;
 	__u64 bp;
 	struct user_stack *st;
+	__u64 fsbase;                  /* the thread's fs base (TLS: Go's current g) */
 	struct process_mappings *proc; /* NULL: no mappings known, frame pointers only */
 	__u32 error;                   /* enum unwind_error */
 	__u32 flags;                   /* enum stack_flags */
@@ -84,8 +87,55 @@ static __always_inline bool read_user_u64(__u64 addr, __u64 *out)
 	return bpf_probe_read_user(out, sizeof(*out), (void *)addr) == 0;
 }
 
-/* One frame-pointer step: [rbp] = caller's rbp, [rbp + 8] = return address. */
-static __always_inline void step_frame_pointer(struct walk_state *s)
+/*
+ * Length of the x86-64 ModRM-addressed operand (ModRM byte, SIB, displacement) that starts with
+ * `modrm` followed by `sib`.
+ */
+static __always_inline __u32 modrm_operand_len(__u8 modrm, __u8 sib)
+{
+	__u8 mod = modrm >> 6, rm = modrm & 7;
+	if (mod == 3)
+		return 1;
+	__u32 len = 1 + (rm == 4); /* SIB */
+	if (mod == 1)
+		return len + 1;
+	if (mod == 2 || (mod == 0 && rm == 5) || (mod == 0 && rm == 4 && (sib & 7) == 5))
+		return len + 4;
+	return len;
+}
+
+/*
+ * Whether `ret` follows a call instruction, as every return address does: `call rel32` (e8)
+ * or `call r/m64` (ff /2, any addressing form, with or without a REX prefix) ending right
+ * before it. A frame-pointer step through code without frame pointers reads data instead
+ * (a pointer into a data segment, a function pointer): such a value follows a call only by
+ * chance (about 1 in 200 for random bytes), so the walk stops there instead of recording it.
+ * A global function: the verifier checks it once, not at every inlined frame-pointer step.
+ */
+__noinline int follows_call(__u64 ret)
+{
+	__u8 b[8];
+	if (ret < 4096 + 8 || bpf_probe_read_user(b, sizeof(b), (void *)(ret - 8)))
+		return 0;
+	if (b[3] == 0xe8)
+		return 1;
+	/* ff /2 of length 2..7 ending at ret: opcode at b[8 - len], ModRM after it. */
+	int found = 0;
+#pragma unroll
+	for (int len = 2; len <= 7; len++) {
+		__u8 modrm = b[9 - len];
+		__u8 sib = len >= 3 ? b[10 - len] : 0;
+		found |= b[8 - len] == 0xff && ((modrm >> 3) & 7) == 2 &&
+			 1 + modrm_operand_len(modrm, sib) == (__u32)len;
+	}
+	return found;
+}
+
+/*
+ * One frame-pointer step: [rbp] = caller's rbp, [rbp + 8] = return address. `switched`: the
+ * step leaves a stack for another (Go's g0 back to a goroutine), so rbp need not lie above sp.
+ */
+static __always_inline void step_frame_pointer_on(struct walk_state *s, bool switched)
 {
 	count(COUNTER_FP_FRAMES);
 	s->via_fp = true;
@@ -100,7 +150,7 @@ static __always_inline void step_frame_pointer(struct walk_state *s)
 	}
 	/* A frame pointer lies on the stack above the stack pointer, or it is not one at all
 	 * (code without frame pointers uses rbp for data). Each step then moves sp up: no cycles. */
-	if (s->bp < s->sp) {
+	if (s->bp < s->sp && !switched) {
 		s->error = UNWIND_ERROR_READ_FAULT;
 		return;
 	}
@@ -119,6 +169,50 @@ static __always_inline void step_frame_pointer(struct walk_state *s)
 	s->bp = next_bp;
 	s->ip = ret;
 	s->exact_ip = false;
+}
+
+static __always_inline void step_frame_pointer(struct walk_state *s)
+{
+	step_frame_pointer_on(s, false);
+}
+
+/*
+ * Go's runtime.systemstack on g0, at its call of the target function: the goroutine it came
+ * from is m.curg of the thread's current g (g0), and its SP at the switch is curg.sched.sp,
+ * where Go's own traceback goes on (see CFA_GO_SYSTEMSTACK in types.h for the offsets).
+ */
+static __always_inline void step_go_systemstack(struct walk_state *s, struct unwind_rule *rule)
+{
+	__u32 packed = (__u32)rule->rbp_offset;
+	__s64 tls = (__s8)(packed & 0xff);
+	__u64 g_m = ((packed >> 8) & 0xff) * 8;
+	__u64 sched_sp = ((packed >> 16) & 0xff) * 8;
+	__u64 g, m, curg, sp, ret, bp;
+	if (!s->fsbase || !read_user_u64(s->fsbase + tls, &g) || !read_user_u64(g + g_m, &m) ||
+	    !read_user_u64(m + (__u16)rule->ra_offset, &curg) ||
+	    !read_user_u64(curg + sched_sp, &sp) || !sp) {
+		s->error = UNWIND_ERROR_READ_FAULT;
+		return;
+	}
+	__u64 cfa = sp + (__s64)rule->cfa_offset;
+	if (!read_user_u64(cfa - 8, &ret)) {
+		s->error = UNWIND_ERROR_READ_FAULT;
+		return;
+	}
+	if (rule->rbp_kind == RBP_CFA_OFFSET) {
+		if (!read_user_u64(cfa - 16, &bp)) {
+			s->error = UNWIND_ERROR_READ_FAULT;
+			return;
+		}
+		s->bp = bp;
+		s->bp_unknown = false;
+	}
+	s->sp = cfa;
+	s->ip = ret;
+	s->exact_ip = false;
+	s->via_fp = false;
+	if (ret == 0)
+		s->done = true;
 }
 
 /*
@@ -252,8 +346,12 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		step_uncovered(s);
 		return;
 	case CFA_FRAME_POINTER:
-		/* Go's systemstack on g0: rbp still links to the goroutine's frames. */
-		step_frame_pointer(s);
+		/* Go code that switched stacks (systemstack when its offsets were not found, other
+		 * SP-writing runtime functions): rbp links to the frames of the stack it came from. */
+		step_frame_pointer_on(s, true);
+		return;
+	case CFA_GO_SYSTEMSTACK:
+		step_go_systemstack(s, rule);
 		return;
 	case CFA_GO_ASMCGOCALL: {
 		/* Go's asmcgocall on g0, returned to by C: [rsp] is the goroutine's stack depth below
@@ -365,13 +463,14 @@ static long walk_one_frame(__u32 i, void *arg)
 
 	struct process_mappings *proc = s->proc;
 	if (!proc) {
-		record_frame(s, i);
-		if (agent_cfg.dwarf_enabled) {
-			/* Mappings not known yet: nothing tells a frame-pointer chain from garbage,
-			 * so only the registers' frame is certain. */
-			s->done = true;
+		/* Mappings not known yet (the sample is marked pending): frame pointers, each
+		 * return address checked to follow a call, since no mapping can be checked. */
+		if (i > 0 && s->via_fp && !follows_call(s->ip)) {
+			count(COUNTER_FP_STOPPED);
+			s->error = UNWIND_ERROR_NOT_A_RETURN_ADDRESS;
 			return 1;
 		}
+		record_frame(s, i);
 		step_frame_pointer(s);
 	} else {
 		__u64 pc = s->exact_ip ? s->ip : s->ip - 1;
@@ -404,8 +503,16 @@ static long walk_one_frame(__u32 i, void *arg)
 				s->error = UNWIND_ERROR_NO_MAPPING;
 			s->from_jit = false;
 		} else {
-			record_frame(s, i);
 			struct exec_mapping *m = &proc->mappings[idx & (MAX_MAPPINGS_PER_PROCESS - 1)];
+			/* Compiled code returns after a call; JIT runtimes' code need not (HotSpot's
+			 * interpreter pushes its return entries), so only file code is checked. */
+			if (i > 0 && s->via_fp && m->kind != MAPPING_KIND_JIT && !follows_call(s->ip)) {
+				count(COUNTER_FP_STOPPED);
+				s->error = s->from_jit ? UNWIND_ERROR_JIT_NO_FRAME_POINTER
+						       : UNWIND_ERROR_NOT_A_RETURN_ADDRESS;
+				return 1;
+			}
+			record_frame(s, i);
 			s->from_jit = m->kind == MAPPING_KIND_JIT;
 			switch (m->kind) {
 			case MAPPING_KIND_DWARF:
@@ -446,10 +553,12 @@ static long walk_one_frame(__u32 i, void *arg)
  * Walks the user stack of pid into st (leaf first); returns stack_flags bits and sets *error.
  */
 static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 ip, __u64 sp,
-					       __u64 bp, struct user_stack *st, __u32 *error)
+					       __u64 bp, __u64 fsbase, struct user_stack *st,
+					       __u32 *error)
 {
 	struct walk_state s = {
 		.ip = ip,
+		.fsbase = fsbase,
 		.sp = sp,
 		.bp = bp,
 		.st = st,

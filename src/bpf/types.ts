@@ -116,6 +116,7 @@ export const UNWIND_ERROR_NAMES = [
   "jit_mixed_mode_disabled",
   "table_missing",
   "jit_no_frame_pointer",
+  "not_a_return_address",
 ] as const;
 
 /** enum counter, in index order: the `outcome` label of parca_agent_bpf_samples_total. */

@@ -51,6 +51,12 @@ export const CfaKind = {
    * + cfaOffset.
    */
   GoAsmcgocall: 9,
+  /**
+   * Go's `runtime.systemstack` on g0: back to the goroutine through `g.m.curg.sched.sp` (g at
+   * fs base + the signed low byte of rbpOffset, g.m at its byte 1 × 8, m.curg at raOffset,
+   * sched.sp at byte 2 × 8); CFA = sched.sp + cfaOffset.
+   */
+  GoSystemstack: 10,
 } as const;
 
 /** A {@link CfaKind} value. */
