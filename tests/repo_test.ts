@@ -58,3 +58,13 @@ Deno.test("every source file carries its licence header", () => {
   }
   deepStrictEqual(missing, []);
 });
+
+Deno.test(
+  "wasm-unwind's Rust unit tests pass and lib/ is built from the current sources",
+  async () => {
+    // cargo test, natively, with the Debian toolchain and crates the WASM build uses.
+    const r = await run("bash", ["wasm-unwind/build.sh", "--test"]);
+    ok(r.ok, r.out.split("\n").slice(-60).join("\n"));
+    ok(/test result: ok\. [1-9]\d* passed/.test(r.out), r.out.split("\n").slice(-60).join("\n"));
+  },
+);
