@@ -61,24 +61,34 @@ static __always_inline int user_regs(struct bpf_perf_event_data *ctx, struct tas
 	return 0;
 }
 
-/* What one walk carries from frame to frame (on the program's stack, passed to bpf_loop). */
-struct walk_state {
+/*
+ * The registers and outcome of a walk: all the steps read and write. Scalars only, so a step
+ * can be a global function (verified once, whatever its callers' state) that takes a pointer
+ * to it.
+ */
+struct walk_regs {
 	__u64 ip;
 	__u64 sp;
 	__u64 bp;
+	__u64 fsbase;     /* the thread's fs base (TLS: Go's current g) */
+	__u32 error;      /* enum unwind_error */
+	__u32 flags;      /* enum stack_flags */
+	bool exact_ip;    /* ip is not a return address (leaf, after a signal frame) */
+	bool bp_unknown;  /* the caller's rbp could not be recovered */
+	bool via_fp;      /* ip came from a frame-pointer step: check it is code */
+	bool done;
+	__u32 reserved;
+};
+
+/* What one walk carries from frame to frame (on the program's stack, passed to bpf_loop). */
+struct walk_state {
+	struct walk_regs r;
 	struct user_stack *st;
-	__u64 fsbase;                  /* the thread's fs base (TLS: Go's current g) */
 	struct process_mappings *proc; /* NULL: no mappings known, frame pointers only */
-	__u32 error;                   /* enum unwind_error */
-	__u32 flags;                   /* enum stack_flags */
 	__u32 pid;
 	__u32 instance;                /* the sample's process_instance id */
 	__u32 last_mapping;            /* index of the previous frame's mapping, to try it first */
-	bool exact_ip;                 /* ip is not a return address (leaf, after a signal frame) */
-	bool bp_unknown;               /* the caller's rbp could not be recovered */
-	bool via_fp;                   /* ip came from a frame-pointer step: check it is code */
-	bool from_jit;                 /* ...taken in JIT code (anonymous executable memory) */
-	bool done;
+	bool from_jit;                 /* ip came from a step in JIT code (anonymous memory) */
 };
 
 /* Reads one u64 of user memory; false on a fault. */
@@ -135,7 +145,7 @@ __noinline int follows_call(__u64 ret)
  * One frame-pointer step: [rbp] = caller's rbp, [rbp + 8] = return address. `switched`: the
  * step leaves a stack for another (Go's g0 back to a goroutine), so rbp need not lie above sp.
  */
-static __always_inline void step_frame_pointer_on(struct walk_state *s, bool switched)
+static __always_inline void step_frame_pointer_on(struct walk_regs *s, bool switched)
 {
 	count(COUNTER_FP_FRAMES);
 	s->via_fp = true;
@@ -171,7 +181,7 @@ static __always_inline void step_frame_pointer_on(struct walk_state *s, bool swi
 	s->exact_ip = false;
 }
 
-static __always_inline void step_frame_pointer(struct walk_state *s)
+static __always_inline void step_frame_pointer(struct walk_regs *s)
 {
 	step_frame_pointer_on(s, false);
 }
@@ -181,7 +191,7 @@ static __always_inline void step_frame_pointer(struct walk_state *s)
  * from is m.curg of the thread's current g (g0), and its SP at the switch is curg.sched.sp,
  * where Go's own traceback goes on (see CFA_GO_SYSTEMSTACK in types.h for the offsets).
  */
-static __always_inline void step_go_systemstack(struct walk_state *s, struct unwind_rule *rule)
+static __always_inline void step_go_systemstack(struct walk_regs *s, struct unwind_rule *rule)
 {
 	__u32 packed = (__u32)rule->rbp_offset;
 	__s64 tls = (__s8)(packed & 0xff);
@@ -286,7 +296,7 @@ static long row_search_step(__u32 i, void *arg)
  * A PC that the file's table does not cover (hand-written assembly without CFI, V8's embedded
  * builtins, trampolines): frame pointers in mixed mode, an error otherwise.
  */
-static __always_inline void step_uncovered(struct walk_state *s)
+static __always_inline void step_uncovered(struct walk_regs *s)
 {
 	if (!agent_cfg.mixed_mode) {
 		s->error = UNWIND_ERROR_PC_NOT_COVERED;
@@ -297,43 +307,47 @@ static __always_inline void step_uncovered(struct walk_state *s)
 	step_frame_pointer(s);
 }
 
-/* One step with the executable's unwind table. */
-static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping *m)
+/*
+ * One step with the executable's unwind table (`rows` rows, table pc = address - `bias`). A
+ * global function: its many branches are verified once, not in every state of the walk.
+ */
+__noinline int step_dwarf(struct walk_regs *s, __u32 exe_id, __u32 rows, __u64 bias)
 {
-	__u32 exe_id = m->exe_id;
+	if (!s)
+		return 0;
 	void *table = bpf_map_lookup_elem(&exe_id_to_table, &exe_id);
 	if (!table) {
 		s->error = UNWIND_ERROR_TABLE_MISSING;
-		return;
+		return 0;
 	}
 	/* A return address points after the call; the call itself belongs to the caller's row. */
-	__u64 pc = (s->exact_ip ? s->ip : s->ip - 1) - m->table_bias;
+	__u64 pc = (s->exact_ip ? s->ip : s->ip - 1) - bias;
 	if (pc > 0xffffffffULL) {
 		step_uncovered(s);
-		return;
+		return 0;
 	}
 	/* Last row whose pc <= target. */
-	struct row_search rs = { .table = table, .target = (__u32)pc, .lo = 0, .hi = m->rows };
+	struct row_search rs = { .table = table, .target = (__u32)pc, .lo = 0, .hi = rows };
 	bpf_loop(ROW_SEARCH_STEPS, row_search_step, &rs, 0);
 	if (rs.fault) {
 		s->error = UNWIND_ERROR_TABLE_MISSING;
-		return;
+		return 0;
 	}
 	if (rs.lo == 0) {
 		step_uncovered(s);
-		return;
+		return 0;
 	}
 	__u32 idx = rs.lo - 1;
 	struct unwind_row *row = bpf_map_lookup_elem(table, &idx);
 	if (!row) {
 		s->error = UNWIND_ERROR_TABLE_MISSING;
-		return;
+		return 0;
 	}
 	__u32 rule_idx = row->rule;
 	struct unwind_rule *rule = bpf_map_lookup_elem(&unwind_rules, &rule_idx);
 	if (!rule) {
 		s->error = UNWIND_ERROR_UNSUPPORTED_CFA;
-		return;
+		return 0;
 	}
 	count(COUNTER_DWARF_FRAMES);
 
@@ -341,18 +355,18 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 	switch (rule->cfa_kind) {
 	case CFA_RA_UNDEFINED:
 		s->done = true; /* the outermost frame: the walk reached the bottom */
-		return;
+		return 0;
 	case CFA_END_OF_FUNCTION:
 		step_uncovered(s);
-		return;
+		return 0;
 	case CFA_FRAME_POINTER:
 		/* Go code that switched stacks (systemstack when its offsets were not found, other
 		 * SP-writing runtime functions): rbp links to the frames of the stack it came from. */
 		step_frame_pointer_on(s, true);
-		return;
+		return 0;
 	case CFA_GO_SYSTEMSTACK:
 		step_go_systemstack(s, rule);
-		return;
+		return 0;
 	case CFA_GO_ASMCGOCALL: {
 		/* Go's asmcgocall on g0, returned to by C: [rsp] is the goroutine's stack depth below
 		 * g->stack.hi (offset 8 of g), [rsp + 8] is g; without g (already on g0) [rsp] is the
@@ -360,13 +374,13 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		__u64 depth, g, hi, sp0;
 		if (!read_user_u64(s->sp, &depth) || !read_user_u64(s->sp + 8, &g)) {
 			s->error = UNWIND_ERROR_READ_FAULT;
-			return;
+			return 0;
 		}
 		sp0 = depth;
 		if (g) {
 			if (!read_user_u64(g + 8, &hi)) {
 				s->error = UNWIND_ERROR_READ_FAULT;
-				return;
+				return 0;
 			}
 			sp0 = hi - depth;
 		}
@@ -379,7 +393,7 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 	case CFA_RBP_OFFSET:
 		if (s->bp_unknown) {
 			s->error = UNWIND_ERROR_RBP_UNKNOWN;
-			return;
+			return 0;
 		}
 		cfa = s->bp + (__s64)rule->cfa_offset;
 		break;
@@ -397,7 +411,7 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		    !read_user_u64(s->sp + (__s64)rule->rbp_offset, &rbp) ||
 		    !read_user_u64(s->sp + (__s64)rule->ra_offset, &rip)) {
 			s->error = UNWIND_ERROR_READ_FAULT;
-			return;
+			return 0;
 		}
 		s->sp = rsp;
 		s->bp = rbp;
@@ -406,17 +420,17 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		s->exact_ip = true;
 		if (rip == 0)
 			s->done = true;
-		return;
+		return 0;
 	}
 	default:
 		s->error = UNWIND_ERROR_UNSUPPORTED_CFA;
-		return;
+		return 0;
 	}
 
 	__u64 ret;
 	if (!read_user_u64(cfa + (__s64)rule->ra_offset, &ret)) {
 		s->error = UNWIND_ERROR_READ_FAULT;
-		return;
+		return 0;
 	}
 	switch (rule->rbp_kind) {
 	case RBP_UNCHANGED:
@@ -425,7 +439,7 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		__u64 bp;
 		if (!read_user_u64(cfa + (__s64)rule->rbp_offset, &bp)) {
 			s->error = UNWIND_ERROR_READ_FAULT;
-			return;
+			return 0;
 		}
 		s->bp = bp;
 		s->bp_unknown = false;
@@ -442,6 +456,7 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 	s->via_fp = false;
 	if (ret == 0)
 		s->done = true;
+	return 0;
 }
 
 /* Records the current frame as the i-th (the mask restates the bound for the verifier). */
@@ -450,8 +465,43 @@ static __always_inline void record_frame(struct walk_state *s, __u32 i)
 	__u32 idx = i;
 	/* Hidden from clang, which would otherwise drop the mask it can prove redundant. */
 	asm volatile("" : "+r"(idx));
-	s->st->addrs[idx & (MAX_USER_STACK_DEPTH - 1)] = s->ip;
+	s->st->addrs[idx & (MAX_USER_STACK_DEPTH - 1)] = s->r.ip;
 	s->st->len = i + 1;
+}
+
+/* Bit 2 of vm_area_struct.vm_flags (include/linux/mm.h). */
+#define VM_EXEC 0x00000004
+
+static long vma_anonymous_exec(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	*(bool *)data = !vma->vm_file && (vma->vm_flags & VM_EXEC);
+	return 0;
+}
+
+/*
+ * Whether pc lies in anonymous executable memory (JIT code), asked of the kernel for code
+ * outside every mapping user space knows. bpf_find_vma() takes the mm's lock with a trylock
+ * and, with interrupts off, releases it through an irq_work, so it succeeds at most once per
+ * sample (later calls find the irq_work busy and say no). A global function, verified once.
+ */
+__noinline int anonymous_code(__u64 pc)
+{
+	bool anon = false;
+	bpf_find_vma(bpf_get_current_task_btf(), pc, vma_anonymous_exec, &anon, 0);
+	return anon;
+}
+
+/* A step out of JIT code: frame pointers in mixed mode, else an error. */
+static __always_inline void step_jit(struct walk_regs *r)
+{
+	if (!agent_cfg.mixed_mode) {
+		r->error = UNWIND_ERROR_JIT_MIXED_DISABLED;
+		return;
+	}
+	step_frame_pointer(r);
+	/* JIT code without frame pointers breaks the chain: say so, not "read fault". */
+	if (r->error == UNWIND_ERROR_READ_FAULT)
+		r->error = UNWIND_ERROR_JIT_NO_FRAME_POINTER;
 }
 
 /* bpf_loop body: records the current frame, then steps to its caller. */
@@ -465,15 +515,15 @@ static long walk_one_frame(__u32 i, void *arg)
 	if (!proc) {
 		/* Mappings not known yet (the sample is marked pending): frame pointers, each
 		 * return address checked to follow a call, since no mapping can be checked. */
-		if (i > 0 && s->via_fp && !follows_call(s->ip)) {
+		if (i > 0 && s->r.via_fp && !follows_call(s->r.ip)) {
 			count(COUNTER_FP_STOPPED);
-			s->error = UNWIND_ERROR_NOT_A_RETURN_ADDRESS;
+			s->r.error = UNWIND_ERROR_NOT_A_RETURN_ADDRESS;
 			return 1;
 		}
 		record_frame(s, i);
-		step_frame_pointer(s);
+		step_frame_pointer(&s->r);
 	} else {
-		__u64 pc = s->exact_ip ? s->ip : s->ip - 1;
+		__u64 pc = s->r.exact_ip ? s->r.ip : s->r.ip - 1;
 		/* Callers are usually in the same executable as their callee: try it before searching. */
 		__u32 last = s->last_mapping & (MAX_MAPPINGS_PER_PROCESS - 1);
 		int idx = s->last_mapping < proc->len && pc >= proc->mappings[last].start &&
@@ -486,29 +536,36 @@ static long walk_one_frame(__u32 i, void *arg)
 			/* A mapping that appeared since user space read the maps (dlopen, a new JIT
 			 * region), or garbage from a frame-pointer chain through code that has none. */
 			send_event(EVENT_MAPPINGS_CHANGED, s->pid, NULL);
-			/* Above the leaf every ip is a return address into code: outside every mapping
-			 * it is garbage (a frame-pointer chain through code without one, or a wrong
-			 * table row); new code is seen once user space rereads the maps. */
-			if (i > 0) {
-				if (s->via_fp)
+			if (anonymous_code(pc)) {
+				/* New JIT code (PostgreSQL compiles each query into fresh pages): walked
+				 * as JIT code, since the kernel says it is some. */
+				record_frame(s, i);
+				s->from_jit = true;
+				step_jit(&s->r);
+			} else if (i > 0) {
+				/* Above the leaf every ip is a return address into code: outside every
+				 * mapping it is garbage (a frame-pointer chain through code without one,
+				 * or a wrong table row); a new library is seen once the maps are reread. */
+				if (s->r.via_fp)
 					count(COUNTER_FP_STOPPED);
-				s->error = s->from_jit ? UNWIND_ERROR_JIT_NO_FRAME_POINTER
-						       : UNWIND_ERROR_NO_MAPPING;
+				s->r.error = s->from_jit ? UNWIND_ERROR_JIT_NO_FRAME_POINTER
+							 : UNWIND_ERROR_NO_MAPPING;
 				return 1;
+			} else {
+				record_frame(s, i);
+				s->from_jit = false;
+				if (agent_cfg.mixed_mode)
+					step_frame_pointer(&s->r);
+				else
+					s->r.error = UNWIND_ERROR_NO_MAPPING;
 			}
-			record_frame(s, i);
-			if (agent_cfg.mixed_mode)
-				step_frame_pointer(s);
-			else
-				s->error = UNWIND_ERROR_NO_MAPPING;
-			s->from_jit = false;
 		} else {
 			struct exec_mapping *m = &proc->mappings[idx & (MAX_MAPPINGS_PER_PROCESS - 1)];
 			/* Compiled code returns after a call; JIT runtimes' code need not (HotSpot's
 			 * interpreter pushes its return entries), so only file code is checked. */
-			if (i > 0 && s->via_fp && m->kind != MAPPING_KIND_JIT && !follows_call(s->ip)) {
+			if (i > 0 && s->r.via_fp && m->kind != MAPPING_KIND_JIT && !follows_call(s->r.ip)) {
 				count(COUNTER_FP_STOPPED);
-				s->error = s->from_jit ? UNWIND_ERROR_JIT_NO_FRAME_POINTER
+				s->r.error = s->from_jit ? UNWIND_ERROR_JIT_NO_FRAME_POINTER
 						       : UNWIND_ERROR_NOT_A_RETURN_ADDRESS;
 				return 1;
 			}
@@ -516,34 +573,27 @@ static long walk_one_frame(__u32 i, void *arg)
 			s->from_jit = m->kind == MAPPING_KIND_JIT;
 			switch (m->kind) {
 			case MAPPING_KIND_DWARF:
-				step_dwarf(s, m);
+				step_dwarf(&s->r, m->exe_id, m->rows, m->table_bias);
 				break;
 			case MAPPING_KIND_JIT:
-				if (!agent_cfg.mixed_mode) {
-					s->error = UNWIND_ERROR_JIT_MIXED_DISABLED;
-					break;
-				}
-				step_frame_pointer(s);
-				/* JIT code without frame pointers breaks the chain: say so, not "read fault". */
-				if (s->error == UNWIND_ERROR_READ_FAULT)
-					s->error = UNWIND_ERROR_JIT_NO_FRAME_POINTER;
+				step_jit(&s->r);
 				break;
 			case MAPPING_KIND_PENDING:
 				/* Its table is being built: frame pointers meanwhile, marked; a step that
 				 * lands outside every mapping stops the walk above. */
-				s->flags |= STACK_FLAG_TABLES_PENDING;
-				step_frame_pointer(s);
+				s->r.flags |= STACK_FLAG_TABLES_PENDING;
+				step_frame_pointer(&s->r);
 				break;
 			default: /* MAPPING_KIND_FP, MAPPING_KIND_VDSO */
-				step_frame_pointer(s);
+				step_frame_pointer(&s->r);
 				break;
 			}
 		}
 	}
-	if (s->error || s->done || s->ip == 0)
+	if (s->r.error || s->r.done || s->r.ip == 0)
 		return 1;
 	if (i + 1 >= MAX_USER_STACK_DEPTH) {
-		s->error = UNWIND_ERROR_TRUNCATED;
+		s->r.error = UNWIND_ERROR_TRUNCATED;
 		return 1;
 	}
 	return 0;
@@ -557,15 +607,11 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 
 					       __u32 *error)
 {
 	struct walk_state s = {
-		.ip = ip,
-		.fsbase = fsbase,
-		.sp = sp,
-		.bp = bp,
+		.r = { .ip = ip, .sp = sp, .bp = bp, .fsbase = fsbase, .exact_ip = true },
 		.st = st,
 		.pid = pid,
 		.instance = instance,
 		.last_mapping = MAX_MAPPINGS_PER_PROCESS,
-		.exact_ip = true,
 	};
 	st->len = 0;
 	if (ip == 0)
@@ -576,25 +622,25 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 
 		if (s.proc && s.proc->instance != instance)
 			s.proc = NULL;
 		if (!s.proc) {
-			s.flags |= STACK_FLAG_TABLES_PENDING;
+			s.r.flags |= STACK_FLAG_TABLES_PENDING;
 			/* Again and again (rate-limited) until user space loads them: events can be lost. */
 			send_event(EVENT_NEW_PROCESS, pid, bpf_map_lookup_elem(&pid_to_instance, &pid));
 		}
 	}
 	/* The leaf's ip comes from the registers, not from a frame-pointer step. */
-	s.via_fp = false;
+	s.r.via_fp = false;
 	bpf_loop(MAX_USER_STACK_DEPTH, walk_one_frame, &s, 0);
-	if (s.error == UNWIND_ERROR_TRUNCATED) {
-		s.flags |= STACK_FLAG_USER_TRUNCATED;
+	if (s.r.error == UNWIND_ERROR_TRUNCATED) {
+		s.r.flags |= STACK_FLAG_USER_TRUNCATED;
 		count(COUNTER_USER_TRUNCATED);
-	} else if (s.error) {
-		s.flags |= STACK_FLAG_USER_ERROR;
+	} else if (s.r.error) {
+		s.r.flags |= STACK_FLAG_USER_ERROR;
 		count(COUNTER_USER_ERROR);
-		if (s.error == UNWIND_ERROR_TABLE_MISSING)
+		if (s.r.error == UNWIND_ERROR_TABLE_MISSING)
 			send_event(EVENT_MAPPINGS_CHANGED, pid, NULL);
 	}
-	*error = s.error;
-	return s.flags;
+	*error = s.r.error;
+	return s.r.flags;
 }
 
 #endif /* PROFILER_UNWIND_USER_H */

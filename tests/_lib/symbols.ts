@@ -171,6 +171,44 @@ function execRanges(pid: number): Array<[bigint, bigint]> {
   return out;
 }
 
+/**
+ * The executable ranges a process had at any time while it was watched: for programs that map
+ * and unmap code as they run (PostgreSQL compiles each query into fresh pages and frees them
+ * after it), which a single read of /proc/PID/maps after the fact misses.
+ */
+export class ExecRangeLog {
+  readonly #pid: number;
+  readonly #seen = new Map<string, [bigint, bigint]>();
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  /**
+   * Starts reading the process's maps every `intervalMs`.
+   *
+   * @param pid The process.
+   * @param intervalMs How often.
+   */
+  constructor(pid: number, intervalMs = 20) {
+    this.#pid = pid;
+    this.#read();
+    this.#timer = setInterval(() => this.#read(), intervalMs);
+  }
+
+  #read(): void {
+    for (const r of execRanges(this.#pid)) this.#seen.set(`${r[0]}-${r[1]}`, r);
+  }
+
+  /** @returns Every executable range seen so far. */
+  ranges(): Array<[bigint, bigint]> {
+    this.#read();
+    return [...this.#seen.values()];
+  }
+
+  /** Stops reading. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
 /** Lowest kernel address on x86-64: kernel frames are not user frames. */
 const KERNEL_HALF = 0x800000000000n;
 
@@ -183,9 +221,14 @@ const KERNEL_HALF = 0x800000000000n;
  *
  * @param profile A decoded profile.
  * @param pid The profiled process, still running (its /proc/PID/maps is read).
+ * @param seen Executable ranges the process had earlier (see {@link ExecRangeLog}).
  * @returns The offending addresses (empty when every user frame is mapped).
  */
-export function unmappedAddresses(profile: Profile, pid: number): bigint[] {
+export function unmappedAddresses(
+  profile: Profile,
+  pid: number,
+  seen: Array<[bigint, bigint]> = [],
+): bigint[] {
   const mappings = new Map(profile.mapping.map((m) => [m.id, m]));
   let live: Array<[bigint, bigint]> | undefined;
   const bad: bigint[] = [];
@@ -194,7 +237,7 @@ export function unmappedAddresses(profile: Profile, pid: number): bigint[] {
     if (loc.mappingId === 0n && loc.address === 0n && loc.line.length > 0) continue; // marker
     const m = mappings.get(loc.mappingId);
     if (m && loc.address >= m.memoryStart && loc.address < m.memoryLimit) continue;
-    live ??= execRanges(pid);
+    live ??= [...execRanges(pid), ...seen];
     if (live.some(([lo, hi]) => loc.address >= lo && loc.address < hi)) continue;
     bad.push(loc.address);
   }
