@@ -11,9 +11,12 @@
  *   sudo deno run -A bench/stacks_vs_perf.ts [--seconds=20]
  *
  * Workloads: Node.js 20 without flags; Go goroutines with a frameless leaf and GC work (this
- * machine's Go, Go 1.19); Java 17 by default and with -XX:+PreserveFramePointer; C calling
- * hand-written assembly without CFI. The agent's first windows (tables pending) are left out,
- * as is the start of each perf run; "any new process" counts the agent's pending windows.
+ * machine's Go, Go 1.19); Java 17 by default (a compiled leaf that uses rbp for data, and one
+ * that leaves it alone) and with -XX:+PreserveFramePointer; C calling hand-written assembly
+ * without CFI; a PostgreSQL 15 backend whose queries the LLVM JIT compiles. The agent's first
+ * windows (tables pending) are left out, as is the start of each perf run. Then "new processes":
+ * programs built without frame pointers, started one after another while the agent runs, whose
+ * every sample counts, the ones taken before their tables were loaded included.
  *
  * @module
  */
@@ -21,9 +24,16 @@
 import { decodeProfile } from "../src/pprof/mod.ts";
 import { startAgent } from "../tests/_lib/agent.ts";
 import { buildGo, GO_TOOLCHAINS } from "../tests/_lib/go_toolchains.ts";
+import {
+  EXPRESSION_QUERY,
+  JIT_EVERY_QUERY,
+  PG_BIN,
+  startPostgres,
+} from "../tests/_lib/postgres.ts";
 import { buildAsmProgram, buildJavaSpin } from "../tests/_lib/programs.ts";
 import {
   ElfSymbols,
+  ExecRangeLog,
   namedStacks,
   outermostFiles,
   unmappedAddresses,
@@ -34,9 +44,15 @@ const seconds = arg("seconds", 20);
 const PROGRAMS = new URL("../tests/programs/", import.meta.url).pathname;
 const LIBC = "/lib/x86_64-linux-gnu/libc.so.6";
 
+/** A running workload: the process to profile, and how to end it. */
+interface Running {
+  pid: number;
+  stop(): Promise<void>;
+}
+
 interface Workload {
   name: string;
-  cmd: string[];
+  start(): Promise<Running>;
   /** Whether a stack (names leaf first, and the outermost frame's file) reached its root. */
   whole: (frames: string[], lastFile: string) => boolean;
 }
@@ -45,6 +61,27 @@ async function run(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   if (!out.success) throw new Error(`${cmd}: ${new TextDecoder().decode(out.stderr)}`);
   return new TextDecoder().decode(out.stdout);
+}
+
+function spawn(cmd: string[]): Deno.ChildProcess {
+  return new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "null", stderr: "null" }).spawn();
+}
+
+async function kill(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // exited
+  }
+  await child.status;
+}
+
+/** A workload that is one program. */
+function program(cmd: string[]): () => Promise<Running> {
+  return () => {
+    const child = spawn(cmd);
+    return Promise.resolve({ pid: child.pid, stop: () => kill(child) });
+  };
 }
 
 const threadStart = (_f: string[], file: string) => file.endsWith("libc.so.6");
@@ -102,6 +139,98 @@ async function perfShare(pid: number, mode: "dwarf" | "fp", w: Workload): Promis
   }
 }
 
+/** Shares of one process's samples in the store from `from` on. */
+async function agentShares(
+  store: string,
+  pid: number,
+  from: bigint,
+  syms: Array<{ path: string; syms: ElfSymbols }>,
+  w: Workload,
+  seen: Array<[bigint, bigint]>,
+): Promise<{ total: number; whole: number; marked: number; unmapped: number; top?: string }> {
+  let total = 0;
+  let whole = 0;
+  let marked = 0;
+  let unmapped = 0;
+  const markers = new Map<string, number>();
+  for (const e of Deno.readDirSync(store)) {
+    if (!e.name.startsWith(`${pid}_`)) continue;
+    const p = decodeProfile(await Deno.readFile(`${store}/${e.name}`));
+    unmapped += unmappedAddresses(p, pid, seen).length;
+    if (p.timeNanos < from) continue;
+    const files = outermostFiles(p);
+    namedStacks(p, syms).forEach((s, i) => {
+      const f = s.frames.filter((x) => !x.startsWith("k:"));
+      total += s.count;
+      const marker = f.find((x) => x.startsWith("["));
+      if (marker) {
+        marked += s.count;
+        markers.set(marker, (markers.get(marker) ?? 0) + s.count);
+      } else if (w.whole(f, files[i])) whole += s.count;
+    });
+  }
+  const top = [...markers].sort((a, b) => b[1] - a[1])[0]?.[0];
+  return { total, whole, marked, unmapped, top };
+}
+
+/**
+ * New processes: programs without frame pointers started one after another for `seconds`,
+ * each running about two seconds. Returns the table line.
+ */
+async function newProcesses(store: string, dir: string): Promise<string> {
+  const input = `${dir}/input`;
+  const bytes = new Uint8Array(64 << 20);
+  for (let i = 0; i < bytes.length; i += 4096) bytes[i] = (i * 2654435761) >>> 24;
+  await Deno.writeFile(input, bytes);
+  const python = "/usr/bin/python3";
+  const cmds = [
+    [
+      python,
+      "-c",
+      "import time\nt=time.time()+2\nwhile time.time()<t: sum(i*i for i in range(999))",
+    ],
+    ["/usr/bin/xz", "-9", "-T1", "-c", input],
+    ["/usr/bin/gzip", "-9", "-c", input],
+    ["/usr/bin/bzip2", "-9", "-c", input],
+    ["/usr/bin/sha256sum", input, input, input, input],
+    ["/usr/bin/perl", "-e", "my $t=time+2; my $x=0; while(time<$t){$x+=$_ for 1..999}"],
+  ];
+  const pids: number[] = [];
+  const end = Date.now() + seconds * 1000;
+  for (let i = 0; Date.now() < end; i++) {
+    const child = spawn(cmds[i % cmds.length]);
+    pids.push(child.pid);
+    const timer = setTimeout(() => kill(child), 2000);
+    await child.status;
+    clearTimeout(timer);
+  }
+  await new Promise((r) => setTimeout(r, 6000)); // the window that holds the last one
+  let total = 0;
+  let pending = 0;
+  let walked = 0;
+  let unmapped = 0;
+  for (const e of Deno.readDirSync(store)) {
+    const pid = Number(e.name.split("_")[0]);
+    if (!pids.includes(pid)) continue;
+    const p = decodeProfile(await Deno.readFile(`${store}/${e.name}`));
+    // The programs exited: only the profile's own mappings (what the agent read) count.
+    unmapped += unmappedAddresses(p, -1).length;
+    for (const s of namedStacks(p, [])) {
+      const f = s.frames.filter((x) => !x.startsWith("k:"));
+      total += s.count;
+      if (f.at(-1)?.includes("tables pending")) {
+        pending += s.count;
+        if (f.length > 2) walked += s.count;
+      }
+    }
+  }
+  const pct = (n: number) => `${(100 * n / Math.max(1, total)).toFixed(1)} %`;
+  return `| new processes without frame pointers (${pids.length} runs of python3, xz, gzip, ` +
+    `bzip2, sha256sum, perl) | ${total} samples | ${pct(pending)} pending, ${
+      pct(walked)
+    } of them walked past the leaf | ${unmapped} | — | — |`;
+}
+
 if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "bench-stacks-" });
   const bin = (n: string) => `${dir}/${n}`;
@@ -111,28 +240,58 @@ if (import.meta.main) {
   await buildJavaSpin(dir);
   const long = String(seconds * 10);
   const goWhole = endsAt("runtime.goexit.abi0", "runtime.goexit");
+  const java = ["/usr/bin/java", "-cp", dir];
   const workloads: Workload[] = [
     {
       name: "Node.js 20, no flags",
-      cmd: ["/usr/bin/node", `${PROGRAMS}node_spin.js`, long],
+      start: program(["/usr/bin/node", `${PROGRAMS}node_spin.js`, long]),
       // perf stops in libc (no frame pointers there); the agent goes on to _start.
       whole: (f) => f.includes("node::Start") && f.some((x) => /libc_start|^_start$/.test(x)),
     },
-    { name: "Go (this machine's), goroutines + GC", cmd: [bin("go_chain"), long], whole: goWhole },
-    { name: "Go 1.19, goroutines + GC", cmd: [bin("go_chain_119"), long], whole: goWhole },
     {
-      name: "Java 17 default",
-      cmd: ["/usr/bin/java", "-cp", dir, "Spin", long],
+      name: "Go (this machine's), goroutines + GC",
+      start: program([bin("go_chain"), long]),
+      whole: goWhole,
+    },
+    {
+      name: "Go 1.19, goroutines + GC",
+      start: program([bin("go_chain_119"), long]),
+      whole: goWhole,
+    },
+    {
+      name: "Java 17 default, compiled leaf uses rbp",
+      start: program([...java, "Spin", long]),
+      whole: threadStart,
+    },
+    {
+      name: "Java 17 default, compiled leaf leaves rbp alone",
+      start: program([...java, "SpinLight", long]),
       whole: threadStart,
     },
     {
       name: "Java 17 -XX:+PreserveFramePointer",
-      cmd: ["/usr/bin/java", "-XX:+PreserveFramePointer", "-cp", dir, "Spin", long],
+      start: program([
+        ...java.slice(0, 1),
+        "-XX:+PreserveFramePointer",
+        ...java.slice(1),
+        "Spin",
+        long,
+      ]),
       whole: threadStart,
     },
     {
       name: "C calling assembly without CFI",
-      cmd: [bin("asm_main"), long],
+      start: program([bin("asm_main"), long]),
+      whole: endsAt("_start"),
+    },
+    {
+      name: "PostgreSQL 15, LLVM JIT on every query",
+      start: async () => {
+        const pg = await startPostgres(JIT_EVERY_QUERY);
+        await pg.createTable(1_000_000);
+        const { backend } = await pg.loop(EXPRESSION_QUERY);
+        return { pid: backend, stop: () => pg.stop() };
+      },
       whole: endsAt("_start"),
     },
   ];
@@ -141,71 +300,43 @@ if (import.meta.main) {
     { path: "go_chain", syms: await ElfSymbols.load(bin("go_chain")) },
     { path: "go_chain_119", syms: await ElfSymbols.load(bin("go_chain_119")) },
     { path: "asm_main", syms: await ElfSymbols.load(bin("asm_main")) },
+    { path: "postgres", syms: await ElfSymbols.load(`${PG_BIN}/postgres`) },
     { path: "libc.so.6", syms: await ElfSymbols.load(LIBC) },
   ];
   const store = `${dir}/store`;
   const agent = await startAgent([`--local-store-directory=${store}`, "--profiling-duration=5s"]);
   const rows: string[] = [];
-  let pendingSamples = 0;
-  let allSamples = 0;
   try {
     for (const w of workloads) {
-      const child = new Deno.Command(w.cmd[0], {
-        args: w.cmd.slice(1),
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      const started = BigInt(Date.now()) * 1_000_000n;
-      // Let tables load and the JIT warm up, then measure agent and perf over the same time.
-      await new Promise((r) => setTimeout(r, 15_000));
-      const from = BigInt(Date.now()) * 1_000_000n;
-      const [dwarf, fp] = await Promise.all([
-        perfShare(child.pid, "dwarf", w),
-        perfShare(child.pid, "fp", w),
-      ]);
-      await new Promise((r) => setTimeout(r, 6000)); // the window that holds the end of the run
-      let total = 0;
-      let whole = 0;
-      let marked = 0;
-      let unmapped = 0;
-      const markers = new Map<string, number>();
-      for (const e of Deno.readDirSync(store)) {
-        if (!e.name.startsWith(`${child.pid}_`)) continue;
-        const p = decodeProfile(await Deno.readFile(`${store}/${e.name}`));
-        unmapped += unmappedAddresses(p, child.pid).length;
-        const files = outermostFiles(p);
-        namedStacks(p, syms).forEach((s, i) => {
-          const f = s.frames.filter((x) => !x.startsWith("k:"));
-          if (p.timeNanos >= started) {
-            allSamples += s.count;
-            if (f.some((x) => x.includes("tables pending"))) pendingSamples += s.count;
-          }
-          if (p.timeNanos < from) return;
-          total += s.count;
-          const marker = f.find((x) => x.startsWith("["));
-          if (marker) {
-            marked += s.count;
-            markers.set(marker, (markers.get(marker) ?? 0) + s.count);
-          } else if (w.whole(f, files[i])) whole += s.count;
-        });
-      }
-      // Read while the process lives: its JIT code's mappings come from /proc/PID/maps.
+      const running = await w.start();
+      const seen = new ExecRangeLog(running.pid);
       try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited
+        // Let tables load and the JIT warm up, then measure agent and perf over the same time.
+        await new Promise((r) => setTimeout(r, 15_000));
+        const from = BigInt(Date.now()) * 1_000_000n;
+        const [dwarf, fp] = await Promise.all([
+          perfShare(running.pid, "dwarf", w),
+          perfShare(running.pid, "fp", w),
+        ]);
+        await new Promise((r) => setTimeout(r, 6000)); // the window that holds the end of the run
+        // Read while the process lives: its JIT code's mappings come from /proc/PID/maps.
+        const a = await agentShares(store, running.pid, from, syms, w, seen.ranges());
+        const pct = (n: number) => a.total ? `${(100 * n / a.total).toFixed(1)} %` : "–";
+        rows.push(
+          `| ${w.name} | ${pct(a.whole)} (${a.total}) | ${pct(a.marked)}${
+            a.top ? ` (${a.top})` : ""
+          } | ${a.unmapped} | ${dwarf} | ${fp} |`,
+        );
+      } finally {
+        seen.stop();
+        await running.stop();
       }
-      await child.status;
-      const pct = (n: number) => total ? `${(100 * n / total).toFixed(1)} %` : "–";
-      const top = [...markers].sort((a, b) => b[1] - a[1])[0];
-      rows.push(
-        `| ${w.name} | ${pct(whole)} (${total}) | ${pct(marked)}${
-          top ? ` (${top[0]})` : ""
-        } | ${unmapped} | ${dwarf} | ${fp} |`,
-      );
       // deno-lint-ignore no-console -- a benchmark's report
       console.error(rows.at(-1));
     }
+    rows.push(await newProcesses(store, dir));
+    // deno-lint-ignore no-console -- a benchmark's report
+    console.error(rows.at(-1));
   } finally {
     await agent.stop();
     await Deno.remove(dir, { recursive: true });
@@ -216,10 +347,6 @@ if (import.meta.main) {
     "| workload | agent: whole stacks (samples) | agent: with a marker | agent: frames outside every mapping | perf dwarf: whole | perf fp: whole |",
     "| --- | --- | --- | --- | --- | --- |",
     ...rows,
-    "",
-    `New processes: ${pendingSamples} of ${allSamples} samples (${
-      (100 * pendingSamples / Math.max(1, allSamples)).toFixed(1)
-    } %) taken while tables were pending, each ending in the pending marker; no frame outside a mapping.`,
   ];
   // deno-lint-ignore no-console -- a benchmark's report
   console.log(out.join("\n"));

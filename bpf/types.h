@@ -180,7 +180,7 @@ enum stack_flags {
 	/* The process's unwind tables were not loaded yet: frames come from frame pointers. */
 	STACK_FLAG_TABLES_PENDING = 1 << 6,
 	/* Frames were stepped with frame pointers in code that tables did not cover (mixed mode). */
-	STACK_FLAG_FP_FALLBACK = 1 << 7,
+	STACK_FLAG_FP_FALLBACK = 1 << 8,
 };
 
 /*
@@ -219,11 +219,11 @@ enum counter {
 	COUNTER_EVENTS_LOST,          /* events the ring buffer had no room for */
 	COUNTER_DWARF_FRAMES,         /* frames stepped with an unwind table */
 	COUNTER_FP_FRAMES,            /* frames stepped with frame pointers */
-	COUNTER_FP_FALLBACK_FRAMES,   /* of those, in code a loaded table did not cover */
-	COUNTER_FP_STOPPED,           /* frame-pointer steps refused: outside every mapping, or not after a call */
 	COUNTER_INSTANCES,            /* process images first seen (new process, reused pid) */
 	COUNTER_EXECS,                /* execs of known processes */
 	COUNTER_EXITS,                /* exits of known processes */
+	COUNTER_FP_FALLBACK_FRAMES,   /* frame-pointer steps in code a loaded table did not cover */
+	COUNTER_FP_STOPPED,           /* frame-pointer steps refused: outside every mapping, or not after a call */
 	COUNTER_MAX,
 };
 

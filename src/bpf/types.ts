@@ -95,7 +95,7 @@ export const StackFlags = {
   KERNEL_ERROR: 1 << 4,
   IN_KERNEL: 1 << 5,
   TABLES_PENDING: 1 << 6,
-  FP_FALLBACK: 1 << 7,
+  FP_FALLBACK: 1 << 8,
 } as const;
 
 /** enum mapping_kind. */
@@ -135,11 +135,11 @@ export const COUNTER_NAMES = [
   "events_lost",
   "dwarf_frames",
   "fp_frames",
-  "fp_fallback_frames",
-  "fp_stopped",
   "process_images",
   "process_execs",
   "process_exits",
+  "fp_fallback_frames",
+  "fp_stopped",
 ] as const;
 
 /** A counter name. */
