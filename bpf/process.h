@@ -64,12 +64,19 @@ static __always_inline __u32 current_instance(struct task_struct *task, __u32 pi
 {
 	__u64 start = BPF_CORE_READ(task, group_leader, start_boottime);
 	struct process_instance *inst = bpf_map_lookup_elem(&pid_to_instance, &pid);
-	if (inst && inst->start_ns == start)
+	if (inst && inst->start_ns == start) {
+		/* The first sample of an image made at exec: tell user space it runs (it builds
+		 * unwind tables only for images that are sampled). Two CPUs may both send it. */
+		if (!inst->sampled) {
+			inst->sampled = 1;
+			emit_event(EVENT_NEW_PROCESS, pid, inst, bpf_ktime_get_ns());
+		}
 		return inst->id;
+	}
 	/* A thread still running after the exit event (do_exit's tail) must not make a new image. */
 	if (BPF_CORE_READ(task, flags) & PF_EXITING)
 		return 0;
-	struct process_instance fresh = { .start_ns = start, .id = new_instance_id() };
+	struct process_instance fresh = { .start_ns = start, .id = new_instance_id(), .sampled = 1 };
 	if (!fresh.id)
 		return 0;
 	/* BPF_NOEXIST when there was none: two CPUs sampling the new process at once agree on one. */

@@ -143,11 +143,13 @@ struct process_instance {
 	__u64 start_ns; /* group leader's start_boottime: /proc/PID/stat starttime * 1e9 / USER_HZ */
 	__u32 id;       /* unique per image, never 0; from next_instance_id */
 	__u32 exec_gen; /* execs seen since the process was first seen (0 before the first) */
+	__u32 sampled;  /* 1 once a sample of the image was taken (EVENT_NEW_PROCESS was sent) */
+	__u32 reserved;
 };
 
 /* Events on the ring buffer: the process needs user space's attention. */
 enum event_type {
-	EVENT_NEW_PROCESS = 1,      /* a new image (first sample), or still no mappings: read it */
+	EVENT_NEW_PROCESS = 1,      /* an image's first sample, or still no mappings: read it */
 	EVENT_MAPPINGS_CHANGED = 2, /* a PC outside every known mapping: re-read its maps */
 	EVENT_EXEC = 3,             /* a process exec'd: a new image (it may replace a known one) */
 	EVENT_EXIT = 4,             /* the last thread of a known process exited */

@@ -22,7 +22,7 @@ import {
   userPart,
   waitFor,
 } from "./_lib/profiles.ts";
-import { buildProgram } from "./_lib/programs.ts";
+import { buildProgram, killAll } from "./_lib/programs.ts";
 import { ElfSymbols } from "./_lib/symbols.ts";
 
 const ignore = Deno.uid() !== 0;
@@ -241,14 +241,7 @@ Deno.test({
         ok(/^parca_agent_process_events_total\{type="exit"\} [1-9]/m.test(m), "exit events");
       });
     } finally {
-      for (const c of children) {
-        try {
-          c.kill("SIGKILL");
-        } catch {
-          // exited
-        }
-        await c.status;
-      }
+      await killAll(children);
       await agent.stop("SIGTERM");
       await Deno.remove(dir, { recursive: true });
     }

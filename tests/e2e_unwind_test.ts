@@ -10,6 +10,7 @@
 import { ok } from "node:assert/strict";
 import { decodeProfile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
+import { hasRun, share, userPart } from "./_lib/profiles.ts";
 import { buildPieWithLibrary, buildProgram, killAll, startProgram } from "./_lib/programs.ts";
 import { ElfSymbols, namedStacks, unmappedAddresses } from "./_lib/symbols.ts";
 
@@ -28,45 +29,6 @@ async function run(cmd: string, args: string[]): Promise<void> {
 }
 
 type Stack = { frames: string[]; count: number };
-
-/** Frames of the sampled program, leaf first, without kernel and vDSO frames above them. */
-function userPart(frames: string[]): string[] {
-  let i = 0;
-  while (
-    i < frames.length && (frames[i].startsWith("k:") || /vdso|clock_gettime/.test(frames[i]))
-  ) {
-    i++;
-  }
-  return frames.slice(i);
-}
-
-/** Whether `frames` contains `seq` contiguously, starting at an index for which `at` holds. */
-function hasRun(frames: string[], seq: string[]): boolean {
-  for (let i = 0; i + seq.length <= frames.length; i++) {
-    if (seq.every((s, j) => frames[i + j] === s)) return true;
-  }
-  return false;
-}
-
-/** Share of samples accepted by `check`, and the most common rejected stacks for the message. */
-function share(
-  stacks: Stack[],
-  check: (f: string[]) => boolean,
-): { share: number; total: number; bad: string } {
-  let total = 0;
-  let good = 0;
-  const bad = new Map<string, number>();
-  for (const s of stacks) {
-    total += s.count;
-    if (check(s.frames)) good += s.count;
-    else {
-      const k = s.frames.join(" <- ");
-      bad.set(k, (bad.get(k) ?? 0) + s.count);
-    }
-  }
-  const worst = [...bad].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${n}× ${k}`);
-  return { share: total ? good / total : 0, total, bad: worst.join("\n") };
-}
 
 Deno.test({
   name: "DWARF unwinding gives whole stacks for code without frame pointers",

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { checkPrerequisites, errnoName, onlineCpus } from "../bpf/mod.ts";
+import { checkPrerequisites, errnoName, onlineCpus, setMemlockRlimit } from "../bpf/mod.ts";
 import {
   type AgentFlags,
   currentVersion,
@@ -38,7 +38,6 @@ import { LocalStore, readBearerToken } from "../store/mod.ts";
 import { KernelSymbols, LocalSymbolizer, VdsoSymbols } from "../symbolize/mod.ts";
 import { watchSupervisor } from "../telemetry/mod.ts";
 import { ProfileHistory, UiHandler } from "../ui/mod.ts";
-import { setMemlockRlimit } from "./memlock.ts";
 import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
 
 const REPO_DIR = new URL("../../", import.meta.url).pathname;

@@ -35,3 +35,18 @@ export function closeFd(fd: number): void {
 export function trimMalloc(): void {
   libc().malloc_trim(0n);
 }
+
+const RLIMIT_MEMLOCK = 8;
+
+/**
+ * `--memlock-rlimit`: sets RLIMIT_MEMLOCK (soft and hard) to `bytes`, for kernels that still
+ * charge BPF maps to it.
+ *
+ * @param bytes The new limit.
+ * @returns ok, or the errno of the failure (EPERM without CAP_SYS_RESOURCE).
+ */
+export function setMemlockRlimit(bytes: number): { ok: true } | { ok: false; errno: number } {
+  const rlim = new BigUint64Array([BigInt(bytes), BigInt(bytes)]);
+  const rc = libc().setrlimit(RLIMIT_MEMLOCK, new Uint8Array(rlim.buffer));
+  return rc === 0 ? { ok: true } : { ok: false, errno: errno() };
+}

@@ -51,7 +51,7 @@ export const EXEC_MAPPING = {
 export const PROCESS_MAPPINGS = { size: 8 + 256 * 40, len: 0, instance: 4, mappings: 8 } as const;
 
 /** struct process_instance (the value of pid_to_instance). */
-export const PROCESS_INSTANCE = { size: 16, startNs: 0, id: 8, execGen: 12 } as const;
+export const PROCESS_INSTANCE = { size: 24, startNs: 0, id: 8, execGen: 12, sampled: 16 } as const;
 
 /** struct unwind_row. */
 export const UNWIND_ROW = { size: 8, pc: 0, rule: 4 } as const;

@@ -1,7 +1,15 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import {
+  CfaKind,
+  PACKED_ROW_SIZE,
+  RbpKind,
+  RULE_SIZE,
+  UnsupportedReason,
+  WasmErrorCode,
+} from "../unwind/mod.ts";
 import {
   AGENT_CONFIG,
   COUNTER_NAMES,
@@ -25,6 +33,7 @@ import {
 } from "./types.ts";
 
 const BPF_DIR = new URL("../../bpf/", import.meta.url).pathname;
+const WASM_SRC = new URL("../../wasm-unwind/src/", import.meta.url).pathname;
 
 /** C expressions whose values must equal the TS mirror, by name. */
 const PROBES: Record<string, string> = {
@@ -59,6 +68,7 @@ const PROBES: Record<string, string> = {
   "inst.startNs": "offsetof(struct process_instance, start_ns)",
   "inst.id": "offsetof(struct process_instance, id)",
   "inst.execGen": "offsetof(struct process_instance, exec_gen)",
+  "inst.sampled": "offsetof(struct process_instance, sampled)",
   "row.size": "sizeof(struct unwind_row)",
   "row.rule": "offsetof(struct unwind_row, rule)",
   "rule.size": "sizeof(struct unwind_rule)",
@@ -95,6 +105,21 @@ const PROBES: Record<string, string> = {
   "event.MAPPINGS_CHANGED": "EVENT_MAPPINGS_CHANGED",
   "event.EXEC": "EVENT_EXEC",
   "event.EXIT": "EVENT_EXIT",
+  "cfa.EndOfFunction": "CFA_END_OF_FUNCTION",
+  "cfa.RspOffset": "CFA_RSP_OFFSET",
+  "cfa.RbpOffset": "CFA_RBP_OFFSET",
+  "cfa.Plt1": "CFA_PLT1",
+  "cfa.Plt2": "CFA_PLT2",
+  "cfa.SignalFrame": "CFA_SIGNAL_FRAME",
+  "cfa.RaUndefined": "CFA_RA_UNDEFINED",
+  "cfa.ExprUnsupported": "CFA_UNSUPPORTED",
+  "cfa.FramePointer": "CFA_FRAME_POINTER",
+  "cfa.GoAsmcgocall": "CFA_GO_ASMCGOCALL",
+  "cfa.GoSystemstack": "CFA_GO_SYSTEMSTACK",
+  "rbp.Unchanged": "RBP_UNCHANGED",
+  "rbp.CfaOffset": "RBP_CFA_OFFSET",
+  "rbp.RspOffset": "RBP_RSP_OFFSET",
+  "rbp.Unsupported": "RBP_UNSUPPORTED",
 };
 
 /** Compiles a C probe against bpf/types.h and returns the value of every probe. */
@@ -174,5 +199,36 @@ Deno.test("types.ts mirrors the struct layouts and constants of bpf/types.h", as
       EXEC: EventType.EXEC,
       EXIT: EventType.EXIT,
     }),
+    ...prefixed("cfa", CfaKind),
+    ...prefixed("rbp", RbpKind),
   });
+  // The rule and row sizes wasm-unwind and the table store use are the header's.
+  strictEqual(RULE_SIZE, c["rule.size"]);
+  strictEqual(PACKED_ROW_SIZE, c["row.size"]);
+});
+
+/** `Name = value` pairs of a Rust enum (or of `Enum::Name => value` match arms) in a source. */
+function rustValues(source: string, pattern: RegExp): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of source.matchAll(pattern)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+function rustEnum(source: string, name: string): Record<string, number> {
+  const body = new RegExp(`pub enum ${name} \\{([^}]*)\\}`).exec(source)?.[1];
+  if (!body) throw new Error(`enum ${name} not found`);
+  return rustValues(body, /^\s*(\w+) = (\d+),/gm);
+}
+
+Deno.test("wasm-unwind's rule kinds, rule size and error codes are the ones TS and C use", async () => {
+  const rule = await Deno.readTextFile(`${WASM_SRC}rule.rs`);
+  deepStrictEqual(rustEnum(rule, "CfaKind"), { ...CfaKind });
+  deepStrictEqual(rustEnum(rule, "RbpKind"), { ...RbpKind });
+  deepStrictEqual(rustEnum(rule, "UnsupportedReason"), { ...UnsupportedReason });
+  strictEqual(Number(/pub const RULE_SIZE: usize = (\d+);/.exec(rule)?.[1]), RULE_SIZE);
+  const error = await Deno.readTextFile(`${WASM_SRC}error.rs`);
+  deepStrictEqual(
+    rustValues(error, /Error::(\w+)(?:\([^)]*\)| \{ \.\. \})? => (\d+),/g),
+    { ...WasmErrorCode },
+  );
 });

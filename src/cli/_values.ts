@@ -11,6 +11,8 @@
  * @module
  */
 
+import { isValidLabelName } from "../labels/mod.ts";
+
 /** A value that does not fit its flag; the message says what was expected. */
 export class ValueError extends Error {
   /**
@@ -207,7 +209,6 @@ export function parseEnum<T extends string>(raw: string, choices: readonly T[]):
 
 // Prometheus' label name syntax (model.LabelNameRE before UTF-8 names were allowed), which is
 // what Parca stores; a wider name would be rejected by the server on every write.
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
  * Parses `KEY=VALUE;KEY2=VALUE2` into ordered label pairs.
@@ -240,7 +241,7 @@ export function parseLabels(
     }
     const name = entry.slice(0, eq);
     const value = entry.slice(eq + 1);
-    if (!LABEL_NAME.test(name)) {
+    if (!isValidLabelName(name)) {
       throw new ValueError(`label name "${name}" is not valid: expected [a-zA-Z_][a-zA-Z0-9_]*`);
     }
     if (name.startsWith("__")) {

@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { compileAnchored, type Re2 } from "./_re2.ts";
 import { expandTemplate } from "./_template.ts";
+import { isValidLabelName } from "./label_name.ts";
 
 /** The relabel actions of Prometheus (model/relabel, v2.50). */
 export type RelabelAction =
@@ -72,20 +73,11 @@ export interface RelabelRule {
 const DEFAULT_SEPARATOR = ";";
 const DEFAULT_REGEX = "(.*)";
 const DEFAULT_REPLACEMENT = "$1";
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 // Prometheus's relabelTarget: a label name in which `$1`/`${name}` may stand for parts.
 const RELABEL_TARGET = /^(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+$/;
 const MAX_UINT64 = (1n << 64n) - 1n;
 
-/**
- * Whether a string is a valid Prometheus label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
- *
- * @param name The candidate.
- * @returns True when valid.
- */
-export function isValidLabelName(name: string): boolean {
-  return LABEL_NAME.test(name);
-}
+export { isValidLabelName };
 
 /**
  * Turns any string into a label name the way Prometheus's `strutil.SanitizeLabelName` does:

@@ -200,12 +200,32 @@ export const metrics = {
     labelNames: ["type"] as const,
     registers: [registry],
   }),
+  /** Time to handle one batch of BPF events. */
+  processEventBatchSeconds: new client.Histogram({
+    name: "parca_agent_process_event_batch_duration_seconds",
+    help: "Time spent handling one batch of BPF events (captures of new process images).",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  }),
   /** Process records held, by state. */
   processRecords: new client.Gauge({
     name: "parca_agent_process_records",
     help:
       "Process image records held: live, or ended and kept until the window with their last samples is emitted.",
     labelNames: ["state"] as const,
+    registers: [registry],
+  }),
+  /** Process records captured. */
+  processRecordsCaptured: new client.Counter({
+    name: "parca_agent_process_records_captured_total",
+    help: "Process image records captured from /proc.",
+    registers: [registry],
+  }),
+  /** Captures that came too late. */
+  processRecordsMissed: new client.Counter({
+    name: "parca_agent_process_records_missed_total",
+    help:
+      "Process images that were gone (or already another image) when /proc was read; no record was kept.",
     registers: [registry],
   }),
   /** Process records freed. */

@@ -27,6 +27,7 @@
 // Not handled: a FUSE-backed file can still stall stat or read for as long as its server wants.
 
 import { type BigIntStats, fstatSync, statSync } from "node:fs";
+import { openInRoot } from "../safefs/mod.ts";
 import { FileElfSource } from "./elf_source.ts";
 import type { ProcMapping } from "./maps.ts";
 
@@ -135,6 +136,18 @@ export function identifyMappedFile(
   throw new Error(`Cannot find mapped file "${m.path}" of process ${pid}: ${reasons.join("; ")}`);
 }
 
+/**
+ * Opens `/proc/PID/root/<path>` the safe way (src/safefs): resolved inside the process's root,
+ * checked to be a regular file before it is opened, never a device or a FIFO. The map_files
+ * route needs none of this: the kernel hands over the mapped file itself.
+ */
+function openUnderRoot(path: string): FileElfSource {
+  const m = /^(\/proc\/\d+\/root)(\/.*)$/.exec(path);
+  if (!m) throw new Error(`Cannot open "${path}": not under /proc/PID/root`);
+  const f = openInRoot(m[1], m[2]);
+  return new FileElfSource(f.fd, f.size, true);
+}
+
 function keyOf(m: ProcMapping, st: BigIntStats): string {
   return `${m.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
 }
@@ -147,7 +160,7 @@ function keyOf(m: ProcMapping, st: BigIntStats): string {
  * @throws {Error} When opening fails or the file changed in between.
  */
 export function openMappedFile(id: MappedFileIdentity): FileElfSource {
-  const src = FileElfSource.open(id.path);
+  const src = id.route === "root" ? openUnderRoot(id.path) : FileElfSource.open(id.path);
   try {
     const st = fstatSync(src.fd, { bigint: true });
     const was = id.stat;

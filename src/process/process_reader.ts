@@ -106,6 +106,8 @@ export interface MappedFileFacts {
    * Every per-file cache is keyed by it, the unwind table included.
    */
   key: string;
+  /** The file's size in bytes. */
+  size: number;
   buildId: string;
   buildIdKind: ExecutableMapping["buildIdKind"];
   elfType?: number;
@@ -122,6 +124,7 @@ export interface MappedFileFacts {
 
 const NO_FACTS: MappedFileFacts = {
   key: "",
+  size: 0,
   buildId: "",
   buildIdKind: "none",
   loads: [],
@@ -337,11 +340,12 @@ export class ProcessReader {
       using src = openMappedFile(id);
       const image = readElf(src);
       if (!image) {
-        facts = { ...NO_FACTS, key: id.key, data: new Map() };
+        facts = { ...NO_FACTS, key: id.key, size: Number(id.stat.size), data: new Map() };
       } else {
         const bid = buildIdOfImage(src, image);
         facts = {
           key: id.key,
+          size: Number(id.stat.size),
           buildId: bid?.id ?? "",
           buildIdKind: bid?.kind ?? "none",
           elfType: image.type,

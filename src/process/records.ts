@@ -113,6 +113,8 @@ export class ProcessRecords {
   readonly #latest = new Map<number, ProcessRecord>();
   readonly #listeners: Array<(r: ProcessRecord, change: RecordChange) => void> = [];
   #window = 0;
+  /** When the sweep last checked a record (window), so checks rotate. */
+  readonly #checked = new WeakMap<ProcessRecord, number>();
   /** Instances already known to be uncapturable, so an event storm does not retry them. */
   readonly #missed = new Set<number>();
   /** Counters for metrics. */
@@ -207,14 +209,7 @@ export class ProcessRecords {
     if (known && image.instance !== 0) return known;
     if (this.#missed.has(image.instance)) return undefined;
     const info = this.#reader.read(pid);
-    const miss = (): undefined => {
-      this.stats.missed++;
-      if (image.instance !== 0) {
-        this.#missed.add(image.instance);
-        if (this.#missed.size > this.#max) this.#missed.delete(this.#missed.values().next().value!);
-      }
-      return undefined;
-    };
+    const miss = () => this.#miss(image.instance);
     if (!info) return miss();
     if (image.startNs && !sameStart(image.startNs, info.startTimeTicks)) return miss();
     if (stillCurrent && !stillCurrent()) return miss();
@@ -243,6 +238,29 @@ export class ProcessRecords {
     this.#bound();
     this.#emit(record, "captured");
     return record;
+  }
+
+  /**
+   * Notes an image that ended before it could be captured (its start and its exit were seen
+   * together): it is never read, and counted as missed. A live previous image of the pid ends.
+   *
+   * @param pid The process.
+   * @param instance BPF's image id.
+   */
+  gone(pid: number, instance: number): void {
+    if (this.#byInstance.has(instance) || this.#missed.has(instance)) return;
+    const previous = this.#latest.get(pid);
+    if (previous && previous.endedInWindow === undefined) this.#end(previous, "exec");
+    this.#miss(instance);
+  }
+
+  #miss(instance: number): undefined {
+    this.stats.missed++;
+    if (instance !== 0) {
+      this.#missed.add(instance);
+      if (this.#missed.size > this.#max) this.#missed.delete(this.#missed.values().next().value!);
+    }
+    return undefined;
   }
 
   /**
@@ -333,17 +351,24 @@ export class ProcessRecords {
   /**
    * Ends live records whose process is gone or whose pid now belongs to another process: the
    * backstop for exit events that were lost. Only records not sampled for `idleWindows` windows
-   * are checked (one small /proc read each).
+   * are checked, at most `max` per call, those checked longest ago first (one small /proc read
+   * each), so the cost per window stays bounded whatever the number of idle processes.
    *
    * @param idleWindows Windows without samples before a record is checked.
+   * @param max Records checked at most.
    * @returns Records ended.
    */
-  sweep(idleWindows = 2): number {
-    let ended = 0;
+  sweep(idleWindows = 3, max = 64): number {
+    const due: ProcessRecord[] = [];
     for (const r of this.#byInstance.values()) {
-      if (r.endedInWindow !== undefined || this.#window - r.lastSampledWindow < idleWindows) {
-        continue;
+      if (r.endedInWindow === undefined && this.#window - r.lastSampledWindow >= idleWindows) {
+        due.push(r);
       }
+    }
+    due.sort((a, b) => (this.#checked.get(a) ?? -1) - (this.#checked.get(b) ?? -1));
+    let ended = 0;
+    for (const r of due.slice(0, max)) {
+      this.#checked.set(r, this.#window);
       let alive = false;
       try {
         const stat = Deno.readTextFileSync(`${this.#procRoot}/${r.pid}/stat`);

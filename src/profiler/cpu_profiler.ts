@@ -20,7 +20,6 @@ import {
   ProfilerObject,
   type ProfilerObjectOptions,
   type Sampler,
-  type UnwindMaps,
 } from "../bpf/mod.ts";
 import { type LabelManager, labelMetrics } from "../labels/mod.ts";
 import { getLogger } from "../log/mod.ts";
@@ -28,6 +27,7 @@ import { metrics } from "../metrics/mod.ts";
 import { buildProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
 import type { ExecutableMapping, ProcessRecord, ProcessRecords } from "../process/mod.ts";
 import type { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
+import type { UnwinderHooks } from "../unwind/mod.ts";
 import { assembleWindow, type WindowSample } from "./window.ts";
 
 const log = getLogger("profiler");
@@ -86,29 +86,6 @@ export interface ProcessStatus {
   lastError?: string;
   /** The process's labels before relabeling. */
   rawLabels?: Record<string, string>;
-}
-
-/** What the profiler tells the unwinder (src/unwind) about its life cycle. */
-export interface UnwinderHooks {
-  /**
-   * The BPF object is loaded: start serving its maps. Records of process images come from
-   * `records` (subscribe with its `onChange`).
-   */
-  attach(maps: UnwindMaps, records: ProcessRecords): void;
-  /**
-   * An event from BPF, after the records handled it.
-   *
-   * @param e The event.
-   * @param record The record it is about, when there is one.
-   */
-  event(e: ProcessEvent, record: ProcessRecord | undefined): void;
-  /** A window ended; these records had samples in it. */
-  windowEnded(sampled: ReadonlySet<ProcessRecord>): void;
-  /**
-   * The profiler stops: stop touching the maps (they are closed right after this resolves) and
-   * release everything.
-   */
-  close(): Promise<void> | void;
 }
 
 /** Opens the sampler (tests pass a fake). */
@@ -178,6 +155,8 @@ export class CpuProfiler {
   #running: Promise<void> = Promise.resolve();
   #stopped = false;
   #lastCounters = new Map<string, number>();
+  /** Record counters already added to the metrics. */
+  #reported = { captured: 0, missed: 0 };
   #status: ProcessStatus[] = [];
   #lastError: string | undefined;
   #lastWindowEnd: Date | undefined;
@@ -328,14 +307,23 @@ export class CpuProfiler {
     const obj = this.#obj;
     if (!obj) return;
     try {
-      obj.consumeEvents((e) => this.#onEvent(obj, e));
+      // One batch: an image that began and ended within it (a short job in an exec storm) is
+      // gone already, so its /proc is not read at all.
+      const t0 = performance.now();
+      const batch: ProcessEvent[] = [];
+      obj.consumeEvents((e) => void batch.push(e));
+      if (batch.length === 0) return;
+      const exited = new Set<number>();
+      for (const e of batch) if (e.type === EventType.EXIT) exited.add(e.instance);
+      for (const e of batch) this.#onEvent(obj, e, exited);
+      metrics.processEventBatchSeconds.observe((performance.now() - t0) / 1000);
     } catch (e) {
       metrics.errors.inc({ kind: "events" });
       log.warn("cannot read BPF events", { error: (e as Error).message });
     }
   }
 
-  #onEvent(obj: Sampler, e: ProcessEvent): void {
+  #onEvent(obj: Sampler, e: ProcessEvent, exited: ReadonlySet<number>): void {
     const records = this.#opts.records;
     metrics.processEvents.inc({ type: EVENT_TYPE_NAMES[e.type] ?? "unknown" });
     // What was read from /proc belongs to the image only if the pid is still that image after
@@ -343,6 +331,11 @@ export class CpuProfiler {
     const current = (instance: number) => () => obj.instanceOf(e.pid)?.id === instance;
     const ref = { instance: e.instance, startNs: e.startNs, execGeneration: e.execGeneration };
     let record: ProcessRecord | undefined;
+    if ((e.type === EventType.NEW_PROCESS || e.type === EventType.EXEC) && exited.has(e.instance)) {
+      records.gone(e.pid, e.instance);
+      this.#opts.unwinder?.event(e, undefined);
+      return;
+    }
     switch (e.type) {
       case EventType.NEW_PROCESS:
         record = e.instance ? records.capture(e.pid, ref, current(e.instance)) : undefined;
@@ -407,6 +400,10 @@ export class CpuProfiler {
     metrics.processRecords.set({ state: "live" }, records.live);
     metrics.processRecords.set({ state: "ended" }, records.size - records.live);
     metrics.processRecordsFreed.inc(freed);
+    const { captured, missed } = records.stats;
+    metrics.processRecordsCaptured.inc(captured - this.#reported.captured);
+    metrics.processRecordsMissed.inc(missed - this.#reported.missed);
+    this.#reported = { captured, missed };
     metrics.windowSeconds.observe((performance.now() - t1) / 1000);
     metrics.windows.inc();
     this.#lastWindowEnd = new Date(endMs);

@@ -23,8 +23,8 @@ export {
   PROFILER_NAME,
   type ProfileSink,
   type SamplerFactory,
-  type UnwinderHooks,
 } from "./cpu_profiler.ts";
+export type { UnwinderHooks } from "../unwind/mod.ts";
 export {
   assembleWindow,
   imageKey,

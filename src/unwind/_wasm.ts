@@ -10,6 +10,7 @@
  */
 
 import { decodeUnwindTable, type UnwindTable } from "./table.ts";
+import { WasmErrorCode } from "./table.ts";
 
 /** The ABI version this loader speaks. */
 export const WASM_UNWIND_ABI_VERSION = 1;
@@ -21,18 +22,13 @@ export const DEFAULT_WASM_UNWIND_URL: URL = new URL(
 );
 
 /** Names of the module's error codes (`wasm-unwind/src/error.rs`); codes are never reused. */
-export const WASM_UNWIND_ERRORS: Readonly<Record<number, string>> = {
-  1: "invalid_argument",
-  2: "invalid_elf",
-  3: "unsupported_architecture",
-  4: "no_unwind_info",
-  5: "corrupt_cfi",
-  6: "limit_exceeded",
-  7: "out_of_memory",
-  8: "invalid_gopclntab",
-  9: "no_symbols",
-  10: "bad_handle",
-};
+export const WASM_UNWIND_ERRORS: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(WasmErrorCode).map(([name, code]) => [
+    code,
+    // snake_case of the Rust variant; "gopclntab" is one word.
+    name.replace("GoPclntab", "Gopclntab").replace(/(?<=[a-z])([A-Z])/g, "_$1").toLowerCase(),
+  ]),
+);
 
 /** An error reported by the module (a code and a message), not a bug in the caller. */
 export class WasmUnwindError extends Error {

@@ -53,6 +53,12 @@ export const unwindMetrics = {
     help: "Processes whose mappings are in BPF.",
     registers: [registry],
   }),
+  /** Table builds running or queued in the worker pool. */
+  buildsInFlight: new client.Gauge({
+    name: "parca_agent_unwind_table_builds_in_flight",
+    help: "Unwind table builds running or waiting for a worker.",
+    registers: [registry],
+  }),
   /** Rows of all loaded tables. */
   loadedRows: new client.Gauge({
     name: "parca_agent_unwind_table_rows",

@@ -38,4 +38,5 @@ export {
   TableStore,
   type TableStoreStats,
 } from "./table_store.ts";
+export type { UnwinderHooks } from "./hooks.ts";
 export { Unwinder, type UnwinderOptions } from "./unwinder.ts";

@@ -141,6 +141,24 @@ export interface UnwindTable {
   stats: UnwindTableStats;
 }
 
+/** wasm-unwind's error codes (`Error::code` in wasm-unwind/src/error.rs). */
+export const WasmErrorCode = {
+  InvalidArgument: 1,
+  InvalidElf: 2,
+  UnsupportedArchitecture: 3,
+  /** No FDE in `.eh_frame` or `.debug_frame`: normal for Go and code built without CFI. */
+  NoUnwindInfo: 4,
+  CorruptCfi: 5,
+  LimitExceeded: 6,
+  OutOfMemory: 7,
+  /** A `.gopclntab` that cannot be read. */
+  InvalidGoPclntab: 8,
+  /** No symbols to name code with (symbolizer). */
+  NoSymbols: 9,
+  /** A symbolizer handle that is not open. */
+  BadHandle: 10,
+} as const;
+
 /** Size of a serialized rule. */
 export const RULE_SIZE = 12;
 /** Size of the serialized header. */

@@ -29,21 +29,21 @@ import {
   type ProcessRecords,
   type ProcMapping,
 } from "../process/mod.ts";
-import type { UnwinderHooks } from "../profiler/mod.ts";
 import { type BuilderPool, TableBuildError } from "./builder_pool.ts";
-import { decodeUnwindTable } from "./table.ts";
+import type { UnwinderHooks } from "./hooks.ts";
+import { decodeUnwindTable, WasmErrorCode } from "./table.ts";
 import { type DecodedTable, type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
 
 const log = getLogger("unwind");
 /** How long the table of a file no running process maps stays loaded. */
 const UNUSED_TABLE_GRACE_MS = 60_000;
-/** wasm-unwind's error code for a file with no FDE in .eh_frame or .debug_frame. */
-const WASM_NO_UNWIND_INFO = 4;
 /** How long "this file has no table" is believed: files do not change, but memory and budgets do. */
 const NO_TABLE_TTL_MS = 10 * 60_000;
 /** How long a table evicted for space stays unbuilt, so two big tables do not evict each other in a loop. */
 const EVICTED_TTL_MS = 60_000;
+/** Files up to this size get their table built at exec, before the image is sampled. */
+const EAGER_BUILD_BYTES = 4 << 20;
 /** Files remembered as having no table at most. */
 const NO_TABLE_ENTRIES = 4096;
 
@@ -103,6 +103,14 @@ export class Unwinder implements UnwinderHooks {
   readonly #builds = new Set<Promise<void>>();
   /** File identities whose build failed or yielded nothing: frame pointers until `until`. */
   readonly #noTable = new LruCache<string, NoTable>(NO_TABLE_ENTRIES);
+  /**
+   * Images known to run (BPF sampled them). An image captured at its exec gets at once the
+   * tables already loaded, and builds of small files (so that a short program is unwound whole
+   * from its first sample); large files are built only for sampled images, and builds for
+   * sampled images go first, so that programs never sampled cannot keep a sampled program's
+   * table waiting behind theirs.
+   */
+  readonly #sampled = new Set<number>();
   /** When each image was first queued, for the time-to-complete-stacks metric. */
   readonly #askedAt = new Map<number, number>();
   #closed = false;
@@ -139,7 +147,8 @@ export class Unwinder implements UnwinderHooks {
     });
     records.onChange((r, change) => {
       if (change === "captured" || change === "refreshed") this.#enqueue(r);
-      else if (change === "ended") this.#ended(r);
+      // A record can be freed without having ended first (pushed out by the records' bound).
+      else if (change === "ended" || change === "freed") this.#ended(r);
     });
     for (const r of records.all()) if (r.endedInWindow === undefined) this.#enqueue(r);
   }
@@ -155,9 +164,11 @@ export class Unwinder implements UnwinderHooks {
         ? "exit"
         : "mappings_changed",
     });
-    // BPF asks again while an image has no mappings (its entry was evicted, or a load failed):
-    // load it again. Captures and refreshes were queued by the records already.
+    // An image's first sample (or BPF asking again while it has no mappings: its entry was
+    // evicted, or a load failed): build its tables now and load it again. Captures and
+    // refreshes were queued by the records already.
     if (record && record.endedInWindow === undefined && e.type === EventType.NEW_PROCESS) {
+      this.#sampled.add(record.instance);
       this.#enqueue(record);
     }
   }
@@ -297,6 +308,10 @@ export class Unwinder implements UnwinderHooks {
       return { kind: MappingKind.DWARF, tableKey: key, decoded: EMPTY_TABLE, loadBias };
     }
     let waiting = this.#waiting.get(key);
+    if (!waiting && !this.#sampled.has(r.instance) && facts.size > EAGER_BUILD_BYTES) {
+      // A large file of an image not sampled yet: frame pointers until it is (see #sampled).
+      return { kind: MappingKind.PENDING, loadBias };
+    }
     if (!waiting) {
       let got: ReturnType<ObjectFilePool["get"]>;
       try {
@@ -330,11 +345,24 @@ export class Unwinder implements UnwinderHooks {
       }).finally(() => {
         closeFd(fd);
         this.#builds.delete(build);
+        unwindMetrics.buildsInFlight.set(this.#builds.size);
       });
       this.#builds.add(build);
+      unwindMetrics.buildsInFlight.set(this.#builds.size);
     }
     waiting.add(r);
     return { kind: MappingKind.PENDING, loadBias };
+  }
+
+  /** Builds for sampled images first, then by how many images wait. */
+  #priority(key: string): number {
+    let sampled = 0;
+    let all = 0;
+    for (const r of this.#waiting.get(key) ?? []) {
+      all++;
+      if (this.#sampled.has(r.instance)) sampled++;
+    }
+    return sampled * 1_000_000 + all;
   }
 
   #remember(key: string, reason: string, ttlMs: number): void {
@@ -355,7 +383,7 @@ export class Unwinder implements UnwinderHooks {
         ino: file.ino,
         size,
         maxBytes: this.#opts.maxFileBytes,
-      }, () => this.#waiting.get(key)?.size ?? 0);
+      }, () => this.#priority(key));
       // After shutdown began nothing is loaded: the maps are about to close.
       if (this.#closed) return;
       const decoded = toDecoded(decodeUnwindTable(built));
@@ -381,7 +409,7 @@ export class Unwinder implements UnwinderHooks {
       if (this.#closed || e instanceof MapsClosedError) return;
       const code = e instanceof TableBuildError ? e.code : -1;
       this.#remember(key, (e as Error).message, NO_TABLE_TTL_MS);
-      if (code === WASM_NO_UNWIND_INFO) {
+      if (code === WasmErrorCode.NoUnwindInfo) {
         // Normal for Go and other code built without CFI: frame pointers are the way there.
         log.debug("file has no unwind information; its frames use frame pointers", { path });
       } else {
@@ -426,6 +454,7 @@ export class Unwinder implements UnwinderHooks {
   /** An image ended (exit, exec): BPF dropped its entry; its tables lose a reference. */
   #ended(r: ProcessRecord): void {
     this.#queue.delete(r);
+    this.#sampled.delete(r.instance);
     this.#store?.releasePid(r.instance);
     this.#imageTables.delete(r.instance);
     this.#askedAt.delete(r.instance);
@@ -437,7 +466,14 @@ export class Unwinder implements UnwinderHooks {
     const store = this.#store;
     if (!maps || !store || this.#closed) return;
     const keys: string[] = [];
-    for (const r of sampled) for (const k of this.#imageTables.get(r.instance) ?? []) keys.push(k);
+    for (const r of sampled) {
+      for (const k of this.#imageTables.get(r.instance) ?? []) keys.push(k);
+      // Sampled though no event said so (lost): its tables are due.
+      if (!this.#sampled.has(r.instance) && r.endedInWindow === undefined) {
+        this.#sampled.add(r.instance);
+        this.#enqueue(r);
+      }
+    }
     store.touch(keys);
     // BPF deletes the entries of processes it saw exit; this catches the ones it did not (their
     // image had been evicted from pid_to_instance).

@@ -45,6 +45,7 @@ export async function startAgent(
   flags: string[],
   timeoutMs = 20_000,
   prefix: string[] = [],
+  denoFlags: string[] = [],
 ): Promise<RunningAgent> {
   const port = freePort();
   const argv = [...prefix, Deno.execPath()];
@@ -54,6 +55,7 @@ export async function startAgent(
       "run",
       "--allow-all",
       "--unstable-no-legacy-abort",
+      ...denoFlags,
       MAIN,
       `--http-address=127.0.0.1:${port}`,
       ...flags,

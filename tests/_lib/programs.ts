@@ -44,12 +44,13 @@ export function startProgram(path: string, args: string[]): Deno.ChildProcess {
 }
 
 /**
- * Kills test programs and waits for them.
+ * Kills programs (SIGKILL) and waits for them; ones that exited already are fine.
  *
- * @param children The programs (already exited ones are skipped).
+ * @param children The programs (undefined entries are skipped).
  */
-export async function killAll(children: Iterable<Deno.ChildProcess>): Promise<void> {
+export async function killAll(children: Iterable<Deno.ChildProcess | undefined>): Promise<void> {
   for (const c of children) {
+    if (!c) continue;
     try {
       c.kill("SIGKILL");
     } catch {

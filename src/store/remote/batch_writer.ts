@@ -29,6 +29,7 @@ import type { ProcessProfile, ProfileSink } from "../../profiler/mod.ts";
 import { labelSetSize, rawSampleSize, seriesFieldSize } from "./_wire_size.ts";
 import { tlsSetupError } from "./interceptors.ts";
 import { remoteMetrics } from "./metrics.ts";
+import { isValidLabelName } from "../../labels/mod.ts";
 
 /**
  * Default bound on profiles waiting for the server (queued and in flight): 32 MiB of encoded
@@ -85,8 +86,6 @@ interface Pending {
   samples: number;
 }
 
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
 /**
  * Turns a profile's labels into what the server accepts: `__name__` first, then the others by
  * name; names made valid Prometheus label names (invalid characters become `_`); labels with an
@@ -104,8 +103,8 @@ export function seriesLabels(
   const rest: Array<[string, string]> = [];
   for (const [k, v] of Object.entries(labels)) {
     if (k === "__name__" || v === "") continue;
-    let n = LABEL_NAME.test(k) ? k : k.replace(/[^a-zA-Z0-9_]/g, "_");
-    if (!LABEL_NAME.test(n)) n = `_${n}`;
+    let n = isValidLabelName(k) ? k : k.replace(/[^a-zA-Z0-9_]/g, "_");
+    if (!isValidLabelName(n)) n = `_${n}`;
     if (seen.has(n)) continue;
     seen.add(n);
     rest.push([n, v]);
