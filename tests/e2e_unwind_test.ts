@@ -106,7 +106,6 @@ Deno.test({
         }
       }
       const from = BigInt(Date.now()) * 1_000_000n;
-      await new Promise((r) => setTimeout(r, 8000));
       const stacksOf = async (name: string): Promise<Stack[]> => {
         const pid = children.get(name)!.pid;
         const out: Stack[] = [];
@@ -120,6 +119,18 @@ Deno.test({
         }
         return out;
       };
+      // At least 8 s, and until each program has 50 samples: on a loaded machine the programs
+      // get less CPU, so fewer samples per second (a minute at most).
+      const measured = Date.now() + 60_000;
+      await new Promise((r) => setTimeout(r, 8000));
+      for (;;) {
+        let fewest = Infinity;
+        for (const n of names) {
+          fewest = Math.min(fewest, (await stacksOf(n)).reduce((k, x) => k + x.count, 0));
+        }
+        if (fewest >= 50 || Date.now() > measured) break;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
       const expect = async (
         name: string,
         check: (user: string[]) => boolean,

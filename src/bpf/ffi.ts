@@ -149,6 +149,8 @@ const libcSymbols = {
   },
   /** int getpagesize(void) */
   getpagesize: { parameters: [], result: "i32" },
+  /** int setpriority(int which, id_t who, int prio): with PRIO_PROCESS and a thread id, that thread's nice */
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 function openFirst<S extends Deno.ForeignLibraryInterface>(

@@ -61,4 +61,4 @@ export {
 } from "./sampler.ts";
 export { LibbpfUnwindMaps, packProcessMappings } from "./unwind_maps.ts";
 export { FakeSampler, FakeUnwindMaps } from "./fake_sampler.ts";
-export { closeFd, duplicateFd, setMemlockRlimit, trimMalloc } from "./os.ts";
+export { closeFd, duplicateFd, setMemlockRlimit, setThreadNice, trimMalloc } from "./os.ts";

@@ -50,3 +50,21 @@ export function setMemlockRlimit(bytes: number): { ok: true } | { ok: false; err
   const rc = libc().setrlimit(RLIMIT_MEMLOCK, new Uint8Array(rlim.buffer));
   return rc === 0 ? { ok: true } : { ok: false, errno: errno() };
 }
+
+const PRIO_PROCESS = 0;
+
+/**
+ * setpriority(2) for one thread of this process: Linux applies PRIO_PROCESS with a thread id to
+ * that thread alone. Raising a thread's priority (a lower nice) needs CAP_SYS_NICE.
+ *
+ * @param tid The thread (gettid(2) of it).
+ * @param nice -20 (first) to 19 (last).
+ * @returns ok, or the errno of the failure (EACCES/EPERM without CAP_SYS_NICE, ESRCH).
+ */
+export function setThreadNice(
+  tid: number,
+  nice: number,
+): { ok: true } | { ok: false; errno: number } {
+  const rc = libc().setpriority(PRIO_PROCESS, tid, nice);
+  return rc === 0 ? { ok: true } : { ok: false, errno: errno() };
+}

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { BACKGROUND_NICE } from "./_priority.ts";
 import { WasmUnwind, WasmUnwindError } from "./_wasm.ts";
 
 let instance: Promise<WasmUnwind> | undefined;
@@ -34,7 +35,11 @@ interface Request {
   maxBytes: number;
 }
 
-/** Lowers this worker thread's scheduling priority, so table builds yield to the profiler. */
+/**
+ * Lowers this worker thread's scheduling priority, so table builds nobody waits for yield to the
+ * profiler and the host's programs; the pool raises it again while a sampled process waits for
+ * the table being built (BuilderPool, by the thread id posted here).
+ */
 function niceThisThread(): void {
   try {
     const libc = Deno.dlopen("/lib/x86_64-linux-gnu/libc.so.6", {
@@ -44,7 +49,8 @@ function niceThisThread(): void {
     const SYS_GETTID = 186n;
     const tid = Number(libc.symbols.syscall(SYS_GETTID));
     // PRIO_PROCESS (0) with a thread id sets that one thread's nice value on Linux.
-    libc.symbols.setpriority(0, tid, 10);
+    libc.symbols.setpriority(0, tid, BACKGROUND_NICE);
+    self.postMessage({ tid });
   } catch {
     // Not x86-64 glibc, or no FFI: run at normal priority.
   }
