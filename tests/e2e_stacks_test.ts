@@ -13,6 +13,7 @@ import { decodeProfile, type Profile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
 import { buildGo, GO_TOOLCHAINS } from "./_lib/go_toolchains.ts";
 import { buildAsmProgram, buildJavaSpin, killAll, startProgram } from "./_lib/programs.ts";
+import { share, userPart } from "./_lib/profiles.ts";
 import { ElfSymbols, namedStacks, outermostFiles, unmappedAddresses } from "./_lib/symbols.ts";
 
 const ignore = Deno.uid() !== 0;
@@ -28,27 +29,6 @@ const LIBC = "/lib/x86_64-linux-gnu/libc.so.6";
 const PENDING = "[frame pointers: unwind tables pending]";
 
 type Stack = { frames: string[]; count: number; lastFile: string };
-
-/** User frames, leaf first, without kernel frames; the marker (if any) stays last. */
-function userPart(frames: string[]): string[] {
-  return frames.filter((f) => !f.startsWith("k:"));
-}
-
-function share(stacks: Stack[], check: (s: Stack) => boolean) {
-  let total = 0;
-  let good = 0;
-  const bad = new Map<string, number>();
-  for (const s of stacks) {
-    total += s.count;
-    if (check(s)) good += s.count;
-    else {
-      const k = userPart(s.frames).join(" <- ");
-      bad.set(k, (bad.get(k) ?? 0) + s.count);
-    }
-  }
-  const worst = [...bad].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${n}× ${k}`);
-  return { share: total ? good / total : 0, total, good, worst: worst.join("\n") };
-}
 
 const isMarker = (f: string) => f.startsWith("[");
 
@@ -136,12 +116,12 @@ Deno.test({
         return out;
       };
       const noMarkers = (stacks: Stack[], max: number, what: string) => {
-        const r = share(stacks, (s) => !s.frames.some(isMarker));
+        const r = share(stacks, (f) => !f.some(isMarker));
         ok(
           1 - r.share <= max,
           `${what}: ${
             ((1 - r.share) * 100).toFixed(1)
-          } % of ${r.total} samples carry a marker:\n${r.worst}`,
+          } % of ${r.total} samples carry a marker:\n${r.bad}`,
         );
       };
 
@@ -150,8 +130,8 @@ Deno.test({
           const stacks = await stacksOf(name);
           const chain = ["main.leaf", "main.middle", "main.outer", "main.worker"];
           const inChain = stacks.filter((s) => chain.includes(userPart(s.frames)[0]));
-          const whole = share(inChain, (s) => {
-            const f = userPart(s.frames);
+          const whole = share(inChain, (frames) => {
+            const f = userPart(frames);
             const i = f.indexOf("main.middle");
             if (f[0] === "main.leaf" && i !== 1) return false;
             const from = chain.indexOf(f[0]);
@@ -162,19 +142,19 @@ Deno.test({
             whole.share >= 0.95,
             `${name}: ${
               (whole.share * 100).toFixed(1)
-            } % of ${whole.total} chain samples whole:\n${whole.worst}`,
+            } % of ${whole.total} chain samples whole:\n${whole.bad}`,
           );
           noMarkers(stacks, 0.02, name);
           // Every stack ends at a root: a goroutine's goexit, or g0's mstart / rt0_go, or mcall
           // (the g0 stack of a parked goroutine), as Go's own tracebacks end.
-          const roots = share(stacks, (s) => {
-            const last = userPart(s.frames).at(-1) ?? "";
+          const roots = share(stacks, (frames) => {
+            const last = userPart(frames).at(-1) ?? "";
             return /^runtime\.(goexit|mstart|rt0_go|mcall)/.test(last) || isMarker(last);
           });
-          ok(roots.share >= 0.98, `${name}: stacks not ending at a root:\n${roots.worst}`);
+          ok(roots.share >= 0.98, `${name}: stacks not ending at a root:\n${roots.bad}`);
           const gc = share(
             stacks,
-            (s) => s.frames.some((f) => /gcBgMarkWorker|gcAssistAlloc/.test(f)),
+            (frames) => frames.some((f) => /gcBgMarkWorker|gcAssistAlloc/.test(f)),
           );
           ok(gc.good > 0, `${name}: no garbage-collector samples`);
           // Back from g0 to the goroutine at systemstack: the closure it ran is followed by the
@@ -185,14 +165,14 @@ Deno.test({
             const i = f.indexOf("runtime.systemstack.abi0");
             return i > 0 && /\.func\d+$/.test(f[i - 1]);
           });
-          const callers = share(switched, (s) => {
-            const f = userPart(s.frames);
+          const callers = share(switched, (frames) => {
+            const f = userPart(frames);
             const i = f.indexOf("runtime.systemstack.abi0");
             return f[i - 1].startsWith(`${f[i + 1]}.`);
           });
           ok(
             callers.total > 0 && callers.share >= 0.95,
-            `${name}: ${callers.good} of ${callers.total} systemstack closures have their caller:\n${callers.worst}`,
+            `${name}: ${callers.good} of ${callers.total} systemstack closures have their caller:\n${callers.bad}`,
           );
         });
       }
@@ -200,49 +180,49 @@ Deno.test({
       await t.step("cgo: Go into C and back", async () => {
         const stacks = await stacksOf("go_cgo");
         const inC = stacks.filter((s) => userPart(s.frames)[0] === "c_work");
-        const r = share(inC, (s) => {
-          const f = userPart(s.frames);
+        const r = share(inC, (frames) => {
+          const f = userPart(frames);
           return f[1] === "c_spin" && f.includes("runtime.asmcgocall.abi0") &&
             f.includes("main.goSpin") && f.at(-1) === "runtime.goexit.abi0";
         });
         ok(
           r.total >= 20 && r.share >= 0.9,
-          `C frames under Go: ${r.share} of ${r.total}:\n${r.worst}`,
+          `C frames under Go: ${r.share} of ${r.total}:\n${r.bad}`,
         );
         const back = stacks.filter((s) => userPart(s.frames)[0] === "main.goWork");
-        const b = share(back, (s) => {
-          const f = userPart(s.frames);
+        const b = share(back, (frames) => {
+          const f = userPart(frames);
           // goCallback is inlined into its cgo export wrapper.
           return /goCallback/.test(f[1]) && f.some((x) => /cgocallback/.test(x)) &&
             f.includes("main.goSpin") && f.at(-1) === "runtime.goexit.abi0";
         });
         ok(
           b.total >= 20 && b.share >= 0.9,
-          `Go called back from C: ${b.share} of ${b.total}:\n${b.worst}`,
+          `Go called back from C: ${b.share} of ${b.total}:\n${b.bad}`,
         );
         noMarkers(stacks, 0.02, "go_cgo");
       });
 
       await t.step("assembly without CFI called from C without frame pointers", async () => {
         const stacks = await stacksOf("asm_main");
-        const r = share(stacks, (s) => {
-          const f = userPart(s.frames);
+        const r = share(stacks, (frames) => {
+          const f = userPart(frames);
           const i = f.indexOf("c_inner");
           return i >= 0 && f[i + 1] === "c_outer" && f[i + 2] === "main" && f.at(-1) === "_start" &&
             (i === 0 || f[i - 1] === "asm_spin");
         });
-        ok(r.share >= 0.95, `${(r.share * 100).toFixed(1)} % of ${r.total} whole:\n${r.worst}`);
+        ok(r.share >= 0.95, `${(r.share * 100).toFixed(1)} % of ${r.total} whole:\n${r.bad}`);
       });
 
       await t.step("Node.js without flags reaches node::Start and libc's start", async () => {
         const stacks = await stacksOf("node");
-        const r = share(stacks, (s) => {
-          const f = userPart(s.frames);
+        const r = share(stacks, (frames) => {
+          const f = userPart(frames);
           const i = f.indexOf("node::Start");
           return i >= 0 && f.at(-1) === "_start" && !f.some(isMarker) &&
             f.slice(i + 1, -1).some((x) => /libc_start/.test(x));
         });
-        ok(r.share >= 0.9, `${(r.share * 100).toFixed(1)} % of ${r.total} whole:\n${r.worst}`);
+        ok(r.share >= 0.9, `${(r.share * 100).toFixed(1)} % of ${r.total} whole:\n${r.bad}`);
         noMarkers(stacks, 0.05, "node");
       });
 
@@ -250,9 +230,9 @@ Deno.test({
         const stacks = await stacksOf("java_fp");
         const r = share(
           stacks,
-          (s) => s.lastFile.endsWith("libc.so.6") && !s.frames.some(isMarker),
+          (f, s) => s.lastFile.endsWith("libc.so.6") && !f.some(isMarker),
         );
-        ok(r.share >= 0.95, `${(r.share * 100).toFixed(1)} % of ${r.total} whole:\n${r.worst}`);
+        ok(r.share >= 0.95, `${(r.share * 100).toFixed(1)} % of ${r.total} whole:\n${r.bad}`);
       });
 
       await t.step(
@@ -261,10 +241,10 @@ Deno.test({
           const stacks = await stacksOf("java");
           const marker = "[jit: no frame pointers; run the JVM with -XX:+PreserveFramePointer]";
           // Spin's compiled leaf uses rbp for data: almost every sample stops there.
-          const withMarker = share(stacks, (s) => s.frames.includes(marker));
-          ok(withMarker.share >= 0.8, `JIT marker in ${withMarker.share}:\n${withMarker.worst}`);
-          const faults = share(stacks, (s) => s.frames.some((f) => f.includes("read fault")));
-          ok(faults.good === 0, `read faults:\n${faults.worst}`);
+          const withMarker = share(stacks, (f) => f.includes(marker));
+          ok(withMarker.share >= 0.8, `JIT marker in ${withMarker.share}:\n${withMarker.bad}`);
+          const faults = share(stacks, (f) => f.some((x) => x.includes("read fault")));
+          ok(faults.good === 0, `read faults:\n${faults.bad}`);
           const m = await (await fetch(`${agent!.url}/metrics`)).text();
           ok(m.includes(`reason="marked:${marker}"`), "the marker is counted per reason");
         },
