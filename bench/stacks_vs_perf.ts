@@ -265,7 +265,7 @@ if (import.meta.main) {
     },
     {
       name: "Java 17 default, compiled leaf leaves rbp alone",
-      start: program([...java, "Spin", long, "light"]),
+      start: program([...java, "SpinLight", long]),
       whole: threadStart,
     },
     {

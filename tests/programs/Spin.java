@@ -1,21 +1,11 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-// A CPU-bound Java program whose hot methods the JIT compiles. Usage: java Spin SECONDS [light]
+// A CPU-bound Java program whose hot methods the JIT compiles. Usage: java Spin SECONDS
 // The leaf keeps sixteen values live across its loop, more than the registers C2 has without
 // rbp: without -XX:+PreserveFramePointer the compiled leaf uses rbp for data, which breaks the
-// frame-pointer chain there, as JIT code of real programs does. With `light` the leaf is one
-// that needs few registers and leaves rbp alone, so even without -XX:+PreserveFramePointer the
-// frame-pointer chain through it stays intact (by luck).
+// frame-pointer chain there, as JIT code of real programs does.
 public class Spin {
-  static boolean light;
-
-  static long lightLeaf(long n) {
-    long x = n;
-    for (int i = 0; i < 100000; i++) x = x * 6364136223846793005L + 1442695040888963407L;
-    return x;
-  }
-
   static long leaf(long n) {
     long a = n, b = n + 1, c = n + 2, d = n + 3, e = n + 4, f = n + 5, g = n + 6, h = n + 7;
     long i = n + 8, j = n + 9, k = n + 10, l = n + 11, m = n + 12, o = n + 13, p = n + 14;
@@ -42,11 +32,10 @@ public class Spin {
   }
 
   static long middle(long n) {
-    return (light ? lightLeaf(n) : leaf(n)) ^ (n >>> 3);
+    return leaf(n) ^ (n >>> 3);
   }
 
   public static void main(String[] args) {
-    light = args.length > 1 && args[1].equals("light");
     long end = System.currentTimeMillis() + Long.parseLong(args.length > 0 ? args[0] : "10") * 1000;
     long acc = 0;
     while (System.currentTimeMillis() < end) acc += middle(acc);
