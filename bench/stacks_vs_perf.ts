@@ -11,8 +11,8 @@
  *   sudo deno run -A bench/stacks_vs_perf.ts [--seconds=20]
  *
  * Workloads: Node.js 20 without flags; Go goroutines with a frameless leaf and GC work (this
- * machine's Go, Go 1.19); Java 17 by default (a compiled leaf that uses rbp for data, and one
- * that leaves it alone) and with -XX:+PreserveFramePointer; C calling hand-written assembly
+ * machine's Go, Go 1.19); Java 17 by default (a compiled leaf that uses rbp for data) and with
+ * -XX:+PreserveFramePointer; C calling hand-written assembly
  * without CFI; a PostgreSQL 15 backend whose queries the LLVM JIT compiles. The agent's first
  * windows (tables pending) are left out, as is the start of each perf run. Then "new processes":
  * programs built without frame pointers, started one after another while the agent runs, whose
@@ -21,7 +21,7 @@
  * @module
  */
 
-import { decodeProfile } from "../src/pprof/mod.ts";
+import { decodeProfile, type Profile } from "../src/pprof/mod.ts";
 import { startAgent } from "../tests/_lib/agent.ts";
 import { buildGo, GO_TOOLCHAINS } from "../tests/_lib/go_toolchains.ts";
 import {
@@ -139,7 +139,36 @@ async function perfShare(pid: number, mode: "dwarf" | "fp", w: Workload): Promis
   }
 }
 
-/** Shares of one process's samples in the store from `from` on. */
+/** The names (comm) of a process's threads now. */
+function threadNames(pid: number): Set<string> {
+  const out = new Set<string>();
+  try {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        out.add(Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/comm`).trim());
+      } catch {
+        // the thread ended
+      }
+    }
+  } catch {
+    // the process ended
+  }
+  return out;
+}
+
+/** Whether any sample of a profile is of a thread named in `names`. */
+function ofThreads(p: Profile, names: Set<string>): boolean {
+  const str = p.stringTable;
+  return p.sample.some((s) =>
+    s.label.some((l) => str[Number(l.key)] === "thread_name" && names.has(str[Number(l.str)]))
+  );
+}
+
+/**
+ * Shares of one process's samples in the store from `from` on. A profile of the same pid whose
+ * threads have none of the workload's names is another process that had the pid before it (the
+ * pids of a busy host wrap within minutes), and is left out.
+ */
 async function agentShares(
   store: string,
   pid: number,
@@ -147,6 +176,7 @@ async function agentShares(
   syms: Array<{ path: string; syms: ElfSymbols }>,
   w: Workload,
   seen: Array<[bigint, bigint]>,
+  threads: Set<string>,
 ): Promise<{ total: number; whole: number; marked: number; unmapped: number; top?: string }> {
   let total = 0;
   let whole = 0;
@@ -156,6 +186,7 @@ async function agentShares(
   for (const e of Deno.readDirSync(store)) {
     if (!e.name.startsWith(`${pid}_`)) continue;
     const p = decodeProfile(await Deno.readFile(`${store}/${e.name}`));
+    if (!ofThreads(p, threads)) continue;
     unmapped += unmappedAddresses(p, pid, seen).length;
     if (p.timeNanos < from) continue;
     const files = outermostFiles(p);
@@ -259,13 +290,8 @@ if (import.meta.main) {
       whole: goWhole,
     },
     {
-      name: "Java 17 default, compiled leaf uses rbp",
+      name: "Java 17 default (compiled leaf uses rbp for data)",
       start: program([...java, "Spin", long]),
-      whole: threadStart,
-    },
-    {
-      name: "Java 17 default, compiled leaf leaves rbp alone",
-      start: program([...java, "SpinLight", long]),
       whole: threadStart,
     },
     {
@@ -313,6 +339,7 @@ if (import.meta.main) {
       try {
         // Let tables load and the JIT warm up, then measure agent and perf over the same time.
         await new Promise((r) => setTimeout(r, 15_000));
+        const threads = threadNames(running.pid);
         const from = BigInt(Date.now()) * 1_000_000n;
         const [dwarf, fp] = await Promise.all([
           perfShare(running.pid, "dwarf", w),
@@ -320,7 +347,8 @@ if (import.meta.main) {
         ]);
         await new Promise((r) => setTimeout(r, 6000)); // the window that holds the end of the run
         // Read while the process lives: its JIT code's mappings come from /proc/PID/maps.
-        const a = await agentShares(store, running.pid, from, syms, w, seen.ranges());
+        for (const t of threadNames(running.pid)) threads.add(t);
+        const a = await agentShares(store, running.pid, from, syms, w, seen.ranges(), threads);
         const pct = (n: number) => a.total ? `${(100 * n / a.total).toFixed(1)} %` : "–";
         rows.push(
           `| ${w.name} | ${pct(a.whole)} (${a.total}) | ${pct(a.marked)}${
