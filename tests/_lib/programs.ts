@@ -84,14 +84,13 @@ export async function buildAsmProgram(outPath: string): Promise<string> {
 }
 
 /**
- * Compiles tests/programs/Spin.java and SpinLight.java into `dir` (run them with
- * `java -cp dir Spin SECONDS`).
+ * Compiles tests/programs/Spin.java into `dir` (run it with `java -cp dir Spin SECONDS`).
  *
  * @param dir Class output directory.
  */
 export async function buildJavaSpin(dir: string): Promise<void> {
   const out = await new Deno.Command("javac", {
-    args: ["-d", dir, `${PROGRAMS}Spin.java`, `${PROGRAMS}SpinLight.java`],
+    args: ["-d", dir, `${PROGRAMS}Spin.java`],
     stderr: "piped",
   }).output();
   if (!out.success) throw new Error(`javac failed: ${new TextDecoder().decode(out.stderr)}`);
