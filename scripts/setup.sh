@@ -48,6 +48,9 @@ check npm npm
 check gzip gzip
 if $for_tests; then
   check /usr/bin/chromium chromium
+  # deploy_test: systemd-analyze verify of deploy/systemd, go for the Kubernetes validator.
+  check systemd-analyze systemd
+  check go golang-go
   # libc's separate debug file: the symbolization tests name libc's static functions from it.
   check /usr/share/doc/libc6-dbg libc6-dbg
   check /usr/lib/go-1.19/bin/go golang-1.19-go

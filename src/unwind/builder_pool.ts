@@ -9,7 +9,7 @@
  * @module
  */
 
-import { setThreadNice, trimMalloc as mallocTrim } from "../bpf/mod.ts";
+import { setThreadNice, trimMalloc as mallocTrim } from "../procfs/mod.ts";
 import { BACKGROUND_NICE, URGENT_NICE } from "./_priority.ts";
 
 /** Files at least this large only go to the workers that also take large files. */

@@ -18,6 +18,7 @@
 
 import { BACKGROUND_NICE } from "./_priority.ts";
 import { WasmUnwind, WasmUnwindError } from "./_wasm.ts";
+import * as procfs from "../procfs/mod.ts";
 
 let instance: Promise<WasmUnwind> | undefined;
 
@@ -40,36 +41,31 @@ interface Request {
  * profiler and the host's programs; the pool raises it again while a sampled process waits for
  * the table being built (BuilderPool, by the thread id posted here).
  */
-function niceThisThread(): void {
-  try {
-    const libc = Deno.dlopen("/lib/x86_64-linux-gnu/libc.so.6", {
-      syscall: { parameters: ["i64"], result: "i64" },
-      setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
-    });
-    const SYS_GETTID = 186n;
-    const tid = Number(libc.symbols.syscall(SYS_GETTID));
-    // PRIO_PROCESS (0) with a thread id sets that one thread's nice value on Linux.
-    libc.symbols.setpriority(0, tid, BACKGROUND_NICE);
-    self.postMessage({ tid });
-  } catch {
-    // Not x86-64 glibc, or no FFI: run at normal priority.
-  }
+try {
+  const tid = procfs.niceThisThread(BACKGROUND_NICE);
+  if (tid !== undefined) self.postMessage({ tid });
+} catch {
+  // No glibc, or no FFI: run at normal priority.
 }
-niceThisThread();
 
 async function readChecked(path: string, ino: string, maxBytes: number): Promise<ArrayBuffer> {
-  using file = await Deno.open(path, { read: true });
-  const st = await file.stat();
-  if (String(st.ino) !== ino) throw new Error(`${path} changed since it was identified`);
-  if (st.size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes`);
-  const out = new Uint8Array(st.size);
-  let off = 0;
-  while (off < st.size) {
-    const n = await file.read(out.subarray(off));
-    if (n === null) break;
-    off += n;
+  const fd = procfs.openSync(path);
+  try {
+    const st = procfs.fstatSync(fd);
+    const size = Number(st.size);
+    if (String(st.ino) !== ino) throw new Error(`${path} changed since it was identified`);
+    if (size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes`);
+    const out = new Uint8Array(size);
+    let off = 0;
+    while (off < size) {
+      const n = await procfs.read(fd, out, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return out.buffer.slice(0, off);
+  } finally {
+    procfs.closeSync(fd);
   }
-  return out.buffer.slice(0, off);
 }
 
 self.onmessage = async (e: MessageEvent<Request>) => {

@@ -9,8 +9,6 @@
  */
 
 import {
-  closeFd,
-  duplicateFd,
   EventType,
   MappingKind,
   MapsClosedError,
@@ -34,6 +32,8 @@ import type { UnwinderHooks } from "./hooks.ts";
 import { decodeUnwindTable, WasmErrorCode } from "./table.ts";
 import { type DecodedTable, type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
+import { recordSpan } from "../tracing/mod.ts";
+import { closeSync, dupSync } from "../procfs/mod.ts";
 
 const log = getLogger("unwind");
 /** How long the table of a file no running process maps stays loaded. */
@@ -333,7 +333,7 @@ export class Unwinder implements UnwinderHooks {
       // mapped it may exit before the worker gets to it, and the pool may close its copy.
       let fd: number;
       try {
-        fd = duplicateFd(got.src.fd);
+        fd = dupSync(got.src.fd);
       } catch {
         return { kind: MappingKind.FP, loadBias };
       }
@@ -343,7 +343,7 @@ export class Unwinder implements UnwinderHooks {
         path: `/proc/self/fd/${fd}`,
         ino: String(got.identity.stat.ino),
       }).finally(() => {
-        closeFd(fd);
+        closeSync(fd);
         this.#builds.delete(build);
         unwindMetrics.buildsInFlight.set(this.#builds.size);
       });
@@ -409,6 +409,10 @@ export class Unwinder implements UnwinderHooks {
       const decoded = toDecoded(decodeUnwindTable(built));
       unwindMetrics.tableBuildSeconds.observe((performance.now() - t0) / 1000);
       unwindMetrics.tablesBuilt.inc();
+      recordSpan("unwind.table_build", t0, {
+        "unwind.file": path,
+        "unwind.rows": decoded.pcs.length,
+      });
       if (decoded.pcs.length === 0) {
         this.#remember(key, "no unwind information", NO_TABLE_TTL_MS);
         log.debug("file has no unwind information; its frames use frame pointers", { path });
@@ -428,6 +432,7 @@ export class Unwinder implements UnwinderHooks {
     } catch (e) {
       if (this.#closed || e instanceof MapsClosedError) return;
       const code = e instanceof TableBuildError ? e.code : -1;
+      recordSpan("unwind.table_build", t0, { "unwind.file": path }, { error: e });
       this.#remember(key, (e as Error).message, NO_TABLE_TTL_MS);
       if (code === WasmErrorCode.NoUnwindInfo) {
         // Normal for Go and other code built without CFI: frame pointers are the way there.
