@@ -59,6 +59,16 @@ Deno.test("every source file carries its licence header", () => {
   deepStrictEqual(missing, []);
 });
 
+Deno.test(
+  "wasm-unwind's Rust unit tests pass and lib/ is built from the current sources",
+  async () => {
+    // cargo test, natively, with the Debian toolchain and crates the WASM build uses.
+    const r = await run("bash", ["wasm-unwind/build.sh", "--test"]);
+    ok(r.ok, r.out.split("\n").slice(-60).join("\n"));
+    ok(/test result: ok\. [1-9]\d* passed/.test(r.out), r.out.split("\n").slice(-60).join("\n"));
+  },
+);
+
 // Deno refuses every read under /proc and /sys to the permission-scoped agent (denoland/deno#27564),
 // so code must read them through src/procfs. Flags calls of Deno's or node:fs's path-based file
 // API whose path is a /proc or /sys literal, a variable assigned from one in the same file, or

@@ -58,6 +58,7 @@ export {
   parentPid,
   readLinkFd,
   setParentDeathSignal,
+  setThreadNice,
   SysError,
   trimMalloc,
 } from "./sys.ts";

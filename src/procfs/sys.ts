@@ -166,13 +166,30 @@ export function parentPid(): number {
  * id): a worker's CPU-heavy builds then yield to the profiler's own thread.
  *
  * @param nice The nice value, e.g. 10.
- * @returns Whether it was set (false without gettid, or when refused).
+ * @returns The calling thread's id when the nice value was set (so that its owner can change it
+ *   later with {@link setThreadNice}), undefined without gettid or when refused.
  */
-export function niceThisThread(nice: number): boolean {
+export function niceThisThread(nice: number): number | undefined {
   const { gettid, setpriority } = libc();
-  if (!gettid) return false;
+  if (!gettid) return undefined;
+  const tid = gettid();
   // PRIO_PROCESS (0) with a thread id sets that one thread's nice value on Linux.
-  return setpriority(0, gettid(), nice) === 0;
+  return setpriority(0, tid, nice) === 0 ? tid : undefined;
+}
+
+/**
+ * setpriority(2) for one thread of this process: Linux applies PRIO_PROCESS with a thread id to
+ * that thread alone. Raising a thread's priority (a lower nice) needs CAP_SYS_NICE.
+ *
+ * @param tid The thread (as {@link niceThisThread} returned it).
+ * @param nice -20 (first) to 19 (last).
+ * @returns ok, or the errno of the failure (EACCES/EPERM without CAP_SYS_NICE, ESRCH).
+ */
+export function setThreadNice(
+  tid: number,
+  nice: number,
+): { ok: true } | { ok: false; errno: number } {
+  return libc().setpriority(0, tid, nice) === 0 ? { ok: true } : { ok: false, errno: errno() };
 }
 
 /** malloc_trim(0): gives free heap memory of every malloc arena back to the system. */

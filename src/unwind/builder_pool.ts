@@ -9,7 +9,8 @@
  * @module
  */
 
-import { trimMalloc as mallocTrim } from "../procfs/mod.ts";
+import { setThreadNice, trimMalloc as mallocTrim } from "../procfs/mod.ts";
+import { BACKGROUND_NICE, URGENT_NICE } from "./_priority.ts";
 
 /** Files at least this large only go to the workers that also take large files. */
 const SMALL_FILE = 32 << 20;
@@ -39,6 +40,8 @@ interface Job {
   file: { path: string; ino: string; size: number; maxBytes: number };
   /** Higher runs first (e.g. how many processes wait for the table); read when a worker frees. */
   priority?: () => number;
+  /** Whether a sampled process waits for it: then it runs at the host's normal priority. */
+  urgent?: () => boolean;
   resolve: (r: Uint8Array) => void;
   reject: (e: Error) => void;
 }
@@ -58,6 +61,9 @@ interface Slot {
   /** Only files under SMALL_FILE (see #pump). */
   smallOnly: boolean;
   idleTimer?: ReturnType<typeof setTimeout>;
+  /** The worker's thread id (it posts it when it starts), and the nice value it runs at. */
+  tid?: number;
+  nice?: number;
 }
 
 /** Files this large leave a worker's memory grown: the worker is replaced after one. */
@@ -109,22 +115,65 @@ export class BuilderPool {
    *
    * @param file Path to open (e.g. /proc/self/fd/N), the inode it must have, its size.
    * @param priority Read when a worker frees: higher first (processes waiting for the table).
+   * @param urgent Whether a sampled process waits for the table: read when the build starts and
+   *   at each {@link reprioritize}; an urgent build runs at normal priority, others at nice 10.
    * @returns The serialized table.
    */
   tableOfFile(
     file: { path: string; ino: string; size: number; maxBytes: number },
     priority?: () => number,
+    urgent?: () => boolean,
   ): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new Error("Cannot build tables: the pool is closed"));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, op: "table", file, priority, resolve, reject });
+      this.#queue.push({
+        id: this.#nextId++,
+        op: "table",
+        file,
+        priority,
+        urgent,
+        resolve,
+        reject,
+      });
       this.#pump();
     });
   }
 
+  /**
+   * Reads again whether each running build is urgent and sets its thread's priority to match
+   * (call it when a process starts waiting for a table that is already being built).
+   */
+  reprioritize(): void {
+    for (const slot of this.#slots) this.#renice(slot);
+  }
+
+  /** The nice value of each running worker thread, by thread id (for tests and the status page). */
+  workerNice(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const s of this.#slots) if (s.tid !== undefined) out.set(s.tid, s.nice ?? BACKGROUND_NICE);
+    return out;
+  }
+
+  #renice(slot: Slot): void {
+    if (slot.tid === undefined) return;
+    const nice = slot.job?.urgent?.() ? URGENT_NICE : BACKGROUND_NICE;
+    if ((slot.nice ?? BACKGROUND_NICE) === nice) return;
+    // Raising a priority needs CAP_SYS_NICE; without it the build stays in the background.
+    if (setThreadNice(slot.tid, nice).ok) slot.nice = nice;
+  }
+
   #start(slot: Slot): Worker {
     const w = new Worker(new URL("./table_worker.ts", import.meta.url), { type: "module" });
-    w.onmessage = (e) => this.#done(slot, e.data);
+    w.onmessage = (e) => {
+      if (typeof e.data?.tid === "number") {
+        // The worker started (at the background priority): its thread, for #renice.
+        slot.tid = e.data.tid;
+        slot.nice = BACKGROUND_NICE;
+        this.#renice(slot);
+        return;
+      }
+      this.#done(slot, e.data);
+    };
     w.onerror = (e) => {
       e.preventDefault();
       this.#done(slot, { id: -1, ok: false, code: -3, message: `worker failed: ${e.message}` });
@@ -141,6 +190,8 @@ export class BuilderPool {
     if (!slot.worker) return;
     slot.worker.terminate();
     slot.worker = undefined;
+    slot.tid = undefined;
+    slot.nice = undefined;
     // The worker's thread had its own malloc arena (file buffers, wasm memory); glibc keeps
     // freed arena memory unless asked to give it back.
     setTimeout(() => trimMalloc(), 100);
@@ -161,6 +212,7 @@ export class BuilderPool {
       slot.idleTimer = undefined;
       const w = slot.worker ?? this.#start(slot);
       slot.job = job;
+      this.#renice(slot);
       w.postMessage({ id: job.id, op: job.op, ...job.file });
     }
   }

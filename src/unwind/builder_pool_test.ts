@@ -57,3 +57,54 @@ Deno.test({
     }
   },
 });
+
+/** The nice value of one of this process's threads (field 19 of /proc/self/task/TID/stat). */
+function niceOf(tid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/self/task/${tid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+}
+
+Deno.test({
+  name:
+    "BuilderPool runs a build at normal priority while a sampled process waits, else at nice 10",
+  // Raising a thread's priority back to 0 needs CAP_SYS_NICE.
+  ignore: !hasWasm || Deno.uid() !== 0,
+  async fn() {
+    const pool = new BuilderPool(2, 50);
+    const dir = await Deno.makeTempDir();
+    try {
+      // A FIFO: the worker's read blocks until it is written, so the build stays running.
+      const fifo = `${dir}/fifo`;
+      const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+      ok(mk.success);
+      const ino = String((await Deno.stat(fifo)).ino);
+      let urgent = false;
+      const build = pool.tableOfFile(
+        { path: fifo, ino, size: 0, maxBytes: 1 << 20 },
+        undefined,
+        () => urgent,
+      );
+      const running = async (nice: number) => {
+        for (let i = 0; i < 100; i++) {
+          const tids = [...pool.workerNice()];
+          if (tids.length === 1 && tids[0][1] === nice && niceOf(tids[0][0]) === nice) return;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`no worker at nice ${nice}: ${[...pool.workerNice()]}`);
+      };
+      await running(10);
+      urgent = true;
+      pool.reprioritize();
+      await running(0);
+      urgent = false;
+      pool.reprioritize();
+      await running(10);
+      // Let the build end: a writer that closes at once gives it an empty file.
+      (await Deno.open(fifo, { write: true })).close();
+      await rejects(build, (e: Error) => e instanceof TableBuildError);
+    } finally {
+      pool.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { BACKGROUND_NICE } from "./_priority.ts";
 import { WasmUnwind, WasmUnwindError } from "./_wasm.ts";
 import * as procfs from "../procfs/mod.ts";
 
@@ -35,9 +36,14 @@ interface Request {
   maxBytes: number;
 }
 
-// This worker thread runs at a lower priority, so table builds yield to the profiler.
+/**
+ * Lowers this worker thread's scheduling priority, so table builds nobody waits for yield to the
+ * profiler and the host's programs; the pool raises it again while a sampled process waits for
+ * the table being built (BuilderPool, by the thread id posted here).
+ */
 try {
-  procfs.niceThisThread(10);
+  const tid = procfs.niceThisThread(BACKGROUND_NICE);
+  if (tid !== undefined) self.postMessage({ tid });
 } catch {
   // No glibc, or no FFI: run at normal priority.
 }

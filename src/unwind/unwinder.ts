@@ -168,7 +168,7 @@ export class Unwinder implements UnwinderHooks {
     // evicted, or a load failed): build its tables now and load it again. Captures and
     // refreshes were queued by the records already.
     if (record && record.endedInWindow === undefined && e.type === EventType.NEW_PROCESS) {
-      this.#sampled.add(record.instance);
+      this.#markSampled(record);
       this.#enqueue(record);
     }
   }
@@ -354,6 +354,16 @@ export class Unwinder implements UnwinderHooks {
     return { kind: MappingKind.PENDING, loadBias };
   }
 
+  /**
+   * An image was sampled: its tables are due, and builds it already waits for (started at its
+   * exec, in the background) now run at normal priority.
+   */
+  #markSampled(r: ProcessRecord): void {
+    if (this.#sampled.has(r.instance)) return;
+    this.#sampled.add(r.instance);
+    this.#opts.builders.reprioritize();
+  }
+
   /** Builds for sampled images first, then by how many images wait. */
   #priority(key: string): number {
     let sampled = 0;
@@ -363,6 +373,12 @@ export class Unwinder implements UnwinderHooks {
       if (this.#sampled.has(r.instance)) sampled++;
     }
     return sampled * 1_000_000 + all;
+  }
+
+  /** Whether a sampled image waits for the table of `key`. */
+  #sampledWaits(key: string): boolean {
+    for (const r of this.#waiting.get(key) ?? []) if (this.#sampled.has(r.instance)) return true;
+    return false;
   }
 
   #remember(key: string, reason: string, ttlMs: number): void {
@@ -378,12 +394,16 @@ export class Unwinder implements UnwinderHooks {
   ): Promise<void> {
     const t0 = performance.now();
     try {
-      const built = await this.#opts.builders.tableOfFile({
-        path: file.path,
-        ino: file.ino,
-        size,
-        maxBytes: this.#opts.maxFileBytes,
-      }, () => this.#priority(key));
+      const built = await this.#opts.builders.tableOfFile(
+        {
+          path: file.path,
+          ino: file.ino,
+          size,
+          maxBytes: this.#opts.maxFileBytes,
+        },
+        () => this.#priority(key),
+        () => this.#sampledWaits(key),
+      );
       // After shutdown began nothing is loaded: the maps are about to close.
       if (this.#closed) return;
       const decoded = toDecoded(decodeUnwindTable(built));
@@ -475,7 +495,7 @@ export class Unwinder implements UnwinderHooks {
       for (const k of this.#imageTables.get(r.instance) ?? []) keys.push(k);
       // Sampled though no event said so (lost): its tables are due.
       if (!this.#sampled.has(r.instance) && r.endedInWindow === undefined) {
-        this.#sampled.add(r.instance);
+        this.#markSampled(r);
         this.#enqueue(r);
       }
     }
