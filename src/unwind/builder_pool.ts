@@ -60,7 +60,10 @@ interface Slot {
   idleTimer?: ReturnType<typeof setTimeout>;
 }
 
-/** Files this large leave a worker's memory grown: the worker is replaced after one. */
+/**
+ * A worker whose wasm-unwind linear memory grew past this (it never shrinks) is replaced after
+ * its job, which gives the memory back: the worker's memory stays bounded by one large build.
+ */
 const RECYCLE_AFTER = 32 << 20;
 /** A worker idle this long is stopped; its memory goes back to the system. */
 const IDLE_MS = 10_000;
@@ -78,8 +81,10 @@ export class BuilderPool {
 
   /*
    * Size: generation is CPU-bound, so more workers than cores minus one would only take CPU from
-   * the profiler; the pool uses at most that many (and at least two, so one can always take
-   * small files).
+   * the profiler; the pool uses at most that many, at least one. Each worker is a V8 isolate plus
+   * wasm-unwind's memory (bounded by RECYCLE_AFTER and by the CFI of one file, which is all a
+   * worker reads), so the size also bounds the builders' memory. With two or more, one takes
+   * only small files, so that libc never waits behind libLLVM.
    */
   readonly #idleMs: number;
 
@@ -87,10 +92,10 @@ export class BuilderPool {
    * @param size Number of workers at most (see above).
    * @param idleMs How long an idle worker lives.
    */
-  constructor(size = 2, idleMs = IDLE_MS) {
+  constructor(size = 1, idleMs = IDLE_MS) {
     this.#idleMs = idleMs;
-    size = Math.max(2, Math.min(size, navigator.hardwareConcurrency - 1));
-    for (let i = 0; i < size; i++) this.#slots.push({ smallOnly: i === 0 });
+    size = Math.max(1, Math.min(size, navigator.hardwareConcurrency - 1));
+    for (let i = 0; i < size; i++) this.#slots.push({ smallOnly: size > 1 && i === 0 });
   }
 
   /** Workers running now. */
@@ -189,14 +194,21 @@ export class BuilderPool {
 
   #done(
     slot: Slot,
-    msg: { id: number; ok: boolean; result?: ArrayBuffer; code?: number; message?: string },
+    msg: {
+      id: number;
+      ok: boolean;
+      result?: ArrayBuffer;
+      code?: number;
+      message?: string;
+      memoryBytes?: number;
+    },
   ): void {
     const job = slot.job;
     slot.job = undefined;
     if (job) {
       if (msg.ok && msg.result) job.resolve(new Uint8Array(msg.result));
       else job.reject(new TableBuildError(msg.code ?? -1, msg.message ?? "unknown error"));
-      if (sizeOf(job) >= RECYCLE_AFTER) this.#stop(slot);
+      if ((msg.memoryBytes ?? sizeOf(job)) >= RECYCLE_AFTER) this.#stop(slot);
     }
     if (!this.#closed && slot.worker) {
       slot.idleTimer = setTimeout(() => {

@@ -6,17 +6,21 @@
 
 /**
  * A worker of the table-builder pool: runs wasm-unwind on one ELF file at a time. The worker
- * reads the file itself, keeping large reads off the agent's main thread, and checks that it is
- * still the inode the main thread identified; the result leaves by transfer.
+ * reads the file itself, keeping reads off the agent's main thread, and checks that it is still
+ * the inode the main thread identified; it reads only the headers and the CFI sections
+ * (`_cfi_sections.ts`), so its memory is bounded by a file's CFI, not its size; the result
+ * leaves by transfer.
  *
  * Request: `{ id, op: "table", path, ino, maxBytes }`.
- * Reply: `{ id, ok: true, result: ArrayBuffer }` or `{ id, ok: false, code, message }`.
- * The pool replaces a worker after a large file, which gives back wasm-unwind's grown memory.
+ * Reply: `{ id, ok: true, result: ArrayBuffer, memoryBytes }` or
+ * `{ id, ok: false, code, message, memoryBytes }`. The pool replaces a worker whose wasm-unwind
+ * memory (`memoryBytes`) grew large, which gives that memory back.
  *
  * @module
  */
 
 import { WasmUnwind, WasmUnwindError } from "./_wasm.ts";
+import { readCfiImage } from "./_cfi_sections.ts";
 
 let instance: Promise<WasmUnwind> | undefined;
 
@@ -51,24 +55,25 @@ function niceThisThread(): void {
 }
 niceThisThread();
 
-async function readChecked(path: string, ino: string, maxBytes: number): Promise<ArrayBuffer> {
+/**
+ * Opens the file, checks it is still the inode the main thread identified, and reads what a
+ * table build needs (see readCfiImage): not the whole file.
+ */
+async function readChecked(path: string, ino: string, maxBytes: number): Promise<Uint8Array> {
   using file = await Deno.open(path, { read: true });
   const st = await file.stat();
   if (String(st.ino) !== ino) throw new Error(`${path} changed since it was identified`);
   if (st.size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes`);
-  const out = new Uint8Array(st.size);
-  let off = 0;
-  while (off < st.size) {
-    const n = await file.read(out.subarray(off));
-    if (n === null) break;
-    off += n;
-  }
-  return out.buffer.slice(0, off);
+  const readAt = async (buf: Uint8Array, pos: number) => {
+    await file.seek(pos, Deno.SeekMode.Start);
+    return (await file.read(buf)) ?? 0;
+  };
+  return (await readCfiImage(readAt, st.size)).image;
 }
 
 self.onmessage = async (e: MessageEvent<Request>) => {
   const { id } = e.data;
-  let bytes: ArrayBuffer;
+  let bytes: Uint8Array;
   try {
     bytes = await readChecked(e.data.path, e.data.ino, e.data.maxBytes);
   } catch (err) {
@@ -82,13 +87,13 @@ self.onmessage = async (e: MessageEvent<Request>) => {
   }
   try {
     const w = await wasm();
-    const file = new Uint8Array(bytes);
-    const result = w.unwindTableBytes(file);
+    const result = w.unwindTableBytes(bytes);
     // WasmUnwind's results are fresh copies out of linear memory: their whole buffer moves.
     const out = result.buffer as ArrayBuffer;
-    self.postMessage({ id, ok: true, result: out }, [out]);
+    self.postMessage({ id, ok: true, result: out, memoryBytes: w.memoryBytes }, [out]);
   } catch (err) {
     const code = err instanceof WasmUnwindError ? err.code : -1;
-    self.postMessage({ id, ok: false, code, message: (err as Error).message });
+    const memoryBytes = (await instance?.catch(() => undefined))?.memoryBytes;
+    self.postMessage({ id, ok: false, code, message: (err as Error).message, memoryBytes });
   }
 };
