@@ -2,8 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * Map operations beyond the sampler's own drains: creating one exact-size array per unwind table
- * (an inner map of exe_id_to_table), filling it with one batch call, and small key listings.
+ * Map operations beyond the sampler's own drains: creating a chunk of the unwind row space (an
+ * inner map of unwind_chunks), filling array ranges with batch calls, and small key listings.
  *
  * @module
  */
@@ -12,47 +12,46 @@ import { cstr, errno, libbpf, libc, NativeError } from "./ffi.ts";
 import { UNWIND_ROW } from "./types.ts";
 
 const BPF_MAP_TYPE_ARRAY = 2;
-const BPF_F_INNER_MAP = 1 << 12;
-/** sizeof(struct bpf_map_create_opts) in libbpf 1.1, and the offset of map_flags in it. */
-const CREATE_OPTS_SIZE = 48;
-const CREATE_OPTS_MAP_FLAGS = 28;
 const ENOENT = 2;
 
 /**
- * Creates an array map of unwind rows, sized exactly, flagged as an inner map so it can sit in
- * exe_id_to_table next to tables of other sizes, and fills it in one batch update.
+ * Creates one chunk of the unwind row space: an array of `rows` rows, the size of every chunk
+ * (no BPF_F_INNER_MAP: same-size inner maps are what lets the verifier inline lookups in them).
  *
- * @param rows Packed struct unwind_row values (8 bytes each).
- * @returns The new map's fd (the caller closes it once the outer map holds the table).
- * @throws {NativeError} When the kernel refuses the map (ENOMEM: memory cgroup limit) or the update.
+ * @param rows Rows per chunk (UNWIND_CHUNK_ROWS).
+ * @returns The new map's fd (the caller closes it once the outer map holds the chunk).
+ * @throws {NativeError} When the kernel refuses the map (ENOMEM: memory cgroup limit).
  */
-export function createUnwindTableMap(rows: Uint8Array<ArrayBuffer>): number {
-  const n = rows.length / UNWIND_ROW.size;
-  if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(`Cannot create an unwind table of ${n} rows`);
-  }
-  const opts = new Uint8Array(CREATE_OPTS_SIZE);
-  const view = new DataView(opts.buffer);
-  view.setBigUint64(0, BigInt(CREATE_OPTS_SIZE), true);
-  view.setUint32(CREATE_OPTS_MAP_FLAGS, BPF_F_INNER_MAP, true);
+export function createUnwindChunkMap(rows: number): number {
   const fd = libbpf().bpf_map_create(
     BPF_MAP_TYPE_ARRAY,
-    cstr("unwind_table"),
+    cstr("unwind_chunk"),
     4,
     UNWIND_ROW.size,
-    n,
-    opts,
+    rows,
+    null,
   );
-  if (fd < 0) throw new NativeError(`create an unwind table map of ${n} rows`, -fd);
-  try {
-    const keys = new Uint32Array(n);
-    for (let i = 0; i < n; i++) keys[i] = i;
-    updateMapBatch(fd, new Uint8Array(keys.buffer), rows, n);
-  } catch (e) {
-    libc().close(fd);
-    throw e;
-  }
+  if (fd < 0) throw new NativeError(`create an unwind chunk map of ${rows} rows`, -fd);
   return fd;
+}
+
+/**
+ * Writes consecutive u32 keys `first..first+count-1` with bpf_map_update_batch.
+ *
+ * @param fd An array map.
+ * @param first First key.
+ * @param values Packed values (`count` of them).
+ * @param count Number of values.
+ */
+export function updateArrayRange(
+  fd: number,
+  first: number,
+  values: Uint8Array<ArrayBuffer>,
+  count: number,
+): void {
+  const keys = new Uint32Array(count);
+  for (let i = 0; i < count; i++) keys[i] = first + i;
+  updateMapBatch(fd, new Uint8Array(keys.buffer), values, count);
 }
 
 /**

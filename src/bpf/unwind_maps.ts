@@ -2,23 +2,42 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * {@link UnwindMaps} over libbpf: pid_to_mappings, exe_id_to_table (one exact-size inner array
- * per table, filled with one batch call) and unwind_rules. Closed together with the object that
- * owns the fds; every call after that throws {@link MapsClosedError} before any syscall.
+ * {@link UnwindMaps} over libbpf: pid_to_mappings, the unwind row space (unwind_chunks: chunks
+ * of UNWIND_CHUNK_ROWS rows, created when a table needs them, deleted when none does),
+ * unwind_tables (exe id -> its range of rows) and unwind_rules. A table gets whole chunks of
+ * its own, filled before they are inserted and before its range is published, so a walker
+ * never sees a half-written table; the last chunk's unused rows (2048 on average, 16 KiB) are
+ * the price. Closed together with the object that owns the fds; every call after that throws
+ * {@link MapsClosedError} before any syscall.
  *
  * @module
  */
 
 import { libbpf, libc } from "./ffi.ts";
-import { createUnwindTableMap, deleteMapElement, listMapKeysU32 } from "./maps.ts";
+import {
+  createUnwindChunkMap,
+  deleteMapElement,
+  listMapKeysU32,
+  updateArrayRange,
+} from "./maps.ts";
 import { NativeError } from "./ffi.ts";
+import { type RowRange, RowSpace } from "./row_space.ts";
 import { MapsClosedError, type UnwindMaps, type WalkerMapping } from "./sampler.ts";
-import { EXEC_MAPPING, MAX_MAPPINGS_PER_PROCESS, PROCESS_MAPPINGS } from "./types.ts";
+import {
+  EXEC_MAPPING,
+  MAX_MAPPINGS_PER_PROCESS,
+  PROCESS_MAPPINGS,
+  UNWIND_CHUNK_ROWS,
+  UNWIND_CHUNKS,
+  UNWIND_ROW,
+  UNWIND_TABLE_REF,
+} from "./types.ts";
 
 /** The fds and capacities {@link LibbpfUnwindMaps} works on. */
 export interface LibbpfUnwindMapFds {
   pidToMappings: number;
-  exeIdToTable: number;
+  unwindChunks: number;
+  unwindTables: number;
   unwindRules: number;
   maxRules: number;
   maxTables: number;
@@ -64,6 +83,10 @@ export class LibbpfUnwindMaps implements UnwindMaps {
   #closed = false;
   readonly #pidKey = new Uint32Array(1);
   readonly #value = new Uint8Array(PROCESS_MAPPINGS.size);
+  readonly #key = new Uint32Array(1);
+  readonly #fdValue = new Uint32Array(1);
+  readonly #space = new RowSpace(UNWIND_CHUNK_ROWS, UNWIND_CHUNKS);
+  readonly #tables = new Map<number, RowRange>();
 
   /** @param fds The maps (owned by the BPF object; not closed here). */
   constructor(fds: LibbpfUnwindMapFds) {
@@ -111,27 +134,83 @@ export class LibbpfUnwindMaps implements UnwindMaps {
   }
 
   /** @inheritdoc */
+  get tableBytes(): number {
+    return this.#space.liveChunks * UNWIND_CHUNK_ROWS * UNWIND_ROW.size;
+  }
+
+  /** @inheritdoc */
   loadTable(exeId: number, rows: Uint8Array<ArrayBuffer>): void {
     this.#check("load an unwind table");
-    const fd = createUnwindTableMap(rows);
-    try {
-      const rc = libbpf().bpf_map_update_elem(
-        this.#fds.exeIdToTable,
-        new Uint32Array([exeId]),
-        new Uint32Array([fd]),
-        0n,
-      );
-      if (rc < 0) throw new NativeError(`insert unwind table ${exeId}`, -rc);
-    } finally {
-      // The outer map holds its own reference to the inner map.
-      libc().close(fd);
+    const n = rows.length / UNWIND_ROW.size;
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(`Cannot create an unwind table of ${n} rows`);
     }
+    if (exeId < 1 || exeId > this.maxTables) throw new RangeError(`Bad exe id ${exeId}`);
+    if (this.#tables.has(exeId)) this.deleteTable(exeId);
+    const chunks = Math.ceil(n / UNWIND_CHUNK_ROWS);
+    const got = this.#space.allocate(chunks * UNWIND_CHUNK_ROWS);
+    if (!got) {
+      throw new NativeError(`find ${chunks} free chunks of the unwind row space`, 28 /* ENOSPC */);
+    }
+    const firstChunk = got.range.first / UNWIND_CHUNK_ROWS;
+    try {
+      for (let c = 0; c < chunks; c++) {
+        const fd = createUnwindChunkMap(UNWIND_CHUNK_ROWS);
+        try {
+          const from = c * UNWIND_CHUNK_ROWS;
+          const count = Math.min(UNWIND_CHUNK_ROWS, n - from);
+          updateArrayRange(
+            fd,
+            0,
+            rows.subarray(from * UNWIND_ROW.size, (from + count) * UNWIND_ROW.size),
+            count,
+          );
+          this.#key[0] = firstChunk + c;
+          this.#fdValue[0] = fd;
+          const rc = libbpf().bpf_map_update_elem(
+            this.#fds.unwindChunks,
+            this.#key,
+            this.#fdValue,
+            0n,
+          );
+          if (rc < 0) throw new NativeError(`insert unwind chunk ${firstChunk + c}`, -rc);
+        } finally {
+          // The outer map holds its own reference to the chunk.
+          libc().close(fd);
+        }
+      }
+      this.#writeRef(exeId, got.range.first, n);
+    } catch (e) {
+      this.#releaseRange(got.range);
+      throw e;
+    }
+    this.#tables.set(exeId, got.range);
   }
 
   /** @inheritdoc */
   deleteTable(exeId: number): void {
     this.#check("delete an unwind table");
-    deleteMapElement(this.#fds.exeIdToTable, new Uint8Array(new Uint32Array([exeId]).buffer));
+    const range = this.#tables.get(exeId);
+    if (!range) return;
+    this.#tables.delete(exeId);
+    // Unpublish first: a walker then sees no table rather than rows being deleted under it.
+    this.#writeRef(exeId, 0, 0);
+    this.#releaseRange(range);
+  }
+
+  #writeRef(exeId: number, firstRow: number, rows: number): void {
+    const value = new Uint32Array(UNWIND_TABLE_REF.size / 4);
+    value[UNWIND_TABLE_REF.firstRow / 4] = firstRow;
+    value[UNWIND_TABLE_REF.rows / 4] = rows;
+    this.#key[0] = exeId;
+    const rc = libbpf().bpf_map_update_elem(this.#fds.unwindTables, this.#key, value, 0n);
+    if (rc < 0) throw new NativeError(`publish unwind table ${exeId}`, -rc);
+  }
+
+  #releaseRange(range: RowRange): void {
+    for (const chunk of this.#space.free(range)) {
+      deleteMapElement(this.#fds.unwindChunks, new Uint8Array(new Uint32Array([chunk]).buffer));
+    }
   }
 
   /** @inheritdoc */

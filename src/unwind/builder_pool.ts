@@ -81,10 +81,11 @@ export class BuilderPool {
 
   /*
    * Size: generation is CPU-bound, so more workers than cores minus one would only take CPU from
-   * the profiler; the pool uses at most that many, at least one. Each worker is a V8 isolate plus
-   * wasm-unwind's memory (bounded by RECYCLE_AFTER and by the CFI of one file, which is all a
-   * worker reads), so the size also bounds the builders' memory. With two or more, one takes
-   * only small files, so that libc never waits behind libLLVM.
+   * the profiler; the pool uses at most that many, and at least two, the first of which takes
+   * only small files, so that libc never waits behind libLLVM or a compiler's cc1 (measured: on a
+   * busy host one worker left new processes seconds behind such builds). Each worker is a V8
+   * isolate plus wasm-unwind's memory (bounded by RECYCLE_AFTER and by the CFI of one file,
+   * which is all a worker reads), so the size also bounds the builders' memory.
    */
   readonly #idleMs: number;
 
@@ -92,10 +93,10 @@ export class BuilderPool {
    * @param size Number of workers at most (see above).
    * @param idleMs How long an idle worker lives.
    */
-  constructor(size = 1, idleMs = IDLE_MS) {
+  constructor(size = 2, idleMs = IDLE_MS) {
     this.#idleMs = idleMs;
-    size = Math.max(1, Math.min(size, navigator.hardwareConcurrency - 1));
-    for (let i = 0; i < size; i++) this.#slots.push({ smallOnly: size > 1 && i === 0 });
+    size = Math.max(2, Math.min(size, navigator.hardwareConcurrency - 1));
+    for (let i = 0; i < size; i++) this.#slots.push({ smallOnly: i === 0 });
   }
 
   /** Workers running now. */

@@ -59,6 +59,12 @@ export const unwindMetrics = {
     help: "Unwind table builds running or waiting for a worker.",
     registers: [registry],
   }),
+  /** Kernel memory of the loaded tables. */
+  tableBytes: new client.Gauge({
+    name: "parca_agent_unwind_table_bytes",
+    help: "Kernel memory of the unwind tables in BPF (their chunks of the row space), in bytes.",
+    registers: [registry],
+  }),
   /** Rows of all loaded tables. */
   loadedRows: new client.Gauge({
     name: "parca_agent_unwind_table_rows",

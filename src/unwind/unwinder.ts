@@ -484,6 +484,7 @@ export class Unwinder implements UnwinderHooks {
     store.releaseUnused(UNUSED_TABLE_GRACE_MS);
     unwindMetrics.trackedProcesses.set(this.#imageTables.size);
     unwindMetrics.loadedRows.set(store.rows);
+    unwindMetrics.tableBytes.set(maps.tableBytes);
   }
 
   /**
