@@ -8,7 +8,7 @@
  * @module
  */
 
-import { cstr, errno, libbpf, libc, NativeError } from "./ffi.ts";
+import { cstr, errno, libbpf, NativeError } from "./ffi.ts";
 import { UNWIND_ROW } from "./types.ts";
 
 const BPF_MAP_TYPE_ARRAY = 2;
