@@ -30,6 +30,7 @@ import {
   loadAverage,
   measureRunning,
   median,
+  spawnAgent,
   spread,
   type ToolFigures,
   waitReady,
@@ -76,20 +77,7 @@ async function stop(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void
 }
 
 async function runAgent(extra: string[], port: number): Promise<ToolFigures> {
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-worker-options",
-      "--unstable-no-legacy-abort",
-      `${ROOT}main.ts`,
-      `--http-address=127.0.0.1:${port}`,
-      "--log-level=warn",
-      ...extra,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const agent = spawnAgent(port, extra);
   try {
     const figures = measureRunning(agent.pid, agentWarmup, seconds);
     await waitReady(port);

@@ -18,7 +18,7 @@
  */
 
 import { arg, rssMiB } from "./_lib/proc.ts";
-import { loadAverage, median, spread, waitReady } from "./_lib/measure.ts";
+import { loadAverage, median, spawnAgent, spread, waitReady } from "./_lib/measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const seconds = arg("seconds", 90);
@@ -172,20 +172,7 @@ function quantileBucket(buckets: { le: number; count: number }[], q: number): nu
 }
 
 async function runAgent(extra: string[], port: number): Promise<Figures> {
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-worker-options",
-      "--unstable-no-legacy-abort",
-      `${ROOT}main.ts`,
-      `--http-address=127.0.0.1:${port}`,
-      "--log-level=warn",
-      ...extra,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const agent = spawnAgent(port, extra);
   const t0 = performance.now();
   try {
     await waitReady(port);

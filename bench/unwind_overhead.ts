@@ -13,6 +13,7 @@
  */
 
 import { arg, cpuSeconds, rssMiB } from "./_lib/proc.ts";
+import { spawnAgent } from "./_lib/measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -26,19 +27,7 @@ async function runAgent(
 ): Promise<
   { cpu: number; rss: number; rssNow: number; nsPerRun: number; runs: number; dwarfFrames: number }
 > {
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-no-legacy-abort",
-      `${ROOT}main.ts`,
-      `--http-address=127.0.0.1:${port}`,
-      "--log-level=warn",
-      ...extra,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const agent = spawnAgent(port, extra);
   // With every core busy the agent takes a while to start: wait until it is ready, then warm up.
   for (let i = 0; i < 600; i++) {
     try {

@@ -173,3 +173,29 @@ export async function waitReady(port: number, timeoutS = 120): Promise<number> {
 export function loadAverage(): string {
   return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(", ");
 }
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/**
+ * Starts this tree's agent as a user would (`deno task agent`'s flags) on a loopback port.
+ *
+ * @param port The HTTP port.
+ * @param extra More flags.
+ * @returns The child (stdout discarded, stderr inherited).
+ */
+export function spawnAgent(port: number, extra: string[] = []): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--unstable-worker-options",
+      "--unstable-no-legacy-abort",
+      `${ROOT}main.ts`,
+      `--http-address=127.0.0.1:${port}`,
+      "--log-level=warn",
+      ...extra,
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+}
