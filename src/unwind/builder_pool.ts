@@ -10,6 +10,7 @@
  */
 
 import { trimMalloc as mallocTrim } from "../bpf/mod.ts";
+import { unwindMetrics } from "./metrics.ts";
 
 /** Files at least this large only go to the workers that also take large files. */
 const SMALL_FILE = 32 << 20;
@@ -39,6 +40,8 @@ interface Job {
   file: { path: string; ino: string; size: number; maxBytes: number };
   /** Higher runs first (e.g. how many processes wait for the table); read when a worker frees. */
   priority?: () => number;
+  /** When it was queued (performance.now()). */
+  queuedAt: number;
   resolve: (r: Uint8Array) => void;
   reject: (e: Error) => void;
 }
@@ -123,7 +126,9 @@ export class BuilderPool {
   ): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new Error("Cannot build tables: the pool is closed"));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, op: "table", file, priority, resolve, reject });
+      const id = this.#nextId++;
+      const queuedAt = performance.now();
+      this.#queue.push({ id, op: "table", file, priority, queuedAt, resolve, reject });
       this.#pump();
     });
   }
@@ -167,7 +172,17 @@ export class BuilderPool {
       slot.idleTimer = undefined;
       const w = slot.worker ?? this.#start(slot);
       slot.job = job;
-      w.postMessage({ id: job.id, op: job.op, ...job.file });
+      const now = performance.now();
+      unwindMetrics.tableBuildPhaseSeconds.observe(
+        { phase: "queued" },
+        (now - job.queuedAt) / 1000,
+      );
+      w.postMessage({
+        id: job.id,
+        op: job.op,
+        ...job.file,
+        postedAt: performance.timeOrigin + now,
+      });
     }
   }
 
@@ -202,10 +217,14 @@ export class BuilderPool {
       code?: number;
       message?: string;
       memoryBytes?: number;
+      phases?: Record<string, number>;
     },
   ): void {
     const job = slot.job;
     slot.job = undefined;
+    for (const [phase, ms] of Object.entries(msg.phases ?? {})) {
+      unwindMetrics.tableBuildPhaseSeconds.observe({ phase }, ms / 1000);
+    }
     if (job) {
       if (msg.ok && msg.result) job.resolve(new Uint8Array(msg.result));
       else job.reject(new TableBuildError(msg.code ?? -1, msg.message ?? "unknown error"));

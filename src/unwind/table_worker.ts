@@ -12,8 +12,10 @@
  * leaves by transfer.
  *
  * Request: `{ id, op: "table", path, ino, maxBytes }`.
- * Reply: `{ id, ok: true, result: ArrayBuffer, memoryBytes }` or
- * `{ id, ok: false, code, message, memoryBytes }`. The pool replaces a worker whose wasm-unwind
+ * Reply: `{ id, ok: true, result: ArrayBuffer, memoryBytes, phases }` or
+ * `{ id, ok: false, code, message, memoryBytes, phases }`; `phases` are the milliseconds the job
+ * spent in each step (`wait`: from the post to this worker taking it, which includes the worker's
+ * start; `compile`: wasm-unwind's compilation, once per worker; `read`; `build`). The pool replaces a worker whose wasm-unwind
  * memory (`memoryBytes`) grew large, which gives that memory back.
  *
  * @module
@@ -36,6 +38,8 @@ interface Request {
   path: string;
   ino: string;
   maxBytes: number;
+  /** When the pool posted the request (performance.timeOrigin + performance.now()). */
+  postedAt: number;
 }
 
 /** Lowers this worker thread's scheduling priority, so table builds yield to the profiler. */
@@ -71,29 +75,44 @@ async function readChecked(path: string, ino: string, maxBytes: number): Promise
   return (await readCfiImage(readAt, st.size)).image;
 }
 
+/** Wall-clock milliseconds comparable across threads (each thread has its own time origin). */
+const wallMs = () => performance.timeOrigin + performance.now();
+
 self.onmessage = async (e: MessageEvent<Request>) => {
   const { id } = e.data;
+  let t = wallMs();
+  const phases: Record<string, number> = { wait: t - e.data.postedAt };
+  const step = (name: string) => {
+    const now = wallMs();
+    phases[name] = now - t;
+    t = now;
+  };
   let bytes: Uint8Array;
   try {
     bytes = await readChecked(e.data.path, e.data.ino, e.data.maxBytes);
+    step("read");
   } catch (err) {
     self.postMessage({
       id,
       ok: false,
       code: -4,
       message: `Cannot read the file: ${(err as Error).message}`,
+      phases,
     });
     return;
   }
   try {
+    const compiled = instance !== undefined;
     const w = await wasm();
+    if (!compiled) step("compile");
     const result = w.unwindTableBytes(bytes);
+    step("build");
     // WasmUnwind's results are fresh copies out of linear memory: their whole buffer moves.
     const out = result.buffer as ArrayBuffer;
-    self.postMessage({ id, ok: true, result: out, memoryBytes: w.memoryBytes }, [out]);
+    self.postMessage({ id, ok: true, result: out, memoryBytes: w.memoryBytes, phases }, [out]);
   } catch (err) {
     const code = err instanceof WasmUnwindError ? err.code : -1;
     const memoryBytes = (await instance?.catch(() => undefined))?.memoryBytes;
-    self.postMessage({ id, ok: false, code, message: (err as Error).message, memoryBytes });
+    self.postMessage({ id, ok: false, code, message: (err as Error).message, memoryBytes, phases });
   }
 };

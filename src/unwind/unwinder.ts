@@ -273,8 +273,10 @@ export class Unwinder implements UnwinderHooks {
     this.#imageTables.set(r.instance, used);
     const asked = this.#askedAt.get(r.instance);
     if (asked !== undefined && !pending) {
-      unwindMetrics.timeToTables.observe((performance.now() - asked) / 1000);
+      const seconds = (performance.now() - asked) / 1000;
+      unwindMetrics.timeToTables.observe(seconds);
       this.#askedAt.delete(r.instance);
+      log.debug("image has all its tables", { pid: r.pid, ms: Math.round(seconds * 1000) });
     }
   }
 
@@ -386,6 +388,7 @@ export class Unwinder implements UnwinderHooks {
       }, () => this.#priority(key));
       // After shutdown began nothing is loaded: the maps are about to close.
       if (this.#closed) return;
+      const tLoad = performance.now();
       const decoded = toDecoded(decodeUnwindTable(built));
       unwindMetrics.tableBuildSeconds.observe((performance.now() - t0) / 1000);
       unwindMetrics.tablesBuilt.inc();
@@ -396,6 +399,10 @@ export class Unwinder implements UnwinderHooks {
         const images = this.#waiting.get(key) ?? new Set<ProcessRecord>();
         const first = images.values().next().value?.instance ?? 0;
         const loaded = this.#store?.load(key, decoded, first);
+        unwindMetrics.tableBuildPhaseSeconds.observe(
+          { phase: "load" },
+          (performance.now() - tLoad) / 1000,
+        );
         if (!loaded) this.#remember(key, "could not be loaded into BPF", NO_TABLE_TTL_MS);
         log.debug("built unwind table", {
           path,
