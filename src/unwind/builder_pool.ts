@@ -12,12 +12,25 @@
 import { trimMalloc as mallocTrim } from "../bpf/mod.ts";
 import { unwindMetrics } from "./metrics.ts";
 
-/** Files at least this large only go to the workers that also take large files. */
-const SMALL_FILE = 32 << 20;
+/**
+ * Jobs at least this costly (bytes of executable code, which the CFI to read and rows to build
+ * grow with) only go to the workers that also take large files. libc has 1.5 MB of code, Debian's
+ * python3 2.8 MB; libz3 (17 MB) or libLLVM (70 MB) take seconds to build and must not hold up the
+ * lane that new small programs use.
+ */
+const SMALL_JOB = 8 << 20;
 
 function sizeOf(j: Job): number {
-  return j.file.size;
+  return j.cost;
 }
+
+/**
+ * The nice value of large jobs (from SMALL_JOB on): they take seconds of CPU, and yield to the
+ * host's work. Small jobs, the tables a new program needs before its first samples, run at the
+ * agent's own priority: at nice 10 on a host whose cores are busy a 21-row table took 3.5 s
+ * (measured, load average 19), and that program's samples meanwhile had pending frames.
+ */
+const LARGE_JOB_NICE = 10;
 
 /** A failure reported by wasm-unwind (its error code and message). */
 export class TableBuildError extends Error {
@@ -38,8 +51,11 @@ interface Job {
   id: number;
   op: "table";
   file: { path: string; ino: string; size: number; maxBytes: number };
+  /** What the job costs, for lanes and order (see {@link BuildOptions.cost}). */
+  cost: number;
   /** Higher runs first (e.g. how many processes wait for the table); read when a worker frees. */
   priority?: () => number;
+
   /** When it was queued (performance.now()). */
   queuedAt: number;
   resolve: (r: Uint8Array) => void;
@@ -54,11 +70,22 @@ function trimMalloc(): void {
   }
 }
 
+/** How {@link BuilderPool.tableOfFile} schedules a build. */
+export interface BuildOptions {
+  /**
+   * What the build costs, in bytes (the file's executable code: CFI and rows grow with it);
+   * the file's size when not given. Jobs from {@link SMALL_JOB} on go to the large-job lane.
+   */
+  cost?: number;
+  /** Higher runs first (e.g. how many processes wait for the table); read when a worker frees. */
+  priority?: () => number;
+}
+
 /** A worker place: a worker is started when a job needs it and stopped when idle. */
 interface Slot {
   worker?: Worker;
   job?: Job;
-  /** Only files under SMALL_FILE (see #pump). */
+  /** Only jobs under SMALL_JOB (see #pump). */
   smallOnly: boolean;
   idleTimer?: ReturnType<typeof setTimeout>;
 }
@@ -117,18 +144,29 @@ export class BuilderPool {
    * through the main thread).
    *
    * @param file Path to open (e.g. /proc/self/fd/N), the inode it must have, its size.
-   * @param priority Read when a worker frees: higher first (processes waiting for the table).
+   * @param opts Cost, order and urgency of the build.
    * @returns The serialized table.
    */
   tableOfFile(
     file: { path: string; ino: string; size: number; maxBytes: number },
-    priority?: () => number,
+    opts: BuildOptions = {},
   ): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new Error("Cannot build tables: the pool is closed"));
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
       const queuedAt = performance.now();
-      this.#queue.push({ id, op: "table", file, priority, queuedAt, resolve, reject });
+      const { priority } = opts;
+      const cost = opts.cost ?? file.size;
+      this.#queue.push({
+        id,
+        op: "table",
+        file,
+        cost,
+        priority,
+        queuedAt,
+        resolve,
+        reject,
+      });
       this.#pump();
     });
   }
@@ -158,7 +196,7 @@ export class BuilderPool {
   }
 
   /**
-   * Starts queued jobs on free slots. The first slot only takes files under SMALL_FILE bytes: a
+   * Starts queued jobs on free slots. The first slot only takes jobs under SMALL_JOB: a
    * big binary (libLLVM, a 100 MB Rust program) takes seconds, and ordinary libraries such as
    * libc must not wait behind it, or new processes stay without complete stacks.
    */
@@ -181,6 +219,8 @@ export class BuilderPool {
         id: job.id,
         op: job.op,
         ...job.file,
+        background: sizeOf(job) >= SMALL_JOB,
+        backgroundNice: LARGE_JOB_NICE,
         postedAt: performance.timeOrigin + now,
       });
     }
@@ -195,7 +235,7 @@ export class BuilderPool {
     let bestPriority = -Infinity;
     for (let i = 0; i < this.#queue.length; i++) {
       const j = this.#queue[i];
-      if (smallOnly && sizeOf(j) >= SMALL_FILE) continue;
+      if (smallOnly && sizeOf(j) >= SMALL_JOB) continue;
       const p = j.priority?.() ?? 0;
       if (
         best < 0 || p > bestPriority ||

@@ -1,7 +1,7 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { ok, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { BuilderPool, TableBuildError } from "./builder_pool.ts";
 import { decodeUnwindTable } from "./table.ts";
 
@@ -51,6 +51,37 @@ Deno.test({
       } finally {
         await Deno.remove(notElf);
       }
+      strictEqual(pool.pending, 0);
+    } finally {
+      pool.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "BuilderPool: a small job never waits behind large ones (its own lane)",
+  ignore: !hasWasm,
+  async fn() {
+    const pool = new BuilderPool(2, 50);
+    try {
+      const fileOf = async (path: string) => {
+        const st = await Deno.stat(path);
+        return { path, ino: String(st.ino), size: st.size, maxBytes: 1 << 30 };
+      };
+      const libc = await fileOf(LIBC);
+      const tiny = await fileOf("/usr/bin/true");
+      const done: string[] = [];
+      const job = (name: string, file: typeof libc, cost: number) =>
+        pool.tableOfFile(file, { cost }).then(() => void done.push(name));
+      // Two large jobs are queued first, then a small one: the large lane takes the first large
+      // job, the second waits for it, and the small one starts at once on its own lane (with
+      // one lane for all, it would wait for a large build to end).
+      await Promise.all([
+        job("large 1", libc, 64 << 20),
+        job("large 2", libc, 64 << 20),
+        job("small", tiny, 1 << 20),
+      ]);
+      deepStrictEqual(done, ["small", "large 1", "large 2"]);
       strictEqual(pool.pending, 0);
     } finally {
       pool.close();

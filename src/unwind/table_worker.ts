@@ -11,7 +11,7 @@
  * (`_cfi_sections.ts`), so its memory is bounded by a file's CFI, not its size; the result
  * leaves by transfer.
  *
- * Request: `{ id, op: "table", path, ino, maxBytes }`.
+ * Request: `{ id, op: "table", path, ino, maxBytes, background, backgroundNice, postedAt }`.
  * Reply: `{ id, ok: true, result: ArrayBuffer, memoryBytes, phases }` or
  * `{ id, ok: false, code, message, memoryBytes, phases }`; `phases` are the milliseconds the job
  * spent in each step (`wait`: from the post to this worker taking it, which includes the worker's
@@ -38,26 +38,43 @@ interface Request {
   path: string;
   ino: string;
   maxBytes: number;
+  /** Whether this build runs in the background: at nice `backgroundNice` then. */
+  background: boolean;
+  backgroundNice: number;
   /** When the pool posted the request (performance.timeOrigin + performance.now()). */
   postedAt: number;
 }
 
-/** Lowers this worker thread's scheduling priority, so table builds yield to the profiler. */
-function niceThisThread(): void {
+/**
+ * Sets this worker thread's priority per job (the pool's choice: large builds yield to the
+ * host's work at nice `backgroundNice`; small ones, which new programs wait for, run at the
+ * agent's own nice). Returns a setter, or a no-op when not on x86-64 glibc or without FFI (then
+ * every build runs at the agent's priority).
+ */
+function threadPriority(): (background: boolean, backgroundNice: number) => void {
   try {
     const libc = Deno.dlopen("/lib/x86_64-linux-gnu/libc.so.6", {
       syscall: { parameters: ["i64"], result: "i64" },
+      getpriority: { parameters: ["i32", "u32"], result: "i32" },
       setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
     });
     const SYS_GETTID = 186n;
     const tid = Number(libc.symbols.syscall(SYS_GETTID));
-    // PRIO_PROCESS (0) with a thread id sets that one thread's nice value on Linux.
-    libc.symbols.setpriority(0, tid, 10);
+    // The nice value this thread started with: the agent's.
+    const own = libc.symbols.getpriority(0, tid);
+    let current = own;
+    return (background, backgroundNice) => {
+      const nice = background ? Math.max(own, backgroundNice) : own;
+      if (nice === current) return;
+      // PRIO_PROCESS (0) with a thread id sets that one thread's nice value on Linux; going
+      // back down needs CAP_SYS_NICE, which the agent (root) has. On failure it stays as it is.
+      if (libc.symbols.setpriority(0, tid, nice) === 0) current = nice;
+    };
   } catch {
-    // Not x86-64 glibc, or no FFI: run at normal priority.
+    return () => {};
   }
 }
-niceThisThread();
+const setPriority = threadPriority();
 
 /**
  * Opens the file, checks it is still the inode the main thread identified, and reads what a
@@ -80,6 +97,7 @@ const wallMs = () => performance.timeOrigin + performance.now();
 
 self.onmessage = async (e: MessageEvent<Request>) => {
   const { id } = e.data;
+  setPriority(e.data.background, e.data.backgroundNice);
   let t = wallMs();
   const phases: Record<string, number> = { wait: t - e.data.postedAt };
   const step = (name: string) => {

@@ -341,7 +341,10 @@ export class Unwinder implements UnwinderHooks {
       }
       waiting = new Set();
       this.#waiting.set(key, waiting);
-      const build = this.#build(key, got.src.size, m.path, {
+      // What the build costs grows with the code's size (its CFI and rows), not the file's
+      // (a file with debug info is many times its code).
+      const code = facts.loads.reduce((n, l) => n + l.filesz, 0);
+      const build = this.#build(key, got.src.size, code || got.src.size, m.path, {
         path: `/proc/self/fd/${fd}`,
         ino: String(got.identity.stat.ino),
       }).finally(() => {
@@ -375,6 +378,7 @@ export class Unwinder implements UnwinderHooks {
   async #build(
     key: string,
     size: number,
+    cost: number,
     path: string,
     file: { path: string; ino: string },
   ): Promise<void> {
@@ -385,7 +389,7 @@ export class Unwinder implements UnwinderHooks {
         ino: file.ino,
         size,
         maxBytes: this.#opts.maxFileBytes,
-      }, () => this.#priority(key));
+      }, { cost, priority: () => this.#priority(key) });
       // After shutdown began nothing is loaded: the maps are about to close.
       if (this.#closed) return;
       const tLoad = performance.now();
@@ -410,6 +414,7 @@ export class Unwinder implements UnwinderHooks {
           rows: decoded.pcs.length,
           rules: decoded.rules.length / 12,
           ms: Math.round(performance.now() - t0),
+          loadMs: Math.round(performance.now() - tLoad),
         });
       }
     } catch (e) {
