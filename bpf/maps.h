@@ -107,6 +107,8 @@ struct unwind_chunk {
 	 * used by value, and libbpf cannot size a forward declaration. */
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct unwind_row));
+	/* User space writes rows through a mapping of the chunk, not a syscall per row. */
+	__uint(map_flags, BPF_F_MMAPABLE);
 };
 
 struct {

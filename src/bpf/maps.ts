@@ -8,15 +8,38 @@
  * @module
  */
 
-import { cstr, errno, libbpf, NativeError } from "./ffi.ts";
+import { cstr, errno, libbpf, libc, NativeError } from "./ffi.ts";
 import { UNWIND_ROW } from "./types.ts";
 
 const BPF_MAP_TYPE_ARRAY = 2;
 const ENOENT = 2;
+/** BPF_F_MMAPABLE: the array's values can be mapped into user space and written directly. */
+const BPF_F_MMAPABLE = 1 << 10;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const MAP_FAILED = 0xffffffffffffffffn;
+
+/**
+ * struct bpf_map_create_opts up to map_flags (libbpf reads `sz` to know which fields are set):
+ * sz (size_t) at 0, btf_fd, btf_key_type_id, btf_value_type_id, btf_vmlinux_value_type_id,
+ * inner_map_fd at 8..27, map_flags at 28.
+ */
+function chunkCreateOpts(): Uint8Array<ArrayBuffer> {
+  const opts = new Uint8Array(32);
+  const view = new DataView(opts.buffer);
+  view.setBigUint64(0, 32n, true);
+  view.setUint32(28, BPF_F_MMAPABLE, true);
+  return opts;
+}
+const CHUNK_CREATE_OPTS = chunkCreateOpts();
 
 /**
  * Creates one chunk of the unwind row space: an array of `rows` rows, the size of every chunk
- * (no BPF_F_INNER_MAP: same-size inner maps are what lets the verifier inline lookups in them).
+ * (no BPF_F_INNER_MAP: same-size inner maps are what lets the verifier inline lookups in them),
+ * mappable (BPF_F_MMAPABLE) so that {@link fillUnwindChunk} writes its rows with one copy
+ * instead of a batch update (measured: 2 ms of kernel time per 4096-row chunk, half a second of
+ * the main thread for libLLVM's 232 chunks).
  *
  * @param rows Rows per chunk (UNWIND_CHUNK_ROWS).
  * @returns The new map's fd (the caller closes it once the outer map holds the chunk).
@@ -29,29 +52,34 @@ export function createUnwindChunkMap(rows: number): number {
     4,
     UNWIND_ROW.size,
     rows,
-    null,
+    CHUNK_CREATE_OPTS,
   );
   if (fd < 0) throw new NativeError(`create an unwind chunk map of ${rows} rows`, -fd);
   return fd;
 }
 
 /**
- * Writes consecutive u32 keys `first..first+count-1` with bpf_map_update_batch.
+ * Writes packed rows at the start of a chunk made by {@link createUnwindChunkMap}, through a
+ * shared mapping of its values (the BPF program sees them at once; rows past `rows.length` are
+ * left as they are).
  *
- * @param fd An array map.
- * @param first First key.
- * @param values Packed values (`count` of them).
- * @param count Number of values.
+ * @param fd The chunk.
+ * @param rows Packed rows (UNWIND_ROW.size bytes each), at most the chunk's.
+ * @throws {NativeError} When the chunk cannot be mapped.
  */
-export function updateArrayRange(
-  fd: number,
-  first: number,
-  values: Uint8Array<ArrayBuffer>,
-  count: number,
-): void {
-  const keys = new Uint32Array(count);
-  for (let i = 0; i < count; i++) keys[i] = first + i;
-  updateMapBatch(fd, new Uint8Array(keys.buffer), values, count);
+export function fillUnwindChunk(fd: number, rows: Uint8Array): void {
+  if (rows.length === 0) return;
+  const c = libc();
+  const len = BigInt(rows.length);
+  const p = c.mmap(null, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+  if (!p || Deno.UnsafePointer.value(p) === MAP_FAILED) {
+    throw new NativeError("map an unwind chunk", errno());
+  }
+  try {
+    new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, rows.length)).set(rows);
+  } finally {
+    c.munmap(p, len);
+  }
 }
 
 /**

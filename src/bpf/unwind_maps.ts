@@ -14,12 +14,7 @@
  */
 
 import { libbpf, libc } from "./ffi.ts";
-import {
-  createUnwindChunkMap,
-  deleteMapElement,
-  listMapKeysU32,
-  updateArrayRange,
-} from "./maps.ts";
+import { createUnwindChunkMap, deleteMapElement, fillUnwindChunk, listMapKeysU32 } from "./maps.ts";
 import { NativeError } from "./ffi.ts";
 import { type RowRange, RowSpace } from "./row_space.ts";
 import { MapsClosedError, type UnwindMaps, type WalkerMapping } from "./sampler.ts";
@@ -159,11 +154,9 @@ export class LibbpfUnwindMaps implements UnwindMaps {
         try {
           const from = c * UNWIND_CHUNK_ROWS;
           const count = Math.min(UNWIND_CHUNK_ROWS, n - from);
-          updateArrayRange(
+          fillUnwindChunk(
             fd,
-            0,
             rows.subarray(from * UNWIND_ROW.size, (from + count) * UNWIND_ROW.size),
-            count,
           );
           this.#key[0] = firstChunk + c;
           this.#fdValue[0] = fd;
