@@ -97,8 +97,10 @@ struct {
  * its neighbours), found through unwind_tables[exe_id]. Every chunk is an array of the same
  * size, without BPF_F_INNER_MAP, so the verifier inlines both the chunk lookup (array of maps)
  * and the row lookup (array): a step of the row search is two bounds-checked loads, not two
- * helper calls. Chunks are created when a table first needs them and deleted when no table
- * uses them any more (src/bpf/unwind_maps.ts), so kernel memory follows the rows loaded.
+ * helper calls. Chunks are created when a table first needs them (inserted in one batch per
+ * table) and written through a mapping (BPF_F_MMAPABLE); a chunk no table uses stays and is
+ * refilled by a later table (src/bpf/unwind_maps.ts: each insert or delete in an array of maps
+ * waits for an RCU grace period), so kernel memory is the row space's high-water mark.
  */
 struct unwind_chunk {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

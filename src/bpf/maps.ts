@@ -59,6 +59,30 @@ export function createUnwindChunkMap(rows: number): number {
 }
 
 /**
+ * Copies the first `bytes` bytes of a chunk's rows out, through a read-only mapping.
+ *
+ * @param fd A chunk made by {@link createUnwindChunkMap}.
+ * @param bytes How many bytes (at most the chunk's).
+ * @returns A copy.
+ * @throws {NativeError} When the chunk cannot be mapped.
+ */
+export function readUnwindChunk(fd: number, bytes: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(bytes);
+  if (bytes === 0) return out;
+  const c = libc();
+  const p = c.mmap(null, BigInt(bytes), PROT_READ, MAP_SHARED, fd, 0n);
+  if (!p || Deno.UnsafePointer.value(p) === MAP_FAILED) {
+    throw new NativeError("map an unwind chunk", errno());
+  }
+  try {
+    out.set(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, bytes)));
+  } finally {
+    c.munmap(p, BigInt(bytes));
+  }
+  return out;
+}
+
+/**
  * Writes packed rows at the start of a chunk made by {@link createUnwindChunkMap}, through a
  * shared mapping of its values (the BPF program sees them at once; rows past `rows.length` are
  * left as they are).

@@ -4,9 +4,9 @@
 /**
  * Where unwind tables go in the BPF row space (bpf/maps.h unwind_chunks): `chunks` chunks of
  * `chunkRows` rows, a table a contiguous range of rows. First fit over a sorted list of free
- * ranges, neighbours merged on free; per chunk a count of the rows in use, so a chunk no table
- * uses is deleted (its kernel memory freed) and created again when a table needs it. Pure
- * bookkeeping: src/bpf/unwind_maps.ts does the map calls.
+ * ranges, neighbours merged on free; per chunk a count of the rows in use, so the caller knows
+ * which chunks a table newly needs and which no table uses any more. Pure bookkeeping:
+ * src/bpf/unwind_maps.ts does the map calls.
  *
  * @module
  */

@@ -14,7 +14,14 @@
  */
 
 import { libbpf, libc } from "./ffi.ts";
-import { createUnwindChunkMap, deleteMapElement, fillUnwindChunk, listMapKeysU32 } from "./maps.ts";
+import {
+  createUnwindChunkMap,
+  deleteMapElement,
+  fillUnwindChunk,
+  listMapKeysU32,
+  readUnwindChunk,
+  updateMapBatch,
+} from "./maps.ts";
 import { NativeError } from "./ffi.ts";
 import { type RowRange, RowSpace } from "./row_space.ts";
 import { MapsClosedError, type UnwindMaps, type WalkerMapping } from "./sampler.ts";
@@ -27,6 +34,9 @@ import {
   UNWIND_ROW,
   UNWIND_TABLE_REF,
 } from "./types.ts";
+
+/** How long a parked chunk rests before it is refilled in place (BPF programs run for µs). */
+const PARKED_REUSE_MS = 100;
 
 /** The fds and capacities {@link LibbpfUnwindMaps} works on. */
 export interface LibbpfUnwindMapFds {
@@ -82,6 +92,16 @@ export class LibbpfUnwindMaps implements UnwindMaps {
   readonly #fdValue = new Uint32Array(1);
   readonly #space = new RowSpace(UNWIND_CHUNK_ROWS, UNWIND_CHUNKS);
   readonly #tables = new Map<number, RowRange>();
+  /**
+   * Chunks no table uses that stay in unwind_chunks, by when they emptied (performance.now()).
+   * Adding a map to or removing one from an array of maps waits for an RCU grace period (the
+   * kernel makes sure no BPF program still sees the old entry): about 10 ms each, measured, 2.3 s
+   * for libLLVM's 232 chunks, all of it on the main thread. So chunks are inserted in one batch
+   * per table (one wait) and never removed while the maps live: an emptied chunk is parked and
+   * refilled in place by a later table. The row space's kernel memory is its high-water mark,
+   * bounded by the row budget.
+   */
+  readonly #parked = new Map<number, number>();
 
   /** @param fds The maps (owned by the BPF object; not closed here). */
   constructor(fds: LibbpfUnwindMapFds) {
@@ -130,7 +150,7 @@ export class LibbpfUnwindMaps implements UnwindMaps {
 
   /** @inheritdoc */
   get tableBytes(): number {
-    return this.#space.liveChunks * UNWIND_CHUNK_ROWS * UNWIND_ROW.size;
+    return (this.#space.liveChunks + this.#parked.size) * UNWIND_CHUNK_ROWS * UNWIND_ROW.size;
   }
 
   /** @inheritdoc */
@@ -148,9 +168,21 @@ export class LibbpfUnwindMaps implements UnwindMaps {
       throw new NativeError(`find ${chunks} free chunks of the unwind row space`, 28 /* ENOSPC */);
     }
     const firstChunk = got.range.first / UNWIND_CHUNK_ROWS;
+    const now = performance.now();
+    const fresh: number[] = [];
+    const keys: number[] = [];
     try {
       for (let c = 0; c < chunks; c++) {
-        const fd = createUnwindChunkMap(UNWIND_CHUNK_ROWS);
+        const chunk = firstChunk + c;
+        const parkedAt = this.#parked.get(chunk);
+        // A chunk parked a moment ago may still be read by a walk that began before its table
+        // was unpublished: it gets a fresh map (the old one is freed after a grace period).
+        const reuse = parkedAt !== undefined && now - parkedAt >= PARKED_REUSE_MS;
+        const fd = reuse ? this.#chunkFd(chunk) : createUnwindChunkMap(UNWIND_CHUNK_ROWS);
+        if (!reuse) {
+          fresh.push(fd);
+          keys.push(chunk);
+        }
         try {
           const from = c * UNWIND_CHUNK_ROWS;
           const count = Math.min(UNWIND_CHUNK_ROWS, n - from);
@@ -158,26 +190,70 @@ export class LibbpfUnwindMaps implements UnwindMaps {
             fd,
             rows.subarray(from * UNWIND_ROW.size, (from + count) * UNWIND_ROW.size),
           );
-          this.#key[0] = firstChunk + c;
-          this.#fdValue[0] = fd;
-          const rc = libbpf().bpf_map_update_elem(
-            this.#fds.unwindChunks,
-            this.#key,
-            this.#fdValue,
-            0n,
-          );
-          if (rc < 0) throw new NativeError(`insert unwind chunk ${firstChunk + c}`, -rc);
         } finally {
-          // The outer map holds its own reference to the chunk.
-          libc().close(fd);
+          if (reuse) libc().close(fd);
         }
       }
+      if (fresh.length) {
+        updateMapBatch(
+          this.#fds.unwindChunks,
+          new Uint8Array(new Uint32Array(keys).buffer),
+          new Uint8Array(new Uint32Array(fresh).buffer),
+          fresh.length,
+        );
+      }
+      for (let c = 0; c < chunks; c++) this.#parked.delete(firstChunk + c);
       this.#writeRef(exeId, got.range.first, n);
     } catch (e) {
       this.#releaseRange(got.range);
       throw e;
+    } finally {
+      // The outer map holds its own reference to each chunk.
+      for (const fd of fresh) libc().close(fd);
     }
     this.#tables.set(exeId, got.range);
+  }
+
+  /**
+   * The rows BPF walks for a table, read back from the kernel through unwind_tables and the
+   * chunks (for tests and diagnostics).
+   *
+   * @param exeId A loaded table's exe id.
+   * @returns Its packed rows, or undefined when it has none.
+   */
+  readRows(exeId: number): Uint8Array<ArrayBuffer> | undefined {
+    this.#check("read an unwind table");
+    this.#key[0] = exeId;
+    const ref = new Uint32Array(UNWIND_TABLE_REF.size / 4);
+    if (libbpf().bpf_map_lookup_elem(this.#fds.unwindTables, this.#key, ref) < 0) return undefined;
+    const first = ref[UNWIND_TABLE_REF.firstRow / 4];
+    const n = ref[UNWIND_TABLE_REF.rows / 4];
+    if (n === 0) return undefined;
+    const out = new Uint8Array(n * UNWIND_ROW.size);
+    for (let at = 0; at < n;) {
+      const chunk = Math.floor((first + at) / UNWIND_CHUNK_ROWS);
+      const skip = (first + at) % UNWIND_CHUNK_ROWS;
+      const count = Math.min(UNWIND_CHUNK_ROWS - skip, n - at);
+      const fd = this.#chunkFd(chunk);
+      try {
+        const bytes = readUnwindChunk(fd, (skip + count) * UNWIND_ROW.size);
+        out.set(bytes.subarray(skip * UNWIND_ROW.size), at * UNWIND_ROW.size);
+      } finally {
+        libc().close(fd);
+      }
+      at += count;
+    }
+    return out;
+  }
+
+  /** An fd of the chunk map at `chunk` of unwind_chunks (the caller closes it). */
+  #chunkFd(chunk: number): number {
+    this.#key[0] = chunk;
+    const rc = libbpf().bpf_map_lookup_elem(this.#fds.unwindChunks, this.#key, this.#fdValue);
+    if (rc < 0) throw new NativeError(`find unwind chunk ${chunk}`, -rc);
+    const fd = libbpf().bpf_map_get_fd_by_id(this.#fdValue[0]);
+    if (fd < 0) throw new NativeError(`open unwind chunk ${chunk}`, -fd);
+    return fd;
   }
 
   /** @inheritdoc */
@@ -201,9 +277,8 @@ export class LibbpfUnwindMaps implements UnwindMaps {
   }
 
   #releaseRange(range: RowRange): void {
-    for (const chunk of this.#space.free(range)) {
-      deleteMapElement(this.#fds.unwindChunks, new Uint8Array(new Uint32Array([chunk]).buffer));
-    }
+    const now = performance.now();
+    for (const chunk of this.#space.free(range)) this.#parked.set(chunk, now);
   }
 
   /** @inheritdoc */
