@@ -18,6 +18,7 @@
  */
 
 import { arg, rssMiB } from "./_lib/proc.ts";
+import { killAll } from "../tests/_lib/programs.ts";
 import { loadAverage, median, spawnAgent, spread, waitReady } from "./_lib/measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -233,14 +234,7 @@ try {
     loads.push(loadAverage());
   }
 } finally {
-  for (const p of procs) {
-    try {
-      p.kill("SIGKILL");
-    } catch {
-      // exited
-    }
-    await p.status;
-  }
+  await killAll(procs);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 const alive = cmds.length;

@@ -180,10 +180,15 @@ const ROOT = new URL("../../", import.meta.url).pathname;
  * Starts this tree's agent as a user would (`deno task agent`'s flags) on a loopback port.
  *
  * @param port The HTTP port.
- * @param extra More flags.
- * @returns The child (stdout discarded, stderr inherited).
+ * @param extra More flags (a later `--log-level` wins over the default `warn`).
+ * @param stderr Where its log goes: this process's stderr, a pipe the caller reads, or nowhere.
+ * @returns The child (stdout discarded).
  */
-export function spawnAgent(port: number, extra: string[] = []): Deno.ChildProcess {
+export function spawnAgent(
+  port: number,
+  extra: string[] = [],
+  stderr: "inherit" | "piped" | "null" = "inherit",
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -196,6 +201,6 @@ export function spawnAgent(port: number, extra: string[] = []): Deno.ChildProces
       ...extra,
     ],
     stdout: "null",
-    stderr: "inherit",
+    stderr,
   }).spawn();
 }

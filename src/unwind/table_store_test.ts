@@ -18,6 +18,19 @@ function table(rows: number, base = 0x1000n, firstKind = 1): DecodedTable {
   };
 }
 
+/** The real BPF object with small maps (root). */
+function openObject(): ProfilerObject {
+  return ProfilerObject.open({
+    objectPath: OBJECT,
+    countEntries: 1024,
+    stackEntries: 1024,
+    verbose: false,
+    dwarfEnabled: true,
+    mixedMode: true,
+    eventsBufferBytes: 1 << 16,
+  });
+}
+
 /** The scenario both the fake and the real maps must pass. */
 function shareEvictFree(maps: UnwindMaps): void {
   const evicted: Array<[string, number[]]> = [];
@@ -106,15 +119,7 @@ Deno.test({
   name: "TableStore against the real BPF maps",
   ignore: Deno.uid() !== 0,
   fn() {
-    using obj = ProfilerObject.open({
-      objectPath: OBJECT,
-      countEntries: 1024,
-      stackEntries: 1024,
-      verbose: false,
-      dwarfEnabled: true,
-      mixedMode: true,
-      eventsBufferBytes: 1 << 16,
-    });
+    using obj = openObject();
     shareEvictFree(obj.unwindMaps);
   },
 });
@@ -123,15 +128,7 @@ Deno.test({
   name: "Real BPF maps: a table's rows read back as loaded, in fresh chunks and in reused ones",
   ignore: Deno.uid() !== 0,
   async fn() {
-    using obj = ProfilerObject.open({
-      objectPath: OBJECT,
-      countEntries: 1024,
-      stackEntries: 1024,
-      verbose: false,
-      dwarfEnabled: true,
-      mixedMode: true,
-      eventsBufferBytes: 1 << 16,
-    });
+    using obj = openObject();
     const maps = obj.unwindMaps;
     const rowsOf = (n: number, seed: number) => {
       const rows = new Uint32Array(n * 2);
@@ -159,6 +156,10 @@ Deno.test({
     maps.loadTable(3, c);
     deepStrictEqual(maps.readRows(3), c);
     ok(maps.tableBytes >= bytes, `${maps.tableBytes} B`);
-    strictEqual(maps.tableBytes, 5 * 4096 * 8, "five chunks in use (four refilled in place, one new), none parked");
+    strictEqual(
+      maps.tableBytes,
+      5 * 4096 * 8,
+      "five chunks in use (four refilled in place, one new), none parked",
+    );
   },
 });
