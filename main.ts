@@ -12,7 +12,8 @@
  */
 
 import { run } from "./src/agent/mod.ts";
+import { agentEnvironment } from "./src/launcher/mod.ts";
 
 if (import.meta.main) {
-  Deno.exit(await run(Deno.args, Deno.env.toObject()));
+  Deno.exit(await run(Deno.args, agentEnvironment()));
 }

@@ -19,6 +19,7 @@ import { buildProfile, encodeProfile } from "../src/pprof/mod.ts";
 import { type ExecutableMapping, ProcessReader } from "../src/process/mod.ts";
 import { fileKey, type FileSource, NativeSymbolizer } from "../src/symbolize/mod.ts";
 import { ProfileHistory, UiHandler } from "../src/ui/mod.ts";
+import { trimMalloc } from "../src/procfs/mod.ts";
 
 const N = arg("addresses", 2000);
 const HISTORY_MIB = arg("history-mib", 16);
@@ -77,11 +78,7 @@ function debugFile(buildId: string): string | undefined {
 async function historyPart(): Promise<Record<string, number>> {
   const trim = () => {
     try {
-      const lib = Deno.dlopen("libc.so.6", {
-        malloc_trim: { parameters: ["usize"], result: "i32" },
-      });
-      lib.symbols.malloc_trim(0n);
-      lib.close();
+      trimMalloc();
     } catch {
       // not glibc
     }

@@ -87,7 +87,8 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 	bool in_kernel = false;
 	ust->len = 0;
 	if (user_regs(ctx, task, &ip, &sp, &bp, &in_kernel) == 0)
-		key.flags |= unwind_user_stack(pid, key.instance, ip, sp, bp, ust, &key.unwind_error);
+		key.flags |= unwind_user_stack(pid, key.instance, ip, sp, bp, task->thread.fsbase, ust,
+					       &key.unwind_error);
 	if (in_kernel)
 		key.flags |= STACK_FLAG_IN_KERNEL;
 

@@ -98,6 +98,15 @@ enum cfa_kind {
 	CFA_SIGNAL_FRAME = 5,    /* kernel sigframe at rsp: rsp, rbp, rip saved at rsp + offsets */
 	CFA_RA_UNDEFINED = 6,    /* outermost frame */
 	CFA_UNSUPPORTED = 7,     /* any other expression or register: reported */
+	CFA_FRAME_POINTER = 8,   /* step with frame pointers (Go's systemstack on g0) */
+	CFA_GO_ASMCGOCALL = 9,   /* Go's asmcgocall on g0: back to the goroutine's saved SP */
+	/*
+	 * Go's systemstack on g0: back to the goroutine through g.m.curg.sched.sp. g is at fs base
+	 * + (s8)rbp_offset, g.m at byte 1 of rbp_offset × 8, m.curg at ra_offset, curg.sched.sp at
+	 * byte 2 × 8; CFA = sched.sp + cfa_offset, the return address at CFA - 8, rbp at CFA - 16
+	 * when rbp_kind is RBP_CFA_OFFSET.
+	 */
+	CFA_GO_SYSTEMSTACK = 10,
 };
 
 /* How the caller's rbp is recovered. */
@@ -132,6 +141,8 @@ enum unwind_error {
 	UNWIND_ERROR_NO_MAPPING = 6,       /* PC outside every known executable mapping */
 	UNWIND_ERROR_JIT_MIXED_DISABLED = 7, /* anonymous code, --dwarf-unwinding-mixed=false */
 	UNWIND_ERROR_TABLE_MISSING = 8,    /* the mapping's table was evicted or not loaded */
+	UNWIND_ERROR_JIT_NO_FRAME_POINTER = 9, /* JIT code whose frame-pointer chain is broken */
+	UNWIND_ERROR_NOT_A_RETURN_ADDRESS = 10, /* a frame-pointer step found no call before it */
 	UNWIND_ERROR_MAX,
 };
 
@@ -183,6 +194,8 @@ enum stack_flags {
 	STACK_FLAG_IN_KERNEL = 1 << 5,
 	/* The process's unwind tables were not loaded yet: frames come from frame pointers. */
 	STACK_FLAG_TABLES_PENDING = 1 << 6,
+	/* Frames were stepped with frame pointers in code that tables did not cover (mixed mode). */
+	STACK_FLAG_FP_FALLBACK = 1 << 8,
 };
 
 /*
@@ -224,6 +237,8 @@ enum counter {
 	COUNTER_INSTANCES,            /* process images first seen (new process, reused pid) */
 	COUNTER_EXECS,                /* execs of known processes */
 	COUNTER_EXITS,                /* exits of known processes */
+	COUNTER_FP_FALLBACK_FRAMES,   /* frame-pointer steps in code a loaded table did not cover */
+	COUNTER_FP_STOPPED,           /* frame-pointer steps refused: outside every mapping, or not after a call */
 	COUNTER_MAX,
 };
 

@@ -3,9 +3,18 @@
 /*
  * The user-stack walk. Per frame: find the mapping of the PC in the process's sorted mappings,
  * then either step with the executable's unwind table (binary search for the row, apply its
- * rule) or with frame pointers (JIT/anonymous code, the vDSO, binaries that keep them, and
- * processes whose tables are not loaded yet). The loop runs under bpf_loop(), so the verifier
- * checks one frame, not 512, and the depth costs nothing at load time.
+ * rule) or with frame pointers (JIT/anonymous code, the vDSO, files without unwind information,
+ * and, in mixed mode, code a table does not cover: hand-written assembly, V8's embedded
+ * builtins). Every frame dispatches on its own mapping, so a walk goes from tables to frame
+ * pointers and back as often as the code does. A frame-pointer step whose return address lies
+ * outside every known mapping, or does not follow a call instruction, is garbage (code without
+ * frame pointers): the walk stops there instead of recording it. Before a process's mappings
+ * are known only the second check applies, and its samples are marked pending. The loop runs
+ * under bpf_loop(), so the verifier checks one frame,
+ * not 512, and the depth costs nothing at load time.
+ *
+ * walk_one_frame() is the per-frame dispatch: an unwinder for another kind of code (an
+ * interpreter's frames) adds a mapping kind and a case there.
  */
 #ifndef PROFILER_UNWIND_USER_H
 #define PROFILER_UNWIND_USER_H
@@ -52,21 +61,34 @@ static __always_inline int user_regs(struct bpf_perf_event_data *ctx, struct tas
 	return 0;
 }
 
-/* What one walk carries from frame to frame (on the program's stack, passed to bpf_loop). */
-struct walk_state {
+/*
+ * The registers and outcome of a walk: all the steps read and write. Scalars only, so a step
+ * can be a global function (verified once, whatever its callers' state) that takes a pointer
+ * to it.
+ */
+struct walk_regs {
 	__u64 ip;
 	__u64 sp;
 	__u64 bp;
+	__u64 fsbase;     /* the thread's fs base (TLS: Go's current g) */
+	__u32 error;      /* enum unwind_error */
+	__u32 flags;      /* enum stack_flags */
+	bool exact_ip;    /* ip is not a return address (leaf, after a signal frame) */
+	bool bp_unknown;  /* the caller's rbp could not be recovered */
+	bool via_fp;      /* ip came from a frame-pointer step: check it is code */
+	bool done;
+	__u32 reserved;
+};
+
+/* What one walk carries from frame to frame (on the program's stack, passed to bpf_loop). */
+struct walk_state {
+	struct walk_regs r;
 	struct user_stack *st;
 	struct process_mappings *proc; /* NULL: no mappings known, frame pointers only */
-	__u32 error;                   /* enum unwind_error */
-	__u32 flags;                   /* enum stack_flags */
 	__u32 pid;
 	__u32 instance;                /* the sample's process_instance id */
 	__u32 last_mapping;            /* index of the previous frame's mapping, to try it first */
-	bool exact_ip;                 /* ip is not a return address (leaf, after a signal frame) */
-	bool bp_unknown;               /* the caller's rbp could not be recovered */
-	bool done;
+	bool from_jit;                 /* ip came from a step in JIT code (anonymous memory) */
 };
 
 /* Reads one u64 of user memory; false on a fault. */
@@ -75,13 +97,71 @@ static __always_inline bool read_user_u64(__u64 addr, __u64 *out)
 	return bpf_probe_read_user(out, sizeof(*out), (void *)addr) == 0;
 }
 
-/* One frame-pointer step: [rbp] = caller's rbp, [rbp + 8] = return address. */
-static __always_inline void step_frame_pointer(struct walk_state *s)
+/*
+ * Length of the x86-64 ModRM-addressed operand (ModRM byte, SIB, displacement) that starts with
+ * `modrm` followed by `sib`.
+ */
+static __always_inline __u32 modrm_operand_len(__u8 modrm, __u8 sib)
+{
+	__u8 mod = modrm >> 6, rm = modrm & 7;
+	if (mod == 3)
+		return 1;
+	__u32 len = 1 + (rm == 4); /* SIB */
+	if (mod == 1)
+		return len + 1;
+	if (mod == 2 || (mod == 0 && rm == 5) || (mod == 0 && rm == 4 && (sib & 7) == 5))
+		return len + 4;
+	return len;
+}
+
+/*
+ * Whether `ret` follows a call instruction, as every return address does: `call rel32` (e8)
+ * or `call r/m64` (ff /2, any addressing form, with or without a REX prefix) ending right
+ * before it. A frame-pointer step through code without frame pointers reads data instead
+ * (a pointer into a data segment, a function pointer): such a value follows a call only by
+ * chance (about 1 in 200 for random bytes), so the walk stops there instead of recording it.
+ * A global function: the verifier checks it once, not at every inlined frame-pointer step.
+ */
+__noinline int follows_call(__u64 ret)
+{
+	__u8 b[8];
+	if (ret < 4096 + 8 || bpf_probe_read_user(b, sizeof(b), (void *)(ret - 8)))
+		return 0;
+	if (b[3] == 0xe8)
+		return 1;
+	/* ff /2 of length 2..7 ending at ret: opcode at b[8 - len], ModRM after it. */
+	int found = 0;
+#pragma unroll
+	for (int len = 2; len <= 7; len++) {
+		__u8 modrm = b[9 - len];
+		__u8 sib = len >= 3 ? b[10 - len] : 0;
+		found |= b[8 - len] == 0xff && ((modrm >> 3) & 7) == 2 &&
+			 1 + modrm_operand_len(modrm, sib) == (__u32)len;
+	}
+	return found;
+}
+
+/*
+ * One frame-pointer step: [rbp] = caller's rbp, [rbp + 8] = return address. `switched`: the
+ * step leaves a stack for another (Go's g0 back to a goroutine), so rbp need not lie above sp.
+ */
+static __always_inline void step_frame_pointer_on(struct walk_regs *s, bool switched)
 {
 	count(COUNTER_FP_FRAMES);
-	if (s->bp == 0 || s->bp_unknown) {
+	s->via_fp = true;
+	if (s->bp_unknown) {
+		s->error = UNWIND_ERROR_RBP_UNKNOWN;
+		return;
+	}
+	if (s->bp == 0) {
 		/* rbp == 0 marks the outermost frame in the x86-64 ABI. */
 		s->done = true;
+		return;
+	}
+	/* A frame pointer lies on the stack above the stack pointer, or it is not one at all
+	 * (code without frame pointers uses rbp for data). Each step then moves sp up: no cycles. */
+	if (s->bp < s->sp && !switched) {
+		s->error = UNWIND_ERROR_READ_FAULT;
 		return;
 	}
 	/* [rbp] and [rbp + 8] in one read: a helper call per frame, not two. */
@@ -95,15 +175,56 @@ static __always_inline void step_frame_pointer(struct walk_state *s)
 		s->done = true;
 		return;
 	}
-	/* The chain must move up the stack, or it is not a frame-pointer chain at all. */
-	if (next_bp != 0 && next_bp <= s->bp) {
-		s->error = UNWIND_ERROR_READ_FAULT;
-		return;
-	}
+	/* next_bp is the caller's rbp whatever it holds: a table-driven caller may use it for
+	 * data, and only a later frame-pointer step checks it is a frame pointer. */
 	s->sp = s->bp + 16;
 	s->bp = next_bp;
 	s->ip = ret;
 	s->exact_ip = false;
+}
+
+static __always_inline void step_frame_pointer(struct walk_regs *s)
+{
+	step_frame_pointer_on(s, false);
+}
+
+/*
+ * Go's runtime.systemstack on g0, at its call of the target function: the goroutine it came
+ * from is m.curg of the thread's current g (g0), and its SP at the switch is curg.sched.sp,
+ * where Go's own traceback goes on (see CFA_GO_SYSTEMSTACK in types.h for the offsets).
+ */
+static __always_inline void step_go_systemstack(struct walk_regs *s, struct unwind_rule *rule)
+{
+	__u32 packed = (__u32)rule->rbp_offset;
+	__s64 tls = (__s8)(packed & 0xff);
+	__u64 g_m = ((packed >> 8) & 0xff) * 8;
+	__u64 sched_sp = ((packed >> 16) & 0xff) * 8;
+	__u64 g, m, curg, sp, ret, bp;
+	if (!s->fsbase || !read_user_u64(s->fsbase + tls, &g) || !read_user_u64(g + g_m, &m) ||
+	    !read_user_u64(m + (__u16)rule->ra_offset, &curg) ||
+	    !read_user_u64(curg + sched_sp, &sp) || !sp) {
+		s->error = UNWIND_ERROR_READ_FAULT;
+		return;
+	}
+	__u64 cfa = sp + (__s64)rule->cfa_offset;
+	if (!read_user_u64(cfa - 8, &ret)) {
+		s->error = UNWIND_ERROR_READ_FAULT;
+		return;
+	}
+	if (rule->rbp_kind == RBP_CFA_OFFSET) {
+		if (!read_user_u64(cfa - 16, &bp)) {
+			s->error = UNWIND_ERROR_READ_FAULT;
+			return;
+		}
+		s->bp = bp;
+		s->bp_unknown = false;
+	}
+	s->sp = cfa;
+	s->ip = ret;
+	s->exact_ip = false;
+	s->via_fp = false;
+	if (ret == 0)
+		s->done = true;
 }
 
 /*
@@ -184,20 +305,40 @@ static long row_search_step(__u32 i, void *arg)
 	return 0;
 }
 
-/* One step with the executable's unwind table. */
-static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping *m)
+/*
+ * A PC that the file's table does not cover (hand-written assembly without CFI, V8's embedded
+ * builtins, trampolines): frame pointers in mixed mode, an error otherwise.
+ */
+static __always_inline void step_uncovered(struct walk_regs *s)
 {
-	__u32 exe_id = m->exe_id;
-	struct unwind_table_ref *table = bpf_map_lookup_elem(&unwind_tables, &exe_id);
-	if (!table || table->rows == 0) {
-		s->error = UNWIND_ERROR_TABLE_MISSING;
-		return;
-	}
-	/* A return address points after the call; the call itself belongs to the caller's row. */
-	__u64 pc = (s->exact_ip ? s->ip : s->ip - 1) - m->table_bias;
-	if (pc > 0xffffffffULL) {
+	if (!agent_cfg.mixed_mode) {
 		s->error = UNWIND_ERROR_PC_NOT_COVERED;
 		return;
+	}
+	s->flags |= STACK_FLAG_FP_FALLBACK;
+	count(COUNTER_FP_FALLBACK_FRAMES);
+	step_frame_pointer(s);
+}
+
+/*
+ * One step with the executable's unwind table (`rows` rows, table pc = address - `bias`). A
+ * global function: its many branches are verified once, not in every state of the walk.
+ */
+__noinline int step_dwarf(struct walk_regs *s, __u32 exe_id, __u32 rows, __u64 bias)
+{
+	if (!s)
+		return 0;
+	struct unwind_table_ref *table = bpf_map_lookup_elem(&unwind_tables, &exe_id);
+	/* `rows` is what the mapping was written with; the table's own count is what is loaded. */
+	if (!table || table->rows == 0 || table->rows != rows) {
+		s->error = UNWIND_ERROR_TABLE_MISSING;
+		return 0;
+	}
+	/* A return address points after the call; the call itself belongs to the caller's row. */
+	__u64 pc = (s->exact_ip ? s->ip : s->ip - 1) - bias;
+	if (pc > 0xffffffffULL) {
+		step_uncovered(s);
+		return 0;
 	}
 	/* Last row whose pc <= target. */
 	struct row_search rs = {
@@ -206,22 +347,22 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 	bpf_loop(ROW_SEARCH_STEPS, row_search_step, &rs, 0);
 	if (rs.fault) {
 		s->error = UNWIND_ERROR_TABLE_MISSING;
-		return;
+		return 0;
 	}
 	if (rs.lo == 0) {
-		s->error = UNWIND_ERROR_PC_NOT_COVERED;
-		return;
+		step_uncovered(s);
+		return 0;
 	}
 	struct unwind_row *row = row_at(rs.first + rs.lo - 1);
 	if (!row) {
 		s->error = UNWIND_ERROR_TABLE_MISSING;
-		return;
+		return 0;
 	}
 	__u32 rule_idx = row->rule;
 	struct unwind_rule *rule = bpf_map_lookup_elem(&unwind_rules, &rule_idx);
 	if (!rule) {
 		s->error = UNWIND_ERROR_UNSUPPORTED_CFA;
-		return;
+		return 0;
 	}
 	count(COUNTER_DWARF_FRAMES);
 
@@ -229,17 +370,45 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 	switch (rule->cfa_kind) {
 	case CFA_RA_UNDEFINED:
 		s->done = true; /* the outermost frame: the walk reached the bottom */
-		return;
+		return 0;
 	case CFA_END_OF_FUNCTION:
-		s->error = UNWIND_ERROR_PC_NOT_COVERED;
-		return;
+		step_uncovered(s);
+		return 0;
+	case CFA_FRAME_POINTER:
+		/* Go code that switched stacks (systemstack when its offsets were not found, other
+		 * SP-writing runtime functions): rbp links to the frames of the stack it came from. */
+		step_frame_pointer_on(s, true);
+		return 0;
+	case CFA_GO_SYSTEMSTACK:
+		step_go_systemstack(s, rule);
+		return 0;
+	case CFA_GO_ASMCGOCALL: {
+		/* Go's asmcgocall on g0, returned to by C: [rsp] is the goroutine's stack depth below
+		 * g->stack.hi (offset 8 of g), [rsp + 8] is g; without g (already on g0) [rsp] is the
+		 * original rsp. The CFA is that rsp plus what asmcgocall's prologue pushed. */
+		__u64 depth, g, hi, sp0;
+		if (!read_user_u64(s->sp, &depth) || !read_user_u64(s->sp + 8, &g)) {
+			s->error = UNWIND_ERROR_READ_FAULT;
+			return 0;
+		}
+		sp0 = depth;
+		if (g) {
+			if (!read_user_u64(g + 8, &hi)) {
+				s->error = UNWIND_ERROR_READ_FAULT;
+				return 0;
+			}
+			sp0 = hi - depth;
+		}
+		cfa = sp0 + (__s64)rule->cfa_offset;
+		break;
+	}
 	case CFA_RSP_OFFSET:
 		cfa = s->sp + (__s64)rule->cfa_offset;
 		break;
 	case CFA_RBP_OFFSET:
 		if (s->bp_unknown) {
 			s->error = UNWIND_ERROR_RBP_UNKNOWN;
-			return;
+			return 0;
 		}
 		cfa = s->bp + (__s64)rule->cfa_offset;
 		break;
@@ -257,7 +426,7 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		    !read_user_u64(s->sp + (__s64)rule->rbp_offset, &rbp) ||
 		    !read_user_u64(s->sp + (__s64)rule->ra_offset, &rip)) {
 			s->error = UNWIND_ERROR_READ_FAULT;
-			return;
+			return 0;
 		}
 		s->sp = rsp;
 		s->bp = rbp;
@@ -266,11 +435,11 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		s->exact_ip = true;
 		if (rip == 0)
 			s->done = true;
-		return;
+		return 0;
 	}
 	default:
 		s->error = UNWIND_ERROR_UNSUPPORTED_CFA;
-		return;
+		return 0;
 	}
 
 	__u64 ret;
@@ -279,14 +448,14 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		__u64 saved[2];
 		if (bpf_probe_read_user(saved, sizeof(saved), (void *)(cfa + (__s64)rule->rbp_offset))) {
 			s->error = UNWIND_ERROR_READ_FAULT;
-			return;
+			return 0;
 		}
 		s->bp = saved[0];
 		s->bp_unknown = false;
 		ret = saved[1];
 	} else if (!read_user_u64(cfa + (__s64)rule->ra_offset, &ret)) {
 		s->error = UNWIND_ERROR_READ_FAULT;
-		return;
+		return 0;
 	}
 	switch (rule->rbp_kind) {
 	case RBP_UNCHANGED:
@@ -297,7 +466,7 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 		__u64 bp;
 		if (!read_user_u64(cfa + (__s64)rule->rbp_offset, &bp)) {
 			s->error = UNWIND_ERROR_READ_FAULT;
-			return;
+			return 0;
 		}
 		s->bp = bp;
 		s->bp_unknown = false;
@@ -311,25 +480,77 @@ static __always_inline void step_dwarf(struct walk_state *s, struct exec_mapping
 	s->sp = cfa;
 	s->ip = ret;
 	s->exact_ip = false;
+	s->via_fp = false;
 	if (ret == 0)
 		s->done = true;
+	return 0;
+}
+
+/* Records the current frame as the i-th (the mask restates the bound for the verifier). */
+static __always_inline void record_frame(struct walk_state *s, __u32 i)
+{
+	__u32 idx = i;
+	/* Hidden from clang, which would otherwise drop the mask it can prove redundant. */
+	asm volatile("" : "+r"(idx));
+	s->st->addrs[idx & (MAX_USER_STACK_DEPTH - 1)] = s->r.ip;
+	s->st->len = i + 1;
+}
+
+/* Bit 2 of vm_area_struct.vm_flags (include/linux/mm.h). */
+#define VM_EXEC 0x00000004
+
+static long vma_anonymous_exec(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	*(bool *)data = !vma->vm_file && (vma->vm_flags & VM_EXEC);
+	return 0;
+}
+
+/*
+ * Whether pc lies in anonymous executable memory (JIT code), asked of the kernel for code
+ * outside every mapping user space knows. bpf_find_vma() takes the mm's lock with a trylock
+ * and, with interrupts off, releases it through an irq_work, so it succeeds at most once per
+ * sample (later calls find the irq_work busy and say no). A global function, verified once.
+ */
+__noinline int anonymous_code(__u64 pc)
+{
+	bool anon = false;
+	bpf_find_vma(bpf_get_current_task_btf(), pc, vma_anonymous_exec, &anon, 0);
+	return anon;
+}
+
+/* A step out of JIT code: frame pointers in mixed mode, else an error. */
+static __always_inline void step_jit(struct walk_regs *r)
+{
+	if (!agent_cfg.mixed_mode) {
+		r->error = UNWIND_ERROR_JIT_MIXED_DISABLED;
+		return;
+	}
+	step_frame_pointer(r);
+	/* JIT code without frame pointers breaks the chain: say so, not "read fault". */
+	if (r->error == UNWIND_ERROR_READ_FAULT)
+		r->error = UNWIND_ERROR_JIT_NO_FRAME_POINTER;
 }
 
 /* bpf_loop body: records the current frame, then steps to its caller. */
 static long walk_one_frame(__u32 i, void *arg)
 {
 	struct walk_state *s = arg;
-	struct user_stack *st = s->st;
 	if (i >= MAX_USER_STACK_DEPTH)
 		return 1;
-	st->addrs[i] = s->ip;
-	st->len = i + 1;
 
 	struct process_mappings *proc = s->proc;
 	if (!proc) {
-		step_frame_pointer(s);
+		/* Mappings not known yet (the sample is marked pending): frame pointers, each
+		 * return address checked to follow a call, since no mapping can be checked. */
+		if (i > 0 && s->r.via_fp && !follows_call(s->r.ip)) {
+			count(COUNTER_FP_STOPPED);
+			s->r.error = UNWIND_ERROR_NOT_A_RETURN_ADDRESS;
+			return 1;
+		}
+		record_frame(s, i);
+		step_frame_pointer(&s->r);
 	} else {
-		__u64 pc = s->exact_ip ? s->ip : s->ip - 1;
+		__u64 pc = s->r.exact_ip ? s->r.ip : s->r.ip - 1;
 		/* Callers are usually in the same executable as their callee: try it before searching. */
 		__u32 last = s->last_mapping & (MAX_MAPPINGS_PER_PROCESS - 1);
 		int idx = s->last_mapping < proc->len && pc >= proc->mappings[last].start &&
@@ -340,29 +561,66 @@ static long walk_one_frame(__u32 i, void *arg)
 			s->last_mapping = idx;
 		if (idx < 0 || idx >= MAX_MAPPINGS_PER_PROCESS) {
 			/* A mapping that appeared since user space read the maps (dlopen, a new JIT
-			 * region): ask for a re-read, and meanwhile try frame pointers. */
+			 * region), or garbage from a frame-pointer chain through code that has none. */
 			send_event(EVENT_MAPPINGS_CHANGED, s->pid, NULL);
-			if (agent_cfg.mixed_mode)
-				step_frame_pointer(s);
-			else
-				s->error = UNWIND_ERROR_NO_MAPPING;
+			if (anonymous_code(pc)) {
+				/* New JIT code (PostgreSQL compiles each query into fresh pages): walked
+				 * as JIT code, since the kernel says it is some. */
+				record_frame(s, i);
+				s->from_jit = true;
+				step_jit(&s->r);
+			} else if (i > 0) {
+				/* Above the leaf every ip is a return address into code: outside every
+				 * mapping it is garbage (a frame-pointer chain through code without one,
+				 * or a wrong table row); a new library is seen once the maps are reread. */
+				if (s->r.via_fp)
+					count(COUNTER_FP_STOPPED);
+				s->r.error = s->from_jit ? UNWIND_ERROR_JIT_NO_FRAME_POINTER
+							 : UNWIND_ERROR_NO_MAPPING;
+				return 1;
+			} else {
+				record_frame(s, i);
+				s->from_jit = false;
+				if (agent_cfg.mixed_mode)
+					step_frame_pointer(&s->r);
+				else
+					s->r.error = UNWIND_ERROR_NO_MAPPING;
+			}
 		} else {
 			struct exec_mapping *m = &proc->mappings[idx & (MAX_MAPPINGS_PER_PROCESS - 1)];
-			if (m->kind == MAPPING_KIND_DWARF)
-				step_dwarf(s, m);
-			else if (m->kind == MAPPING_KIND_JIT && !agent_cfg.mixed_mode)
-				s->error = UNWIND_ERROR_JIT_MIXED_DISABLED;
-			else {
-				if (m->kind == MAPPING_KIND_PENDING)
-					s->flags |= STACK_FLAG_TABLES_PENDING;
-				step_frame_pointer(s);
+			/* Compiled code returns after a call; JIT runtimes' code need not (HotSpot's
+			 * interpreter pushes its return entries), so only file code is checked. */
+			if (i > 0 && s->r.via_fp && m->kind != MAPPING_KIND_JIT && !follows_call(s->r.ip)) {
+				count(COUNTER_FP_STOPPED);
+				s->r.error = s->from_jit ? UNWIND_ERROR_JIT_NO_FRAME_POINTER
+						       : UNWIND_ERROR_NOT_A_RETURN_ADDRESS;
+				return 1;
+			}
+			record_frame(s, i);
+			s->from_jit = m->kind == MAPPING_KIND_JIT;
+			switch (m->kind) {
+			case MAPPING_KIND_DWARF:
+				step_dwarf(&s->r, m->exe_id, m->rows, m->table_bias);
+				break;
+			case MAPPING_KIND_JIT:
+				step_jit(&s->r);
+				break;
+			case MAPPING_KIND_PENDING:
+				/* Its table is being built: frame pointers meanwhile, marked; a step that
+				 * lands outside every mapping stops the walk above. */
+				s->r.flags |= STACK_FLAG_TABLES_PENDING;
+				step_frame_pointer(&s->r);
+				break;
+			default: /* MAPPING_KIND_FP, MAPPING_KIND_VDSO */
+				step_frame_pointer(&s->r);
+				break;
 			}
 		}
 	}
-	if (s->error || s->done || s->ip == 0)
+	if (s->r.error || s->r.done || s->r.ip == 0)
 		return 1;
 	if (i + 1 >= MAX_USER_STACK_DEPTH) {
-		s->error = UNWIND_ERROR_TRUNCATED;
+		s->r.error = UNWIND_ERROR_TRUNCATED;
 		return 1;
 	}
 	return 0;
@@ -372,17 +630,15 @@ static long walk_one_frame(__u32 i, void *arg)
  * Walks the user stack of pid into st (leaf first); returns stack_flags bits and sets *error.
  */
 static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 ip, __u64 sp,
-					       __u64 bp, struct user_stack *st, __u32 *error)
+					       __u64 bp, __u64 fsbase, struct user_stack *st,
+					       __u32 *error)
 {
 	struct walk_state s = {
-		.ip = ip,
-		.sp = sp,
-		.bp = bp,
+		.r = { .ip = ip, .sp = sp, .bp = bp, .fsbase = fsbase, .exact_ip = true },
 		.st = st,
 		.pid = pid,
 		.instance = instance,
 		.last_mapping = MAX_MAPPINGS_PER_PROCESS,
-		.exact_ip = true,
 	};
 	st->len = 0;
 	if (ip == 0)
@@ -393,23 +649,25 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 
 		if (s.proc && s.proc->instance != instance)
 			s.proc = NULL;
 		if (!s.proc) {
-			s.flags |= STACK_FLAG_TABLES_PENDING;
+			s.r.flags |= STACK_FLAG_TABLES_PENDING;
 			/* Again and again (rate-limited) until user space loads them: events can be lost. */
 			send_event(EVENT_NEW_PROCESS, pid, bpf_map_lookup_elem(&pid_to_instance, &pid));
 		}
 	}
+	/* The leaf's ip comes from the registers, not from a frame-pointer step. */
+	s.r.via_fp = false;
 	bpf_loop(MAX_USER_STACK_DEPTH, walk_one_frame, &s, 0);
-	if (s.error == UNWIND_ERROR_TRUNCATED) {
-		s.flags |= STACK_FLAG_USER_TRUNCATED;
+	if (s.r.error == UNWIND_ERROR_TRUNCATED) {
+		s.r.flags |= STACK_FLAG_USER_TRUNCATED;
 		count(COUNTER_USER_TRUNCATED);
-	} else if (s.error) {
-		s.flags |= STACK_FLAG_USER_ERROR;
+	} else if (s.r.error) {
+		s.r.flags |= STACK_FLAG_USER_ERROR;
 		count(COUNTER_USER_ERROR);
-		if (s.error == UNWIND_ERROR_TABLE_MISSING)
+		if (s.r.error == UNWIND_ERROR_TABLE_MISSING)
 			send_event(EVENT_MAPPINGS_CHANGED, pid, NULL);
 	}
-	*error = s.error;
-	return s.flags;
+	*error = s.r.error;
+	return s.r.flags;
 }
 
 #endif /* PROFILER_UNWIND_USER_H */

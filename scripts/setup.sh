@@ -11,7 +11,8 @@
 # Every step checks first and does nothing when its result is current, so a second run takes seconds.
 # With --for-tests it also installs what only the tests need (Debian chromium for browser tests,
 # libc6-dbg for the symbolization tests, Go toolchains of older .gopclntab layouts: Debian's
-# golang-1.19 and Go 1.21 through the module proxy, cached in /var/cache/profiler-agent-test/go).
+# golang-1.19 and Go 1.21 through the module proxy, cached in /var/cache/profiler-agent-test/go,
+# and PostgreSQL 15 for the LLVM JIT test).
 set -euo pipefail
 for_tests=false
 [[ "${1:-}" == "--for-tests" ]] && for_tests=true
@@ -48,9 +49,15 @@ check npm npm
 check gzip gzip
 if $for_tests; then
   check /usr/bin/chromium chromium
+  # deploy_test: systemd-analyze verify of deploy/systemd, go for the Kubernetes validator.
+  check systemd-analyze systemd
+  check go golang-go
   # libc's separate debug file: the symbolization tests name libc's static functions from it.
   check /usr/share/doc/libc6-dbg libc6-dbg
   check /usr/lib/go-1.19/bin/go golang-1.19-go
+  # PostgreSQL with its LLVM JIT (llvmjit.so): the JIT marker test runs a cluster of its own.
+  check /usr/lib/postgresql/15/lib/llvmjit.so postgresql-15
+  check psql postgresql-client-15
 fi
 if ((${#need_pkgs[@]})); then
   mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)

@@ -60,7 +60,7 @@ Deno.test({
         // collection, a rise of RSS that is not growth of what the agent keeps. With the old
         // space capped the collector runs as it would under memory pressure, and a real leak
         // shows (as growth, or as the agent dying out of memory).
-        soak ? ["--v8-flags=--max-old-space-size=64"] : [],
+        soak ? ["--max-old-space-size=64"] : [],
       );
       try {
         const storm = new Deno.Command(`${dir}/exec_storm`, {

@@ -10,7 +10,7 @@ import { decodeProfile, validateProfile } from "../src/pprof/mod.ts";
 import type { Profile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
 import { buildProgram, startProgram } from "./_lib/programs.ts";
-import { ElfSymbols, namedStacks } from "./_lib/symbols.ts";
+import { ElfSymbols, namedStacks, unmappedAddresses } from "./_lib/symbols.ts";
 
 const isRoot = Deno.uid() === 0;
 const ignore = !isRoot;
@@ -23,7 +23,10 @@ async function localProfiles(dir: string, pid: number): Promise<Profile[]> {
   const out: Profile[] = [];
   for (const e of Deno.readDirSync(dir)) {
     if (e.name.startsWith(`${pid}_parca_agent_cpu_`) && e.name.endsWith(".pb.gz")) {
-      out.push(decodeProfile(await Deno.readFile(`${dir}/${e.name}`)));
+      const p = decodeProfile(await Deno.readFile(`${dir}/${e.name}`));
+      const unmapped = unmappedAddresses(p, pid);
+      if (unmapped.length) throw new Error(`${e.name}: frames outside every mapping: ${unmapped}`);
+      out.push(p);
     }
   }
   return out;

@@ -11,8 +11,8 @@ import { ok } from "node:assert/strict";
 import { decodeProfile } from "../src/pprof/mod.ts";
 import { startAgent } from "./_lib/agent.ts";
 import { hasRun, share, userPart } from "./_lib/profiles.ts";
-import { buildPieWithLibrary, buildProgram, startProgram } from "./_lib/programs.ts";
-import { ElfSymbols, namedStacks } from "./_lib/symbols.ts";
+import { buildPieWithLibrary, buildProgram, killAll, startProgram } from "./_lib/programs.ts";
+import { ElfSymbols, namedStacks, unmappedAddresses } from "./_lib/symbols.ts";
 
 const ignore = Deno.uid() !== 0;
 if (ignore) {
@@ -106,18 +106,31 @@ Deno.test({
         }
       }
       const from = BigInt(Date.now()) * 1_000_000n;
-      await new Promise((r) => setTimeout(r, 8000));
       const stacksOf = async (name: string): Promise<Stack[]> => {
         const pid = children.get(name)!.pid;
         const out: Stack[] = [];
         for (const e of Deno.readDirSync(store)) {
           if (!e.name.startsWith(`${pid}_`)) continue;
           const p = decodeProfile(await Deno.readFile(`${store}/${e.name}`));
+          const unmapped = unmappedAddresses(p, pid);
+          ok(unmapped.length === 0, `${name}: frames outside every mapping: ${unmapped}`);
           if (p.timeNanos < from) continue;
           out.push(...namedStacks(p, binaries));
         }
         return out;
       };
+      // At least 8 s, and until each program has 50 samples: on a loaded machine the programs
+      // get less CPU, so fewer samples per second (a minute at most).
+      const measured = Date.now() + 60_000;
+      await new Promise((r) => setTimeout(r, 8000));
+      for (;;) {
+        let fewest = Infinity;
+        for (const n of names) {
+          fewest = Math.min(fewest, (await stacksOf(n)).reduce((k, x) => k + x.count, 0));
+        }
+        if (fewest >= 50 || Date.now() > measured) break;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
       const expect = async (
         name: string,
         check: (user: string[]) => boolean,
@@ -224,14 +237,7 @@ Deno.test({
       });
     } finally {
       await agent.stop("SIGTERM");
-      for (const c of children.values()) {
-        try {
-          c.kill("SIGKILL");
-        } catch {
-          // exited
-        }
-        await c.status;
-      }
+      await killAll(children.values());
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -27,6 +27,8 @@ import {
   recordReload,
   startLabels,
 } from "../labels/mod.ts";
+import { runPermissionProbe } from "../launcher/mod.ts";
+import { recordSpan, startTracing } from "../tracing/mod.ts";
 import { configureLogging, getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { profileToText } from "../pprof/mod.ts";
@@ -91,6 +93,9 @@ export const IMPLEMENTED_FLAGS: ReadonlySet<string> = new Set([
   // Local symbolization and the UI (src/symbolize, src/ui).
   "local-store-symbolize",
   "http-ui-history-size",
+  // Traces of the agent's own work (src/tracing).
+  "otlp-address",
+  "otlp-exporter",
   ...REMOTE_FLAGS,
 ]);
 
@@ -168,6 +173,7 @@ async function runAgent(
     node: flags.node,
   });
   for (const w of noEffectWarnings(flags, IMPLEMENTED_FLAGS)) log.warn(w);
+  await runPermissionProbe(log);
   if (flags.profilingCpuSamplingFrequency > 150) {
     log.warn("sampling above 150 Hz per CPU raises the agent's overhead noticeably", {
       frequencyHz: flags.profilingCpuSamplingFrequency,
@@ -228,6 +234,15 @@ async function runAgent(
   });
   const records = new ProcessRecords({ reader: processes });
 
+  const tracing = startTracing({
+    address: flags.otlpAddress,
+    exporter: flags.otlpExporter,
+    node: flags.node,
+    version: version.version,
+    revision: version.revision,
+    log,
+  });
+
   // Names native frames on request (/query?symbolize=1, the UI, --local-store-symbolize); its
   // worker starts on first use.
   const symbolizer = new LocalSymbolizer({ debugDirectories: flags.debuginfoDirectories });
@@ -264,8 +279,9 @@ async function runAgent(
   if (localStore) {
     sinks.push({
       write: async (p) => {
-        const store = (pprof: Uint8Array) =>
-          localStore.write({
+        const store = async (pprof: Uint8Array) => {
+          const t0 = performance.now();
+          await localStore.write({
             pid: p.pid,
             // A process split into several series (by a rule keeping a thread label) needs one
             // file per series.
@@ -273,6 +289,10 @@ async function runAgent(
             timeNanos: p.timeNanos,
             pprof,
           });
+          recordSpan("profiling.write", t0, { "profile.pid": p.pid, store: "local" }, {
+            inWindow: !flags.localStoreSymbolize,
+          });
+        };
         // Symbolized profiles are written in the background: the window loop never waits.
         if (flags.localStoreSymbolize) symbolizer.enqueue(p, store);
         else await store(p.pprof);
@@ -371,6 +391,7 @@ async function runAgent(
     await configWatcher?.close();
     await labels.close();
     await remote?.stop();
+    await tracing?.shutdown();
     throw e;
   }
 
@@ -404,6 +425,8 @@ async function runAgent(
     ["the config watcher", () => configWatcher?.close()],
     ["the label sources", () => labels.close()],
     ["the remote store", () => remote?.stop()],
+    // Last, so that the stop's own spans are flushed; bounded well inside the deadline.
+    ["the trace exporter", () => tracing?.shutdown()],
   ]);
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   if (!finished) return 1;

@@ -2,7 +2,9 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * The only table of native symbols the agent uses: libbpf 1.x and a few libc functions.
+ * libbpf's symbol table: only src/bpf calls libbpf. libc's symbols (bpf(2), perf events, epoll,
+ * mmap, ioctl, errno) come from the agent's one libc table in src/procfs, re-exported here for
+ * src/bpf alone; no other module calls Deno.dlopen (tests/repo_test.ts).
  *
  * libbpf is found through `PROFILER_LIBBPF_PATH`, then the Debian location. `--allow-ffi` wants
  * absolute paths (a bare soname resolves against the working directory), so both are absolute.
@@ -11,7 +13,12 @@
  * @module
  */
 
-const LIBBPF_CANDIDATES = [
+import { cstr, errno, libc, strerror } from "../procfs/mod.ts";
+
+export { cstr, errno, libc, strerror };
+
+/** Where libbpf.so.1 is looked for, in order (the launcher allows FFI to each). */
+export const LIBBPF_CANDIDATES: readonly string[] = [
   Deno.env.get("PROFILER_LIBBPF_PATH"),
   "/usr/lib/x86_64-linux-gnu/libbpf.so.1",
   "/usr/lib/aarch64-linux-gnu/libbpf.so.1",
@@ -19,18 +26,16 @@ const LIBBPF_CANDIDATES = [
   "/usr/lib/libbpf.so.1",
 ].filter((p): p is string => !!p);
 
-const LIBC_CANDIDATES = [
-  "/lib/x86_64-linux-gnu/libc.so.6",
-  "/lib/aarch64-linux-gnu/libc.so.6",
-  "/lib64/libc.so.6",
-  "/usr/lib/libc.so.6",
-];
-
 const libbpfSymbols = {
   /** libbpf_print_fn_t libbpf_set_print(libbpf_print_fn_t fn) */
   libbpf_set_print: { parameters: ["function"], result: "pointer" },
-  /** struct bpf_object *bpf_object__open_file(const char *path, const struct bpf_object_open_opts *opts) */
-  bpf_object__open_file: { parameters: ["buffer", "pointer"], result: "pointer" },
+  /**
+   * struct bpf_object *bpf_object__open_mem(const void *obj_buf, size_t obj_buf_sz,
+   *     const struct bpf_object_open_opts *opts): the object from bytes, so that a `deno compile`
+   * binary can load the copy embedded in it (libbpf would open a path with libc, outside Deno's
+   * embedded files). The buffer must stay alive until bpf_object__load returns.
+   */
+  bpf_object__open_mem: { parameters: ["buffer", "usize", "buffer"], result: "pointer" },
   /** int bpf_object__load(struct bpf_object *obj) */
   bpf_object__load: { parameters: ["pointer"], result: "i32" },
   /** void bpf_object__close(struct bpf_object *obj) */
@@ -101,58 +106,6 @@ const libbpfSymbols = {
   libbpf_num_possible_cpus: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-const libcSymbols = {
-  /** long syscall(long number, ...): declared with a fixed signature; glibc's x86-64 stub only moves registers. */
-  syscall6: {
-    name: "syscall",
-    parameters: ["i64", "buffer", "i32", "i32", "i32", "u64"],
-    result: "i64",
-  },
-  /** int *__errno_location(void) */
-  __errno_location: { parameters: [], result: "pointer" },
-  /** char *strerror(int errnum) */
-  strerror: { parameters: ["i32"], result: "pointer" },
-  /** int vsnprintf(char *str, size_t size, const char *format, va_list ap): formats libbpf's log lines */
-  vsnprintf: { parameters: ["buffer", "usize", "pointer", "pointer"], result: "i32" },
-  /** int close(int fd) */
-  close: { parameters: ["i32"], result: "i32" },
-  /** int ioctl(int fd, unsigned long request, unsigned long arg) */
-  ioctl: { parameters: ["i32", "u64", "u64"], result: "i32" },
-  /** int setrlimit(int resource, const struct rlimit *rlim) */
-  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-  /** int getrlimit(int resource, struct rlimit *rlim) */
-  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-  /** uid_t geteuid(void) */
-  geteuid: { parameters: [], result: "u32" },
-  /** void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset) */
-  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-  /** int munmap(void *addr, size_t length) */
-  munmap: { parameters: ["pointer", "usize"], result: "i32" },
-  /**
-   * int malloc_trim(size_t pad): returns free heap memory of every malloc arena to the system.
-   * Worker threads get arenas of their own, which glibc keeps after the thread ends.
-   */
-  malloc_trim: { parameters: ["usize"], result: "i32" },
-  /** int dup(int oldfd) */
-  dup: { parameters: ["i32"], result: "i32" },
-  /** int epoll_create1(int flags) */
-  epoll_create1: { parameters: ["i32"], result: "i32" },
-  /** int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) */
-  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
-  /**
-   * int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout): run on
-   * Deno's blocking-call thread, so waiting for BPF events never blocks the event loop. It only
-   * returns a count; no JS is called from that thread.
-   */
-  epoll_wait: {
-    parameters: ["i32", "buffer", "i32", "i32"],
-    result: "i32",
-    nonblocking: true,
-  },
-  /** int getpagesize(void) */
-  getpagesize: { parameters: [], result: "i32" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
 function openFirst<S extends Deno.ForeignLibraryInterface>(
   what: string,
   paths: string[],
@@ -175,54 +128,11 @@ function openFirst<S extends Deno.ForeignLibraryInterface>(
 }
 
 let libbpfLib: Deno.DynamicLibrary<typeof libbpfSymbols> | undefined;
-let libcLib: Deno.DynamicLibrary<typeof libcSymbols> | undefined;
 
 /** libbpf's symbols, loaded on first use. */
 export function libbpf(): Deno.DynamicLibrary<typeof libbpfSymbols>["symbols"] {
-  libbpfLib ??= openFirst("libbpf.so.1", LIBBPF_CANDIDATES, libbpfSymbols);
+  libbpfLib ??= openFirst("libbpf.so.1", [...LIBBPF_CANDIDATES], libbpfSymbols);
   return libbpfLib.symbols;
-}
-
-/** libc's symbols, loaded on first use. */
-export function libc(): Deno.DynamicLibrary<typeof libcSymbols>["symbols"] {
-  libcLib ??= openFirst("libc.so.6", LIBC_CANDIDATES, libcSymbols);
-  return libcLib.symbols;
-}
-
-const encoder = new TextEncoder();
-
-/**
- * Encodes a string as a NUL-terminated C string for `"buffer"` parameters.
- *
- * @param s The string.
- * @returns UTF-8 bytes followed by one NUL.
- */
-export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const bytes = encoder.encode(s);
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  return out;
-}
-
-/**
- * Reads errno of the calling thread; valid right after a failed libc or libbpf call.
- *
- * @returns The current errno value.
- */
-export function errno(): number {
-  const p = libc().__errno_location();
-  return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
-}
-
-/**
- * Describes an errno value in words.
- *
- * @param code A positive errno value.
- * @returns libc's description, such as "Operation not permitted".
- */
-export function strerror(code: number): string {
-  const p = libc().strerror(code);
-  return p ? Deno.UnsafePointerView.getCString(p) : `errno ${code}`;
 }
 
 /** Symbolic names of the errno values the agent reports. */

@@ -25,7 +25,7 @@
  * @module
  */
 
-export { errnoName, NativeError } from "./ffi.ts";
+export { errnoName, LIBBPF_CANDIDATES, NativeError } from "./ffi.ts";
 export { onlineCpus, parseCpuList } from "./perf_event.ts";
 export {
   type CountEntry,
@@ -61,4 +61,4 @@ export {
 } from "./sampler.ts";
 export { LibbpfUnwindMaps, packProcessMappings } from "./unwind_maps.ts";
 export { FakeSampler, FakeUnwindMaps } from "./fake_sampler.ts";
-export { closeFd, duplicateFd, setMemlockRlimit, trimMalloc } from "./os.ts";
+export { setMemlockRlimit } from "./os.ts";

@@ -2,39 +2,12 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * The few libc calls other modules need, so that only src/bpf holds native symbols.
+ * `--memlock-rlimit`, for kernels that still charge BPF maps to RLIMIT_MEMLOCK.
  *
  * @module
  */
 
-import { errno, libc, NativeError } from "./ffi.ts";
-
-/**
- * dup(2): a second descriptor of the same open file, which outlives the first.
- *
- * @param fd An open descriptor.
- * @returns The new descriptor.
- * @throws {NativeError} When dup fails (EMFILE).
- */
-export function duplicateFd(fd: number): number {
-  const copy = libc().dup(fd);
-  if (copy < 0) throw new NativeError("duplicate a file descriptor", errno());
-  return copy;
-}
-
-/**
- * close(2), ignoring errors (the descriptor is gone either way).
- *
- * @param fd The descriptor.
- */
-export function closeFd(fd: number): void {
-  libc().close(fd);
-}
-
-/** malloc_trim(0): gives free heap memory of every malloc arena back to the system. */
-export function trimMalloc(): void {
-  libc().malloc_trim(0n);
-}
+import { errno, libc } from "./ffi.ts";
 
 const RLIMIT_MEMLOCK = 8;
 

@@ -8,6 +8,7 @@
  */
 
 import { errno, libc, NativeError } from "./ffi.ts";
+import * as procfs from "../procfs/mod.ts";
 
 const SYS_PERF_EVENT_OPEN: Record<string, bigint> = { x86_64: 298n, aarch64: 241n };
 const PERF_TYPE_SOFTWARE = 1;
@@ -106,5 +107,5 @@ export function parseCpuList(text: string): number[] {
  * @returns CPU numbers from /sys/devices/system/cpu/online.
  */
 export function onlineCpus(): number[] {
-  return parseCpuList(Deno.readTextFileSync("/sys/devices/system/cpu/online"));
+  return parseCpuList(procfs.readTextFileSync("/sys/devices/system/cpu/online"));
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import * as procfs from "../procfs/mod.ts";
+
 /** Result of {@link checkPrerequisites}. */
 export interface Prerequisites {
   /** Problems that stop the agent, one line each. */
@@ -55,7 +57,7 @@ export function checkPrerequisites(deps: {
   const errors: string[] = [];
   const warnings: string[] = [];
   const uid = deps.uid ?? Deno.uid() ?? -1;
-  const status = deps.status ?? Deno.readTextFileSync("/proc/self/status");
+  const status = deps.status ?? procfs.readTextFileSync("/proc/self/status");
   const caps = effectiveCapabilities(status);
   const has = (bit: bigint) => (caps & (1n << bit)) !== 0n;
   const privileged = has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
@@ -70,7 +72,7 @@ export function checkPrerequisites(deps: {
   }
   const btfExists = deps.btfExists ?? (() => {
     try {
-      return Deno.statSync("/sys/kernel/btf/vmlinux").isFile;
+      return procfs.statSync("/sys/kernel/btf/vmlinux").isFile;
     } catch {
       return false;
     }

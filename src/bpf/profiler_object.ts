@@ -200,7 +200,30 @@ export class ProfilerObject implements Sampler {
   static open(opts: ProfilerObjectOptions): ProfilerObject {
     routeLibbpfLog();
     const b = libbpf();
-    const obj = b.bpf_object__open_file(cstr(opts.objectPath), null);
+    // Read by Deno, not by libbpf: in a `deno compile` binary the object is an embedded file,
+    // which only Deno's file API can read.
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = Deno.readFileSync(opts.objectPath);
+    } catch (e) {
+      throw new Error(
+        `Cannot open BPF object ${opts.objectPath}: ${(e as Error).message}; run the set-up ` +
+          `(make -C bpf)`,
+        { cause: e },
+      );
+    }
+    // struct bpf_object_open_opts { size_t sz; const char *object_name; ... }: the name shown by
+    // bpftool for the object's internal maps (profiler.rodata, ...).
+    const name = cstr("profiler");
+    const openOpts = new BigUint64Array([
+      16n,
+      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(name))),
+    ]);
+    const obj = b.bpf_object__open_mem(
+      bytes,
+      BigInt(bytes.length),
+      new Uint8Array(openOpts.buffer),
+    );
     if (!obj) {
       const code = errno();
       throw new NativeError(
@@ -209,6 +232,8 @@ export class ProfilerObject implements Sampler {
         "run the set-up (make -C bpf)",
       );
     }
+    // libelf reads the buffer in place until the load: these stay referenced until then.
+    const keepAlive: unknown[] = [bytes, name];
     try {
       const map = (name: string): Deno.PointerObject => {
         const m = b.bpf_object__find_map_by_name(obj, cstr(name));
@@ -243,6 +268,7 @@ export class ProfilerObject implements Sampler {
       config.setUint8(AGENT_CONFIG.mixedMode, opts.mixedMode ? 1 : 0);
       config.setBigUint64(AGENT_CONFIG.eventIntervalNs, opts.eventIntervalNs ?? 500_000_000n, true);
       const rc = b.bpf_object__load(obj);
+      keepAlive.length = 0;
       if (rc < 0) {
         const code = -rc;
         // EPERM: no privilege. EACCES and E2BIG come from the verifier rejecting the program.

@@ -8,6 +8,8 @@
  * @module
  */
 
+import * as procfs from "../procfs/mod.ts";
+
 /**
  * Reads run count and run time of a BPF program we hold an fd of.
  *
@@ -19,11 +21,11 @@ export function readProgramStats(
 ): { runs: number; runTimeNs: number; enabled: boolean } {
   let enabled = false;
   try {
-    enabled = Deno.readTextFileSync("/proc/sys/kernel/bpf_stats_enabled").trim() === "1";
+    enabled = procfs.readTextFileSync("/proc/sys/kernel/bpf_stats_enabled").trim() === "1";
   } catch {
     // Not readable: report what fdinfo says.
   }
-  const text = Deno.readTextFileSync(`/proc/self/fdinfo/${progFd}`);
+  const text = procfs.readTextFileSync(`/proc/self/fdinfo/${progFd}`);
   const field = (name: string) => {
     const m = new RegExp(`^${name}:\\s*(\\d+)$`, "m").exec(text);
     return m ? Number(m[1]) : 0;

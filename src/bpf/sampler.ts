@@ -42,7 +42,7 @@ export interface WalkerMapping {
   end: number;
   /** table pc = address - tableBias. */
   tableBias: bigint;
-  /** exe_id_to_table key for {@link MappingKind}.DWARF, else 0. */
+  /** unwind_tables key for {@link MappingKind}.DWARF, else 0. */
   exeId: number;
   rows: number;
   /** enum mapping_kind. */

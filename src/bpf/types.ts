@@ -103,6 +103,7 @@ export const StackFlags = {
   KERNEL_ERROR: 1 << 4,
   IN_KERNEL: 1 << 5,
   TABLES_PENDING: 1 << 6,
+  FP_FALLBACK: 1 << 8,
 } as const;
 
 /** enum mapping_kind. */
@@ -122,6 +123,8 @@ export const UNWIND_ERROR_NAMES = [
   "no_mapping",
   "jit_mixed_mode_disabled",
   "table_missing",
+  "jit_no_frame_pointer",
+  "not_a_return_address",
 ] as const;
 
 /** enum counter, in index order: the `outcome` label of parca_agent_bpf_samples_total. */
@@ -143,6 +146,8 @@ export const COUNTER_NAMES = [
   "process_images",
   "process_execs",
   "process_exits",
+  "fp_fallback_frames",
+  "fp_stopped",
 ] as const;
 
 /** A counter name. */

@@ -48,7 +48,9 @@ export function versionText(info: VersionInfo): string {
 }
 
 /**
- * Returns the {@link VersionInfo} of this build, with the revision of the checkout at `repoDir`.
+ * Returns the {@link VersionInfo} of this build, with the revision in `$PROFILER_REVISION` (the
+ * launcher sets it: the permission-scoped agent may not run git, and a release has no checkout)
+ * or else that of the checkout at `repoDir`.
  *
  * @param repoDir The git checkout the agent runs from.
  * @returns The version, revision and runtime versions.
@@ -62,11 +64,19 @@ export function versionText(info: VersionInfo): string {
 export function currentVersion(repoDir: string): VersionInfo {
   return {
     version: VERSION,
-    revision: gitRevision(repoDir),
+    revision: revisionFromEnv() ?? gitRevision(repoDir),
     deno: Deno.version.deno,
     v8: Deno.version.v8,
     typescript: Deno.version.typescript,
   };
+}
+
+function revisionFromEnv(): string | undefined {
+  try {
+    return Deno.env.get("PROFILER_REVISION") || undefined;
+  } catch {
+    return undefined; // no --allow-env for it
+  }
 }
 
 /**

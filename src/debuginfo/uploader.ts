@@ -12,17 +12,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  constants as fsConstants,
-  openSync,
-  read as fsRead,
-  unlinkSync,
-  write as fsWrite,
-} from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { promisify } from "node:util";
 import {
   BuildIDType,
   DebuginfoService,
@@ -33,10 +24,9 @@ import {
 import type { ExecutableMapping } from "../process/mod.ts";
 import type { ProcessProfile, ProfileSink } from "../profiler/mod.ts";
 import { remoteMetrics } from "../store/mod.ts";
+import * as procfs from "../procfs/mod.ts";
+import { recordSpan } from "../tracing/mod.ts";
 import { findDebuginfo, type FoundFile, openMappedBinary } from "./finder.ts";
-
-const readAsync = promisify(fsRead);
-const writeAsync = promisify(fsWrite);
 
 /** Size of each `chunk_data` message of the Upload stream, as Parca Agent sends them. */
 export const UPLOAD_CHUNK_BYTES = 8 << 20;
@@ -188,23 +178,16 @@ async function readAll(fd: number, size: number): Promise<ArrayBuffer> {
   return buf.buffer;
 }
 
-/** Writes `bytes` to a new file in `dir` (mode 0600) that is unlinked at once; returns its fd. */
-async function unlinkedTempFile(dir: string, bytes: Uint8Array): Promise<number> {
-  const path = `${dir}/parca-debuginfo-${crypto.randomUUID()}`;
-  const fd = openSync(
-    path,
-    fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW,
-    0o600,
-  );
+/** Writes `bytes` to a nameless file in `dir` (mode 0600, see procfs.openTempFileSync); returns its fd. */
+function unlinkedTempFile(dir: string, bytes: Uint8Array): number {
+  const fd = procfs.openTempFileSync(dir);
   try {
-    unlinkSync(path);
     for (let off = 0; off < bytes.length;) {
-      const { bytesWritten } = await writeAsync(fd, bytes, off, bytes.length - off, off);
-      off += bytesWritten;
+      off += procfs.writeSync(fd, bytes, off, bytes.length - off, off);
     }
     return fd;
   } catch (e) {
-    closeSync(fd);
+    procfs.closeSync(fd);
     throw e;
   }
 }
@@ -261,7 +244,7 @@ export async function prepareUpload(
     });
     return asIs;
   }
-  const fd = await unlinkedTempFile(opts.tempDir, result);
+  const fd = unlinkedTempFile(opts.tempDir, result);
   let open = true;
   return {
     fd,
@@ -270,7 +253,7 @@ export async function prepareUpload(
     how: found.how,
     transform: strip ? "stripped" : "compressed",
     close: () => {
-      if (open) closeSync(fd);
+      if (open) procfs.closeSync(fd);
       open = false;
     },
   };
@@ -282,7 +265,7 @@ async function* chunks(fd: number, size: number, chunk: number): AsyncGenerator<
     const buf = new Uint8Array(Math.min(chunk, size - off));
     let got = 0;
     while (got < buf.length) {
-      const { bytesRead } = await readAsync(fd, buf, got, buf.length - got, off + got);
+      const bytesRead = await procfs.read(fd, buf, got, buf.length - got, off + got);
       if (bytesRead === 0) throw new Error(`file shrank while being read (at ${off + got})`);
       got += bytesRead;
     }
@@ -454,6 +437,7 @@ export class DebuginfoUploader implements ProfileSink {
     const type = buildIdType(m.buildIdKind);
     const client = this.#opts.client;
     let outcome: Outcome = "failed";
+    const t0 = performance.now();
     let found: FoundFile | undefined;
     let prepared: PreparedUpload | undefined;
     try {
@@ -578,6 +562,10 @@ export class DebuginfoUploader implements ProfileSink {
       prepared?.close();
       found?.file.close();
       remoteMetrics.debuginfoUploads.inc({ outcome });
+      recordSpan("debuginfo.upload", t0, {
+        "debuginfo.build_id": buildId,
+        "debuginfo.outcome": outcome,
+      }, { error: outcome === "failed" ? outcome : undefined });
     }
   }
 

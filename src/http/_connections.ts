@@ -28,6 +28,7 @@
 
 import { Buffer } from "node:buffer";
 import { HTTPParser } from "http-parser-js";
+import * as procfs from "../procfs/mod.ts";
 
 /** Bounds of the connection layer. */
 export interface ConnectionLimits {
@@ -360,7 +361,7 @@ function head(status: number, headers: Headers, length: number, keepAlive: boole
 /** RLIMIT_NOFILE's soft value, from /proc/self/limits; Infinity when unlimited or unknown. */
 function softNofileLimit(): number {
   try {
-    const m = /^Max open files\s+(\S+)/m.exec(Deno.readTextFileSync("/proc/self/limits"));
+    const m = /^Max open files\s+(\S+)/m.exec(procfs.readTextFileSync("/proc/self/limits"));
     const n = Number(m?.[1]);
     return Number.isFinite(n) && n > 0 ? n : Infinity;
   } catch {

@@ -9,6 +9,8 @@
 // freeze config reloads and shutdown that way. A non-blocking inotify descriptor read every
 // `pollMs` has no such failure: it only reports names, and opens nothing.
 
+import { closeSync, inotifyAddWatch, inotifyInit, readSync } from "../procfs/mod.ts";
+
 /** inotify_init1 flags. */
 export const IN_NONBLOCK = 0o4000;
 export const IN_CLOEXEC = 0o2000000;
@@ -17,16 +19,6 @@ const MASK = 0x2 /* MODIFY */ | 0x4 /* ATTRIB */ | 0x8 /* CLOSE_WRITE */ | 0x40 
   0x80 /* MOVED_TO */ | 0x100 /* CREATE */ | 0x200 /* DELETE */ | 0x400 /* DELETE_SELF */ |
   0x800; /* MOVE_SELF */
 const ONLYDIR = 0x1000000;
-
-/** The libc functions of an inotify reader. */
-export const INOTIFY_SYMBOLS = {
-  inotify_init1: { parameters: ["i32"], result: "i32" },
-  inotify_add_watch: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-let lib: Deno.DynamicLibrary<typeof INOTIFY_SYMBOLS> | undefined;
 
 /** Watches directories; calls `onChange` (at most once per poll) when anything in them changes. */
 export class DirectoryWatch {
@@ -42,18 +34,22 @@ export class DirectoryWatch {
    * @throws {Error} When no inotify instance can be made.
    */
   constructor(dirs: readonly string[], onChange: () => void, pollMs = 100) {
-    lib ??= Deno.dlopen("libc.so.6", INOTIFY_SYMBOLS);
-    const s = lib.symbols;
-    this.#fd = s.inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (this.#fd < 0) throw new Error("Cannot watch the config directory: inotify_init1 failed");
+    try {
+      this.#fd = inotifyInit(IN_NONBLOCK | IN_CLOEXEC);
+    } catch (e) {
+      throw new Error(`Cannot watch the config directory: ${(e as Error).message}`);
+    }
     let watched = 0;
     for (const d of dirs) {
-      if (s.inotify_add_watch(this.#fd, new TextEncoder().encode(d + "\0"), MASK | ONLYDIR) >= 0) {
+      try {
+        inotifyAddWatch(this.#fd, d, MASK | ONLYDIR);
         watched++;
+      } catch {
+        // Skipped, as documented: the others are still watched.
       }
     }
     if (watched === 0) {
-      s.close(this.#fd);
+      closeSync(this.#fd);
       throw new Error(`Cannot watch ${dirs.join(", ")}: inotify_add_watch failed`);
     }
     this.#timer = setInterval(() => {
@@ -68,8 +64,13 @@ export class DirectoryWatch {
     if (this.#closed) return false;
     let any = false;
     for (;;) {
-      const n = Number(lib!.symbols.read(this.#fd, this.#buf, BigInt(this.#buf.length)));
-      if (n <= 0) return any; // EAGAIN: nothing more.
+      let n: number;
+      try {
+        n = readSync(this.#fd, this.#buf);
+      } catch {
+        return any; // EAGAIN: nothing more.
+      }
+      if (n <= 0) return any;
       any = true;
     }
   }
@@ -79,6 +80,6 @@ export class DirectoryWatch {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    lib!.symbols.close(this.#fd);
+    closeSync(this.#fd);
   }
 }

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { parse as parseYaml } from "yaml";
+import { agentEnvironment } from "../launcher/env.ts";
 
 /** The service-account directory every pod gets (in-cluster configuration). */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -71,7 +72,7 @@ function decodeBase64(s: string): string {
  * @throws {KubeConfigError} When a configuration exists but cannot be used.
  */
 export function findKubeConnection(
-  environment: KubeEnvironment = { env: Deno.env.toObject(), readFile: readFileIfExists },
+  environment: KubeEnvironment = { env: agentEnvironment(), readFile: readFileIfExists },
 ): KubeConnection | undefined {
   const { env, readFile } = environment;
   const host = env.KUBERNETES_SERVICE_HOST;

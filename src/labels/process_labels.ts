@@ -1,12 +1,12 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { statSync } from "node:fs";
 import { FileElfSource, type ProcessInfo } from "../process/mod.ts";
 import { LruCache } from "../process/mod.ts";
 import { type CgroupEntry, parseCgroup } from "./cgroup.ts";
 import type { ExecutableFacts, ExecutableInspector } from "./executable.ts";
 import { labelMetrics } from "./metrics.ts";
+import * as procfs from "../procfs/mod.ts";
 
 /**
  * The `__meta_process_*` labels of a process, except the executable ones.
@@ -38,7 +38,7 @@ export function processLabels(
  */
 export function readCgroup(pid: number, procRoot = "/proc"): CgroupEntry[] {
   try {
-    return parseCgroup(Deno.readTextFileSync(`${procRoot}/${pid}/cgroup`));
+    return parseCgroup(procfs.readTextFileSync(`${procRoot}/${pid}/cgroup`));
   } catch {
     return [];
   }
@@ -101,7 +101,7 @@ export class ExecutableLabels {
     const link = `${this.#procRoot}/${pid}/exe`;
     let key: string;
     try {
-      const st = statSync(link, { bigint: true });
+      const st = procfs.statSync(link, { bigint: true });
       key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
     } catch {
       return undefined; // exited, or a kernel thread

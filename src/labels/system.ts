@@ -1,6 +1,8 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
+import * as procfs from "../procfs/mod.ts";
+
 /** The host facts behind `__meta_system_*`. */
 export interface SystemInfo {
   /** `uname -r`. */
@@ -11,7 +13,7 @@ export interface SystemInfo {
 
 function readTrimmed(path: string): string | undefined {
   try {
-    return Deno.readTextFileSync(path).trim() || undefined;
+    return procfs.readTextFileSync(path).trim() || undefined;
   } catch {
     return undefined;
   }

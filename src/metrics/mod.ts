@@ -25,6 +25,7 @@
 
 import client from "prom-client";
 import { parseProcStat } from "../process/mod.ts";
+import * as procfs from "../procfs/mod.ts";
 
 /** The registry behind `/metrics`. */
 export const registry: client.Registry = new client.Registry();
@@ -33,7 +34,7 @@ const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) is 100 on every Linux architecture 
 const PAGE_SIZE = 4096;
 
 function readSelfStat(): { cpuUser: number; cpuSystem: number; rss: number; startTicks: number } {
-  const stat = parseProcStat(Deno.readTextFileSync("/proc/self/stat"));
+  const stat = parseProcStat(procfs.readTextFileSync("/proc/self/stat"));
   if (!stat) throw new Error("Cannot parse /proc/self/stat");
   return {
     cpuUser: stat.utimeTicks / CLK_TCK,
@@ -44,7 +45,9 @@ function readSelfStat(): { cpuUser: number; cpuSystem: number; rss: number; star
 }
 
 function bootTimeSeconds(): number {
-  const line = Deno.readTextFileSync("/proc/stat").split("\n").find((l) => l.startsWith("btime "));
+  const line = procfs.readTextFileSync("/proc/stat").split("\n").find((l) =>
+    l.startsWith("btime ")
+  );
   return line ? Number(line.slice(6)) : 0;
 }
 
@@ -98,7 +101,7 @@ new client.Gauge({
   registers: [registry],
   collect() {
     let n = 0;
-    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+    for (const _ of procfs.readDirSync("/proc/self/fd")) n++;
     this.set(n);
   },
 });

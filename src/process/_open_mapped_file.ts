@@ -26,7 +26,7 @@
 //
 // Not handled: a FUSE-backed file can still stall stat or read for as long as its server wants.
 
-import { type BigIntStats, fstatSync, statSync } from "node:fs";
+import { type BigIntFileStat as BigIntStats, fstatSync, statSync } from "../procfs/mod.ts";
 import { openInRoot } from "../safefs/mod.ts";
 import { FileElfSource } from "./elf_source.ts";
 import type { ProcMapping } from "./maps.ts";

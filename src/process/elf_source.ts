@@ -1,7 +1,8 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { constants } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "../procfs/mod.ts";
 
 /**
  * Random access to the bytes of an ELF file.
@@ -109,7 +110,7 @@ export class FileElfSource implements ElfSource, Disposable {
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new TypeError(`Cannot read ELF from "${path}": not a regular file`);
-      return new FileElfSource(fd, st.size, true);
+      return new FileElfSource(fd, Number(st.size), true);
     } catch (e) {
       closeSync(fd);
       throw e;

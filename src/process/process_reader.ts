@@ -8,6 +8,7 @@ import { LruCache } from "./lru.ts";
 import { parseMaps, type ProcMapping } from "./maps.ts";
 import { identifyMappedFile, openMappedFile } from "./_open_mapped_file.ts";
 import { parseProcStat } from "./_proc_stat.ts";
+import * as procfs from "../procfs/mod.ts";
 
 /** An executable mapping ready for pprof: file-backed r-x mappings plus `[vdso]`. */
 export interface ExecutableMapping {
@@ -212,7 +213,7 @@ export class ProcessReader {
     // Reads a /proc file: `gone` if the process vanished, undefined if unreadable otherwise.
     const readProc = (name: string): Uint8Array | undefined | typeof gone => {
       try {
-        return Deno.readFileSync(`${base}/${name}`);
+        return procfs.readFileSync(`${base}/${name}`);
       } catch (e) {
         if (isGone(e)) return gone;
         this.#readError(`${base}/${name}`, e);
@@ -241,7 +242,7 @@ export class ProcessReader {
 
     let exe = "";
     try {
-      exe = Deno.readLinkSync(`${base}/exe`);
+      exe = procfs.readLinkSync(`${base}/exe`);
     } catch {
       // Kernel threads and zombies have no exe (ENOENT); that is not an error worth counting.
     }
@@ -269,7 +270,7 @@ export class ProcessReader {
       return undefined;
     }
     try {
-      return Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).replace(/\n$/, "");
+      return procfs.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).replace(/\n$/, "");
     } catch {
       return undefined;
     }

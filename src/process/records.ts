@@ -28,6 +28,7 @@
  */
 
 import type { MappedFileFacts, ProcessInfo, ProcessReader } from "./process_reader.ts";
+import * as procfs from "../procfs/mod.ts";
 
 /** Clock ticks per second of /proc/PID/stat's starttime (USER_HZ, 100 on every Linux ABI). */
 const USER_HZ = 100;
@@ -371,7 +372,7 @@ export class ProcessRecords {
       this.#checked.set(r, this.#window);
       let alive = false;
       try {
-        const stat = Deno.readTextFileSync(`${this.#procRoot}/${r.pid}/stat`);
+        const stat = procfs.readTextFileSync(`${this.#procRoot}/${r.pid}/stat`);
         const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
         // Field 22 (starttime) is the 20th after the command name.
         alive = Number(fields[19]) === r.startTimeTicks && fields[0] !== "Z";
@@ -405,7 +406,7 @@ export class ProcessRecords {
 
   #readCgroup(pid: number): string {
     try {
-      return Deno.readTextFileSync(`${this.#procRoot}/${pid}/cgroup`);
+      return procfs.readTextFileSync(`${this.#procRoot}/${pid}/cgroup`);
     } catch {
       return "";
     }

@@ -26,6 +26,7 @@ import { getLogger } from "../log/mod.ts";
 import { metrics } from "../metrics/mod.ts";
 import { buildProfile, encodeProfile, type Profile } from "../pprof/mod.ts";
 import type { ExecutableMapping, ProcessRecord, ProcessRecords } from "../process/mod.ts";
+import { beginWindowSpan, endWindowSpan, recordSpan } from "../tracing/mod.ts";
 import type { KernelSymbols, VdsoSymbols } from "../symbolize/mod.ts";
 import type { UnwinderHooks } from "../unwind/mod.ts";
 import { assembleWindow, type WindowSample } from "./window.ts";
@@ -378,7 +379,11 @@ export class CpuProfiler {
     const startNanos = this.#windowStartNanos;
     const startMs = this.#windowStart;
     const t0 = performance.now();
+    beginWindowSpan(startMs, { "profiling.duration_ms": this.#opts.durationMs });
     const drained = await obj.flipAndDrain();
+    recordSpan("profiling.drain", t0, { "profiling.stacks": drained.entries.length }, {
+      inWindow: true,
+    });
     const window = this.#opts.records.windowFlipped();
     const endMs = Date.now();
     metrics.mapReadSeconds.observe((performance.now() - t0) / 1000);
@@ -404,6 +409,10 @@ export class CpuProfiler {
     metrics.processRecordsCaptured.inc(captured - this.#reported.captured);
     metrics.processRecordsMissed.inc(missed - this.#reported.missed);
     this.#reported = { captured, missed };
+    recordSpan("profiling.build", t1, { "profiling.processes": this.#status.length }, {
+      inWindow: true,
+    });
+    endWindowSpan();
     metrics.windowSeconds.observe((performance.now() - t1) / 1000);
     metrics.windows.inc();
     this.#lastWindowEnd = new Date(endMs);

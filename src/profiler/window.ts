@@ -52,21 +52,43 @@ const UNWIND_ERROR_MARKERS: readonly string[] = UNWIND_ERROR_NAMES.map((name) =>
   name === "truncated" ? "[truncated]" : `[unwind error: ${name.replaceAll("_", " ")}]`
 );
 
+/** enum unwind_error value of a JIT frame whose frame-pointer chain is broken. */
+const JIT_NO_FRAME_POINTER = UNWIND_ERROR_NAMES.indexOf("jit_no_frame_pointer");
+
+/**
+ * The marker of a walk stopped by JIT code without frame pointers: the reason and the runtime
+ * flag that gives whole stacks, chosen by the process's command name.
+ *
+ * @param comm The process's comm.
+ * @returns The marker frame.
+ */
+export function jitMarker(comm: string): string {
+  if (comm === "java" || comm.startsWith("jsvc")) {
+    return "[jit: no frame pointers; run the JVM with -XX:+PreserveFramePointer]";
+  }
+  if (comm.startsWith("postgres")) {
+    return "[jit: no frame pointers; PostgreSQL's LLVM JIT: set jit = off for whole stacks]";
+  }
+  return "[jit: no frame pointers; enable frame pointers in the runtime's JIT]";
+}
+
 /**
  * The marker frame for a sample's flags and unwind error, or undefined when its stacks are
  * complete.
  *
  * @param flags enum stack_flags bits from BPF.
  * @param unwindError enum unwind_error from BPF.
+ * @param comm The process's comm (names the fix in a JIT marker).
  * @returns A frame name such as `[truncated]` or `[unwind error: pc not covered]`.
  */
-export function markerFor(flags: number, unwindError = 0): string | undefined {
+export function markerFor(flags: number, unwindError = 0, comm = ""): string | undefined {
   if (flags & StackFlags.USER_DROPPED) return "[stack dropped: stack map full]";
   if (flags & StackFlags.USER_TRUNCATED) return "[truncated]";
   // Before its tables load, a process is walked with frame pointers: that, not the walk's own
   // failure, is why such a stack may be short.
   if (flags & StackFlags.TABLES_PENDING) return "[frame pointers: unwind tables pending]";
   if (flags & StackFlags.USER_ERROR) {
+    if (unwindError === JIT_NO_FRAME_POINTER) return jitMarker(comm);
     return UNWIND_ERROR_MARKERS[unwindError] ?? `[unwind error: code ${unwindError}]`;
   }
   return undefined;
@@ -137,7 +159,7 @@ export function assembleWindow(
         stats.missingStacks++;
       }
     }
-    let marker = markerFor(e.flags, e.unwindError);
+    let marker = markerFor(e.flags, e.unwindError, e.processComm);
     if (!marker && badAddress) marker = "[unwind error: bad address]";
     if (!marker && e.flags & StackFlags.KERNEL_DROPPED) {
       marker = "[kernel stack dropped: stack map full]";

@@ -78,6 +78,14 @@ Deno.test("markerFor() is undefined for complete stacks", () => {
   strictEqual(markerFor(StackFlags.USER_ERROR, 2), "[unwind error: pc not covered]");
   strictEqual(markerFor(StackFlags.USER_ERROR, 4), "[unwind error: read fault]");
   strictEqual(
+    markerFor(StackFlags.USER_ERROR, 9, "java"),
+    "[jit: no frame pointers; run the JVM with -XX:+PreserveFramePointer]",
+  );
+  strictEqual(
+    markerFor(StackFlags.USER_ERROR, 9, "node"),
+    "[jit: no frame pointers; enable frame pointers in the runtime's JIT]",
+  );
+  strictEqual(
     markerFor(StackFlags.TABLES_PENDING),
     "[frame pointers: unwind tables pending]",
   );

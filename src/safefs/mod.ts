@@ -13,7 +13,10 @@
  * - {@link openRegularFile} / {@link readRegularFile}: the agent's own inputs (config file,
  *   token file), with the same regular-file check and size cap (symlinks followed).
  *
- * Descriptors are `node:fs` descriptors, so callers read them as they read any other file.
+ * Descriptors are OS descriptors opened through libc (src/procfs), read with src/procfs's
+ * `readSync`/`read` as FileElfSource does: the scoped agent's `node:fs` may not reopen through
+ * `/proc/self/fd`, and refuses descriptors it did not open. Outside `/proc`, Deno's read
+ * permission for the path is still required, so the permission scope stays the authority.
  *
  * @example Reading a process's file inside its root
  * ```ts

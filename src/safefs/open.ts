@@ -1,24 +1,70 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import {
-  AT_FDCWD,
-  close,
-  E,
-  type FdStat,
-  fstat,
+  closeSync,
+  fstatSync,
   O,
   openat,
   openat2,
-  readlinkFd,
-  RESOLVE,
-  S_IFDIR,
-  S_IFLNK,
-  S_IFMT,
-  S_IFREG,
-  SysError,
-} from "./_libc.ts";
+  openSync,
+  readLinkFd,
+  readSync,
+  type SysError,
+} from "../procfs/mod.ts";
+
+// Descriptors are OS descriptors opened through libc (src/procfs): Deno refuses the reopen
+// through /proc/self/fd to the permission-scoped agent's node:fs, and FileElfSource and the
+// debuginfo uploader read them with src/procfs's pread.
+
+/** openat2(2) resolve flags. */
+const RESOLVE = { NO_MAGICLINKS: 0x02, IN_ROOT: 0x10 } as const;
+
+/** AT_FDCWD. */
+const AT_FDCWD = -100;
+
+/** File type bits of st_mode. */
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+
+/** The errno values safefs names. */
+const E = {
+  EPERM: 1,
+  ENOENT: 2,
+  EACCES: 13,
+  EXDEV: 18,
+  ENOTDIR: 20,
+  ENAMETOOLONG: 36,
+  ENOSYS: 38,
+  ELOOP: 40,
+} as const;
+
+/** Type and size of an O_PATH descriptor (fstat works on those, Linux 3.6+). */
+function fdStat(fd: number): { dev: bigint; ino: bigint; mode: number; size: number } {
+  const st = fstatSync(fd);
+  return { dev: st.dev, ino: st.ino, mode: Number(st.mode), size: Number(st.size) };
+}
+
+/**
+ * The system calls here need no Deno permission, so Deno's read permission is checked first for
+ * anything outside /proc (where Deno refuses everything to the scoped agent, and the roots of
+ * other processes are): the permission scope stays the authority for the agent's own files.
+ */
+function checkPermission(what: string, path: string): void {
+  if (path === "/proc" || path.startsWith("/proc/")) return;
+  if (Deno.permissions.querySync({ name: "read", path }).state === "granted") return;
+  throw new SafeOpenError(
+    what,
+    "outside the agent's read permission (see src/launcher)",
+    "refused",
+  );
+}
+
+function close(fd: number): void {
+  if (fd >= 0) closeSync(fd);
+}
 
 /** A file that could not be opened safely; `reason` is short and stable, for logs and tests. */
 export class SafeOpenError extends Error {
@@ -60,7 +106,10 @@ export interface OpenInRootOptions {
 
 /** A regular file opened read-only by {@link openInRoot} or {@link openRegularFile}. */
 export interface SafeFile {
-  /** A `node:fs` descriptor of the file, opened `O_RDONLY | O_NONBLOCK | O_NOCTTY`. */
+  /**
+   * An OS descriptor of the file, opened `O_RDONLY | O_NONBLOCK | O_NOCTTY`: read it with
+   * src/procfs's `readSync`/`read` (node:fs refuses descriptors it did not open).
+   */
   readonly fd: number;
   /** Size from fstat at open time. */
   readonly size: number;
@@ -112,6 +161,7 @@ export function openInRoot(root: string, path: string, options: OpenInRootOption
   if (path.includes("\0")) {
     throw new SafeOpenError(`Cannot open ${where}`, `NUL in path`, "refused");
   }
+  checkPermission(`Cannot open ${where}`, root === "/" ? path : `${root}/${path}`);
   let rootFd: number;
   try {
     rootFd = openat(AT_FDCWD, root, O.PATH | O.DIRECTORY | O.CLOEXEC);
@@ -154,6 +204,7 @@ export function openInRoot(root: string, path: string, options: OpenInRootOption
  * @throws {SafeOpenError} When it is missing, not a regular file, or too large.
  */
 export function openRegularFile(path: string, maxBytes: number): SafeFile {
+  checkPermission(`Cannot open "${path}"`, path);
   let fd: number;
   try {
     fd = openat(AT_FDCWD, path, O.PATH | O.CLOEXEC);
@@ -218,9 +269,9 @@ function fromSys(what: string, e: unknown): SafeOpenError {
 
 /** Checks an O_PATH descriptor and opens its inode for reading. */
 function reopenRegular(pathFd: number, where: string, maxBytes: number): SafeFile {
-  let st: FdStat;
+  let st: ReturnType<typeof fdStat>;
   try {
-    st = fstat(pathFd);
+    st = fdStat(pathFd);
   } catch (e) {
     throw fromSys(`Cannot open ${where}`, e);
   }
@@ -237,17 +288,14 @@ function reopenRegular(pathFd: number, where: string, maxBytes: number): SafeFil
   // /proc/self/fd/N of an O_PATH descriptor reopens that very inode: no path is walked again.
   let fd: number;
   try {
-    fd = openSync(
-      `/proc/self/fd/${pathFd}`,
-      constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY,
-    );
+    fd = openSync(`/proc/self/fd/${pathFd}`, O.RDONLY | O.NONBLOCK | O.NOCTTY);
   } catch (e) {
     throw new SafeOpenError(`Cannot open ${where}`, `${(e as Error).message}`, "error", {
       cause: e,
     });
   }
   try {
-    const again = fstatSync(fd, { bigint: true });
+    const again = fstatSync(fd);
     if (again.dev !== st.dev || again.ino !== st.ino || !again.isFile()) {
       throw new SafeOpenError(`Cannot open ${where}`, `it changed while being opened`, "refused");
     }
@@ -285,13 +333,13 @@ function walk(rootFd: number, rel: string, where: string): number {
       } catch (e) {
         throw fromSys(`Cannot open ${where}`, e);
       }
-      const mode = fstat(fd).mode & S_IFMT;
+      const mode = fdStat(fd).mode & S_IFMT;
       if (mode === S_IFLNK) {
         // A magic link (/proc/self/root...) reads as the text of where it points and is then
         // resolved inside the root, like any symlink: it cannot jump out.
         let target: string;
         try {
-          target = readlinkFd(fd);
+          target = readLinkFd(fd);
         } finally {
           close(fd);
         }

@@ -157,3 +157,41 @@ Deno.test("openRegularFile() refuses a FIFO and /dev/zero at once, follows symli
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("safefs works in a permission-scoped process and keeps Deno's read scope", async () => {
+  // As the scoped agent runs: --allow-ffi, and reads only where its flags point (here `dir`).
+  const dir = await Deno.makeTempDir({ prefix: "safefs_scoped_" });
+  try {
+    await Deno.writeTextFile(`${dir}/token`, "secret-token");
+    const script = `
+      import { openInRoot, readRegularTextFile, readSafeFile, closeSafeFile } from ${
+      JSON.stringify(new URL("./mod.ts", import.meta.url).href)
+    };
+      const f = openInRoot("/proc/" + Deno.pid + "/root", "/etc/hostname", { maxBytes: 4096 });
+      const hostname = new TextDecoder().decode(readSafeFile(f));
+      closeSafeFile(f);
+      const token = readRegularTextFile(${JSON.stringify(`${dir}/token`)}, 1024);
+      let outside = "";
+      try { readRegularTextFile("/etc/hostname", 4096); } catch (e) { outside = e.reason; }
+      let outsideRoot = "";
+      try { openInRoot("/", "/etc/hostname"); } catch (e) { outsideRoot = e.reason; }
+      console.log(JSON.stringify({ hostname, token, outside, outsideRoot }));
+    `;
+    await Deno.writeTextFile(`${dir}/scoped.ts`, script);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--allow-ffi", `--allow-read=${dir}`, `${dir}/scoped.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    equal(out.success, true, new TextDecoder().decode(out.stderr));
+    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    deepStrictEqual(r, {
+      hostname: Deno.readTextFileSync("/etc/hostname"),
+      token: "secret-token",
+      outside: "refused",
+      outsideRoot: "refused",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

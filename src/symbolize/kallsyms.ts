@@ -1,6 +1,7 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
+import * as procfs from "../procfs/mod.ts";
 /** Default path of the kernel symbol table. */
 const KALLSYMS_PATH = "/proc/kallsyms";
 /** Default path of the loaded-module list; it changes exactly when kallsyms gains or loses symbols. */
@@ -81,7 +82,7 @@ export class KernelSymbols {
     // Hash the module list before reading kallsyms: a module loaded in between is then seen as a
     // change on the next refresh instead of being missed.
     const modulesHash = hashModules(modulesPath);
-    const table = parseKallsyms(Deno.readFileSync(kallsymsPath));
+    const table = parseKallsyms(procfs.readFileSync(kallsymsPath));
     return new KernelSymbols(table, kallsymsPath, modulesPath, modulesHash);
   }
 
@@ -197,7 +198,7 @@ export class KernelSymbols {
     if (this.#kallsymsPath === undefined || this.#modulesPath === undefined) return false;
     const hash = hashModules(this.#modulesPath);
     if (hash === this.#modulesHash) return false;
-    this.#table = parseKallsyms(Deno.readFileSync(this.#kallsymsPath));
+    this.#table = parseKallsyms(procfs.readFileSync(this.#kallsymsPath));
     this.#modulesHash = hash;
     return true;
   }
@@ -207,7 +208,7 @@ export class KernelSymbols {
 function hashModules(path: string): string {
   let bytes: Uint8Array;
   try {
-    bytes = Deno.readFileSync(path);
+    bytes = procfs.readFileSync(path);
   } catch (e) {
     // A kernel built without module support has no /proc/modules: its kallsyms never changes.
     if (e instanceof Deno.errors.NotFound) return "";

@@ -1,6 +1,7 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
+import * as procfs from "../procfs/mod.ts";
 import { type ElfFunction, parseElfFunctions } from "./_elf.ts";
 
 /**
@@ -139,7 +140,7 @@ function asError(e: unknown, what: string): Error {
 
 /** Finds `[vdso]` in a maps file and copies its bytes out of this process. */
 function readOwnVdso(mapsPath: string): Uint8Array {
-  const line = Deno.readTextFileSync(mapsPath).split("\n").find((l) => l.endsWith(" [vdso]"));
+  const line = procfs.readTextFileSync(mapsPath).split("\n").find((l) => l.endsWith(" [vdso]"));
   if (line === undefined) throw new Error(`no [vdso] mapping in ${mapsPath}`);
   const range = line.slice(0, line.indexOf(" "));
   const dash = range.indexOf("-");

@@ -13,26 +13,16 @@
 //    also covers what PDEATHSIG misses (it follows the parent *thread* that forked, and is
 //    cleared by a set-uid exec).
 
+import { parentPid, setParentDeathSignal } from "../procfs/mod.ts";
+
 /** The environment variable by which a supervisor tells the child its pid. */
 export const SUPERVISOR_PID_ENV = "PROFILER_SUPERVISOR_PID";
 
-const PR_SET_PDEATHSIG = 1;
 const SIGTERM = 15;
-
-const LIBC = {
-  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
-  getppid: { parameters: [], result: "i32" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-let libc: Deno.DynamicLibrary<typeof LIBC> | undefined;
-function symbols(): Deno.DynamicLibrary<typeof LIBC>["symbols"] {
-  libc ??= Deno.dlopen("libc.so.6", LIBC);
-  return libc.symbols;
-}
 
 /** The parent's pid now, from the kernel (Deno.ppid may be read once at start). */
 export function currentParentPid(): number {
-  return symbols().getppid();
+  return parentPid();
 }
 
 /** A running watch; `close()` ends it. */
@@ -62,8 +52,7 @@ export function watchSupervisor(
     fired = true;
     onGone(why);
   };
-  const { prctl } = symbols();
-  if (prctl(PR_SET_PDEATHSIG, BigInt(SIGTERM), 0n, 0n, 0n) !== 0) {
+  if (!setParentDeathSignal(SIGTERM)) {
     // Unlikely (it cannot fail for a valid signal); the pipe still watches.
   }
   // After arming: if the supervisor died before, we were reparented and no signal will come.

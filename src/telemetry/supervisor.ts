@@ -8,6 +8,7 @@
  * @module
  */
 
+import * as procfs from "../procfs/mod.ts";
 import { SUPERVISOR_PID_ENV } from "./_parent_death.ts";
 
 /** Keeps the last `capacity` bytes written to it. */
@@ -197,7 +198,7 @@ export function reexecCommand(
   args: string[],
   extra: string[],
 ): { command: string; args: string[] } {
-  const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
+  const argv = procfs.readTextFileSync("/proc/self/cmdline").split("\0");
   if (argv[argv.length - 1] === "") argv.pop();
   const runtime = argv.slice(1, Math.max(1, argv.length - args.length));
   return { command: Deno.execPath(), args: [...runtime, ...args, ...extra] };

@@ -4,14 +4,16 @@
 /**
  * Reads only what a table build needs from an ELF file, with positioned reads: the ELF header,
  * program and section headers, the section names and the sections wasm-unwind builds tables
- * from (`.eh_frame`, `.debug_frame`, `.zdebug_frame`'s presence, Go's `.gopclntab`), packed into
+ * from (`.eh_frame`, `.debug_frame`, `.zdebug_frame`'s presence), packed into
  * a compact ELF image that wasm-unwind parses like the file. Every other section keeps its header
  * (name, address, size: `.text`, `.got` and `.eh_frame_hdr` addresses matter) but becomes
  * `SHT_NOBITS`, so no byte of it is read. For libLLVM (117 MB) that is the 5 MB of `.eh_frame`
  * instead of the whole file, and the worker's memory is bounded by the CFI, not the file.
  *
- * A file without section headers (some stripped Go binaries, whose `.gopclntab` is found by
- * scanning segments) is read whole, as before.
+ * Go files (a `.gopclntab` section) are read whole: their rows come from `.gopclntab` and from
+ * the functions' code and module data, which wasm-unwind reads through the load segments. So is a
+ * file without section headers (some stripped Go binaries, whose `.gopclntab` is found by
+ * scanning segments).
  *
  * @module
  */
@@ -19,14 +21,15 @@
 /** Reads up to `buf.length` bytes at `pos`; returns bytes read (0 at the end). */
 export type ReadAt = (buf: Uint8Array, pos: number) => Promise<number>;
 
-/** Sections whose bytes a table build reads. */
+/** Sections whose bytes a table build reads (of a file that is not Go's). */
 export const CFI_SECTIONS: ReadonlySet<string> = new Set([
   ".eh_frame",
   ".debug_frame",
   ".zdebug_frame",
-  ".gopclntab",
-  ".data.rel.ro.gopclntab",
 ]);
+
+/** Sections that make a file Go's: its table needs more of the file than sections say. */
+const GO_SECTIONS: ReadonlySet<string> = new Set([".gopclntab", ".data.rel.ro.gopclntab"]);
 
 const SHT_NOBITS = 8;
 const SHDR_SIZE = 64;
@@ -60,9 +63,10 @@ export async function readCfiImage(
   readAt: ReadAt,
   size: number,
 ): Promise<{ image: Uint8Array; bytesRead: number; whole: boolean }> {
-  const whole = async () => {
+  /** The whole file, after `before` bytes were read to decide so. */
+  const whole = async (before = 0) => {
     const image = await readFully(readAt, 0, size);
-    return { image, bytesRead: image.length, whole: true };
+    return { image, bytesRead: before + image.length, whole: true };
   };
   if (size < 64) return await whole();
   const ehdr = await readFully(readAt, 0, 64);
@@ -109,6 +113,13 @@ export async function readCfiImage(
     while (end < names.length && names[end] !== 0) end++;
     return new TextDecoder().decode(names.subarray(at, end));
   };
+
+  // Go's table is built from .gopclntab and the functions' code and module data, read through
+  // the load segments (frame layout from each prologue, systemstack's offsets): Go files are read
+  // whole.
+  for (let i = 0; i < shnum; i++) {
+    if (GO_SECTIONS.has(nameOf(i))) return await whole(bytesRead);
+  }
 
   // Layout of the image: header, program headers, section headers, names, kept sections.
   const keep: { index: number; data: Uint8Array }[] = [];

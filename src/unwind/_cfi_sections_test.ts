@@ -57,7 +57,8 @@ Deno.test("the compact image builds the same table as the whole file, reading fa
       readAtOf(bytes, counter),
       bytes.length,
     );
-    assert(!whole, `${path} was read whole`);
+    // Go's rows need its code and module data: the whole file.
+    assertEquals(whole, path.includes("/go/"), `${path}: read whole ${whole}`);
     assertEquals(counter.bytes, bytesRead);
     assertEquals(build(w, image), build(w, bytes), path);
     if (bytes.length > 50e6) assert(bytesRead < bytes.length / 10, `${path}: ${bytesRead} read`);

@@ -9,7 +9,8 @@
  * @module
  */
 
-import { trimMalloc as mallocTrim } from "../bpf/mod.ts";
+import { setThreadNice, trimMalloc as mallocTrim } from "../procfs/mod.ts";
+import { BACKGROUND_NICE, URGENT_NICE } from "./_priority.ts";
 import { unwindMetrics } from "./metrics.ts";
 
 /**
@@ -23,14 +24,6 @@ const SMALL_JOB = 8 << 20;
 function sizeOf(j: Job): number {
   return j.cost;
 }
-
-/**
- * The nice value of large jobs (from SMALL_JOB on): they take seconds of CPU, and yield to the
- * host's work. Small jobs, the tables a new program needs before its first samples, run at the
- * agent's own priority: at nice 10 on a host whose cores are busy a 21-row table took 3.5 s
- * (measured, load average 19), and that program's samples meanwhile had pending frames.
- */
-const LARGE_JOB_NICE = 10;
 
 /** A failure reported by wasm-unwind (its error code and message). */
 export class TableBuildError extends Error {
@@ -55,7 +48,8 @@ interface Job {
   cost: number;
   /** Higher runs first (e.g. how many processes wait for the table); read when a worker frees. */
   priority?: () => number;
-
+  /** Whether a sampled process waits for it: then it runs at the host's normal priority. */
+  urgent?: () => boolean;
   /** When it was queued (performance.now()). */
   queuedAt: number;
   resolve: (r: Uint8Array) => void;
@@ -79,6 +73,11 @@ export interface BuildOptions {
   cost?: number;
   /** Higher runs first (e.g. how many processes wait for the table); read when a worker frees. */
   priority?: () => number;
+  /**
+   * Whether a sampled process waits for the table: read when the build starts and at each
+   * {@link BuilderPool.reprioritize}; an urgent build runs at normal priority, others at nice 10.
+   */
+  urgent?: () => boolean;
 }
 
 /** A worker place: a worker is started when a job needs it and stopped when idle. */
@@ -88,6 +87,9 @@ interface Slot {
   /** Only jobs under SMALL_JOB (see #pump). */
   smallOnly: boolean;
   idleTimer?: ReturnType<typeof setTimeout>;
+  /** The worker's thread id (it posts it when it starts), and the nice value it runs at. */
+  tid?: number;
+  nice?: number;
 }
 
 /**
@@ -153,17 +155,15 @@ export class BuilderPool {
   ): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new Error("Cannot build tables: the pool is closed"));
     return new Promise((resolve, reject) => {
-      const id = this.#nextId++;
-      const queuedAt = performance.now();
-      const { priority } = opts;
-      const cost = opts.cost ?? file.size;
+      const { priority, urgent } = opts;
       this.#queue.push({
-        id,
+        id: this.#nextId++,
         op: "table",
         file,
-        cost,
+        cost: opts.cost ?? file.size,
         priority,
-        queuedAt,
+        urgent,
+        queuedAt: performance.now(),
         resolve,
         reject,
       });
@@ -171,9 +171,41 @@ export class BuilderPool {
     });
   }
 
+  /**
+   * Reads again whether each running build is urgent and sets its thread's priority to match
+   * (call it when a process starts waiting for a table that is already being built).
+   */
+  reprioritize(): void {
+    for (const slot of this.#slots) this.#renice(slot);
+  }
+
+  /** The nice value of each running worker thread, by thread id (for tests and the status page). */
+  workerNice(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const s of this.#slots) if (s.tid !== undefined) out.set(s.tid, s.nice ?? BACKGROUND_NICE);
+    return out;
+  }
+
+  #renice(slot: Slot): void {
+    if (slot.tid === undefined) return;
+    const nice = slot.job?.urgent?.() ? URGENT_NICE : BACKGROUND_NICE;
+    if ((slot.nice ?? BACKGROUND_NICE) === nice) return;
+    // Raising a priority needs CAP_SYS_NICE; without it the build stays in the background.
+    if (setThreadNice(slot.tid, nice).ok) slot.nice = nice;
+  }
+
   #start(slot: Slot): Worker {
     const w = new Worker(new URL("./table_worker.ts", import.meta.url), { type: "module" });
-    w.onmessage = (e) => this.#done(slot, e.data);
+    w.onmessage = (e) => {
+      if (typeof e.data?.tid === "number") {
+        // The worker started (at the background priority): its thread, for #renice.
+        slot.tid = e.data.tid;
+        slot.nice = BACKGROUND_NICE;
+        this.#renice(slot);
+        return;
+      }
+      this.#done(slot, e.data);
+    };
     w.onerror = (e) => {
       e.preventDefault();
       this.#done(slot, { id: -1, ok: false, code: -3, message: `worker failed: ${e.message}` });
@@ -190,6 +222,8 @@ export class BuilderPool {
     if (!slot.worker) return;
     slot.worker.terminate();
     slot.worker = undefined;
+    slot.tid = undefined;
+    slot.nice = undefined;
     // The worker's thread had its own malloc arena (file buffers, wasm memory); glibc keeps
     // freed arena memory unless asked to give it back.
     setTimeout(() => trimMalloc(), 100);
@@ -210,6 +244,7 @@ export class BuilderPool {
       slot.idleTimer = undefined;
       const w = slot.worker ?? this.#start(slot);
       slot.job = job;
+      this.#renice(slot);
       const now = performance.now();
       unwindMetrics.tableBuildPhaseSeconds.observe(
         { phase: "queued" },
@@ -219,8 +254,6 @@ export class BuilderPool {
         id: job.id,
         op: job.op,
         ...job.file,
-        background: sizeOf(job) >= SMALL_JOB,
-        backgroundNice: LARGE_JOB_NICE,
         postedAt: performance.timeOrigin + now,
       });
     }

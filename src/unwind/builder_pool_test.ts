@@ -70,19 +70,84 @@ poolTest("BuilderPool: a small job never waits behind large ones (its own lane)"
     const st = await Deno.stat(path);
     return { path, ino: String(st.ino), size: st.size, maxBytes: 1 << 30 };
   };
-  const libc = await fileOf(LIBC);
-  const tiny = await fileOf("/usr/bin/true");
-  const done: string[] = [];
-  const job = (name: string, file: typeof libc, cost: number) =>
-    pool.tableOfFile(file, { cost }).then(() => void done.push(name));
-  // Two large jobs are queued first, then a small one: the large lane takes the first large
-  // job, the second waits for it, and the small one starts at once on its own lane (with
-  // one lane for all, it would wait for a large build to end).
-  await Promise.all([
-    job("large 1", libc, 64 << 20),
-    job("large 2", libc, 64 << 20),
-    job("small", tiny, 1 << 20),
-  ]);
-  deepStrictEqual(done, ["small", "large 1", "large 2"]);
-  strictEqual(pool.pending, 0);
+  const dir = await Deno.makeTempDir();
+  // A FIFO: the first large build blocks in open() until the FIFO is written, so it stays running.
+  const fifo = `${dir}/fifo`;
+  ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+  /** Opens the FIFO read-write and closes it: a reader blocked in open() wakes (never blocks). */
+  const release = () => Deno.openSync(fifo, { read: true, write: true }).close();
+  try {
+    const done: string[] = [];
+    const job = (name: string, file: Awaited<ReturnType<typeof fileOf>>, cost: number) =>
+      pool.tableOfFile(file, { cost }).then(
+        () => void done.push(name),
+        () => void done.push(`${name} failed`),
+      );
+    // Two large jobs, then a small one: the large lane takes the first and the second waits for
+    // it; the small one runs at once on its own lane (with one lane for all, it would wait for
+    // the second large build).
+    const large1 = job("large 1", await fileOf(fifo), 64 << 20);
+    const large2 = job("large 2", await fileOf(LIBC), 64 << 20);
+    await job("small", await fileOf("/usr/bin/true"), 1 << 20);
+    deepStrictEqual(done, ["small"]);
+    strictEqual(pool.pending, 2, "both large jobs wait");
+    // Opening for writing waits (off the main thread) for the worker's open for reading.
+    (await Deno.open(fifo, { write: true })).close();
+    await Promise.all([large1, large2]);
+    deepStrictEqual(done, ["small", "large 1 failed", "large 2"]);
+    strictEqual(pool.pending, 0);
+  } finally {
+    release();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The nice value of one of this process's threads (field 19 of /proc/self/task/TID/stat). */
+function niceOf(tid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/self/task/${tid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+}
+
+Deno.test({
+  name:
+    "BuilderPool runs a build at normal priority while a sampled process waits, else at nice 10",
+  // Raising a thread's priority back to 0 needs CAP_SYS_NICE.
+  ignore: !hasWasm || Deno.uid() !== 0,
+  async fn() {
+    const pool = new BuilderPool(2, 50);
+    const dir = await Deno.makeTempDir();
+    try {
+      // A FIFO: the worker's read blocks until it is written, so the build stays running.
+      const fifo = `${dir}/fifo`;
+      const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+      ok(mk.success);
+      const ino = String((await Deno.stat(fifo)).ino);
+      let urgent = false;
+      const build = pool.tableOfFile(
+        { path: fifo, ino, size: 0, maxBytes: 1 << 20 },
+        { urgent: () => urgent },
+      );
+      const running = async (nice: number) => {
+        for (let i = 0; i < 100; i++) {
+          const tids = [...pool.workerNice()];
+          if (tids.length === 1 && tids[0][1] === nice && niceOf(tids[0][0]) === nice) return;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`no worker at nice ${nice}: ${[...pool.workerNice()]}`);
+      };
+      await running(10);
+      urgent = true;
+      pool.reprioritize();
+      await running(0);
+      urgent = false;
+      pool.reprioritize();
+      await running(10);
+      // Let the build end: a writer that closes at once gives it an empty file.
+      (await Deno.open(fifo, { write: true })).close();
+      await rejects(build, (e: Error) => e instanceof TableBuildError);
+    } finally {
+      pool.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

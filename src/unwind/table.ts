@@ -44,6 +44,19 @@ export const CfaKind = {
   RaUndefined: 6,
   /** Anything else; `cfaOffset` holds an {@link UnsupportedReason}. */
   ExprUnsupported: 7,
+  /** Step with frame pointers (Go's `runtime.systemstack` on g0). */
+  FramePointer: 8,
+  /**
+   * Go's `runtime.asmcgocall` on g0: rsp = g.stack.hi - [rsp] (or [rsp] without g), CFA = that
+   * + cfaOffset.
+   */
+  GoAsmcgocall: 9,
+  /**
+   * Go's `runtime.systemstack` on g0: back to the goroutine through `g.m.curg.sched.sp` (g at
+   * fs base + the signed low byte of rbpOffset, g.m at its byte 1 × 8, m.curg at raOffset,
+   * sched.sp at byte 2 × 8); CFA = sched.sp + cfaOffset.
+   */
+  GoSystemstack: 10,
 } as const;
 
 /** A {@link CfaKind} value. */

@@ -9,8 +9,6 @@
  */
 
 import {
-  closeFd,
-  duplicateFd,
   EventType,
   MappingKind,
   MapsClosedError,
@@ -34,6 +32,8 @@ import type { UnwinderHooks } from "./hooks.ts";
 import { decodeUnwindTable, WasmErrorCode } from "./table.ts";
 import { type DecodedTable, type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
+import { recordSpan } from "../tracing/mod.ts";
+import { closeSync, dupSync } from "../procfs/mod.ts";
 
 const log = getLogger("unwind");
 /** How long the table of a file no running process maps stays loaded. */
@@ -168,7 +168,7 @@ export class Unwinder implements UnwinderHooks {
     // evicted, or a load failed): build its tables now and load it again. Captures and
     // refreshes were queued by the records already.
     if (record && record.endedInWindow === undefined && e.type === EventType.NEW_PROCESS) {
-      this.#sampled.add(record.instance);
+      this.#markSampled(record);
       this.#enqueue(record);
     }
   }
@@ -335,7 +335,7 @@ export class Unwinder implements UnwinderHooks {
       // mapped it may exit before the worker gets to it, and the pool may close its copy.
       let fd: number;
       try {
-        fd = duplicateFd(got.src.fd);
+        fd = dupSync(got.src.fd);
       } catch {
         return { kind: MappingKind.FP, loadBias };
       }
@@ -348,7 +348,7 @@ export class Unwinder implements UnwinderHooks {
         path: `/proc/self/fd/${fd}`,
         ino: String(got.identity.stat.ino),
       }).finally(() => {
-        closeFd(fd);
+        closeSync(fd);
         this.#builds.delete(build);
         unwindMetrics.buildsInFlight.set(this.#builds.size);
       });
@@ -357,6 +357,16 @@ export class Unwinder implements UnwinderHooks {
     }
     waiting.add(r);
     return { kind: MappingKind.PENDING, loadBias };
+  }
+
+  /**
+   * An image was sampled: its tables are due, and builds it already waits for (started at its
+   * exec, in the background) now run at normal priority.
+   */
+  #markSampled(r: ProcessRecord): void {
+    if (this.#sampled.has(r.instance)) return;
+    this.#sampled.add(r.instance);
+    this.#opts.builders.reprioritize();
   }
 
   /** Builds for sampled images first, then by how many images wait. */
@@ -368,6 +378,12 @@ export class Unwinder implements UnwinderHooks {
       if (this.#sampled.has(r.instance)) sampled++;
     }
     return sampled * 1_000_000 + all;
+  }
+
+  /** Whether a sampled image waits for the table of `key`. */
+  #sampledWaits(key: string): boolean {
+    for (const r of this.#waiting.get(key) ?? []) if (this.#sampled.has(r.instance)) return true;
+    return false;
   }
 
   #remember(key: string, reason: string, ttlMs: number): void {
@@ -389,13 +405,21 @@ export class Unwinder implements UnwinderHooks {
         ino: file.ino,
         size,
         maxBytes: this.#opts.maxFileBytes,
-      }, { cost, priority: () => this.#priority(key) });
+      }, {
+        cost,
+        priority: () => this.#priority(key),
+        urgent: () => this.#sampledWaits(key),
+      });
       // After shutdown began nothing is loaded: the maps are about to close.
       if (this.#closed) return;
       const tLoad = performance.now();
       const decoded = toDecoded(decodeUnwindTable(built));
       unwindMetrics.tableBuildSeconds.observe((performance.now() - t0) / 1000);
       unwindMetrics.tablesBuilt.inc();
+      recordSpan("unwind.table_build", t0, {
+        "unwind.file": path,
+        "unwind.rows": decoded.pcs.length,
+      });
       if (decoded.pcs.length === 0) {
         this.#remember(key, "no unwind information", NO_TABLE_TTL_MS);
         log.debug("file has no unwind information; its frames use frame pointers", { path });
@@ -420,6 +444,7 @@ export class Unwinder implements UnwinderHooks {
     } catch (e) {
       if (this.#closed || e instanceof MapsClosedError) return;
       const code = e instanceof TableBuildError ? e.code : -1;
+      recordSpan("unwind.table_build", t0, { "unwind.file": path }, { error: e });
       this.#remember(key, (e as Error).message, NO_TABLE_TTL_MS);
       if (code === WasmErrorCode.NoUnwindInfo) {
         // Normal for Go and other code built without CFI: frame pointers are the way there.
@@ -482,7 +507,7 @@ export class Unwinder implements UnwinderHooks {
       for (const k of this.#imageTables.get(r.instance) ?? []) keys.push(k);
       // Sampled though no event said so (lost): its tables are due.
       if (!this.#sampled.has(r.instance) && r.endedInWindow === undefined) {
-        this.#sampled.add(r.instance);
+        this.#markSampled(r);
         this.#enqueue(r);
       }
     }

@@ -151,6 +151,8 @@ Deno.test({
       const ra = await capture(records, a, SLEEP, 51, unwinder);
       const libc = ra.execMappings.find((m) => m.path.includes("libc.so"))!.path;
       await waitFor(() => mappingOf(maps, ra, libc)?.kind === MappingKind.DWARF, "libc");
+      // sleep's own build (it was sampled) must be over too, or it counts as a build in flight.
+      await waitFor(() => mappingOf(maps, ra, SLEEP)?.kind === MappingKind.DWARF, "sleep");
       // dash is captured (as at its exec) but not sampled yet: libc's table is shared at once,
       // dash's own is not built.
       const rb = await capture(records, b, dash, 52, unwinder, false);

@@ -2,12 +2,27 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * Runs the agent (main.ts) as a child process for end-to-end tests, with its stderr collected.
+ * Runs the agent (through launch.ts, permission-scoped) as a child process for end-to-end tests, with its stderr collected.
  *
  * @module
  */
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const LAUNCH = new URL("../../launch.ts", import.meta.url).pathname;
+
+/**
+ * How the README's run command starts the agent: the launcher, which execs the agent with the
+ * Deno permissions its flags need (never --allow-all).
+ */
+export const LAUNCHER_ARGS: readonly string[] = [
+  "run",
+  "--no-prompt",
+  "--allow-read",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-ffi",
+  "--allow-run=git",
+  LAUNCH,
+];
 
 /** A running agent. */
 export interface RunningAgent {
@@ -39,27 +54,26 @@ export function freePort(): number {
  * @param flags Command-line flags.
  * @param timeoutMs How long to wait for readiness.
  * @param prefix A command the agent runs under, e.g. `["prlimit", "--nofile=256", "--"]`.
+ * @param v8Flags V8 options of the agent (`--max-old-space-size=64`), passed in `DENO_V8_FLAGS`:
+ *   the launcher's re-exec keeps the environment, not its own Deno flags.
  * @returns The running agent.
  */
 export async function startAgent(
   flags: string[],
   timeoutMs = 20_000,
   prefix: string[] = [],
-  denoFlags: string[] = [],
+  v8Flags: string[] = [],
 ): Promise<RunningAgent> {
   const port = freePort();
   const argv = [...prefix, Deno.execPath()];
   const child = new Deno.Command(argv[0], {
     args: [
       ...argv.slice(1),
-      "run",
-      "--allow-all",
-      "--unstable-no-legacy-abort",
-      ...denoFlags,
-      MAIN,
+      ...LAUNCHER_ARGS,
       `--http-address=127.0.0.1:${port}`,
       ...flags,
     ],
+    ...(v8Flags.length ? { env: { DENO_V8_FLAGS: v8Flags.join(",") } } : {}),
     stdout: "null",
     stderr: "piped",
     stdin: "null",
@@ -111,7 +125,7 @@ export async function startAgent(
 /**
  * Runs the agent to completion (for flag and start-up errors).
  *
- * @param args Arguments after main.ts.
+ * @param args The agent's arguments.
  * @param opts Optional prefix command (e.g. setpriv) and timeout.
  * @returns Exit code, stdout and stderr.
  */
@@ -123,10 +137,7 @@ export async function runAgentOnce(
   const argv = [
     ...prefix,
     Deno.execPath(),
-    "run",
-    "--allow-all",
-    "--unstable-no-legacy-abort",
-    MAIN,
+    ...LAUNCHER_ARGS,
     ...args,
   ];
   const out = await new Deno.Command(argv[0], {

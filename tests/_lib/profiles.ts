@@ -117,26 +117,26 @@ export function hasRun(frames: string[], seq: string[]): boolean {
  * The share of samples for which `check` holds, with the commonest failures for messages.
  *
  * @param stacks Named stacks.
- * @param check The condition.
- * @returns Share, total and a description of the worst stacks.
+ * @param check The condition, given a stack's frames and the stack itself.
+ * @returns Share, samples in all and passing, and a description of the worst stacks.
  */
-export function share(
-  stacks: Array<{ frames: string[]; count: number }>,
-  check: (frames: string[]) => boolean,
-): { share: number; total: number; bad: string } {
+export function share<T extends { frames: string[]; count: number }>(
+  stacks: T[],
+  check: (frames: string[], stack: T) => boolean,
+): { share: number; total: number; good: number; bad: string } {
   let total = 0;
   let good = 0;
   const bad = new Map<string, number>();
   for (const s of stacks) {
     total += s.count;
-    if (check(s.frames)) good += s.count;
+    if (check(s.frames, s)) good += s.count;
     else {
       const k = s.frames.join(" <- ");
       bad.set(k, (bad.get(k) ?? 0) + s.count);
     }
   }
   const worst = [...bad].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${n}× ${k}`);
-  return { share: total ? good / total : 0, total, bad: worst.join("\n") };
+  return { share: total ? good / total : 0, total, good, bad: worst.join("\n") };
 }
 
 /**

@@ -61,6 +61,42 @@ export async function killAll(children: Iterable<Deno.ChildProcess | undefined>)
 }
 
 /**
+ * Builds C calling assembly without CFI (tests/programs/asm_main.c + asm_loop.S) without frame
+ * pointers.
+ *
+ * @param outPath Where the executable goes.
+ * @returns outPath.
+ */
+export async function buildAsmProgram(outPath: string): Promise<string> {
+  const out = await new Deno.Command("gcc", {
+    args: [
+      "-O2",
+      "-fomit-frame-pointer",
+      "-o",
+      outPath,
+      `${PROGRAMS}asm_main.c`,
+      `${PROGRAMS}asm_loop.S`,
+    ],
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`gcc asm_main failed: ${new TextDecoder().decode(out.stderr)}`);
+  return outPath;
+}
+
+/**
+ * Compiles tests/programs/Spin.java into `dir` (run it with `java -cp dir Spin SECONDS`).
+ *
+ * @param dir Class output directory.
+ */
+export async function buildJavaSpin(dir: string): Promise<void> {
+  const out = await new Deno.Command("javac", {
+    args: ["-d", dir, `${PROGRAMS}Spin.java`],
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`javac failed: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/**
  * Builds libwork.so and pie_main (a PIE calling it through the PLT, with an rpath to it) from
  * tests/programs into a directory.
  *

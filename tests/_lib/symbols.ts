@@ -58,7 +58,9 @@ export class ElfSymbols {
   static async load(path: string): Promise<ElfSymbols> {
     // Demangled, then cut to the bare function name: "throw_one(int) [clone .cold]" is
     // "throw_one", so tests name C, C++ and Rust frames alike.
-    const nm = await run("nm", ["-n", "-C", "--defined-only", path]);
+    let nm = await run("nm", ["-n", "-C", "--defined-only", path]);
+    // A stripped library (libc) has only its dynamic symbols.
+    if (!/ [tTwW] /.test(nm)) nm = await run("nm", ["-n", "-C", "-D", "--defined-only", path]);
     const syms: Sym[] = [];
     for (const line of nm.split("\n")) {
       const m = /^([0-9a-f]+) [tTwW] (.+)$/.exec(line);
@@ -150,5 +152,114 @@ export function namedStacks(
     const labels: Record<string, string> = {};
     for (const l of s.label) labels[str[Number(l.key)]] = str[Number(l.str)];
     return { frames, count: Number(s.value[0]), labels };
+  });
+}
+
+/** Executable address ranges of a live process, from /proc/PID/maps. */
+function execRanges(pid: number): Array<[bigint, bigint]> {
+  const out: Array<[bigint, bigint]> = [];
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/maps`);
+  } catch {
+    return out; // exited
+  }
+  for (const line of text.split("\n")) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+)/.exec(line);
+    if (m && m[3].includes("x")) out.push([BigInt(`0x${m[1]}`), BigInt(`0x${m[2]}`)]);
+  }
+  return out;
+}
+
+/**
+ * The executable ranges a process had at any time while it was watched: for programs that map
+ * and unmap code as they run (PostgreSQL compiles each query into fresh pages and frees them
+ * after it), which a single read of /proc/PID/maps after the fact misses.
+ */
+export class ExecRangeLog {
+  readonly #pid: number;
+  readonly #seen = new Map<string, [bigint, bigint]>();
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  /**
+   * Starts reading the process's maps every `intervalMs`.
+   *
+   * @param pid The process.
+   * @param intervalMs How often.
+   */
+  constructor(pid: number, intervalMs = 20) {
+    this.#pid = pid;
+    this.#read();
+    this.#timer = setInterval(() => this.#read(), intervalMs);
+  }
+
+  #read(): void {
+    for (const r of execRanges(this.#pid)) this.#seen.set(`${r[0]}-${r[1]}`, r);
+  }
+
+  /** @returns Every executable range seen so far. */
+  ranges(): Array<[bigint, bigint]> {
+    this.#read();
+    return [...this.#seen.values()];
+  }
+
+  /** Stops reading. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+/** Lowest kernel address on x86-64: kernel frames are not user frames. */
+const KERNEL_HALF = 0x800000000000n;
+
+/**
+ * User frames of a profile that lie outside every executable mapping of their process: an
+ * unwinder that followed garbage. A frame is mapped when its pprof mapping contains it, or,
+ * for anonymous code (JIT) that profiles carry no mapping for, when an executable mapping of the
+ * live process `pid` does. Marker frames (no mapping, address 0, a name) and kernel frames are
+ * not user frames.
+ *
+ * @param profile A decoded profile.
+ * @param pid The profiled process, still running (its /proc/PID/maps is read).
+ * @param seen Executable ranges the process had earlier (see {@link ExecRangeLog}).
+ * @returns The offending addresses (empty when every user frame is mapped).
+ */
+export function unmappedAddresses(
+  profile: Profile,
+  pid: number,
+  seen: Array<[bigint, bigint]> = [],
+): bigint[] {
+  const mappings = new Map(profile.mapping.map((m) => [m.id, m]));
+  let live: Array<[bigint, bigint]> | undefined;
+  const bad: bigint[] = [];
+  for (const loc of profile.location) {
+    if (loc.address >= KERNEL_HALF) continue;
+    if (loc.mappingId === 0n && loc.address === 0n && loc.line.length > 0) continue; // marker
+    const m = mappings.get(loc.mappingId);
+    if (m && loc.address >= m.memoryStart && loc.address < m.memoryLimit) continue;
+    live ??= [...execRanges(pid), ...seen];
+    if (live.some(([lo, hi]) => loc.address >= lo && loc.address < hi)) continue;
+    bad.push(loc.address);
+  }
+  return bad;
+}
+
+/**
+ * The file of each sample's outermost user frame (its pprof mapping's file), in sample order;
+ * empty when it has none.
+ *
+ * @param p A decoded profile.
+ * @returns One file name per sample.
+ */
+export function outermostFiles(p: Profile): string[] {
+  const str = p.stringTable;
+  const mappings = new Map(p.mapping.map((m) => [m.id, str[Number(m.filename)]]));
+  const locations = new Map(p.location.map((l) => [l.id, l]));
+  return p.sample.map((s) => {
+    for (let i = s.locationId.length - 1; i >= 0; i--) {
+      const file = mappings.get(locations.get(s.locationId[i])!.mappingId);
+      if (file && file !== "[kernel.kallsyms]") return file;
+    }
+    return "";
   });
 }

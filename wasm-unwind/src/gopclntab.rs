@@ -735,6 +735,12 @@ impl<'a> Pclntab<'a> {
         self.pcvalue(f.pcsp, f.entry, pc)
     }
 
+    /// `len` bytes of the file at virtual address `addr` (e.g. a function's code), when the
+    /// file holds them.
+    pub fn code(&self, addr: u64, len: usize) -> Option<&'a [u8]> {
+        self.mem.read(addr, len)
+    }
+
     /// The name at offset `off` of the function-name table.
     pub fn name_at(&self, off: i32) -> Option<&'a [u8]> {
         cstr(self.funcnametab, usize::try_from(off).ok()?)

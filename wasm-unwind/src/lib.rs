@@ -26,6 +26,7 @@ pub mod binding;
 pub mod elf;
 pub mod error;
 pub mod facts;
+pub mod go_rows;
 pub mod gopclntab;
 pub mod rule;
 pub mod strip;

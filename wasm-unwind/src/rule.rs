@@ -45,6 +45,22 @@ pub enum CfaKind {
     /// Anything else (another CFA register or expression, a return address not at CFA-8, an
     /// offset beyond i32). `cfa_offset` holds an [`UnsupportedReason`]. BPF reports it.
     ExprUnsupported = 7,
+    /// Step with frame pointers: CFA = rbp + 16, return address at rbp + 8, caller's rbp at
+    /// rbp. Go's `runtime.systemstack` after its switch to g0: rbp still holds the
+    /// goroutine's frame pointer, so this steps back onto the goroutine's stack.
+    FramePointer = 8,
+    /// Go's `runtime.asmcgocall` on g0 after calling C: `[rsp]` is the goroutine's stack depth
+    /// below `g.stack.hi`, `[rsp + 8]` the goroutine `g` (its `stack.hi` at offset 8); with no
+    /// `g` (already on g0), `[rsp]` is the original rsp. The return address is at that rsp.
+    GoAsmcgocall = 9,
+    /// Go's `runtime.systemstack` at its call of the target function on g0: back to the
+    /// goroutine's stack as Go's own traceback does, through `g.m.curg.sched.sp`. The current
+    /// g is read from the thread's TLS (fs base + the signed byte 0 of `rbp_offset`), its `m`
+    /// at byte 1 × 8, `m.curg` at `ra_offset`, `curg.sched.sp` at byte 2 × 8. CFA = that sp +
+    /// `cfa_offset`, the return address at CFA - 8, the caller's rbp at CFA - 16 when the rbp
+    /// kind is [`RbpKind::CfaOffset`] (else unchanged). The offsets are read from the
+    /// function's own instructions, so they follow the runtime's struct layout of any version.
+    GoSystemstack = 10,
 }
 
 /// How the caller's `rbp` is recovered. Values are the ABI's.
@@ -114,6 +130,64 @@ impl Rule {
         cfa_offset: 0,
         rbp_offset: 0,
     };
+
+    /// Step with frame pointers (see [`CfaKind::FramePointer`]).
+    pub const FRAME_POINTER: Rule = Rule {
+        cfa_kind: CfaKind::FramePointer,
+        rbp_kind: RbpKind::CfaOffset,
+        ra_offset: -8,
+        cfa_offset: 16,
+        rbp_offset: -16,
+    };
+
+    /// Go's `asmcgocall` stack switch (see [`CfaKind::GoAsmcgocall`]).
+    pub const GO_ASMCGOCALL: Rule = Rule {
+        cfa_kind: CfaKind::GoAsmcgocall,
+        rbp_kind: RbpKind::Unchanged,
+        ra_offset: -8,
+        cfa_offset: 0,
+        rbp_offset: 0,
+    };
+
+    /// Go's `systemstack` stack switch (see [`CfaKind::GoSystemstack`]) for a runtime whose
+    /// current g is at `tls` from the fs base, `g.m` at `g_m`, `m.curg` at `m_curg` and
+    /// `g.sched.sp` at `sched_sp`, where `systemstack` had pushed `pushed` bytes when it saved
+    /// `sched.sp`, the caller's rbp among them when `rbp_saved` (Go 1.21 on). None when an
+    /// offset does not fit the encoding.
+    pub fn go_systemstack(
+        tls: i32,
+        g_m: i32,
+        m_curg: i32,
+        sched_sp: i32,
+        pushed: i32,
+        rbp_saved: bool,
+    ) -> Option<Rule> {
+        let tls = i8::try_from(tls).ok()?;
+        let eighths = |v: i32| match v.checked_rem(8) {
+            Some(0) => u8::try_from(v.checked_div(8)?).ok(),
+            _ => None,
+        };
+        let packed = u32::from_le_bytes([tls as u8, eighths(g_m)?, eighths(sched_sp)?, 0]);
+        Some(Rule {
+            cfa_kind: CfaKind::GoSystemstack,
+            rbp_kind: if rbp_saved { RbpKind::CfaOffset } else { RbpKind::Unchanged },
+            ra_offset: i16::try_from(m_curg).ok()?,
+            cfa_offset: pushed.checked_add(8)?,
+            rbp_offset: packed as i32,
+        })
+    }
+
+    /// CFA = rsp + `cfa_offset`, return address at CFA - 8, and rbp saved at CFA - 16 when
+    /// `rbp_saved`, else unchanged.
+    pub fn rsp_offset(cfa_offset: i32, rbp_saved: bool) -> Rule {
+        Rule {
+            cfa_kind: CfaKind::RspOffset,
+            rbp_kind: if rbp_saved { RbpKind::CfaOffset } else { RbpKind::Unchanged },
+            ra_offset: -8,
+            cfa_offset,
+            rbp_offset: if rbp_saved { -16 } else { 0 },
+        }
+    }
 
     /// An unsupported rule with its reason.
     pub fn unsupported(reason: UnsupportedReason) -> Rule {

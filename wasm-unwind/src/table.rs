@@ -25,6 +25,8 @@ use object::elf;
 
 use crate::elf::ElfView;
 use crate::error::{CfiSection, Error, Limit, Result};
+use crate::go_rows::function_rows;
+use crate::gopclntab::Pclntab;
 use crate::rule::{classify, Rule, RULE_SIZE};
 
 /// Most rows a table may have (after deduplication).
@@ -69,6 +71,11 @@ pub const FLAG_DEBUG_FRAME: u32 = 2;
 pub const FLAG_DEBUG_FRAME_COMPRESSED: u32 = 4;
 /// `flags` bit: `.debug_frame` is corrupt; FDEs read before the damage were kept.
 pub const FLAG_DEBUG_FRAME_CORRUPT: u32 = 8;
+/// `flags` bit: rows of Go functions come from `.gopclntab` (counted in `fdes_used`; they take
+/// precedence over `.eh_frame` and `.debug_frame` entries overlapping them).
+pub const FLAG_GOPCLNTAB: u32 = 16;
+/// `flags` bit: the file has a `.gopclntab` that could not be read; CFI alone was used.
+pub const FLAG_GOPCLNTAB_CORRUPT: u32 = 32;
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;
 
@@ -281,10 +288,19 @@ impl<'a> CfiInput<'a> {
     }
 }
 
-/// Builds the unwind table of an ELF file.
+/// Builds the unwind table of an ELF file: its Go functions from `.gopclntab`, everything
+/// else from `.eh_frame` and `.debug_frame`.
 pub fn build_unwind_table(data: &[u8]) -> Result<UnwindTable> {
     let view = ElfView::parse(data)?;
-    build_from_input(&CfiInput::from_view(&view)?)
+    let mut input = CfiInput::from_view(&view)?;
+    let go = match Pclntab::from_view(&view, data) {
+        Ok(go) => go,
+        Err(_) => {
+            input.flags |= FLAG_GOPCLNTAB_CORRUPT;
+            None
+        }
+    };
+    build_with_go(&input, go.as_ref(), &Limits::default())
 }
 
 /// Rule → index map: open addressing with linear probing, keys compared as rules. It replaces
@@ -615,6 +631,60 @@ pub fn build_from_input(input: &CfiInput<'_>) -> Result<UnwindTable> {
 
 /// Builds the table from CFI sections.
 pub fn build_from_input_with(input: &CfiInput<'_>, limits: &Limits) -> Result<UnwindTable> {
+    build_with_go(input, None, limits)
+}
+
+impl Evaluator {
+    /// Adds every Go function of `go` with rows from its `pcsp` table.
+    fn go_functions(&mut self, go: &Pclntab<'_>, in_code: &dyn Fn(u64) -> bool) -> Result<()> {
+        let mut rows: Vec<(u64, Rule)> = Vec::new();
+        for i in 0..go.len() {
+            let f = match go.func(i) {
+                Ok(f) => f,
+                Err(_) => {
+                    self.stats.fdes_skipped = self.stats.fdes_skipped.saturating_add(1);
+                    continue;
+                }
+            };
+            if f.end <= f.entry {
+                self.stats.fdes_empty = self.stats.fdes_empty.saturating_add(1);
+                continue;
+            }
+            if !in_code(f.entry) {
+                self.stats.fdes_outside_code = self.stats.fdes_outside_code.saturating_add(1);
+                continue;
+            }
+            if self.fdes.len() >= self.limits.fdes {
+                return Err(Error::LimitExceeded(Limit::Fdes));
+            }
+            rows.clear();
+            if !function_rows(go, &f, &mut rows) {
+                self.stats.fdes_skipped = self.stats.fdes_skipped.saturating_add(1);
+                continue;
+            }
+            let first_row = self.raw_pcs.len();
+            if first_row.saturating_add(rows.len()) > self.limits.rows.saturating_mul(2) {
+                return Err(Error::LimitExceeded(Limit::Rows));
+            }
+            for &(pc, rule) in &rows {
+                let id = self.intern(rule)?;
+                self.raw_pcs.push(pc);
+                self.raw_ids.push(id);
+            }
+            self.fdes.push(FdeRef { start: f.entry, end: f.end, first_row, rows: rows.len() });
+            self.stats.flags |= FLAG_GOPCLNTAB;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the table from CFI sections and, when given, a Go pclntab whose functions take
+/// precedence over CFI entries overlapping them.
+pub fn build_with_go(
+    input: &CfiInput<'_>,
+    go: Option<&Pclntab<'_>>,
+    limits: &Limits,
+) -> Result<UnwindTable> {
     let mut eh_frame = EhFrame::new(input.eh_frame, LittleEndian);
     // gimli defaults to the host's pointer size, which is 4 on wasm32: x86-64 needs 8.
     eh_frame.set_address_size(8);
@@ -644,13 +714,27 @@ pub fn build_from_input_with(input: &CfiInput<'_>, limits: &Limits) -> Result<Un
     let code = &input.code_ranges;
     let in_code =
         |start: u64| code.is_empty() || code.iter().any(|&(lo, hi)| start >= lo && start < hi);
+    if let Some(go) = go {
+        ev.go_functions(go, &in_code)?;
+    }
+    // Go functions, sorted (the pclntab is in PC order): CFI entries overlapping them are
+    // dropped (Go's own .debug_frame, or anything else describing Go code).
+    let go_ranges: Vec<(u64, u64)> = ev.fdes.iter().map(|f| (f.start, f.end)).collect();
+    let overlaps_go = |start: u64, end: u64| {
+        let i = go_ranges.partition_point(|&(s, _)| s < end);
+        i.checked_sub(1).and_then(|i| go_ranges.get(i)).map_or(false, |&(_, e)| e > start)
+    };
     if !input.eh_frame.is_empty() {
-        ev.section(&eh_frame, &eh_bases, CfiSection::EhFrame, &mut ctx, |start, _end, stats| {
-            let ok = in_code(start);
-            if !ok {
+        ev.section(&eh_frame, &eh_bases, CfiSection::EhFrame, &mut ctx, |start, end, stats| {
+            if !in_code(start) {
                 stats.fdes_outside_code = stats.fdes_outside_code.saturating_add(1);
+                return false;
             }
-            ok
+            if overlaps_go(start, end) {
+                stats.fdes_overlapping = stats.fdes_overlapping.saturating_add(1);
+                return false;
+            }
+            true
         })?;
     }
     ev.fdes.sort_unstable_by_key(|f| (f.start, f.end));

@@ -26,6 +26,7 @@ import {
   WriteRawRequestSchema,
 } from "../../gen/parca/profilestore/v1alpha1/profilestore_pb.ts";
 import type { ProcessProfile, ProfileSink } from "../../profiler/mod.ts";
+import { recordSpan } from "../../tracing/mod.ts";
 import { labelSetSize, rawSampleSize, seriesFieldSize } from "./_wire_size.ts";
 import { tlsSetupError } from "./interceptors.ts";
 import { remoteMetrics } from "./metrics.ts";
@@ -375,10 +376,14 @@ export class RemoteBatchWriter implements ProfileSink {
       await this.#opts.client.writeRaw(req, { timeoutMs });
     } catch (e) {
       remoteMetrics.writeSeconds.observe((performance.now() - t0) / 1000);
+      recordSpan("remote.write", t0, { "remote.profiles": batch.length, "remote.bytes": bytes }, {
+        error: e,
+      });
       this.#failed(batch, ConnectError.from(e));
       return;
     }
     remoteMetrics.writeSeconds.observe((performance.now() - t0) / 1000);
+    recordSpan("remote.write", t0, { "remote.profiles": batch.length, "remote.bytes": bytes });
     remoteMetrics.writes.inc({ code: "ok" });
     this.#serverFailures = 0;
     remoteMetrics.sentBytes.inc(bytes);
