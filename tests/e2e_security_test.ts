@@ -268,8 +268,13 @@ Deno.test({
         throw new Error(`${e.message}; last /query answer: ${last}\n${agent.stderr()}`);
       });
       const { code, ms } = await agent.stop("SIGTERM");
-      match(agent.stderr(), /shutdown did not finish within 2 s; exiting without waiting for/);
-      equal(code, 1);
+      // The last send gets what is left of the deadline; the window it could not deliver is
+      // counted as dropped and said, and the agent exits in time, cleanly.
+      match(
+        agent.stderr(),
+        /remote store unreachable at shutdown; queued profiles are lost|a send to the remote store was still running at shutdown/,
+      );
+      equal(code, 0, agent.stderr());
       ok(ms < 10_000, `exited after ${ms} ms`);
     } finally {
       blackhole.close();

@@ -81,8 +81,11 @@ function maxPendingBytes(): number {
 export interface RemoteStore {
   /** Sinks to hand to the profiler: the batch writer, then the uploader (if enabled). */
   sinks: ProfileSink[];
-  /** Sends what is queued one last time and stops uploads. */
-  stop(): Promise<void>;
+  /**
+   * Sends what is queued one last time and stops uploads, within `budgetMs` (default: the
+   * writer's own bound on its last send).
+   */
+  stop(budgetMs?: number): Promise<void>;
 }
 
 /**
@@ -132,8 +135,8 @@ export function startRemoteStore(flags: AgentFlags): RemoteStore {
   });
   return {
     sinks,
-    async stop() {
-      await Promise.all([writer.stop(), uploader?.stop()]);
+    async stop(budgetMs?: number) {
+      await Promise.all([writer.stop(budgetMs), uploader?.stop(budgetMs)]);
     },
   };
 }

@@ -60,6 +60,9 @@ export const UNWIND_ROW_BUDGET = 8 << 20;
  */
 export const SHUTDOWN_DEADLINE_MS = 2000;
 
+/** The part of the shutdown deadline kept for the trace exporter, the last step. */
+const TRACE_SHUTDOWN_SHARE_MS = 600;
+
 /**
  * Flags whose behaviour exists in this version. Any other flag set to a non-default value gets a
  * one-line "has no effect yet" warning at start.
@@ -424,7 +427,9 @@ async function runAgent(
     }],
     ["the config watcher", () => configWatcher?.close()],
     ["the label sources", () => labels.close()],
-    ["the remote store", () => remote?.stop()],
+    // Whatever time is left, but for the trace exporter's share: a slow server costs the last
+    // window (counted as dropped), not the deadline.
+    ["the remote store", (leftMs) => remote?.stop(leftMs - TRACE_SHUTDOWN_SHARE_MS)],
     // Last, so that the stop's own spans are flushed; bounded well inside the deadline.
     ["the trace exporter", () => tracing?.shutdown()],
   ]);
@@ -456,14 +461,15 @@ async function stopWithin(
   deadlineMs: number,
   now: Promise<string>,
   log: ReturnType<typeof getLogger>,
-  steps: Array<[string, () => Promise<void> | void]>,
+  steps: Array<[string, (leftMs: number) => Promise<void> | void]>,
 ): Promise<boolean> {
   let current = "";
+  const end = Date.now() + deadlineMs;
   const all = (async () => {
     for (const [name, step] of steps) {
       current = name;
       try {
-        await step();
+        await step(end - Date.now());
       } catch (e) {
         log.warn("error while stopping", { step: name, error: (e as Error).message });
       }

@@ -400,10 +400,22 @@ export class DebuginfoUploader implements ProfileSink {
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight.values()]);
   }
 
-  /** Cancels running jobs and waits for them to end. */
-  async stop(): Promise<void> {
+  /**
+   * Cancels running jobs and waits for them to end, `budgetMs` at most: an upload that does not
+   * notice the cancel in time (a file read, a server that stopped reading) is left to the exiting
+   * process rather than hold up the agent's shutdown deadline.
+   *
+   * @param budgetMs How long to wait for running jobs.
+   */
+  async stop(budgetMs = Infinity): Promise<void> {
     this.#stop.abort(new ConnectError("agent stopping", Code.Canceled));
-    await this.idle();
+    if (budgetMs === Infinity) return await this.idle();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.idle(),
+      new Promise<void>((r) => timer = setTimeout(r, Math.max(0, budgetMs))),
+    ]);
+    clearTimeout(timer);
   }
 
   async #slot(fn: () => Promise<void>): Promise<void> {

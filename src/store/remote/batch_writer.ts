@@ -44,6 +44,16 @@ export const DEFAULT_MAX_PENDING_BYTES = 32 << 20;
 /** Deadline of the last send at shutdown. */
 const STOP_FLUSH_TIMEOUT_MS = 3000;
 
+/** Waits for `p`, or `ms` at most (the promise goes on; its outcome is not awaited). */
+async function withinMs(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    p.catch(() => {}),
+    new Promise<void>((r) => timer = setTimeout(r, Math.max(0, ms))),
+  ]);
+  clearTimeout(timer);
+}
+
 /** The logger the writer reports to; a LogTape `Logger` fits. */
 export interface BatchWriterLogger {
   /** Logs at info level. */
@@ -317,14 +327,27 @@ export class RemoteBatchWriter implements ProfileSink {
 
   /**
    * Stops the timer, waits for a running send, then makes one last send of what is queued
-   * (the profiler's final window); whatever still cannot be sent is counted as dropped.
+   * (the profiler's final window), all within `budgetMs`: the agent's shutdown has a deadline, and
+   * a slow or hung server must not use it up. Whatever cannot be sent in time is counted as
+   * dropped; a send still running when the budget ends is left to the exiting process and said.
+   *
+   * @param budgetMs How long stopping may take in all.
    */
-  async stop(): Promise<void> {
+  async stop(budgetMs: number = STOP_FLUSH_TIMEOUT_MS): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-    await this.#sending;
+    const deadline = Date.now() + budgetMs;
+    if (this.#sending) await withinMs(this.#sending, budgetMs);
+    const left = deadline - Date.now();
     // Short: a server that is down must not hold up the agent's exit for a whole interval.
-    await this.flush(Math.min(this.#opts.writeTimeoutMs, STOP_FLUSH_TIMEOUT_MS));
+    if (!this.#sending && left > 0) {
+      await this.flush(Math.min(this.#opts.writeTimeoutMs, STOP_FLUSH_TIMEOUT_MS, left));
+    }
+    if (this.#sending) {
+      this.#opts.log.warn("a send to the remote store was still running at shutdown", {
+        profiles: this.#inFlightCount,
+      });
+    }
     if (this.#queue.length > 0) {
       this.#drop(this.#queue, "shutdown");
       this.#opts.log.warn("remote store unreachable at shutdown; queued profiles are lost", {

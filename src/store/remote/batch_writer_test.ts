@@ -359,6 +359,29 @@ Deno.test("RemoteBatchWriter.stop sends what is queued", async () => {
   strictEqual(s.requests.length, 1);
 });
 
+Deno.test("RemoteBatchWriter.stop keeps to its budget when the server hangs, and counts the loss", async () => {
+  // A server that never answers: the send in flight and the last window cannot be delivered.
+  const never = Promise.withResolvers<void>();
+  const s = server(() => never.promise);
+  const w = new RemoteBatchWriter({
+    client: s.client,
+    intervalMs: 60_000,
+    writeTimeoutMs: 60_000,
+    log: quiet,
+  });
+  w.start();
+  w.write(profile(1, labelsOf(1)));
+  void w.flush(); // in flight, never answered
+  w.write(profile(2, labelsOf(2))); // the final window, queued behind it
+  const before = await counter(remoteMetrics.droppedProfiles, { reason: "shutdown" });
+  const t0 = performance.now();
+  await w.stop(300);
+  const ms = performance.now() - t0;
+  ok(ms < 1000, `stop took ${ms} ms with a 300 ms budget`);
+  strictEqual(await counter(remoteMetrics.droppedProfiles, { reason: "shutdown" }) - before, 1);
+  never.resolve();
+});
+
 Deno.test("RemoteBatchWriter sends every interval on its own", async () => {
   const s = server();
   const w = new RemoteBatchWriter({
