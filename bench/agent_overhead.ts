@@ -2,130 +2,186 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * Overhead benchmark (root): with both cores kept busy by CPU-bound programs, runs the agent for
- * a while at 19 Hz, then `perf record -F 19 -a -g` for the same time as the baseline, and reports
- * each one's CPU time (share of one core) and peak RSS, plus the BPF program's mean run time per
- * sample from kernel.bpf_stats_enabled.
+ * Overhead benchmark (root). Both cores are kept busy by two copies of a CPU-bound program whose
+ * stacks are 30 frames deep (28 recursive frames + main + libc, built with frame pointers, so the
+ * same stack can be walked with the unwind tables and with frame pointers). On that load, one
+ * after another and in alternating rounds:
  *
- *   deno task bench                 # 60 s each
- *   deno task bench --seconds=20    # shorter
+ * - the agent at its defaults (19 Hz, DWARF unwinding), measured after a warm-up of a minute
+ *   (its start-up CPU is reported apart);
+ * - the agent with `--dwarf-unwinding-disable` (the same stacks walked with frame pointers);
+ * - `perf record -F 19 -a -g` (the baseline for CPU and memory);
+ * - bpftrace's `profile:hz:19` probe collecting ustack and kstack (the baseline for BPF cost).
  *
- * Prints a Markdown table for docs/benchmarks.md.
+ * CPU is the tool's user + system time as a share of one core; RSS is sampled every second
+ * (steady = median over the window) and its peak is VmHWM; BPF cost is the mean run time of the
+ * programs the tool holds (kernel.bpf_stats_enabled), found through its fds.
+ *
+ *   deno task bench                                  # 60 s windows, 60 s agent warm-up, 2 rounds
+ *   deno task bench --seconds=20 --warmup=20 --rounds=1
+ *
+ * Prints one Markdown table for docs/benchmarks.md.
  *
  * @module
  */
 
-import { arg, cpuSeconds, rssMiB } from "./_lib/proc.ts";
+import { arg } from "./_lib/proc.ts";
+import {
+  loadAverage,
+  measureRunning,
+  median,
+  spawnAgent,
+  spread,
+  type ToolFigures,
+  waitReady,
+} from "./_lib/measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
 const seconds = arg("seconds", 60);
-const warmup = 5;
+const agentWarmup = arg("warmup", 60);
+const toolWarmup = 5;
+const rounds = arg("rounds", 2);
 
-async function build(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "bench-" });
-  const out = `${dir}/busy`;
+async function build(dir: string): Promise<string> {
+  const out = `${dir}/deep30`;
   const r = await new Deno.Command("gcc", {
-    args: ["-O1", "-fno-omit-frame-pointer", "-o", out, `${ROOT}tests/programs/cpu_chain.c`],
+    args: [
+      "-O2",
+      "-fno-omit-frame-pointer",
+      "-DDEPTH=28",
+      "-o",
+      out,
+      `${ROOT}tests/programs/recursion.c`,
+    ],
   }).output();
   if (!r.success) throw new Error("gcc failed");
   return out;
 }
 
-/** Samples a child's CPU time and RSS while it runs `seconds` after a warm-up. */
-async function measure(
-  child: Deno.ChildProcess,
-): Promise<{ cpuShare: number; peakRss: number }> {
-  await new Promise((r) => setTimeout(r, warmup * 1000));
-  const c0 = cpuSeconds(child.pid);
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const c1 = cpuSeconds(child.pid);
-  const wall = (performance.now() - t0) / 1000;
-  return { cpuShare: (c1 - c0) / wall, peakRss: rssMiB(child.pid).hwm };
+async function stop(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void> {
+  try {
+    child.kill(signal);
+  } catch {
+    // already gone
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 20_000);
+  await child.status;
+  clearTimeout(timer);
 }
 
-async function readStatsEnabled(): Promise<string> {
-  return (await Deno.readTextFile("/proc/sys/kernel/bpf_stats_enabled")).trim();
+async function runAgent(extra: string[], port: number): Promise<ToolFigures> {
+  const agent = spawnAgent(port, extra);
+  try {
+    const figures = measureRunning(agent.pid, agentWarmup, seconds);
+    await waitReady(port);
+    return await figures;
+  } finally {
+    await stop(agent, "SIGTERM");
+  }
 }
 
-const busyBin = await build();
-const busy = [0, 1].map(() =>
-  new Deno.Command(busyBin, { args: [String(2 * (seconds + warmup) + 30)], stdout: "null" }).spawn()
-);
-const statsBefore = await readStatsEnabled();
-await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", "1");
-const port = 17071;
-try {
-  // The agent.
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-no-legacy-abort",
-      `${ROOT}main.ts`,
-      `--http-address=127.0.0.1:${port}`,
-      "--log-level=warn",
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  const a = await measure(agent);
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const value = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? NaN);
-  const runs = value(/^parca_agent_bpf_program_runs_total\{program="profile_cpu"\} (\S+)$/m);
-  const runSeconds = value(
-    /^parca_agent_bpf_program_run_time_seconds_total\{program="profile_cpu"\} (\S+)$/m,
-  );
-  const samples = value(/^parca_agent_profiler_samples_total (\S+)$/m);
-  agent.kill("SIGTERM");
-  await agent.status;
-
-  // The baseline: perf record, system-wide, frame-pointer call graphs, same frequency.
-  const perfOut = `${await Deno.makeTempDir()}/perf.data`;
+async function runPerf(dir: string): Promise<ToolFigures> {
   const perf = new Deno.Command("perf", {
-    args: [
-      "record",
-      "-F",
-      "19",
-      "-a",
-      "-g",
-      "-o",
-      perfOut,
-      "--",
-      "sleep",
-      String(seconds + warmup + 2),
-    ],
+    args: ["record", "-F", "19", "-a", "-g", "-o", `${dir}/perf.data`],
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const p = await measure(perf);
-  await perf.status;
-  await Deno.remove(perfOut).catch(() => {});
-
-  const ns = (runSeconds / runs) * 1e9;
-  const rows = [
-    `Overhead, ${seconds} s at 19 Hz on ${navigator.hardwareConcurrency} CPUs, both kept busy ` +
-    `(${new Date().toISOString().slice(0, 10)}, kernel ${Deno.osRelease()}):`,
-    "",
-    "| | CPU (share of one core) | peak RSS | ratio CPU / RSS vs perf |",
-    "|---|---|---|---|",
-    `| agent | ${(a.cpuShare * 100).toFixed(3)} % | ${a.peakRss.toFixed(1)} MiB | ${
-      (a.cpuShare / p.cpuShare).toFixed(2)
-    }× / ${(a.peakRss / p.peakRss).toFixed(2)}× |`,
-    `| perf record -F 19 -a -g | ${(p.cpuShare * 100).toFixed(3)} % | ${
-      p.peakRss.toFixed(1)
-    } MiB | 1× / 1× |`,
-    "",
-    `BPF program: ${runs} runs, mean ${ns.toFixed(0)} ns per run (kernel.bpf_stats_enabled); ` +
-    `${samples} samples read by the agent.`,
-  ];
-  // deno-lint-ignore no-console -- a benchmark's output is its report
-  console.log(rows.join("\n"));
-} finally {
-  await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", statsBefore);
-  for (const b of busy) {
-    b.kill("SIGKILL");
-    await b.status;
+  try {
+    return await measureRunning(perf.pid, toolWarmup, seconds);
+  } finally {
+    await stop(perf, "SIGINT");
+    await Deno.remove(`${dir}/perf.data`).catch(() => {});
   }
 }
+
+async function runBpftrace(): Promise<ToolFigures> {
+  // The map is cleared at exit: printing (and symbolizing) every stack is not the probe's cost.
+  const bt = new Deno.Command("bpftrace", {
+    args: ["-e", "profile:hz:19 { @[ustack, kstack] = count(); } END { clear(@); }"],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    return await measureRunning(bt.pid, toolWarmup, seconds);
+  } finally {
+    await stop(bt, "SIGINT");
+  }
+}
+
+if (!(await new Deno.Command("sh", { args: ["-c", "command -v bpftrace"] }).output()).success) {
+  throw new Error("bpftrace is not installed: apt-get install bpftrace (scripts/setup.sh does)");
+}
+const dir = await Deno.makeTempDir({ prefix: "bench-overhead-" });
+const bin = await build(dir);
+const perRound = 2 * (agentWarmup + seconds) + 2 * (toolWarmup + seconds) + 120;
+const busy = [0, 1].map(() =>
+  new Deno.Command(bin, { args: [String(rounds * perRound)], stdout: "null" }).spawn()
+);
+const statsBefore = (await Deno.readTextFile("/proc/sys/kernel/bpf_stats_enabled")).trim();
+await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", "1");
+const loads: string[] = [loadAverage()];
+const results: Record<string, ToolFigures[]> = { dwarf: [], fp: [], perf: [], bpftrace: [] };
+try {
+  for (let r = 0; r < rounds; r++) {
+    results.dwarf.push(await runAgent([], 17171));
+    results.fp.push(await runAgent(["--dwarf-unwinding-disable"], 17172));
+    results.perf.push(await runPerf(dir));
+    results.bpftrace.push(await runBpftrace());
+    loads.push(loadAverage());
+  }
+} finally {
+  await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", statsBefore);
+  for (const b of busy) await stop(b, "SIGKILL");
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(3)} %`;
+const mib = (x: number) => `${x.toFixed(1)} MiB`;
+const ns = (x: number) => `${x.toFixed(0)} ns`;
+const ratio = (x: number) => Number.isFinite(x) ? `${x.toFixed(2)}×` : "—";
+const per = (k: string, f: (t: ToolFigures) => number) => results[k].map(f);
+const base = {
+  cpu: median(per("perf", (t) => t.cpu)),
+  peak: median(per("perf", (t) => t.peakRss)),
+  steady: median(per("perf", (t) => t.steadyRss)),
+  bpf: median(per("bpftrace", (t) => t.bpfNsPerRun)),
+};
+const row = (name: string, k: string) => {
+  const cpu = median(per(k, (t) => t.cpu));
+  const peak = median(per(k, (t) => t.peakRss));
+  const steady = median(per(k, (t) => t.steadyRss));
+  const bpf = median(per(k, (t) => t.bpfNsPerRun));
+  return `| ${name} | ${spread(per(k, (t) => t.cpu), pct)} | ${
+    spread(per(k, (t) => t.startCpu), pct)
+  } | ${spread(per(k, (t) => t.peakRss), mib)} | ${spread(per(k, (t) => t.steadyRss), mib)} | ${
+    spread(per(k, (t) => t.bpfNsPerRun), ns)
+  } | ${ratio(cpu / base.cpu)} / ${ratio(peak / base.peak)} / ${ratio(steady / base.steady)} | ${
+    ratio(bpf / base.bpf)
+  } |`;
+};
+// deno-lint-ignore no-console -- a benchmark's output is its report
+console.log([
+  `Two CPU-bound programs with 30-frame stacks keep both of the ${navigator.hardwareConcurrency} ` +
+  `CPUs busy; 19 Hz; ${seconds} s measured per tool and round (the agent after ${agentWarmup} s ` +
+  `of start-up, the others after ${toolWarmup} s), ${rounds} round(s), median (range); ` +
+  `${new Date().toISOString().slice(0, 10)}, kernel ${Deno.osRelease()}, load average ` +
+  `${loads.join(" → ")}:`,
+  "",
+  "| tool | CPU (share of one core) | start-up CPU | peak RSS | steady RSS | BPF per sample | CPU / peak / steady vs perf | BPF vs bpftrace |",
+  "|---|---|---|---|---|---|---|---|",
+  row("agent (DWARF unwinding, defaults)", "dwarf"),
+  row("agent `--dwarf-unwinding-disable` (frame pointers)", "fp"),
+  row("`perf record -F 19 -a -g`", "perf"),
+  row("bpftrace `profile:hz:19` ustack + kstack", "bpftrace"),
+  "",
+  `Same 30-frame stack, DWARF / frame pointers in the agent's BPF: ${
+    ratio(median(per("dwarf", (t) => t.bpfNsPerRun)) / median(per("fp", (t) => t.bpfNsPerRun)))
+  } (runs per window: ${per("dwarf", (t) => t.bpfRuns).join(", ")}).`,
+].join("\n"));

@@ -33,6 +33,7 @@ import { freePort } from "../tests/_lib/agent.ts";
 import { startParca } from "../tests/_lib/parca.ts";
 
 import { arg, cpuSeconds } from "./_lib/proc.ts";
+import { spawnAgent, waitReady } from "./_lib/measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -105,31 +106,9 @@ async function metrics(url: string): Promise<Map<string, number>> {
 
 async function runAgent(flags: string[]): Promise<{ child: Deno.ChildProcess; url: string }> {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-worker-options",
-      "--unstable-no-legacy-abort",
-      `${ROOT}main.ts`,
-      `--http-address=127.0.0.1:${port}`,
-      ...flags,
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      const r = await fetch(`${url}/ready`);
-      await r.body?.cancel();
-      if (r.ok) return { child, url };
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("agent did not become ready");
+  const child = spawnAgent(port, flags, "null");
+  await waitReady(port, 20);
+  return { child, url: `http://127.0.0.1:${port}` };
 }
 
 async function stop(child: Deno.ChildProcess): Promise<void> {

@@ -92,26 +92,41 @@ struct {
 } pid_to_mappings SEC(".maps");
 
 /*
- * exe_id -> that executable's unwind table: an array of rows sized exactly for it
- * (BPF_F_INNER_MAP lets each inner array have its own max_entries). Tables are created, filled
- * with one batch update, and released by src/unwind/table_store.ts, one per build ID.
+ * Unwind tables. All rows of all tables live in one row space of UNWIND_CHUNKS chunks of
+ * UNWIND_CHUNK_ROWS rows each; a table is a contiguous range of it (its chunks are shared with
+ * its neighbours), found through unwind_tables[exe_id]. Every chunk is an array of the same
+ * size, without BPF_F_INNER_MAP, so the verifier inlines both the chunk lookup (array of maps)
+ * and the row lookup (array): a step of the row search is two bounds-checked loads, not two
+ * helper calls. Chunks are created when a table first needs them (inserted in one batch per
+ * table) and written through a mapping (BPF_F_MMAPABLE); a chunk no table uses stays and is
+ * refilled by a later table (src/bpf/unwind_maps.ts: each insert or delete in an array of maps
+ * waits for an RCU grace period), so kernel memory is the row space's high-water mark.
  */
-struct unwind_table_inner {
+struct unwind_chunk {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_INNER_MAP);
-	__uint(max_entries, 1);
+	__uint(max_entries, UNWIND_CHUNK_ROWS);
 	/* Sizes, not __type(): clang emits only a forward declaration of a struct that is never
 	 * used by value, and libbpf cannot size a forward declaration. */
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct unwind_row));
+	/* User space writes rows through a mapping of the chunk, not a syscall per row. */
+	__uint(map_flags, BPF_F_MMAPABLE);
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, 4096);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, UNWIND_CHUNKS);
 	__type(key, __u32);
-	__array(values, struct unwind_table_inner);
-} exe_id_to_table SEC(".maps");
+	__array(values, struct unwind_chunk);
+} unwind_chunks SEC(".maps");
+
+/* exe_id -> where its rows are in the row space; rows == 0: no table (evicted, not loaded). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_UNWIND_TABLES);
+	__type(key, __u32);
+	__type(value, struct unwind_table_ref);
+} unwind_tables SEC(".maps");
 
 /* rule index -> rule, shared by all tables (src/unwind/table_store.ts interns them). */
 struct {

@@ -37,7 +37,7 @@ struct kernel_stack {
 enum mapping_kind {
 	/* Frame pointers: code known to keep them (Go), or tables not (yet) loaded. */
 	MAPPING_KIND_FP = 0,
-	/* The executable's unwind table (exe_id_to_table). */
+	/* The executable's unwind table (unwind_tables). */
 	MAPPING_KIND_DWARF = 1,
 	/* The vDSO: frame pointers. */
 	MAPPING_KIND_VDSO = 2,
@@ -52,7 +52,7 @@ struct exec_mapping {
 	__u64 start;      /* first address */
 	__u64 end;        /* one past the last address */
 	__u64 table_bias; /* table pc = address - table_bias */
-	__u32 exe_id;     /* key in exe_id_to_table, for MAPPING_KIND_DWARF */
+	__u32 exe_id;     /* key in unwind_tables, for MAPPING_KIND_DWARF */
 	__u32 rows;       /* rows in that table */
 	__u32 kind;       /* enum mapping_kind */
 	__u32 reserved;
@@ -73,6 +73,19 @@ struct process_mappings {
 struct unwind_row {
 	__u32 pc;
 	__u32 rule; /* index in unwind_rules */
+};
+
+/* The unwind row space (bpf/maps.h): UNWIND_CHUNKS chunks of UNWIND_CHUNK_ROWS rows. */
+#define UNWIND_CHUNK_SHIFT 12
+#define UNWIND_CHUNK_ROWS (1 << UNWIND_CHUNK_SHIFT)
+#define UNWIND_CHUNKS 4096
+/* Tables at most (unwind_tables; exe ids are 1..MAX_UNWIND_TABLES-1). */
+#define MAX_UNWIND_TABLES 4096
+
+/* Where a table's rows are: [first_row, first_row + rows) of the row space. 8 bytes. */
+struct unwind_table_ref {
+	__u32 first_row;
+	__u32 rows;
 };
 
 /* How the CFA is found (bpf/unwind_dwarf.h). Values are wasm-unwind's ABI. */

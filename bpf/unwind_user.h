@@ -165,11 +165,13 @@ static __always_inline void step_frame_pointer_on(struct walk_regs *s, bool swit
 		s->error = UNWIND_ERROR_READ_FAULT;
 		return;
 	}
-	__u64 next_bp, ret;
-	if (!read_user_u64(s->bp, &next_bp) || !read_user_u64(s->bp + 8, &ret)) {
+	/* [rbp] and [rbp + 8] in one read: a helper call per frame, not two. */
+	__u64 frame[2];
+	if (bpf_probe_read_user(frame, sizeof(frame), (void *)s->bp)) {
 		s->error = UNWIND_ERROR_READ_FAULT;
 		return;
 	}
+	__u64 next_bp = frame[0], ret = frame[1];
 	if (ret == 0) {
 		s->done = true;
 		return;
@@ -268,12 +270,23 @@ static __always_inline int find_mapping(struct process_mappings *proc, __u64 pc)
 }
 
 struct row_search {
-	void *table;
+	__u32 first; /* the table's first row in the row space */
 	__u32 target;
 	__u32 lo;
 	__u32 hi;
 	bool fault;
 };
+
+/* Row `idx` of the row space: the chunk, then the row in it (both lookups inlined, maps.h). */
+static __always_inline struct unwind_row *row_at(__u32 idx)
+{
+	__u32 chunk_idx = idx >> UNWIND_CHUNK_SHIFT;
+	void *chunk = bpf_map_lookup_elem(&unwind_chunks, &chunk_idx);
+	if (!chunk)
+		return NULL;
+	__u32 slot = idx & (UNWIND_CHUNK_ROWS - 1);
+	return bpf_map_lookup_elem(chunk, &slot);
+}
 
 static long row_search_step(__u32 i, void *arg)
 {
@@ -281,7 +294,7 @@ static long row_search_step(__u32 i, void *arg)
 	if (rs->lo >= rs->hi)
 		return 1;
 	__u32 mid = rs->lo + (rs->hi - rs->lo) / 2;
-	struct unwind_row *r = bpf_map_lookup_elem(rs->table, &mid);
+	struct unwind_row *r = row_at(rs->first + mid);
 	if (!r) {
 		rs->fault = true;
 		return 1;
@@ -316,8 +329,9 @@ __noinline int step_dwarf(struct walk_regs *s, __u32 exe_id, __u32 rows, __u64 b
 {
 	if (!s)
 		return 0;
-	void *table = bpf_map_lookup_elem(&exe_id_to_table, &exe_id);
-	if (!table) {
+	struct unwind_table_ref *table = bpf_map_lookup_elem(&unwind_tables, &exe_id);
+	/* `rows` is what the mapping was written with; the table's own count is what is loaded. */
+	if (!table || table->rows == 0 || table->rows != rows) {
 		s->error = UNWIND_ERROR_TABLE_MISSING;
 		return 0;
 	}
@@ -328,7 +342,9 @@ __noinline int step_dwarf(struct walk_regs *s, __u32 exe_id, __u32 rows, __u64 b
 		return 0;
 	}
 	/* Last row whose pc <= target. */
-	struct row_search rs = { .table = table, .target = (__u32)pc, .lo = 0, .hi = rows };
+	struct row_search rs = {
+		.first = table->first_row, .target = (__u32)pc, .lo = 0, .hi = table->rows
+	};
 	bpf_loop(ROW_SEARCH_STEPS, row_search_step, &rs, 0);
 	if (rs.fault) {
 		s->error = UNWIND_ERROR_TABLE_MISSING;
@@ -338,8 +354,7 @@ __noinline int step_dwarf(struct walk_regs *s, __u32 exe_id, __u32 rows, __u64 b
 		step_uncovered(s);
 		return 0;
 	}
-	__u32 idx = rs.lo - 1;
-	struct unwind_row *row = bpf_map_lookup_elem(table, &idx);
+	struct unwind_row *row = row_at(rs.first + rs.lo - 1);
 	if (!row) {
 		s->error = UNWIND_ERROR_TABLE_MISSING;
 		return 0;
@@ -429,7 +444,17 @@ __noinline int step_dwarf(struct walk_regs *s, __u32 exe_id, __u32 rows, __u64 b
 	}
 
 	__u64 ret;
-	if (!read_user_u64(cfa + (__s64)rule->ra_offset, &ret)) {
+	/* The usual frame saves rbp right below the return address: read both at once. */
+	if (rule->rbp_kind == RBP_CFA_OFFSET && rule->rbp_offset + 8 == rule->ra_offset) {
+		__u64 saved[2];
+		if (bpf_probe_read_user(saved, sizeof(saved), (void *)(cfa + (__s64)rule->rbp_offset))) {
+			s->error = UNWIND_ERROR_READ_FAULT;
+			return 0;
+		}
+		s->bp = saved[0];
+		s->bp_unknown = false;
+		ret = saved[1];
+	} else if (!read_user_u64(cfa + (__s64)rule->ra_offset, &ret)) {
 		s->error = UNWIND_ERROR_READ_FAULT;
 		return 0;
 	}
@@ -437,6 +462,8 @@ __noinline int step_dwarf(struct walk_regs *s, __u32 exe_id, __u32 rows, __u64 b
 	case RBP_UNCHANGED:
 		break;
 	case RBP_CFA_OFFSET: {
+		if (rule->rbp_offset + 8 == rule->ra_offset)
+			break; /* read above */
 		__u64 bp;
 		if (!read_user_u64(cfa + (__s64)rule->rbp_offset, &bp)) {
 			s->error = UNWIND_ERROR_READ_FAULT;

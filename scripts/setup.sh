@@ -43,6 +43,7 @@ check g++ g++
 check make make
 check readelf binutils
 check perf linux-perf
+check bpftrace bpftrace
 check setpriv util-linux
 check npm npm
 check gzip gzip

@@ -116,6 +116,13 @@ export class FakeUnwindMaps extends FakeMaps implements UnwindMaps {
   }
 
   /** @inheritdoc */
+  get tableBytes(): number {
+    let bytes = 0;
+    for (const t of this.tables.values()) bytes += t.length;
+    return bytes;
+  }
+
+  /** @inheritdoc */
   loadTable(exeId: number, rows: Uint8Array<ArrayBuffer>): void {
     this.check("load an unwind table");
     if (rows.length === 0 || rows.length % UNWIND_ROW.size !== 0) {

@@ -62,6 +62,8 @@ const libbpfSymbols = {
   bpf_map__initial_value: { parameters: ["pointer", "buffer"], result: "pointer" },
   /** int bpf_map_lookup_elem(int fd, const void *key, void *value) */
   bpf_map_lookup_elem: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  /** int bpf_map_get_fd_by_id(__u32 id) */
+  bpf_map_get_fd_by_id: { parameters: ["u32"], result: "i32" },
   /** int bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags) */
   bpf_map_update_elem: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i32" },
   /**

@@ -50,15 +50,6 @@ export {
   UNWIND_RULE,
 } from "./types.ts";
 export { checkPrerequisites, type Prerequisites } from "./preflight.ts";
-export { readProgramStats } from "./prog_stats.ts";
-export { RingBuffer } from "./ring_buffer.ts";
-export {
-  createUnwindTableMap,
-  deleteMapElement,
-  listMapKeysU32,
-  setMapElement,
-  updateMapBatch,
-} from "./maps.ts";
 export {
   type InterpMaps,
   MapsClosedError,

@@ -29,6 +29,7 @@ import {
   EVENT,
   KERNEL_STACK,
   MAX_KERNEL_STACK_DEPTH,
+  MAX_UNWIND_TABLES,
   MAX_USER_STACK_DEPTH,
   PROCESS_INSTANCE,
   STACK_COUNT_KEY,
@@ -102,7 +103,8 @@ interface MapFds {
   generation: number;
   counters: number;
   pidToMappings: number;
-  exeIdToTable: number;
+  unwindChunks: number;
+  unwindTables: number;
   unwindRules: number;
   events: number;
   pidToInstance: number;
@@ -175,10 +177,11 @@ export class ProfilerObject implements Sampler {
     this.#eventsBufferBytes = eventsBufferBytes;
     this.#unwindMaps = new LibbpfUnwindMaps({
       pidToMappings: fds.pidToMappings,
-      exeIdToTable: fds.exeIdToTable,
+      unwindChunks: fds.unwindChunks,
+      unwindTables: fds.unwindTables,
       unwindRules: fds.unwindRules,
       maxRules: 65536,
-      maxTables: 4096,
+      maxTables: MAX_UNWIND_TABLES - 1,
     });
     this.#interpMaps = new LibbpfInterpMaps(fds.pidToInterp);
     this.#prog = prog;
@@ -291,7 +294,8 @@ export class ProfilerObject implements Sampler {
         generation: fd("active_generation"),
         counters: fd("counters"),
         pidToMappings: fd("pid_to_mappings"),
-        exeIdToTable: fd("exe_id_to_table"),
+        unwindChunks: fd("unwind_chunks"),
+        unwindTables: fd("unwind_tables"),
         unwindRules: fd("unwind_rules"),
         events: fd("events"),
         pidToInstance: fd("pid_to_instance"),

@@ -5,9 +5,12 @@
  * A BPF ring buffer read from an mmap'd view in JS: no FFI call and no callback per event (a
  * libbpf callback from JS costs about 50 µs when it hops threads and drops events). The
  * algorithm is libbpf's ringbuf_process_ring: records are `u32 len | BUSY | DISCARD`, a 4-byte
- * pad, then the payload, 8-byte aligned. The kernel offers the data area twice back to back (so a
- * wrapping record is contiguous), but every mapped page counts in the agent's RSS, so the data
- * is mapped once and the rare record that wraps is copied into a scratch buffer.
+ * pad, then the payload, 8-byte aligned. Every mapped page counts in the agent's RSS, and the
+ * data area is as large as --bpf-events-buffer-size says (32 MiB at the default 8192 pages), so
+ * only a window of it is mapped: the kernel offers the data pages twice back to back, so a window
+ * of up to the whole area starting at any data page is contiguous, and a record that wraps needs
+ * no copy. The window moves (munmap + mmap at the consumer's page) when the consumer reaches its
+ * end: once per {@link WINDOW_BYTES} of events.
  *
  * @module
  */
@@ -22,18 +25,26 @@ const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 const HEADER = 8;
 
+/** Bytes of the data area mapped at a time (fewer when the buffer is smaller). */
+export const WINDOW_BYTES = 256 * 1024;
+
 /** A consumer of one BPF_MAP_TYPE_RINGBUF map. */
 export class RingBuffer {
+  #fd: number;
   #consumerPage: Deno.PointerObject | null;
-  #producerPages: Deno.PointerObject | null;
+  #producerPage: Deno.PointerObject | null;
   #pageSize: number;
   #size: number;
   #consumerPos: BigInt64Array;
   #producerPos: BigInt64Array;
-  #header: Uint32Array;
-  #data: DataView;
-  #bytes: Uint8Array;
-  #scratch = new Uint8Array(256);
+  /** The mapped window of the data area: [#winStart, #winStart + #winLen) of the doubled area. */
+  #window: Deno.PointerObject | null = null;
+  #winStart = 0;
+  #winLen = 0;
+  #header = new Uint32Array(0);
+  #data = new DataView(new ArrayBuffer(0));
+  /** Windows mapped so far (for tests and /metrics). */
+  windowsMapped = 0;
 
   /**
    * Maps the ring buffer of a map fd.
@@ -44,32 +55,70 @@ export class RingBuffer {
    */
   constructor(fd: number, size: number) {
     const c = libc();
+    this.#fd = fd;
     this.#pageSize = c.getpagesize();
     this.#size = size;
-    const cons = c.mmap(null, BigInt(this.#pageSize), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+    const page = BigInt(this.#pageSize);
+    const cons = c.mmap(null, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
     if (!cons || Deno.UnsafePointer.value(cons) === MAP_FAILED) {
       throw new NativeError("map the events ring buffer (consumer page)", errno());
     }
-    const prod = c.mmap(
-      null,
-      BigInt(this.#pageSize + size),
-      PROT_READ,
-      MAP_SHARED,
-      fd,
-      BigInt(this.#pageSize),
-    );
+    const prod = c.mmap(null, page, PROT_READ, MAP_SHARED, fd, page);
     if (!prod || Deno.UnsafePointer.value(prod) === MAP_FAILED) {
-      c.munmap(cons, BigInt(this.#pageSize));
-      throw new NativeError("map the events ring buffer (data pages)", errno());
+      c.munmap(cons, page);
+      throw new NativeError("map the events ring buffer (producer page)", errno());
     }
     this.#consumerPage = cons;
-    this.#producerPages = prod;
+    this.#producerPage = prod;
     this.#consumerPos = new BigInt64Array(Deno.UnsafePointerView.getArrayBuffer(cons, 8));
     this.#producerPos = new BigInt64Array(Deno.UnsafePointerView.getArrayBuffer(prod, 8));
-    const data = Deno.UnsafePointerView.getArrayBuffer(prod, size, this.#pageSize);
-    this.#header = new Uint32Array(data);
-    this.#data = new DataView(data);
-    this.#bytes = new Uint8Array(data);
+  }
+
+  /** Bytes of the data area mapped now. */
+  get mappedBytes(): number {
+    return this.#winLen;
+  }
+
+  /**
+   * Makes `bytes` bytes at ring position `pos` readable; returns their offset in the window.
+   * A window starts at a data page below the area's size and is at most the area's size long,
+   * which the kernel's double mapping always covers.
+   */
+  #at(pos: number, bytes: number): number {
+    const off = pos & (this.#size - 1);
+    if (off >= this.#winStart && off + bytes <= this.#winStart + this.#winLen) {
+      return off - this.#winStart;
+    }
+    const start = off - (off % this.#pageSize);
+    const need = off - start + bytes;
+    const len = Math.min(
+      this.#size,
+      Math.max(WINDOW_BYTES, Math.ceil(need / this.#pageSize) * this.#pageSize),
+    );
+    if (need > len) throw new RangeError(`ring buffer record of ${bytes} bytes exceeds the buffer`);
+    const c = libc();
+    if (this.#window) c.munmap(this.#window, BigInt(this.#winLen));
+    this.#window = null;
+    this.#winLen = 0;
+    const w = c.mmap(
+      null,
+      BigInt(len),
+      PROT_READ,
+      MAP_SHARED,
+      this.#fd,
+      BigInt(2 * this.#pageSize + start),
+    );
+    if (!w || Deno.UnsafePointer.value(w) === MAP_FAILED) {
+      throw new NativeError("map the events ring buffer (data window)", errno());
+    }
+    this.#window = w;
+    this.#winStart = start;
+    this.#winLen = len;
+    this.windowsMapped++;
+    const buf = Deno.UnsafePointerView.getArrayBuffer(w, len);
+    this.#header = new Uint32Array(buf);
+    this.#data = new DataView(buf);
+    return off - start;
   }
 
   /**
@@ -84,16 +133,15 @@ export class RingBuffer {
     onRecord: (view: DataView, offset: number, length: number) => void,
     max = Infinity,
   ): number {
-    if (!this.#producerPages) return 0;
-    const mask = this.#size - 1;
+    if (!this.#producerPage) return 0;
     let cons = Number(Atomics.load(this.#consumerPos, 0));
     let n = 0;
     for (;;) {
       const prod = Number(Atomics.load(this.#producerPos, 0));
       if (cons >= prod || n >= max) break;
       while (cons < prod && n < max) {
-        const off = cons & mask;
-        const hdr = Atomics.load(this.#header, off >>> 2);
+        const at = this.#at(cons, HEADER);
+        const hdr = Atomics.load(this.#header, at >>> 2);
         if (hdr & BUSY) {
           // The producer has reserved but not yet committed this record: stop here.
           Atomics.store(this.#consumerPos, 0, BigInt(cons));
@@ -101,17 +149,8 @@ export class RingBuffer {
         }
         const len = hdr & ~(BUSY | DISCARD);
         if (!(hdr & DISCARD)) {
-          const start = off + HEADER;
-          if (start + len <= this.#size) {
-            onRecord(this.#data, start, len);
-          } else {
-            // The payload wraps past the end of the data area: copy it out in two parts.
-            if (this.#scratch.length < len) this.#scratch = new Uint8Array(len);
-            const first = Math.max(0, this.#size - start);
-            this.#scratch.set(this.#bytes.subarray(start & mask, (start & mask) + first), 0);
-            this.#scratch.set(this.#bytes.subarray(0, len - first), first);
-            onRecord(new DataView(this.#scratch.buffer), 0, len);
-          }
+          const rec = this.#at(cons, HEADER + len);
+          onRecord(this.#data, rec + HEADER, len);
           n++;
         }
         cons += (len + HEADER + 7) & ~7;
@@ -124,10 +163,14 @@ export class RingBuffer {
   /** Unmaps the buffer. Idempotent. */
   close(): void {
     const c = libc();
-    if (this.#consumerPage) c.munmap(this.#consumerPage, BigInt(this.#pageSize));
-    if (this.#producerPages) c.munmap(this.#producerPages, BigInt(this.#pageSize + this.#size));
+    const page = BigInt(this.#pageSize);
+    if (this.#consumerPage) c.munmap(this.#consumerPage, page);
+    if (this.#producerPage) c.munmap(this.#producerPage, page);
+    if (this.#window) c.munmap(this.#window, BigInt(this.#winLen));
     this.#consumerPage = null;
-    this.#producerPages = null;
+    this.#producerPage = null;
+    this.#window = null;
+    this.#winLen = 0;
   }
 
   /** Same as {@link close}. */

@@ -42,7 +42,7 @@ export interface WalkerMapping {
   end: number;
   /** table pc = address - tableBias. */
   tableBias: bigint;
-  /** exe_id_to_table key for {@link MappingKind}.DWARF, else 0. */
+  /** unwind_tables key for {@link MappingKind}.DWARF, else 0. */
   exeId: number;
   rows: number;
   /** enum mapping_kind. */
@@ -64,8 +64,10 @@ export interface UnwindMaps {
   readonly closed: boolean;
   /** Capacity of unwind_rules. */
   readonly maxRules: number;
-  /** Capacity of exe_id_to_table. */
+  /** Tables at most (exe ids 1..maxTables). */
   readonly maxTables: number;
+  /** Kernel memory the loaded tables take (their chunks of the row space), in bytes. */
+  readonly tableBytes: number;
   /**
    * Writes a process's mappings (at most MAX_MAPPINGS_PER_PROCESS, sorted by start).
    *
@@ -85,7 +87,7 @@ export interface UnwindMaps {
   /** @returns The pids that have mappings in BPF. */
   processPids(): number[];
   /**
-   * Creates an exact-size table of packed rows and puts it under `exeId`.
+   * Loads a table of packed rows under `exeId` (replacing any table it had).
    *
    * @param exeId The table's key (1..maxTables).
    * @param rows Packed struct unwind_row values, 8 bytes each.

@@ -55,6 +55,14 @@ export const PROCESS_INSTANCE = { size: 24, startNs: 0, id: 8, execGen: 12, samp
 
 /** struct unwind_row. */
 export const UNWIND_ROW = { size: 8, pc: 0, rule: 4 } as const;
+/** UNWIND_CHUNK_ROWS: rows per chunk of the unwind row space (bpf/maps.h unwind_chunks). */
+export const UNWIND_CHUNK_ROWS = 4096;
+/** UNWIND_CHUNKS: chunks of the row space at most. */
+export const UNWIND_CHUNKS = 4096;
+/** MAX_UNWIND_TABLES: entries of unwind_tables (exe ids 1..MAX_UNWIND_TABLES-1). */
+export const MAX_UNWIND_TABLES = 4096;
+/** struct unwind_table_ref. */
+export const UNWIND_TABLE_REF = { size: 8, firstRow: 0, rows: 4 } as const;
 
 /** struct unwind_rule. */
 export const UNWIND_RULE = {

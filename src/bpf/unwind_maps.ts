@@ -2,23 +2,47 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /**
- * {@link UnwindMaps} over libbpf: pid_to_mappings, exe_id_to_table (one exact-size inner array
- * per table, filled with one batch call) and unwind_rules. Closed together with the object that
- * owns the fds; every call after that throws {@link MapsClosedError} before any syscall.
+ * {@link UnwindMaps} over libbpf: pid_to_mappings, the unwind row space (unwind_chunks: chunks
+ * of UNWIND_CHUNK_ROWS rows, created when a table needs them, deleted when none does),
+ * unwind_tables (exe id -> its range of rows) and unwind_rules. A table gets whole chunks of
+ * its own, filled before they are inserted and before its range is published, so a walker
+ * never sees a half-written table; the last chunk's unused rows (2048 on average, 16 KiB) are
+ * the price. Closed together with the object that owns the fds; every call after that throws
+ * {@link MapsClosedError} before any syscall.
  *
  * @module
  */
 
 import { libbpf, libc } from "./ffi.ts";
-import { createUnwindTableMap, deleteMapElement, listMapKeysU32 } from "./maps.ts";
+import {
+  createUnwindChunkMap,
+  deleteMapElement,
+  fillUnwindChunk,
+  listMapKeysU32,
+  readUnwindChunk,
+  updateMapBatch,
+} from "./maps.ts";
 import { NativeError } from "./ffi.ts";
+import { type RowRange, RowSpace } from "./row_space.ts";
 import { MapsClosedError, type UnwindMaps, type WalkerMapping } from "./sampler.ts";
-import { EXEC_MAPPING, MAX_MAPPINGS_PER_PROCESS, PROCESS_MAPPINGS } from "./types.ts";
+import {
+  EXEC_MAPPING,
+  MAX_MAPPINGS_PER_PROCESS,
+  PROCESS_MAPPINGS,
+  UNWIND_CHUNK_ROWS,
+  UNWIND_CHUNKS,
+  UNWIND_ROW,
+  UNWIND_TABLE_REF,
+} from "./types.ts";
+
+/** How long a parked chunk rests before it is refilled in place (BPF programs run for µs). */
+const PARKED_REUSE_MS = 100;
 
 /** The fds and capacities {@link LibbpfUnwindMaps} works on. */
 export interface LibbpfUnwindMapFds {
   pidToMappings: number;
-  exeIdToTable: number;
+  unwindChunks: number;
+  unwindTables: number;
   unwindRules: number;
   maxRules: number;
   maxTables: number;
@@ -64,6 +88,20 @@ export class LibbpfUnwindMaps implements UnwindMaps {
   #closed = false;
   readonly #pidKey = new Uint32Array(1);
   readonly #value = new Uint8Array(PROCESS_MAPPINGS.size);
+  readonly #key = new Uint32Array(1);
+  readonly #fdValue = new Uint32Array(1);
+  readonly #space = new RowSpace(UNWIND_CHUNK_ROWS, UNWIND_CHUNKS);
+  readonly #tables = new Map<number, RowRange>();
+  /**
+   * Chunks no table uses that stay in unwind_chunks, by when they emptied (performance.now()).
+   * Adding a map to or removing one from an array of maps waits for an RCU grace period (the
+   * kernel makes sure no BPF program still sees the old entry): about 10 ms each, measured, 2.3 s
+   * for libLLVM's 232 chunks, all of it on the main thread. So chunks are inserted in one batch
+   * per table (one wait) and never removed while the maps live: an emptied chunk is parked and
+   * refilled in place by a later table. The row space's kernel memory is its high-water mark,
+   * bounded by the row budget.
+   */
+  readonly #parked = new Map<number, number>();
 
   /** @param fds The maps (owned by the BPF object; not closed here). */
   constructor(fds: LibbpfUnwindMapFds) {
@@ -111,27 +149,136 @@ export class LibbpfUnwindMaps implements UnwindMaps {
   }
 
   /** @inheritdoc */
+  get tableBytes(): number {
+    return (this.#space.liveChunks + this.#parked.size) * UNWIND_CHUNK_ROWS * UNWIND_ROW.size;
+  }
+
+  /** @inheritdoc */
   loadTable(exeId: number, rows: Uint8Array<ArrayBuffer>): void {
     this.#check("load an unwind table");
-    const fd = createUnwindTableMap(rows);
-    try {
-      const rc = libbpf().bpf_map_update_elem(
-        this.#fds.exeIdToTable,
-        new Uint32Array([exeId]),
-        new Uint32Array([fd]),
-        0n,
-      );
-      if (rc < 0) throw new NativeError(`insert unwind table ${exeId}`, -rc);
-    } finally {
-      // The outer map holds its own reference to the inner map.
-      libc().close(fd);
+    const n = rows.length / UNWIND_ROW.size;
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(`Cannot create an unwind table of ${n} rows`);
     }
+    if (exeId < 1 || exeId > this.maxTables) throw new RangeError(`Bad exe id ${exeId}`);
+    if (this.#tables.has(exeId)) this.deleteTable(exeId);
+    const chunks = Math.ceil(n / UNWIND_CHUNK_ROWS);
+    const got = this.#space.allocate(chunks * UNWIND_CHUNK_ROWS);
+    if (!got) {
+      throw new NativeError(`find ${chunks} free chunks of the unwind row space`, 28 /* ENOSPC */);
+    }
+    const firstChunk = got.range.first / UNWIND_CHUNK_ROWS;
+    const now = performance.now();
+    const fresh: number[] = [];
+    const keys: number[] = [];
+    try {
+      for (let c = 0; c < chunks; c++) {
+        const chunk = firstChunk + c;
+        const parkedAt = this.#parked.get(chunk);
+        // A chunk parked a moment ago may still be read by a walk that began before its table
+        // was unpublished: it gets a fresh map (the old one is freed after a grace period).
+        const reuse = parkedAt !== undefined && now - parkedAt >= PARKED_REUSE_MS;
+        const fd = reuse ? this.#chunkFd(chunk) : createUnwindChunkMap(UNWIND_CHUNK_ROWS);
+        if (!reuse) {
+          fresh.push(fd);
+          keys.push(chunk);
+        }
+        try {
+          const from = c * UNWIND_CHUNK_ROWS;
+          const count = Math.min(UNWIND_CHUNK_ROWS, n - from);
+          fillUnwindChunk(
+            fd,
+            rows.subarray(from * UNWIND_ROW.size, (from + count) * UNWIND_ROW.size),
+          );
+        } finally {
+          if (reuse) libc().close(fd);
+        }
+      }
+      if (fresh.length) {
+        updateMapBatch(
+          this.#fds.unwindChunks,
+          new Uint8Array(new Uint32Array(keys).buffer),
+          new Uint8Array(new Uint32Array(fresh).buffer),
+          fresh.length,
+        );
+      }
+      for (let c = 0; c < chunks; c++) this.#parked.delete(firstChunk + c);
+      this.#writeRef(exeId, got.range.first, n);
+    } catch (e) {
+      this.#releaseRange(got.range);
+      throw e;
+    } finally {
+      // The outer map holds its own reference to each chunk.
+      for (const fd of fresh) libc().close(fd);
+    }
+    this.#tables.set(exeId, got.range);
+  }
+
+  /**
+   * The rows BPF walks for a table, read back from the kernel through unwind_tables and the
+   * chunks (for tests and diagnostics).
+   *
+   * @param exeId A loaded table's exe id.
+   * @returns Its packed rows, or undefined when it has none.
+   */
+  readRows(exeId: number): Uint8Array<ArrayBuffer> | undefined {
+    this.#check("read an unwind table");
+    this.#key[0] = exeId;
+    const ref = new Uint32Array(UNWIND_TABLE_REF.size / 4);
+    if (libbpf().bpf_map_lookup_elem(this.#fds.unwindTables, this.#key, ref) < 0) return undefined;
+    const first = ref[UNWIND_TABLE_REF.firstRow / 4];
+    const n = ref[UNWIND_TABLE_REF.rows / 4];
+    if (n === 0) return undefined;
+    const out = new Uint8Array(n * UNWIND_ROW.size);
+    for (let at = 0; at < n;) {
+      const chunk = Math.floor((first + at) / UNWIND_CHUNK_ROWS);
+      const skip = (first + at) % UNWIND_CHUNK_ROWS;
+      const count = Math.min(UNWIND_CHUNK_ROWS - skip, n - at);
+      const fd = this.#chunkFd(chunk);
+      try {
+        const bytes = readUnwindChunk(fd, (skip + count) * UNWIND_ROW.size);
+        out.set(bytes.subarray(skip * UNWIND_ROW.size), at * UNWIND_ROW.size);
+      } finally {
+        libc().close(fd);
+      }
+      at += count;
+    }
+    return out;
+  }
+
+  /** An fd of the chunk map at `chunk` of unwind_chunks (the caller closes it). */
+  #chunkFd(chunk: number): number {
+    this.#key[0] = chunk;
+    const rc = libbpf().bpf_map_lookup_elem(this.#fds.unwindChunks, this.#key, this.#fdValue);
+    if (rc < 0) throw new NativeError(`find unwind chunk ${chunk}`, -rc);
+    const fd = libbpf().bpf_map_get_fd_by_id(this.#fdValue[0]);
+    if (fd < 0) throw new NativeError(`open unwind chunk ${chunk}`, -fd);
+    return fd;
   }
 
   /** @inheritdoc */
   deleteTable(exeId: number): void {
     this.#check("delete an unwind table");
-    deleteMapElement(this.#fds.exeIdToTable, new Uint8Array(new Uint32Array([exeId]).buffer));
+    const range = this.#tables.get(exeId);
+    if (!range) return;
+    this.#tables.delete(exeId);
+    // Unpublish first: a walker then sees no table rather than rows being deleted under it.
+    this.#writeRef(exeId, 0, 0);
+    this.#releaseRange(range);
+  }
+
+  #writeRef(exeId: number, firstRow: number, rows: number): void {
+    const value = new Uint32Array(UNWIND_TABLE_REF.size / 4);
+    value[UNWIND_TABLE_REF.firstRow / 4] = firstRow;
+    value[UNWIND_TABLE_REF.rows / 4] = rows;
+    this.#key[0] = exeId;
+    const rc = libbpf().bpf_map_update_elem(this.#fds.unwindTables, this.#key, value, 0n);
+    if (rc < 0) throw new NativeError(`publish unwind table ${exeId}`, -rc);
+  }
+
+  #releaseRange(range: RowRange): void {
+    const now = performance.now();
+    for (const chunk of this.#space.free(range)) this.#parked.set(chunk, now);
   }
 
   /** @inheritdoc */

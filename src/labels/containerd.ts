@@ -3,7 +3,7 @@
 
 import * as net from "node:net";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { lazyGrpcTransport } from "../grpc/mod.ts";
 import { Containers } from "../gen/containerd/services/containers/v1/containers_pb.ts";
 
 /**
@@ -69,7 +69,7 @@ export class ContainerdClient {
   constructor(socketPath: string, timeoutMs = 2000) {
     this.socketPath = socketPath;
     this.#timeoutMs = timeoutMs;
-    this.#transport = createGrpcTransport({
+    this.#transport = lazyGrpcTransport({
       // The authority is what containerd's own Go client sends; the path is the socket.
       baseUrl: "http://localhost",
       nodeOptions: { createConnection: () => net.connect(socketPath) },

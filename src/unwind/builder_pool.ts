@@ -11,12 +11,18 @@
 
 import { setThreadNice, trimMalloc as mallocTrim } from "../procfs/mod.ts";
 import { BACKGROUND_NICE, URGENT_NICE } from "./_priority.ts";
+import { unwindMetrics } from "./metrics.ts";
 
-/** Files at least this large only go to the workers that also take large files. */
-const SMALL_FILE = 32 << 20;
+/**
+ * Jobs at least this costly (bytes of executable code, which the CFI to read and rows to build
+ * grow with) only go to the workers that also take large files. libc has 1.5 MB of code, Debian's
+ * python3 2.8 MB; libz3 (17 MB) or libLLVM (70 MB) take seconds to build and must not hold up the
+ * lane that new small programs use.
+ */
+const SMALL_JOB = 8 << 20;
 
 function sizeOf(j: Job): number {
-  return j.file.size;
+  return j.cost;
 }
 
 /** A failure reported by wasm-unwind (its error code and message). */
@@ -38,10 +44,14 @@ interface Job {
   id: number;
   op: "table";
   file: { path: string; ino: string; size: number; maxBytes: number };
+  /** What the job costs, for lanes and order (see {@link BuildOptions.cost}). */
+  cost: number;
   /** Higher runs first (e.g. how many processes wait for the table); read when a worker frees. */
   priority?: () => number;
   /** Whether a sampled process waits for it: then it runs at the host's normal priority. */
   urgent?: () => boolean;
+  /** When it was queued (performance.now()). */
+  queuedAt: number;
   resolve: (r: Uint8Array) => void;
   reject: (e: Error) => void;
 }
@@ -54,11 +64,27 @@ function trimMalloc(): void {
   }
 }
 
+/** How {@link BuilderPool.tableOfFile} schedules a build. */
+export interface BuildOptions {
+  /**
+   * What the build costs, in bytes (the file's executable code: CFI and rows grow with it);
+   * the file's size when not given. Jobs from {@link SMALL_JOB} on go to the large-job lane.
+   */
+  cost?: number;
+  /** Higher runs first (e.g. how many processes wait for the table); read when a worker frees. */
+  priority?: () => number;
+  /**
+   * Whether a sampled process waits for the table: read when the build starts and at each
+   * {@link BuilderPool.reprioritize}; an urgent build runs at normal priority, others at nice 10.
+   */
+  urgent?: () => boolean;
+}
+
 /** A worker place: a worker is started when a job needs it and stopped when idle. */
 interface Slot {
   worker?: Worker;
   job?: Job;
-  /** Only files under SMALL_FILE (see #pump). */
+  /** Only jobs under SMALL_JOB (see #pump). */
   smallOnly: boolean;
   idleTimer?: ReturnType<typeof setTimeout>;
   /** The worker's thread id (it posts it when it starts), and the nice value it runs at. */
@@ -66,7 +92,10 @@ interface Slot {
   nice?: number;
 }
 
-/** Files this large leave a worker's memory grown: the worker is replaced after one. */
+/**
+ * A worker whose wasm-unwind linear memory grew past this (it never shrinks) is replaced after
+ * its job, which gives the memory back: the worker's memory stays bounded by one large build.
+ */
 const RECYCLE_AFTER = 32 << 20;
 /** A worker idle this long is stopped; its memory goes back to the system. */
 const IDLE_MS = 10_000;
@@ -84,8 +113,11 @@ export class BuilderPool {
 
   /*
    * Size: generation is CPU-bound, so more workers than cores minus one would only take CPU from
-   * the profiler; the pool uses at most that many (and at least two, so one can always take
-   * small files).
+   * the profiler; the pool uses at most that many, and at least two, the first of which takes
+   * only small files, so that libc never waits behind libLLVM or a compiler's cc1 (measured: on a
+   * busy host one worker left new processes seconds behind such builds). Each worker is a V8
+   * isolate plus wasm-unwind's memory (bounded by RECYCLE_AFTER and by the CFI of one file,
+   * which is all a worker reads), so the size also bounds the builders' memory.
    */
   readonly #idleMs: number;
 
@@ -114,24 +146,24 @@ export class BuilderPool {
    * through the main thread).
    *
    * @param file Path to open (e.g. /proc/self/fd/N), the inode it must have, its size.
-   * @param priority Read when a worker frees: higher first (processes waiting for the table).
-   * @param urgent Whether a sampled process waits for the table: read when the build starts and
-   *   at each {@link reprioritize}; an urgent build runs at normal priority, others at nice 10.
+   * @param opts Cost, order and urgency of the build.
    * @returns The serialized table.
    */
   tableOfFile(
     file: { path: string; ino: string; size: number; maxBytes: number },
-    priority?: () => number,
-    urgent?: () => boolean,
+    opts: BuildOptions = {},
   ): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new Error("Cannot build tables: the pool is closed"));
     return new Promise((resolve, reject) => {
+      const { priority, urgent } = opts;
       this.#queue.push({
         id: this.#nextId++,
         op: "table",
         file,
+        cost: opts.cost ?? file.size,
         priority,
         urgent,
+        queuedAt: performance.now(),
         resolve,
         reject,
       });
@@ -198,7 +230,7 @@ export class BuilderPool {
   }
 
   /**
-   * Starts queued jobs on free slots. The first slot only takes files under SMALL_FILE bytes: a
+   * Starts queued jobs on free slots. The first slot only takes jobs under SMALL_JOB: a
    * big binary (libLLVM, a 100 MB Rust program) takes seconds, and ordinary libraries such as
    * libc must not wait behind it, or new processes stay without complete stacks.
    */
@@ -213,7 +245,17 @@ export class BuilderPool {
       const w = slot.worker ?? this.#start(slot);
       slot.job = job;
       this.#renice(slot);
-      w.postMessage({ id: job.id, op: job.op, ...job.file });
+      const now = performance.now();
+      unwindMetrics.tableBuildPhaseSeconds.observe(
+        { phase: "queued" },
+        (now - job.queuedAt) / 1000,
+      );
+      w.postMessage({
+        id: job.id,
+        op: job.op,
+        ...job.file,
+        postedAt: performance.timeOrigin + now,
+      });
     }
   }
 
@@ -226,7 +268,7 @@ export class BuilderPool {
     let bestPriority = -Infinity;
     for (let i = 0; i < this.#queue.length; i++) {
       const j = this.#queue[i];
-      if (smallOnly && sizeOf(j) >= SMALL_FILE) continue;
+      if (smallOnly && sizeOf(j) >= SMALL_JOB) continue;
       const p = j.priority?.() ?? 0;
       if (
         best < 0 || p > bestPriority ||
@@ -241,14 +283,25 @@ export class BuilderPool {
 
   #done(
     slot: Slot,
-    msg: { id: number; ok: boolean; result?: ArrayBuffer; code?: number; message?: string },
+    msg: {
+      id: number;
+      ok: boolean;
+      result?: ArrayBuffer;
+      code?: number;
+      message?: string;
+      memoryBytes?: number;
+      phases?: Record<string, number>;
+    },
   ): void {
     const job = slot.job;
     slot.job = undefined;
+    for (const [phase, ms] of Object.entries(msg.phases ?? {})) {
+      unwindMetrics.tableBuildPhaseSeconds.observe({ phase }, ms / 1000);
+    }
     if (job) {
       if (msg.ok && msg.result) job.resolve(new Uint8Array(msg.result));
       else job.reject(new TableBuildError(msg.code ?? -1, msg.message ?? "unknown error"));
-      if (sizeOf(job) >= RECYCLE_AFTER) this.#stop(slot);
+      if ((msg.memoryBytes ?? sizeOf(job)) >= RECYCLE_AFTER) this.#stop(slot);
     }
     if (!this.#closed && slot.worker) {
       slot.idleTimer = setTimeout(() => {

@@ -1,7 +1,7 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { ok, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { BuilderPool, TableBuildError } from "./builder_pool.ts";
 import { decodeUnwindTable } from "./table.ts";
 
@@ -15,47 +15,91 @@ const hasWasm = (() => {
   }
 })();
 
-Deno.test({
-  name: "BuilderPool builds tables in workers that stop when idle",
-  ignore: !hasWasm,
-  async fn() {
-    const pool = new BuilderPool(2, 50);
-    try {
-      const st = await Deno.stat(LIBC);
-      const table = decodeUnwindTable(
-        await pool.tableOfFile({
-          path: LIBC,
-          ino: String(st.ino),
-          size: st.size,
-          maxBytes: 1 << 30,
-        }),
-      );
-      ok(table.pcs.length > 1000, `libc has ${table.pcs.length} rows`);
-      strictEqual(pool.workers, 1);
-      await new Promise((r) => setTimeout(r, 300));
-      strictEqual(pool.workers, 0, "the idle worker stopped");
-      // A file that changed inode between identification and reading is refused.
-      await rejects(
-        pool.tableOfFile({ path: LIBC, ino: "1", size: st.size, maxBytes: 1 << 30 }),
-        (e: Error) => e instanceof TableBuildError && /changed/.test(e.message),
-      );
-      // Not an ELF file: wasm-unwind's error comes back with its code.
-      const notElf = await Deno.makeTempFile();
+/** A test with a pool of two workers that stop after 50 ms idle, closed at the end. */
+function poolTest(name: string, fn: (pool: BuilderPool) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: !hasWasm,
+    async fn() {
+      const pool = new BuilderPool(2, 50);
       try {
-        await Deno.writeTextFile(notElf, "not an elf file at all");
-        const ns = await Deno.stat(notElf);
-        await rejects(
-          pool.tableOfFile({ path: notElf, ino: String(ns.ino), size: ns.size, maxBytes: 1 << 30 }),
-          (e: Error) => e instanceof TableBuildError && e.code > 0,
-        );
+        await fn(pool);
       } finally {
-        await Deno.remove(notElf);
+        pool.close();
       }
-      strictEqual(pool.pending, 0);
-    } finally {
-      pool.close();
-    }
-  },
+    },
+  });
+}
+
+poolTest("BuilderPool builds tables in workers that stop when idle", async (pool) => {
+  const st = await Deno.stat(LIBC);
+  const table = decodeUnwindTable(
+    await pool.tableOfFile({
+      path: LIBC,
+      ino: String(st.ino),
+      size: st.size,
+      maxBytes: 1 << 30,
+    }),
+  );
+  ok(table.pcs.length > 1000, `libc has ${table.pcs.length} rows`);
+  strictEqual(pool.workers, 1);
+  await new Promise((r) => setTimeout(r, 300));
+  strictEqual(pool.workers, 0, "the idle worker stopped");
+  // A file that changed inode between identification and reading is refused.
+  await rejects(
+    pool.tableOfFile({ path: LIBC, ino: "1", size: st.size, maxBytes: 1 << 30 }),
+    (e: Error) => e instanceof TableBuildError && /changed/.test(e.message),
+  );
+  // Not an ELF file: wasm-unwind's error comes back with its code.
+  const notElf = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(notElf, "not an elf file at all");
+    const ns = await Deno.stat(notElf);
+    await rejects(
+      pool.tableOfFile({ path: notElf, ino: String(ns.ino), size: ns.size, maxBytes: 1 << 30 }),
+      (e: Error) => e instanceof TableBuildError && e.code > 0,
+    );
+  } finally {
+    await Deno.remove(notElf);
+  }
+  strictEqual(pool.pending, 0);
+});
+
+poolTest("BuilderPool: a small job never waits behind large ones (its own lane)", async (pool) => {
+  const fileOf = async (path: string) => {
+    const st = await Deno.stat(path);
+    return { path, ino: String(st.ino), size: st.size, maxBytes: 1 << 30 };
+  };
+  const dir = await Deno.makeTempDir();
+  // A FIFO: the first large build blocks in open() until the FIFO is written, so it stays running.
+  const fifo = `${dir}/fifo`;
+  ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+  /** Opens the FIFO read-write and closes it: a reader blocked in open() wakes (never blocks). */
+  const release = () => Deno.openSync(fifo, { read: true, write: true }).close();
+  try {
+    const done: string[] = [];
+    const job = (name: string, file: Awaited<ReturnType<typeof fileOf>>, cost: number) =>
+      pool.tableOfFile(file, { cost }).then(
+        () => void done.push(name),
+        () => void done.push(`${name} failed`),
+      );
+    // Two large jobs, then a small one: the large lane takes the first and the second waits for
+    // it; the small one runs at once on its own lane (with one lane for all, it would wait for
+    // the second large build).
+    const large1 = job("large 1", await fileOf(fifo), 64 << 20);
+    const large2 = job("large 2", await fileOf(LIBC), 64 << 20);
+    await job("small", await fileOf("/usr/bin/true"), 1 << 20);
+    deepStrictEqual(done, ["small"]);
+    strictEqual(pool.pending, 2, "both large jobs wait");
+    // Opening for writing waits (off the main thread) for the worker's open for reading.
+    (await Deno.open(fifo, { write: true })).close();
+    await Promise.all([large1, large2]);
+    deepStrictEqual(done, ["small", "large 1 failed", "large 2"]);
+    strictEqual(pool.pending, 0);
+  } finally {
+    release();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 /** The nice value of one of this process's threads (field 19 of /proc/self/task/TID/stat). */
@@ -81,8 +125,7 @@ Deno.test({
       let urgent = false;
       const build = pool.tableOfFile(
         { path: fifo, ino, size: 0, maxBytes: 1 << 20 },
-        undefined,
-        () => urgent,
+        { urgent: () => urgent },
       );
       const running = async (nice: number) => {
         for (let i = 0; i < 100; i++) {

@@ -40,6 +40,16 @@ export const unwindMetrics = {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   }),
+  /** Where a table build's time goes, by step. */
+  tableBuildPhaseSeconds: new client.Histogram({
+    name: "parca_agent_unwind_table_build_phase_seconds",
+    help: "Time of each step of a table build: queued (waiting for a free worker), wait (from " +
+      "the post to the worker taking the job, which includes starting a worker), compile " +
+      "(wasm-unwind, once per worker), read, build, load (decode and load into BPF).",
+    labelNames: ["phase"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  }),
   /** From BPF's first event about a process to its tables being in BPF. */
   timeToTables: new client.Histogram({
     name: "parca_agent_unwind_time_to_tables_seconds",
@@ -57,6 +67,12 @@ export const unwindMetrics = {
   buildsInFlight: new client.Gauge({
     name: "parca_agent_unwind_table_builds_in_flight",
     help: "Unwind table builds running or waiting for a worker.",
+    registers: [registry],
+  }),
+  /** Kernel memory of the loaded tables. */
+  tableBytes: new client.Gauge({
+    name: "parca_agent_unwind_table_bytes",
+    help: "Kernel memory of the unwind tables in BPF (their chunks of the row space), in bytes.",
     registers: [registry],
   }),
   /** Rows of all loaded tables. */

@@ -89,11 +89,13 @@ function mappingOf(
   return maps.processes.get(r.pid)?.mappings.find((w) => w.start === m?.start);
 }
 
-function setUp(opts: { maxRows?: number; now?: () => number } = {}) {
+function setUp(
+  opts: { maxRows?: number; now?: () => number; builders?: BuilderPool } = {},
+) {
   const maps = new FakeUnwindMaps();
   const records = new ProcessRecords({ reader: new ProcessReader() });
   const unwinder = new Unwinder({
-    builders: new BuilderPool(1, 200),
+    builders: opts.builders ?? new BuilderPool(1, 200),
     files: new ObjectFilePool({ size: 16, policy: "lru" }),
     maxRows: opts.maxRows ?? 1 << 20,
     maxFileBytes: 1 << 30,
@@ -291,6 +293,37 @@ Deno.test({
       strictEqual(maps.tables.size, tablesBefore, "nothing loaded after close");
     } finally {
       await kill(child);
+    }
+  },
+});
+
+Deno.test({
+  name: "Unwinder builds a just-exec'd program's tables at normal priority, others' at nice 10",
+  // Raising a worker thread's priority back to 0 needs CAP_SYS_NICE.
+  ignore: !hasWasm || Deno.uid() !== 0,
+  sanitizeResources: false,
+  async fn() {
+    for (const exec of [false, true]) {
+      // Workers outlive the build (long idle time): their nice value is what the build ran at.
+      const builders = new BuilderPool(1, 60_000);
+      const { maps, records, unwinder } = setUp({ builders });
+      const child = spawn(SLEEP);
+      try {
+        const r = await capture(records, child, SLEEP, 21, unwinder, false);
+        if (exec) {
+          unwinder.event({ ...NEW_PROCESS, type: EventType.EXEC, pid: child.pid, instance: 21 }, r);
+        }
+        await waitFor(
+          () => mappingOf(maps, r, SLEEP)?.kind === MappingKind.DWARF,
+          "sleep's table",
+        );
+        // Every worker built one of its files (libc, sleep) at the same priority.
+        const nice = [...new Set(builders.workerNice().values())];
+        strictEqual(nice.join(), exec ? "0" : "10", `exec ${exec}`);
+      } finally {
+        await kill(child);
+        await unwinder.close();
+      }
     }
   },
 });

@@ -11,7 +11,7 @@
 
 import { readRegularTextFile, SafeOpenError } from "../../safefs/mod.ts";
 import type { Interceptor, Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { lazyGrpcTransport } from "../../grpc/mod.ts";
 import {
   authInterceptor,
   loggingInterceptor,
@@ -79,7 +79,7 @@ export function createRemoteTransport(options: RemoteTransportOptions): Transpor
     authInterceptor(options.bearerToken),
   ];
   if (options.rpcLogging) interceptors.push(loggingInterceptor(options.log));
-  return createGrpcTransport({
+  return lazyGrpcTransport({
     baseUrl: `${options.insecure ? "http" : "https"}://${options.address}`,
     interceptors,
     acceptCompression: [],

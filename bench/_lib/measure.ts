@@ -1,0 +1,206 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * Measuring a running tool from outside: its CPU time over a window, its RSS sampled every
+ * second (steady = the median) and at its peak, and the run time of the BPF programs it holds
+ * (found through its fds, so other agents on the machine do not count).
+ *
+ * @module
+ */
+
+import { cpuSeconds, rssMiB } from "./proc.ts";
+
+/** Run count and run time summed over the BPF programs a process holds fds of. */
+export interface BpfRunStats {
+  runs: number;
+  runTimeNs: number;
+  programs: number;
+}
+
+/**
+ * Reads the kernel's run statistics (kernel.bpf_stats_enabled) of every BPF program `pid` holds.
+ *
+ * @param pid The process.
+ * @returns Sums over its programs (each counted once even when it holds several fds of it).
+ */
+export function bpfRunStats(pid: number): BpfRunStats {
+  const seen = new Set<string>();
+  const out: BpfRunStats = { runs: 0, runTimeNs: 0, programs: 0 };
+  let fds: Deno.DirEntry[];
+  try {
+    fds = [...Deno.readDirSync(`/proc/${pid}/fd`)];
+  } catch {
+    return out;
+  }
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`);
+    } catch {
+      continue;
+    }
+    if (target !== "anon_inode:bpf-prog") continue;
+    let info: string;
+    try {
+      info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd.name}`);
+    } catch {
+      continue;
+    }
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)$`, "m").exec(info)?.[1]);
+    const id = String(field("prog_id"));
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.programs++;
+    out.runs += field("run_cnt") || 0;
+    out.runTimeNs += field("run_time_ns") || 0;
+  }
+  return out;
+}
+
+/** What {@link measureRunning} reports. */
+export interface ToolFigures {
+  /** CPU during the warm-up (start-up), as a share of one core. */
+  startCpu: number;
+  /** CPU over the measured window, as a share of one core. */
+  cpu: number;
+  /** VmHWM at the end of the window (MiB). */
+  peakRss: number;
+  /** Median VmRSS over the window (MiB). */
+  steadyRss: number;
+  /** BPF programs' mean run time per run over the window (NaN when it has none). */
+  bpfNsPerRun: number;
+  /** BPF runs over the window. */
+  bpfRuns: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Measures a process that just started: `warmupS` seconds of start-up, then `seconds` measured.
+ *
+ * @param pid The tool's process.
+ * @param warmupS Seconds before the window (its CPU is reported as start-up).
+ * @param seconds The measured window.
+ * @param bpfPid The process holding the BPF programs, when not `pid` (e.g. a wrapper).
+ * @returns Figures.
+ */
+export async function measureRunning(
+  pid: number,
+  warmupS: number,
+  seconds: number,
+  bpfPid = pid,
+): Promise<ToolFigures> {
+  const cStart = cpuSeconds(pid);
+  const tStart = performance.now();
+  await sleep(warmupS * 1000);
+  const c0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  const b0 = bpfRunStats(bpfPid);
+  const rss: number[] = [];
+  const end = t0 + seconds * 1000;
+  while (performance.now() < end) {
+    await sleep(Math.min(1000, Math.max(0, end - performance.now())));
+    rss.push(rssMiB(pid).rss);
+  }
+  const c1 = cpuSeconds(pid);
+  const t1 = performance.now();
+  const b1 = bpfRunStats(bpfPid);
+  rss.sort((a, b) => a - b);
+  const runs = b1.runs - b0.runs;
+  return {
+    startCpu: (c0 - cStart) / ((t0 - tStart) / 1000),
+    cpu: (c1 - c0) / ((t1 - t0) / 1000),
+    peakRss: rssMiB(pid).hwm,
+    steadyRss: rss[Math.floor(rss.length / 2)] ?? NaN,
+    bpfNsPerRun: runs > 0 ? (b1.runTimeNs - b0.runTimeNs) / runs : NaN,
+    bpfRuns: runs,
+  };
+}
+
+/**
+ * Median and range of a list of figures, as "m (lo–hi)" (just "m" for one value).
+ *
+ * @param xs Values.
+ * @param fmt Formats one value.
+ * @returns The text.
+ */
+export function spread(xs: number[], fmt: (x: number) => string): string {
+  const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return "—";
+  const med = v[Math.floor(v.length / 2)];
+  return v.length === 1 ? fmt(med) : `${fmt(med)} (${fmt(v[0])}–${fmt(v[v.length - 1])})`;
+}
+
+/**
+ * Median of a list (NaN values left out).
+ *
+ * @param xs Values.
+ * @returns The median, NaN when empty.
+ */
+export function median(xs: number[]): number {
+  const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return v.length ? v[Math.floor(v.length / 2)] : NaN;
+}
+
+/**
+ * Waits until the agent on `port` answers /ready (at most `timeoutS`).
+ *
+ * @param port The agent's HTTP port.
+ * @param timeoutS Seconds at most.
+ * @returns Seconds it took.
+ */
+export async function waitReady(port: number, timeoutS = 120): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutS * 1000) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/ready`);
+      await res.body?.cancel();
+      if (res.ok) return (performance.now() - t0) / 1000;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`the agent on port ${port} was not ready within ${timeoutS} s`);
+}
+
+/**
+ * The load average now (1, 5, 15 minutes).
+ *
+ * @returns The three figures as text.
+ */
+export function loadAverage(): string {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(", ");
+}
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/**
+ * Starts this tree's agent as a user would (`deno task agent`'s flags) on a loopback port.
+ *
+ * @param port The HTTP port.
+ * @param extra More flags (a later `--log-level` wins over the default `warn`).
+ * @param stderr Where its log goes: this process's stderr, a pipe the caller reads, or nowhere.
+ * @returns The child (stdout discarded).
+ */
+export function spawnAgent(
+  port: number,
+  extra: string[] = [],
+  stderr: "inherit" | "piped" | "null" = "inherit",
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--unstable-worker-options",
+      "--unstable-no-legacy-abort",
+      `${ROOT}main.ts`,
+      `--http-address=127.0.0.1:${port}`,
+      "--log-level=warn",
+      ...extra,
+    ],
+    stdout: "null",
+    stderr,
+  }).spawn();
+}

@@ -1,0 +1,273 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+/**
+ * Start-up cost with many distinct binaries (root). Starts about 50 CPU-bound processes of
+ * distinct real binaries at nice 19 (every pyenv Python and Debian's, Node, Java 17 and the
+ * other JDKs, Ruby, Perl, compressors and checksum tools, Go and Rust programs, and C programs
+ * that load libLLVM and libclang-cpp, so libLLVM-sized tables are built), then, in alternating
+ * rounds, the agent at its defaults and, as the baseline, with `--dwarf-unwinding-disable`, and
+ * reports: peak RSS from start (VmHWM), steady RSS (median over the last `--seconds`), time to
+ * tables (`parca_agent_unwind_time_to_tables_seconds`: mean and the bucket under which 90 % and
+ * all fall), the time until no table build is pending, and the table bytes in BPF maps.
+ *
+ *   deno task bench:binaries                       # 90 s per run, 2 rounds
+ *   deno task bench:binaries --seconds=60 --rounds=1
+ *
+ * @module
+ */
+
+import { arg, rssMiB } from "./_lib/proc.ts";
+import { killAll } from "../tests/_lib/programs.ts";
+import { loadAverage, median, spawnAgent, spread, waitReady } from "./_lib/measure.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const seconds = arg("seconds", 90);
+const steadyWindow = arg("steady", 30);
+const rounds = arg("rounds", 2);
+
+const dir = await Deno.makeTempDir({ prefix: "bench-binaries-" });
+
+async function run(cmd: string, args: string[]): Promise<boolean> {
+  const r = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output()
+    .catch(() => undefined);
+  return r?.success ?? false;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Command lines of distinct binaries that spin until killed. */
+async function workload(): Promise<string[][]> {
+  const cmds: string[][] = [];
+  const pyenv = `${Deno.env.get("HOME") ?? "/root"}/.pyenv/versions`;
+  try {
+    for (const v of Deno.readDirSync(pyenv)) {
+      const py = `${pyenv}/${v.name}/bin/python`;
+      if (await exists(py)) cmds.push([py, "-c", "while True: pass"]);
+    }
+  } catch {
+    // no pyenv
+  }
+  for (const py of ["/usr/bin/python3"]) {
+    if (await exists(py)) cmds.push([py, "-c", "while True: pass"]);
+  }
+  if (await exists("/usr/bin/node")) cmds.push(["/usr/bin/node", "-e", "for(;;){}"]);
+  await Deno.writeTextFile(
+    `${dir}/Spin.java`,
+    "public class Spin { public static void main(String[] a) { long x = 0; for (;;) x++; } }",
+  );
+  try {
+    for (const jdk of Deno.readDirSync("/usr/lib/jvm")) {
+      const java = `/usr/lib/jvm/${jdk.name}/bin/java`;
+      if (jdk.isDirectory && await exists(java)) {
+        cmds.push([java, "-Xmx64m", "-XX:+UseSerialGC", `${dir}/Spin.java`]);
+      }
+    }
+  } catch {
+    // no JDK
+  }
+  if (await exists("/usr/bin/ruby")) cmds.push(["/usr/bin/ruby", "-e", "loop {}"]);
+  if (await exists("/usr/bin/perl")) cmds.push(["/usr/bin/perl", "-e", "1 while 1"]);
+  for (
+    const [bin, ...args] of [
+      ["/usr/bin/gzip", "-c", "/dev/zero"],
+      ["/usr/bin/bzip2", "-c", "/dev/zero"],
+      ["/usr/bin/xz", "-c", "-T1", "/dev/zero"],
+      ["/usr/bin/zstd", "-c", "/dev/zero"],
+      ["/usr/bin/lz4", "-c", "/dev/zero"],
+      ["/usr/bin/sha256sum", "/dev/zero"],
+      ["/usr/bin/sha1sum", "/dev/zero"],
+      ["/usr/bin/md5sum", "/dev/zero"],
+      ["/usr/bin/b2sum", "/dev/zero"],
+      ["/usr/bin/cksum", "/dev/zero"],
+      ["/usr/bin/od", "/dev/zero"],
+      ["/usr/bin/base64", "/dev/zero"],
+    ]
+  ) {
+    // Output to /dev/null through sh, so the binary itself is the process.
+    if (await exists(bin)) cmds.push(["/bin/sh", "-c", `exec ${bin} ${args.join(" ")} >/dev/null`]);
+  }
+  // Programs built here: Go, Rust, and C programs that load the big C++ libraries.
+  const goSrc = `${ROOT}tests/programs/go_chain`;
+  if (await exists(goSrc)) {
+    const ok = await new Deno.Command("go", {
+      args: ["build", "-o", `${dir}/go_chain`, "main.go"],
+      cwd: goSrc,
+      stdout: "null",
+      stderr: "null",
+    }).output().then((r) => r.success).catch(() => false);
+    if (ok) cmds.push([`${dir}/go_chain`, "100000"]);
+  }
+  if (
+    await run("rustc", ["-O", "-o", `${dir}/rust_chain`, `${ROOT}tests/programs/rust_chain.rs`])
+  ) {
+    cmds.push([`${dir}/rust_chain`, "100000"]);
+  }
+  const libs = [
+    "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1",
+    "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1",
+    "/usr/lib/llvm-14/lib/libclang-cpp.so.14",
+    "/usr/lib/x86_64-linux-gnu/libgtk-3.so.0",
+  ];
+  const dl = `${dir}/dl_spin.c`;
+  await Deno.writeTextFile(
+    dl,
+    `#include <dlfcn.h>
+#include <stdio.h>
+volatile unsigned long sink;
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) if (!dlopen(argv[i], RTLD_NOW)) { fprintf(stderr, "%s\\n", dlerror()); return 1; }
+  for (;;) sink++;
+}
+`,
+  );
+  for (const lib of libs) {
+    if (!await exists(lib)) continue;
+    const name = lib.split("/").pop()!.replace(/\W/g, "_");
+    if (await run("gcc", ["-O1", `-DTAG_${name}`, "-o", `${dir}/dl_${name}`, dl, "-ldl"])) {
+      cmds.push([`${dir}/dl_${name}`, lib]);
+    }
+  }
+  // Fill up to 50 with C and C++ programs of distinct build IDs (different -D values).
+  for (let i = 0; cmds.length < 50; i++) {
+    const out = `${dir}/spin_${i}`;
+    const cc = i % 2 ? "g++" : "gcc";
+    const src = i % 2 ? `${ROOT}tests/programs/thrower.cc` : `${ROOT}tests/programs/cpu_chain.c`;
+    if (!await run(cc, ["-O2", `-DVARIANT=${i}`, "-o", out, src])) break;
+    cmds.push([out, "100000"]);
+  }
+  return cmds;
+}
+
+interface Figures {
+  peakRss: number;
+  steadyRss: number;
+  tablesMeanS: number;
+  tablesP90S: number;
+  tablesMaxS: number;
+  settledS: number;
+  tableBytes: number;
+  rows: number;
+  tables: number;
+}
+
+function histogram(metrics: string, name: string): { le: number; count: number }[] {
+  const re = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, "gm");
+  return [...metrics.matchAll(re)].map((m) => ({
+    le: m[1] === "+Inf" ? Infinity : Number(m[1]),
+    count: Number(m[2]),
+  }));
+}
+
+function quantileBucket(buckets: { le: number; count: number }[], q: number): number {
+  const total = buckets.at(-1)?.count ?? 0;
+  if (!total) return NaN;
+  return buckets.find((b) => b.count >= q * total)?.le ?? NaN;
+}
+
+async function runAgent(extra: string[], port: number): Promise<Figures> {
+  const agent = spawnAgent(port, extra);
+  const t0 = performance.now();
+  try {
+    await waitReady(port);
+    const value = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    const metrics = async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let settledS = NaN;
+    const rss: number[] = [];
+    while (performance.now() - t0 < seconds * 1000) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const elapsed = (performance.now() - t0) / 1000;
+      if (elapsed >= seconds - steadyWindow) rss.push(rssMiB(agent.pid).rss);
+      if (Number.isNaN(settledS) && extra.length === 0) {
+        const m = await metrics();
+        const inFlight = value(m, /^parca_agent_unwind_table_builds_in_flight (\S+)$/m);
+        const built = value(m, /^parca_agent_unwind_tables_built_total (\S+)$/m);
+        if (inFlight === 0 && built > 0 && elapsed > 5) settledS = elapsed;
+      }
+    }
+    const m = await metrics();
+    const buckets = histogram(m, "parca_agent_unwind_time_to_tables_seconds");
+    const sum = value(m, /^parca_agent_unwind_time_to_tables_seconds_sum (\S+)$/m);
+    const count = value(m, /^parca_agent_unwind_time_to_tables_seconds_count (\S+)$/m);
+    return {
+      peakRss: rssMiB(agent.pid).hwm,
+      steadyRss: median(rss),
+      tablesMeanS: count > 0 ? sum / count : NaN,
+      tablesP90S: quantileBucket(buckets, 0.9),
+      tablesMaxS: quantileBucket(buckets, 1),
+      settledS,
+      tableBytes: value(m, /^parca_agent_unwind_table_bytes (\S+)$/m),
+      rows: value(m, /^parca_agent_unwind_table_rows (\S+)$/m),
+      tables: value(m, /^parca_agent_unwind_tables_built_total (\S+)$/m),
+    };
+  } finally {
+    try {
+      agent.kill("SIGTERM");
+    } catch {
+      // gone
+    }
+    await agent.status;
+  }
+}
+
+const cmds = await workload();
+const procs = cmds.map(([cmd, ...args]) =>
+  new Deno.Command("nice", { args: ["-n", "19", cmd, ...args], stdout: "null", stderr: "null" })
+    .spawn()
+);
+const loads = [loadAverage()];
+const dwarf: Figures[] = [];
+const fp: Figures[] = [];
+try {
+  // Let the runtimes start (Java compiles its source first) before the first agent.
+  await new Promise((r) => setTimeout(r, 15_000));
+  for (let r = 0; r < rounds; r++) {
+    dwarf.push(await runAgent([], 17181));
+    fp.push(await runAgent(["--dwarf-unwinding-disable"], 17182));
+    loads.push(loadAverage());
+  }
+} finally {
+  await killAll(procs);
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+const alive = cmds.length;
+const mib = (x: number) => `${x.toFixed(1)} MiB`;
+const s = (x: number) => Number.isFinite(x) ? `${x.toFixed(2)} s` : x === Infinity ? "> 10 s" : "—";
+const pick = (xs: Figures[], f: (x: Figures) => number) => xs.map(f);
+const row = (name: string, xs: Figures[]) =>
+  `| ${name} | ${spread(pick(xs, (x) => x.peakRss), mib)} | ${
+    spread(pick(xs, (x) => x.steadyRss), mib)
+  } | ${spread(pick(xs, (x) => x.tablesMeanS), s)} | ${
+    spread(pick(xs, (x) => x.tablesP90S), s)
+  } | ${spread(pick(xs, (x) => x.tablesMaxS), s)} | ${spread(pick(xs, (x) => x.settledS), s)} | ${
+    spread(pick(xs, (x) => x.tableBytes / 1048576), mib)
+  } | ${spread(pick(xs, (x) => x.rows), (x) => x.toFixed(0))} | ${
+    spread(pick(xs, (x) => x.tables), (x) => x.toFixed(0))
+  } |`;
+// deno-lint-ignore no-console -- a benchmark's output is its report
+console.log([
+  `${alive} processes of distinct binaries at nice 19 (${
+    cmds.map((c) => (c[0] === "/bin/sh" ? c[2].split(" ")[1] : c[0]).split("/").pop()).join(", ")
+  }), ${seconds} s per run (steady = median RSS over the last ${steadyWindow} s), ${rounds} ` +
+  `round(s), median (range); ${new Date().toISOString().slice(0, 10)}, load average ${
+    loads.join(" → ")
+  }:`,
+  "",
+  "| agent | peak RSS from start | steady RSS | time to tables, mean | 90 % under | all under | no build pending after | table bytes in BPF | rows | tables built |",
+  "|---|---|---|---|---|---|---|---|---|---|",
+  row("defaults (DWARF unwinding)", dwarf),
+  row("baseline: `--dwarf-unwinding-disable`", fp),
+  "",
+  `Ratios DWARF / baseline: peak RSS ${
+    (median(pick(dwarf, (x) => x.peakRss)) / median(pick(fp, (x) => x.peakRss))).toFixed(2)
+  }×, steady RSS ${
+    (median(pick(dwarf, (x) => x.steadyRss)) / median(pick(fp, (x) => x.steadyRss))).toFixed(2)
+  }×.`,
+].join("\n"));
