@@ -20,7 +20,8 @@
  * @module
  */
 
-import { arg, BPF_RUNS, BPF_TIME, measureAgent, rssMiB, startBenchAgent } from "./_lib/proc.ts";
+import { arg, BPF_RUNS, BPF_TIME, measureAgent, rssMiB } from "./_lib/proc.ts";
+import { startBenchAgent } from "./_lib/measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const seconds = arg("seconds", 20);

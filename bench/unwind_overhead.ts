@@ -12,15 +12,8 @@
  * @module
  */
 
-import {
-  arg,
-  BPF_RUNS,
-  BPF_TIME,
-  measureAgent,
-  metricValue,
-  rssMiB,
-  startBenchAgent,
-} from "./_lib/proc.ts";
+import { arg, BPF_RUNS, BPF_TIME, measureAgent, metricValue, rssMiB } from "./_lib/proc.ts";
+import { startBenchAgent } from "./_lib/measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 

@@ -377,6 +377,8 @@ Deno.test({
     // Deno 2.9's node:http2 aborts the process on a GOAWAY after earlier streams
     // (denoland/deno#36788). Batches every 7 s leave the connection idle past 5 s each time.
     const server = await startParca(freePort(), `${tmp}/idle`);
+    // A busy program, so that windows have profiles to send (a quiet host may have none).
+    const prog = startProgram(await chainProgram(tmp), ["60"]);
     const agent = await startAgent([
       `--remote-store-address=${server.address}`,
       "--remote-store-insecure",
@@ -396,6 +398,8 @@ Deno.test({
       );
     } finally {
       const { code } = await agent.stop();
+      prog.kill("SIGKILL");
+      await prog.status;
       await server.kill();
       strictEqual(code, 0, agent.stderr());
     }
@@ -412,6 +416,8 @@ Deno.test({
     const fake = await startFakeParca();
     const tokenFile = `${tmp}/token`;
     await Deno.writeTextFile(tokenFile, `${TOKEN}\n`);
+    // A busy program, so that there are profiles to write (a quiet host may have none).
+    const prog = startProgram(await chainProgram(tmp), ["60"]);
     const agent = await startAgent([
       `--remote-store-address=${fake.address}`,
       "--remote-store-insecure",
@@ -437,6 +443,8 @@ Deno.test({
       for (const c of fake.calls) strictEqual(c.authorization, `Bearer ${TOKEN}`, c.method);
     } finally {
       const { code } = await agent.stop();
+      prog.kill("SIGKILL");
+      await prog.status;
       await fake.close();
       strictEqual(code, 0);
       ok(!agent.stderr().includes(TOKEN), "the token is not in the agent's output");

@@ -53,6 +53,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
+    // A busy program, so that every window has a profile (a quiet host may have none).
+    const busy = namedBusyProcess("flood_busy");
     // The probe's descriptor limit: 1500 connections go past it, as ~975 once killed the agent.
     const agent = await startAgent(["--profiling-duration=1s"], 20_000, [
       "prlimit",
@@ -101,6 +103,8 @@ Deno.test({
         }
       }
       const { code } = await agent.stop();
+      busy.kill("SIGKILL");
+      await busy.status;
       equal(code, 0, agent.stderr());
     }
   },
@@ -245,6 +249,8 @@ Deno.test({
         // closed
       }
     })();
+    // A busy program, so that the window has a profile to send (a quiet host may have none).
+    const busy = namedBusyProcess("deadline_busy");
     const agent = await startAgent([
       `--remote-store-address=127.0.0.1:${blackhole.addr.port}`,
       "--remote-store-insecure",
@@ -255,8 +261,7 @@ Deno.test({
       "--profiling-duration=1s",
     ]);
     try {
-      // A profile is pending for the remote store once a window ended. The bound is the one
-      // startAgent gives start-up: a busy CI host can take seconds to end the first window, and
+      // A profile is pending for the remote store once a window with the busy program ended;
       // the last answer is kept so that a failure says what the agent said.
       let last = "no answer";
       await waitFor("a window", async () => {
@@ -277,6 +282,8 @@ Deno.test({
       equal(code, 0, agent.stderr());
       ok(ms < 10_000, `exited after ${ms} ms`);
     } finally {
+      busy.kill("SIGKILL");
+      await busy.status;
       blackhole.close();
       for (const c of held) c.close();
       await accepting;

@@ -204,3 +204,33 @@ export function spawnAgent(
     stderr,
   }).spawn();
 }
+
+/** An agent started by a benchmark. */
+export interface BenchAgent {
+  child: Deno.ChildProcess;
+  /** The agent's /metrics text. */
+  metrics(): Promise<string>;
+  /** SIGTERM, then waits for its exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the agent ({@link spawnAgent}) and waits until /ready answers; with every core busy it
+ * takes a while.
+ *
+ * @param port HTTP port on 127.0.0.1.
+ * @param extra More flags.
+ * @returns The running agent.
+ */
+export async function startBenchAgent(port: number, extra: string[]): Promise<BenchAgent> {
+  const child = spawnAgent(port, extra);
+  await waitReady(port);
+  return {
+    child,
+    metrics: async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}

@@ -9,6 +9,7 @@
  */
 
 import { parseProcStat } from "../../src/process/mod.ts";
+import type { BenchAgent } from "./measure.ts";
 
 /** sysconf(_SC_CLK_TCK) on every Linux architecture the agent supports. */
 const CLK_TCK = 100;
@@ -48,58 +49,6 @@ export function rssMiB(pid: number): { rss: number; hwm: number } {
   const kib = (field: string) =>
     Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1]);
   return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
-}
-
-/** An agent started by a benchmark. */
-export interface BenchAgent {
-  child: Deno.ChildProcess;
-  /** The agent's /metrics text. */
-  metrics(): Promise<string>;
-  /** SIGTERM, then waits for its exit. */
-  stop(): Promise<void>;
-}
-
-/**
- * Starts the agent (main.ts) on a port with `--log-level=warn` and waits until /ready answers;
- * with every core busy it takes a while.
- *
- * @param port HTTP port on 127.0.0.1.
- * @param extra More flags.
- * @returns The running agent.
- */
-export async function startBenchAgent(port: number, extra: string[]): Promise<BenchAgent> {
-  const root = new URL("../../", import.meta.url).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-no-legacy-abort",
-      `${root}main.ts`,
-      `--http-address=127.0.0.1:${port}`,
-      "--log-level=warn",
-      ...extra,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  for (let i = 0; i < 600; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/ready`);
-      await res.body?.cancel();
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    child,
-    metrics: async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
 }
 
 /**
