@@ -27,6 +27,7 @@ import { remoteMetrics } from "../store/mod.ts";
 import * as procfs from "../procfs/mod.ts";
 import { recordSpan } from "../tracing/mod.ts";
 import { findDebuginfo, type FoundFile, openMappedBinary } from "./finder.ts";
+import { waitAtMost } from "../async/mod.ts";
 
 /** Size of each `chunk_data` message of the Upload stream, as Parca Agent sends them. */
 export const UPLOAD_CHUNK_BYTES = 8 << 20;
@@ -410,12 +411,7 @@ export class DebuginfoUploader implements ProfileSink {
   async stop(budgetMs = Infinity): Promise<void> {
     this.#stop.abort(new ConnectError("agent stopping", Code.Canceled));
     if (budgetMs === Infinity) return await this.idle();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.idle(),
-      new Promise<void>((r) => timer = setTimeout(r, Math.max(0, budgetMs))),
-    ]);
-    clearTimeout(timer);
+    await waitAtMost(this.idle(), budgetMs);
   }
 
   async #slot(fn: () => Promise<void>): Promise<void> {

@@ -29,6 +29,7 @@
 import { Buffer } from "node:buffer";
 import { HTTPParser } from "http-parser-js";
 import * as procfs from "../procfs/mod.ts";
+import { waitAtMost } from "../async/mod.ts";
 
 /** Bounds of the connection layer. */
 export interface ConnectionLimits {
@@ -527,12 +528,7 @@ export class ConnectionServer {
     await this.#acceptLoop;
     for (const c of [...this.#connections]) if (!c.busy) c.close();
     if (this.#connections.size > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        new Promise<void>((r) => this.#drained = r),
-        new Promise<void>((r) => timer = setTimeout(r, graceMs)),
-      ]);
-      clearTimeout(timer);
+      await waitAtMost(new Promise<void>((r) => this.#drained = r), graceMs);
       for (const c of [...this.#connections]) c.close();
     }
   }

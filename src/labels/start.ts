@@ -10,6 +10,7 @@ import { KubernetesStore, KubernetesWatcher } from "./kubernetes.ts";
 import { LabelManager } from "./manager.ts";
 import { labelMetrics } from "./metrics.ts";
 import type { RelabelRule } from "./relabel.ts";
+import { waitAtMost } from "../async/mod.ts";
 
 const log = getLogger("labels");
 
@@ -98,12 +99,7 @@ export async function startLabels(opts: StartLabelsOptions): Promise<LabelsRunti
       watcher = new KubernetesWatcher({ connection: conn, node: opts.node, store });
       source = conn.source;
       log.info("watching Kubernetes pods of this node", { node: opts.node, source: conn.source });
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        watcher.synced,
-        new Promise((r) => timer = setTimeout(r, opts.kubernetesSyncTimeoutMs ?? 5000)),
-      ]);
-      clearTimeout(timer);
+      await waitAtMost(watcher.synced, opts.kubernetesSyncTimeoutMs ?? 5000);
     } else {
       log.debug("not in a Kubernetes cluster and no KUBECONFIG; no Kubernetes labels");
     }

@@ -27,6 +27,7 @@ import {
 } from "@opentelemetry/sdk-trace";
 import client from "prom-client";
 import { registry } from "../metrics/mod.ts";
+import { waitAtMost } from "../async/mod.ts";
 
 /** What {@link startTracing} needs. */
 export interface TracingOptions {
@@ -183,12 +184,7 @@ export function startTracing(opts: TracingOptions): Tracing | undefined {
       tracer = undefined;
       currentWindow = undefined;
       // A collector that is down must not hold up the agent's exit: give the last flush a moment.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        provider.shutdown().catch(() => {}),
-        new Promise<void>((resolve) => timer = setTimeout(resolve, SHUTDOWN_WAIT_MS)),
-      ]);
-      clearTimeout(timer);
+      await waitAtMost(provider.shutdown().catch(() => {}), SHUTDOWN_WAIT_MS);
     },
   };
 }

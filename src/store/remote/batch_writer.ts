@@ -27,6 +27,7 @@ import {
 } from "../../gen/parca/profilestore/v1alpha1/profilestore_pb.ts";
 import type { ProcessProfile, ProfileSink } from "../../profiler/mod.ts";
 import { recordSpan } from "../../tracing/mod.ts";
+import { waitAtMost } from "../../async/mod.ts";
 import { labelSetSize, rawSampleSize, seriesFieldSize } from "./_wire_size.ts";
 import { tlsSetupError } from "./interceptors.ts";
 import { remoteMetrics } from "./metrics.ts";
@@ -43,16 +44,6 @@ export const DEFAULT_MAX_PENDING_BYTES = 32 << 20;
 
 /** Deadline of the last send at shutdown. */
 const STOP_FLUSH_TIMEOUT_MS = 3000;
-
-/** Waits for `p`, or `ms` at most (the promise goes on; its outcome is not awaited). */
-async function withinMs(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    p.catch(() => {}),
-    new Promise<void>((r) => timer = setTimeout(r, Math.max(0, ms))),
-  ]);
-  clearTimeout(timer);
-}
 
 /** The logger the writer reports to; a LogTape `Logger` fits. */
 export interface BatchWriterLogger {
@@ -337,7 +328,7 @@ export class RemoteBatchWriter implements ProfileSink {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     const deadline = Date.now() + budgetMs;
-    if (this.#sending) await withinMs(this.#sending, budgetMs);
+    if (this.#sending) await waitAtMost(this.#sending.catch(() => {}), budgetMs);
     const left = deadline - Date.now();
     // Short: a server that is down must not hold up the agent's exit for a whole interval.
     if (!this.#sending && left > 0) {
