@@ -12,8 +12,11 @@ import { decodeProfile, type Profile } from "../../src/pprof/mod.ts";
 
 /** One frame of a sample. */
 export interface Frame {
-  /** `source`: a location whose line names a function with a file (Python, Ruby, JIT). */
-  kind: "source" | "kernel" | "native" | "marker";
+  /**
+   * `source`: a location whose line names a function with a file (Python, Ruby, JIT); `vdso`:
+   * the agent's name of a vDSO function (e.g. `__vdso_clock_gettime` under Python's time.time()).
+   */
+  kind: "source" | "kernel" | "vdso" | "native" | "marker";
   /** Function name (source, kernel, marker), or "" for a native address. */
   name: string;
   /** Source file, or the mapping's file for native frames. */
@@ -54,6 +57,8 @@ export function sourceStacks(p: Profile): SourceStack[] {
         const file = str[Number(fn.filename)];
         const kind = mfile === "[kernel.kallsyms]"
           ? "kernel"
+          : mfile === "[vdso]"
+          ? "vdso"
           : !m && file === "" && name.startsWith("[")
           ? "marker"
           : "source";
