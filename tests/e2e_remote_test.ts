@@ -498,6 +498,8 @@ Deno.test({
       const fake = await startFakeParca(tls);
       // Debuginfo off: this step is about TLS, and uploading every binary of the host (stripped
       // in a worker, over the same connection) can hold the first WriteRaw back on a busy host.
+      // A busy program, so that there is a profile to write (a quiet host may have none).
+      const prog = startProgram(await chainProgram(tmp), ["60"]);
       const agent = await startAgent([
         `--remote-store-address=${fake.address}`,
         "--remote-store-insecure-skip-verify",
@@ -513,6 +515,8 @@ Deno.test({
         );
       } finally {
         const { code } = await agent.stop();
+        prog.kill("SIGKILL");
+        await prog.status;
         await fake.close();
         strictEqual(code, 0, agent.stderr());
       }
