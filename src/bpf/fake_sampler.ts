@@ -220,6 +220,8 @@ export class FakeSampler implements Sampler {
   #nextStackId = 1n;
   #events: ProcessEvent[] = [];
   #wake: (() => void) | undefined;
+  /** The timeout of every {@link waitForEvents} call, in order (tests count wake-ups). */
+  readonly waits: number[] = [];
   readonly #instances = new Map<number, ProcessInstance>();
   readonly #counters = new Map<string, number>();
 
@@ -343,6 +345,7 @@ export class FakeSampler implements Sampler {
 
   /** @inheritdoc */
   waitForEvents(timeoutMs: number): Promise<void> {
+    this.waits.push(timeoutMs);
     if (this.#events.length > 0 || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
@@ -350,9 +353,19 @@ export class FakeSampler implements Sampler {
         this.#wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, timeoutMs);
+      const timer = Number.isFinite(timeoutMs) ? setTimeout(done, timeoutMs) : undefined;
       this.#wake = done;
     });
+  }
+
+  /** @inheritdoc */
+  get eventsPending(): boolean {
+    return !this.closed && this.#events.length > 0;
+  }
+
+  /** @inheritdoc */
+  wakeWaiter(): void {
+    this.#wake?.();
   }
 
   /** @inheritdoc */

@@ -44,6 +44,8 @@ const ENOSPC = 28;
 const EPOLL_CLOEXEC = 0o2000000;
 const EPOLL_CTL_ADD = 1;
 const EPOLLIN = 1;
+const EFD_CLOEXEC = 0o2000000;
+const EFD_NONBLOCK = 0o4000;
 const decoder = new TextDecoder();
 
 /** Options of {@link ProfilerObject.open}. */
@@ -144,8 +146,11 @@ export class ProfilerObject implements Sampler {
   #ring: RingBuffer | undefined;
   #eventsBufferBytes: number;
   #epollFd = -1;
+  /** An eventfd in the epoll set: {@link wakeWaiter} writes it to end a wait early. */
+  #wakeFd = -1;
   #epollEvents = new Uint8Array(12 * 4);
   #waiting: Promise<number> | undefined;
+  #wakeCounter = new Uint8Array(8);
   #instanceKey = new Uint32Array(1);
   #instanceValue = new Uint8Array(PROCESS_INSTANCE.size);
   #perfFds: number[] = [];
@@ -382,22 +387,55 @@ export class ProfilerObject implements Sampler {
     if (this.#epollFd < 0) {
       const ep = c.epoll_create1(EPOLL_CLOEXEC);
       if (ep < 0) throw new NativeError("create an epoll instance for BPF events", errno());
-      // struct epoll_event is packed on x86-64: u32 events, u64 data.
-      const ev = new Uint8Array(12);
-      new DataView(ev.buffer).setUint32(0, EPOLLIN, true);
-      if (c.epoll_ctl(ep, EPOLL_CTL_ADD, this.#fds.events, ev) < 0) {
+      const wake = c.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      if (wake < 0) {
         const code = errno();
         c.close(ep);
-        throw new NativeError("watch the BPF events ring buffer", code);
+        throw new NativeError("create an eventfd to wake the BPF events wait", code);
+      }
+      // struct epoll_event is packed on x86-64: u32 events, u64 data (0: events, 1: wake-up).
+      for (const [fd, data] of [[this.#fds.events, 0n], [wake, 1n]] as const) {
+        const ev = new Uint8Array(12);
+        const v = new DataView(ev.buffer);
+        v.setUint32(0, EPOLLIN, true);
+        v.setBigUint64(4, data, true);
+        if (c.epoll_ctl(ep, EPOLL_CTL_ADD, fd, ev) < 0) {
+          const code = errno();
+          c.close(ep);
+          c.close(wake);
+          throw new NativeError("watch the BPF events ring buffer", code);
+        }
       }
       this.#epollFd = ep;
+      this.#wakeFd = wake;
     }
-    this.#waiting = c.epoll_wait(this.#epollFd, this.#epollEvents, 4, Math.max(0, timeoutMs));
+    // The wait sleeps in the kernel on Deno's blocking thread: no wake-up at all while no event
+    // comes when the timeout is infinite (-1).
+    const timeout = Number.isFinite(timeoutMs) ? Math.max(0, Math.trunc(timeoutMs)) : -1;
+    this.#waiting = c.epoll_wait(this.#epollFd, this.#epollEvents, 4, timeout);
     try {
-      await this.#waiting;
+      const n = await this.#waiting;
+      const v = new DataView(this.#epollEvents.buffer);
+      for (let i = 0; i < n; i++) {
+        if (v.getBigUint64(i * 12 + 4, true) === 1n && this.#wakeFd >= 0) {
+          c.read(this.#wakeFd, this.#wakeCounter, 8n); // reset the counter (nonblocking)
+        }
+      }
     } finally {
       this.#waiting = undefined;
     }
+  }
+
+  /** @inheritdoc */
+  get eventsPending(): boolean {
+    return this.#ring?.pending ?? false;
+  }
+
+  /** @inheritdoc */
+  wakeWaiter(): void {
+    if (this.#wakeFd < 0) return;
+    new DataView(this.#wakeCounter.buffer).setBigUint64(0, 1n, true);
+    libc().write(this.#wakeFd, this.#wakeCounter, 8n);
   }
 
   /** @inheritdoc */
@@ -628,15 +666,22 @@ export class ProfilerObject implements Sampler {
     this.detach();
     this.#unwindMaps.close();
     this.#interpMaps.close();
+    const ep = this.#epollFd;
+    const wake = this.#wakeFd;
+    const closeFds = () => {
+      if (ep >= 0) libc().close(ep);
+      if (wake >= 0) libc().close(wake);
+    };
     if (this.#waiting) {
-      // An epoll_wait is still running on the blocking thread: close the epoll fd when it is
-      // back (it returns within its timeout), not under it.
-      const ep = this.#epollFd;
-      this.#waiting.finally(() => libc().close(ep));
-    } else if (this.#epollFd >= 0) {
-      libc().close(this.#epollFd);
+      // An epoll_wait is still running on the blocking thread: wake it, and close the fds when
+      // it is back, not under it.
+      this.wakeWaiter();
+      this.#waiting.finally(closeFds);
+    } else {
+      closeFds();
     }
     this.#epollFd = -1;
+    this.#wakeFd = -1;
     const b = libbpf();
     for (const link of this.#tracepointLinks) b.bpf_link__destroy(link);
     this.#tracepointLinks = [];

@@ -74,6 +74,17 @@ export class RingBuffer {
     this.#producerPos = new BigInt64Array(Deno.UnsafePointerView.getArrayBuffer(prod, 8));
   }
 
+  /**
+   * True when the producer is ahead of the consumer: records not consumed yet, or one still
+   * being written (reserved, not committed). The kernel wakes an epoll waiter at a commit only
+   * when the consumer had caught up with that record, so a record that was still being written
+   * when {@link consume} stopped at it may commit without a wake-up: poll while this is true.
+   */
+  get pending(): boolean {
+    if (!this.#producerPage) return false;
+    return Atomics.load(this.#producerPos, 0) > Atomics.load(this.#consumerPos, 0);
+  }
+
   /** Bytes of the data area mapped now. */
   get mappedBytes(): number {
     return this.#winLen;

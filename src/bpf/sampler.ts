@@ -171,11 +171,19 @@ export interface Sampler {
    */
   consumeEvents(onEvent: (e: ProcessEvent) => void): number;
   /**
-   * Resolves when events are pending, or after `timeoutMs` (without blocking the event loop).
+   * Resolves when events are pending, after `timeoutMs`, or when {@link wakeWaiter} is called
+   * (without blocking the event loop, and without waking it while nothing comes).
    *
-   * @param timeoutMs How long to wait at most.
+   * @param timeoutMs How long to wait at most; `Infinity` waits until an event or a wake-up.
    */
   waitForEvents(timeoutMs: number): Promise<void>;
+  /**
+   * True when events are in the buffer that {@link consumeEvents} did not hand out yet (one
+   * may still be being written: its commit need not wake a waiter, so poll while this holds).
+   */
+  readonly eventsPending: boolean;
+  /** Makes a pending {@link waitForEvents} resolve now (e.g. to stop). */
+  wakeWaiter(): void;
   /**
    * The current image of a pid.
    *

@@ -294,6 +294,9 @@ export class InterpreterTracker {
       if (!t || t.retry) this.examine(pid);
     }
     for (const [pid, t] of this.#procs) {
+      // A process without an interpreter holds no BPF entry and no memory: it costs no /proc
+      // read every window (the records forget it when it ends; a new image is examined anew).
+      if (t.kind === InterpKind.NONE && !t.retry) continue;
       if (!pids.has(pid) && startTimeOf(pid) !== t.startTime) this.forget(pid);
     }
   }

@@ -34,6 +34,8 @@ const symbols = {
     result: "isize",
     nonblocking: true,
   },
+  /** ssize_t write(int fd, const void *buf, size_t count) (an eventfd's counter) */
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   /** ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) */
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   /** int unlink(const char *pathname) */
@@ -112,6 +114,8 @@ const symbols = {
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   /** int epoll_create1(int flags) */
   epoll_create1: { parameters: ["i32"], result: "i32" },
+  /** int eventfd(unsigned int initval, int flags): wakes a waiting epoll_wait early */
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
   /** int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) */
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   /**

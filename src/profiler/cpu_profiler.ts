@@ -43,6 +43,15 @@ const log = getLogger("profiler");
 /** Events are read at most this often (a burst is handled as one batch). */
 const EVENT_BATCH_MS = 10;
 
+/**
+ * A window's work gives the event loop a turn after this much of it (HTTP requests such as
+ * /ready, events), so a window end with many processes on a busy host is not one long stall.
+ */
+const WINDOW_SLICE_MS = 10;
+
+/** Lets timers and I/O callbacks run (a macrotask turn, not a microtask). */
+const yieldToLoop = () => new Promise<void>((r) => setTimeout(r, 0));
+
 /** The `type` label of parca_agent_process_events_total, by enum event_type value. */
 const EVENT_TYPE_NAMES: Record<number, string> = {
   [EventType.NEW_PROCESS]: "new_process",
@@ -298,6 +307,7 @@ export class CpuProfiler {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#obj?.wakeWaiter();
     await this.#running.catch(() => {});
     await this.#eventLoop;
     const obj = this.#obj;
@@ -321,14 +331,16 @@ export class CpuProfiler {
 
   /**
    * Reads BPF's events as they come (an exec is captured within milliseconds, before its image
-   * is sampled much), at most every `eventPollIntervalMs` when none come, and at most every
-   * {@link EVENT_BATCH_MS} in a storm.
+   * is sampled much), at most every {@link EVENT_BATCH_MS} in a storm. While none come the wait
+   * sleeps in the kernel (epoll, no timeout): an always-on agent must not wake up every few
+   * milliseconds for nothing. Only while a record is still being written (its commit may not
+   * wake the wait) is the buffer polled, every `eventPollIntervalMs`.
    */
   async #readEvents(obj: Sampler): Promise<void> {
     const interval = this.#opts.eventPollIntervalMs ?? 100;
     while (!this.#stopped) {
       try {
-        await obj.waitForEvents(interval);
+        await obj.waitForEvents(obj.eventsPending ? interval : Infinity);
       } catch (e) {
         metrics.errors.inc({ kind: "events" });
         log.warn("cannot wait for BPF events; reading them on a timer", {
@@ -337,8 +349,10 @@ export class CpuProfiler {
         await new Promise((r) => setTimeout(r, interval));
       }
       if (this.#stopped) return;
-      this.#pumpEvents();
+      // A burst is read as one batch.
       await new Promise((r) => setTimeout(r, EVENT_BATCH_MS));
+      if (this.#stopped) return;
+      this.#pumpEvents();
     }
   }
 
@@ -505,7 +519,12 @@ export class CpuProfiler {
     const status: ProcessStatus[] = [];
     const sampled = new Set<ProcessRecord>();
     const seriesOfPid = new Map<number, number>();
+    let sliceStart = performance.now();
     for (const proc of processes.values()) {
+      if (performance.now() - sliceStart > WINDOW_SLICE_MS) {
+        await yieldToLoop();
+        sliceStart = performance.now();
+      }
       const info = this.#recordOf(obj, proc.pid, proc.instance);
       if (info) {
         this.#opts.records.sampled(info, window);

@@ -238,3 +238,18 @@ Deno.test("CpuProfiler hands the interpreters the sampler's interpMaps and stops
   ]);
   strictEqual(sampler.interpMaps.refusedAfterClose, 0);
 });
+
+Deno.test("CpuProfiler does not wake up for events while none come, and stops at once", async () => {
+  const { sampler, profiler } = setUp({ durationMs: 60_000 });
+  profiler.start();
+  // The old loop polled every eventPollIntervalMs (20 ms here): some 15 waits in this time.
+  await new Promise((r) => setTimeout(r, 300));
+  deepStrictEqual(sampler.waits, [Infinity], "one wait without timeout");
+  // An event wakes it; it is read, and the loop waits again without timeout.
+  sampler.event({ type: EventType.EXIT, pid: 999_999_999, instance: 0 });
+  await waitFor(() => sampler.waits.length === 2, "the next wait");
+  strictEqual(sampler.waits[1], Infinity);
+  // stop() wakes the wait: it does not wait for a window or a timeout.
+  await profiler.stop();
+  ok(sampler.closed);
+});
