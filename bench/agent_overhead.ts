@@ -15,7 +15,10 @@
  *
  * CPU is the tool's user + system time as a share of one core; RSS is sampled every second
  * (steady = median over the window) and its peak is VmHWM; BPF cost is the mean run time of the
- * programs the tool holds (kernel.bpf_stats_enabled), found through its fds.
+ * programs the tool holds (kernel.bpf_stats_enabled), found through its fds. After its measured
+ * window each agent is asked for /ready every 50 ms for `--ready-seconds` (20 s: two window ends),
+ * apart from the CPU figure since answering costs CPU: the latency's 99th percentile and worst
+ * show whether a window end holds the main thread.
  *
  *   deno task bench                                  # 60 s windows, 60 s agent warm-up, 2 rounds
  *   deno task bench --seconds=20 --warmup=20 --rounds=1
@@ -42,6 +45,28 @@ const seconds = arg("seconds", 60);
 const agentWarmup = arg("warmup", 60);
 const toolWarmup = 5;
 const rounds = arg("rounds", 2);
+const readySeconds = arg("ready-seconds", 20);
+
+/** /ready latencies of an agent (ms), sorted. */
+async function probeReady(port: number, seconds: number): Promise<number[]> {
+  const out: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/ready`);
+      await res.body?.cancel();
+    } catch {
+      // counted as its latency all the same
+    }
+    out.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** An agent's figures and its /ready latencies. */
+type AgentFigures = ToolFigures & { readyMs?: number[] };
 
 async function build(dir: string): Promise<string> {
   const out = `${dir}/deep30`;
@@ -76,12 +101,14 @@ async function stop(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void
   clearTimeout(timer);
 }
 
-async function runAgent(extra: string[], port: number): Promise<ToolFigures> {
+async function runAgent(extra: string[], port: number): Promise<AgentFigures> {
   const agent = spawnAgent(port, extra);
   try {
     const figures = measureRunning(agent.pid, agentWarmup, seconds);
     await waitReady(port);
-    return await figures;
+    const measured: AgentFigures = await figures;
+    if (readySeconds > 0) measured.readyMs = await probeReady(port, readySeconds);
+    return measured;
   } finally {
     await stop(agent, "SIGTERM");
   }
@@ -120,14 +147,14 @@ if (!(await new Deno.Command("sh", { args: ["-c", "command -v bpftrace"] }).outp
 }
 const dir = await Deno.makeTempDir({ prefix: "bench-overhead-" });
 const bin = await build(dir);
-const perRound = 2 * (agentWarmup + seconds) + 2 * (toolWarmup + seconds) + 120;
+const perRound = 2 * (agentWarmup + seconds + readySeconds) + 2 * (toolWarmup + seconds) + 120;
 const busy = [0, 1].map(() =>
   new Deno.Command(bin, { args: [String(rounds * perRound)], stdout: "null" }).spawn()
 );
 const statsBefore = (await Deno.readTextFile("/proc/sys/kernel/bpf_stats_enabled")).trim();
 await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", "1");
 const loads: string[] = [loadAverage()];
-const results: Record<string, ToolFigures[]> = { dwarf: [], fp: [], perf: [], bpftrace: [] };
+const results: Record<string, AgentFigures[]> = { dwarf: [], fp: [], perf: [], bpftrace: [] };
 try {
   for (let r = 0; r < rounds; r++) {
     results.dwarf.push(await runAgent([], 17171));
@@ -146,7 +173,10 @@ const pct = (x: number) => `${(x * 100).toFixed(3)} %`;
 const mib = (x: number) => `${x.toFixed(1)} MiB`;
 const ns = (x: number) => `${x.toFixed(0)} ns`;
 const ratio = (x: number) => Number.isFinite(x) ? `${x.toFixed(2)}×` : "—";
-const per = (k: string, f: (t: ToolFigures) => number) => results[k].map(f);
+const per = (k: string, f: (t: AgentFigures) => number) => results[k].map(f);
+const quantile = (xs: number[] | undefined, q: number) =>
+  xs?.length ? xs[Math.min(xs.length - 1, Math.floor(xs.length * q))] : NaN;
+const ms = (x: number) => `${x.toFixed(0)} ms`;
 const base = {
   cpu: median(per("perf", (t) => t.cpu)),
   peak: median(per("perf", (t) => t.peakRss)),
@@ -164,6 +194,8 @@ const row = (name: string, k: string) => {
     spread(per(k, (t) => t.bpfNsPerRun), ns)
   } | ${ratio(cpu / base.cpu)} / ${ratio(peak / base.peak)} / ${ratio(steady / base.steady)} | ${
     ratio(bpf / base.bpf)
+  } | ${spread(per(k, (t) => quantile(t.readyMs, 0.99)), ms)} / ${
+    spread(per(k, (t) => quantile(t.readyMs, 1)), ms)
   } |`;
 };
 // deno-lint-ignore no-console -- a benchmark's output is its report
@@ -174,8 +206,8 @@ console.log([
   `${new Date().toISOString().slice(0, 10)}, kernel ${Deno.osRelease()}, load average ` +
   `${loads.join(" → ")}:`,
   "",
-  "| tool | CPU (share of one core) | start-up CPU | peak RSS | steady RSS | BPF per sample | CPU / peak / steady vs perf | BPF vs bpftrace |",
-  "|---|---|---|---|---|---|---|---|",
+  "| tool | CPU (share of one core) | start-up CPU | peak RSS | steady RSS | BPF per sample | CPU / peak / steady vs perf | BPF vs bpftrace | /ready p99 / worst |",
+  "|---|---|---|---|---|---|---|---|---|",
   row("agent (DWARF unwinding, defaults)", "dwarf"),
   row("agent `--dwarf-unwinding-disable` (frame pointers)", "fp"),
   row("`perf record -F 19 -a -g`", "perf"),
