@@ -349,10 +349,9 @@ export class CpuProfiler {
         await new Promise((r) => setTimeout(r, interval));
       }
       if (this.#stopped) return;
-      // A burst is read as one batch.
-      await new Promise((r) => setTimeout(r, EVENT_BATCH_MS));
-      if (this.#stopped) return;
       this.#pumpEvents();
+      // The rest of a burst is read as one batch.
+      await new Promise((r) => setTimeout(r, EVENT_BATCH_MS));
     }
   }
 
