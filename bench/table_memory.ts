@@ -9,7 +9,7 @@
  * the largest C++ library the machine has (Parca's server that the e2e tests build, libLLVM).
  *
  *   deno task bench:table-memory                     # the default files
- *   deno task bench:table-memory -- /path/to/elf ... # these files
+ *   deno task bench:table-memory /path/to/elf ...    # these files
  *
  * @module
  */
