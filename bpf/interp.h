@@ -55,8 +55,11 @@ static __always_inline struct interp_walk *interp_scratch(void)
 	return bpf_map_lookup_elem(&interp_walk_scratch, &zero);
 }
 
-/* Starts the interpreter walk of a sample: copies the process's interp_info, if any, to scratch. */
-static __always_inline void interp_begin(__u32 pid)
+/*
+ * Starts the interpreter walk of a sample: copies the process's interp_info, if any and if it was
+ * read from this image of the process (or written without knowing the image: 0), to scratch.
+ */
+static __always_inline void interp_begin(__u32 pid, __u32 instance)
 {
 	struct interp_walk *w = interp_scratch();
 	if (!w)
@@ -66,7 +69,7 @@ static __always_inline void interp_begin(__u32 pid)
 	w->pushed = 0;
 	w->cursor = 0;
 	struct interp_info *info = bpf_map_lookup_elem(&pid_to_interp, &pid);
-	if (info)
+	if (info && (info->instance == 0 || info->instance == instance))
 		w->info = *info;
 }
 

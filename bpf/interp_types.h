@@ -99,7 +99,10 @@ struct interp_info {
 	__u64 tls_module;
 	__u64 tls_offset;
 	__u32 tsd_offset;
-	__u32 reserved;
+	/* The image (process_instance id) these facts were read from: after an exec the pid's
+	 * entry may still describe the old program until user space replaces or deletes it.
+	 * 0: written without knowing the image; applies to any. */
+	__u32 instance;
 	struct python_offsets py;
 	struct ruby_offsets rb;
 };

@@ -649,7 +649,7 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 
 		.last_mapping = MAX_MAPPINGS_PER_PROCESS,
 	};
 	st->len = 0;
-	interp_begin(pid);
+	interp_begin(pid, instance);
 	if (ip == 0)
 		return 0;
 	if (agent_cfg.dwarf_enabled) {

@@ -8,7 +8,13 @@
  * @module
  */
 
-import { checkPrerequisites, errnoName, onlineCpus, setMemlockRlimit } from "../bpf/mod.ts";
+import {
+  checkPrerequisites,
+  errnoName,
+  onlineCpus,
+  raiseOpenFilesLimit,
+  setMemlockRlimit,
+} from "../bpf/mod.ts";
 import {
   type AgentFlags,
   currentVersion,
@@ -212,6 +218,18 @@ async function runAgent(
   if (pre.errors.length) {
     for (const e of pre.errors.slice(1)) log.error(e);
     throw new Error(pre.errors[0]);
+  }
+
+  const nofile = raiseOpenFilesLimit();
+  if (nofile?.raised) {
+    log.debug("raised RLIMIT_NOFILE to its hard limit", { soft: Number(nofile.soft) });
+  } else if (nofile && nofile.soft < 1024n) {
+    log.warn(
+      "few file descriptors allowed (ulimit -n): BPF maps, table builds and HTTP connections share them",
+      {
+        limit: Number(nofile.soft),
+      },
+    );
   }
 
   if (flags.memlockRlimit > 0) {

@@ -63,4 +63,4 @@ export {
 export { LibbpfUnwindMaps, packProcessMappings } from "./unwind_maps.ts";
 export { LibbpfInterpMaps } from "./interp_maps.ts";
 export { FakeInterpMaps, FakeSampler, FakeUnwindMaps } from "./fake_sampler.ts";
-export { setMemlockRlimit } from "./os.ts";
+export { raiseOpenFilesLimit, setMemlockRlimit } from "./os.ts";

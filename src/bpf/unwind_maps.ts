@@ -37,6 +37,12 @@ import {
 
 /** How long a parked chunk rests before it is refilled in place (BPF programs run for µs). */
 const PARKED_REUSE_MS = 100;
+/**
+ * New chunk maps held open at once while a table loads, then inserted in one batch: bounds the
+ * agent's descriptors (libLLVM's table is 245 chunks; RLIMIT_NOFILE may be 1024 or less) at the
+ * price of one RCU wait per batch.
+ */
+const CHUNK_FDS_PER_BATCH = 64;
 
 /** The fds and capacities {@link LibbpfUnwindMaps} works on. */
 export interface LibbpfUnwindMapFds {
@@ -102,6 +108,12 @@ export class LibbpfUnwindMaps implements UnwindMaps {
    * bounded by the row budget.
    */
   readonly #parked = new Map<number, number>();
+  /**
+   * Chunks that hold a map in unwind_chunks. Only these can be parked and refilled in place: a
+   * range whose load failed before its new chunks were inserted gives those back as plain free
+   * rows (parking them made every later table that landed there fail with ENOENT).
+   */
+  readonly #inKernel = new Set<number>();
 
   /** @param fds The maps (owned by the BPF object; not closed here). */
   constructor(fds: LibbpfUnwindMapFds) {
@@ -171,6 +183,19 @@ export class LibbpfUnwindMaps implements UnwindMaps {
     const now = performance.now();
     const fresh: number[] = [];
     const keys: number[] = [];
+    const insertFresh = () => {
+      if (!fresh.length) return;
+      updateMapBatch(
+        this.#fds.unwindChunks,
+        new Uint8Array(new Uint32Array(keys).buffer),
+        new Uint8Array(new Uint32Array(fresh).buffer),
+        fresh.length,
+      );
+      for (const chunk of keys) this.#inKernel.add(chunk);
+      // The outer map holds its own reference to each chunk.
+      for (const fd of fresh.splice(0)) libc().close(fd);
+      keys.length = 0;
+    };
     try {
       for (let c = 0; c < chunks; c++) {
         const chunk = firstChunk + c;
@@ -193,23 +218,16 @@ export class LibbpfUnwindMaps implements UnwindMaps {
         } finally {
           if (reuse) libc().close(fd);
         }
+        if (fresh.length >= CHUNK_FDS_PER_BATCH) insertFresh();
       }
-      if (fresh.length) {
-        updateMapBatch(
-          this.#fds.unwindChunks,
-          new Uint8Array(new Uint32Array(keys).buffer),
-          new Uint8Array(new Uint32Array(fresh).buffer),
-          fresh.length,
-        );
-      }
+      insertFresh();
       for (let c = 0; c < chunks; c++) this.#parked.delete(firstChunk + c);
       this.#writeRef(exeId, got.range.first, n);
     } catch (e) {
       this.#releaseRange(got.range);
       throw e;
     } finally {
-      // The outer map holds its own reference to each chunk.
-      for (const fd of fresh) libc().close(fd);
+      for (const fd of fresh) libc().close(fd); // not inserted: freed with the descriptor
     }
     this.#tables.set(exeId, got.range);
   }
@@ -278,7 +296,9 @@ export class LibbpfUnwindMaps implements UnwindMaps {
 
   #releaseRange(range: RowRange): void {
     const now = performance.now();
-    for (const chunk of this.#space.free(range)) this.#parked.set(chunk, now);
+    for (const chunk of this.#space.free(range)) {
+      if (this.#inKernel.has(chunk)) this.#parked.set(chunk, now);
+    }
   }
 
   /** @inheritdoc */

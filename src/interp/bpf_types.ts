@@ -70,6 +70,7 @@ export const INTERP_INFO = {
   tlsModule: 48,
   tlsOffset: 56,
   tsdOffset: 64,
+  instance: 68,
   py: 72,
   rb: 92,
 } as const;
@@ -114,6 +115,8 @@ export interface InterpInfo {
   tlsModule: number;
   tlsOffset: number;
   tsdOffset: number;
+  /** The image (BPF process_instance id) the facts were read from; BPF ignores other images'. */
+  instance?: number;
   py?: PythonBpfOffsets;
   rb?: RubyBpfOffsets;
 }
@@ -138,6 +141,7 @@ export function encodeInterpInfo(info: InterpInfo): Uint8Array<ArrayBuffer> {
   u64(INTERP_INFO.tlsModule, info.tlsModule);
   u64(INTERP_INFO.tlsOffset, info.tlsOffset);
   dv.setUint32(INTERP_INFO.tsdOffset, info.tsdOffset, true);
+  dv.setUint32(INTERP_INFO.instance, info.instance ?? 0, true);
   if (info.py) {
     const o = INTERP_INFO.py;
     const p = info.py;

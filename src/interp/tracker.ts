@@ -173,8 +173,13 @@ export class InterpreterTracker {
     }
     const key = interpreterMappingKey(maps, this.#opts.python, this.#opts.ruby);
     if (old && !old.retry && old.mappingKey === key) {
-      if (instance) old.instance = instance;
-      return; // nothing changed
+      if (!instance || instance === old.instance) return; // nothing changed
+      if (!old.instance) {
+        old.instance = instance;
+        return;
+      }
+      // The same interpreter mapping in a new image (an exec of the same program at the same
+      // address): BPF ignores an entry of another image, so it is examined again.
     }
     if (old) this.forget(pid);
     const t: Tracked = {
@@ -200,7 +205,7 @@ export class InterpreterTracker {
       return;
     }
     try {
-      map.setProcess(pid, encodeInterpInfo(found));
+      map.setProcess(pid, encodeInterpInfo({ ...found, instance }));
     } catch (e) {
       mem.close();
       t.kind = InterpKind.NONE;
@@ -291,7 +296,7 @@ export class InterpreterTracker {
   windowEnded(pids: ReadonlySet<number>): void {
     for (const pid of pids) {
       const t = this.#procs.get(pid);
-      if (!t || t.retry) this.examine(pid);
+      if (!t || t.retry) this.examine(pid, t?.instance);
     }
     for (const [pid, t] of this.#procs) {
       if (!pids.has(pid) && startTimeOf(pid) !== t.startTime) this.forget(pid);

@@ -135,3 +135,25 @@ Deno.test({
     tracker.close();
   },
 });
+
+Deno.test({
+  name: "InterpreterTracker stamps the BPF entry with its image and rewrites it for a new image",
+  ignore: !python,
+  async fn() {
+    const { tracker } = await withSleepingPython({ python: true, ruby: true }, (pid, t, map) => {
+      const image = () =>
+        new DataView(map.processes.get(pid)!.buffer).getUint32(INTERP_INFO.instance, true);
+      t.examine(pid, 7);
+      equal(image(), 7);
+      // Same image again: nothing written.
+      map.processes.clear();
+      t.examine(pid, 7);
+      equal(map.processes.size, 0);
+      // The same interpreter mapping under a new image (exec of the same program at the same
+      // address): BPF would ignore an entry stamped 7, so it is written again for 8.
+      t.examine(pid, 8);
+      equal(image(), 8);
+    });
+    tracker.close();
+  },
+});

@@ -1,0 +1,79 @@
+// Copyright 2026 The profiler agent authors
+// SPDX-License-Identifier: Apache-2.0
+
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { libc } from "./ffi.ts";
+import { ProfilerObject } from "./profiler_object.ts";
+import * as procfs from "../procfs/mod.ts";
+
+const OBJECT = new URL("../../bpf/.output/profiler.bpf.o", import.meta.url).pathname;
+const RLIMIT_NOFILE = 7;
+const CHUNK_ROWS = 4096;
+
+/** Runs `fn` with RLIMIT_NOFILE's soft value set to `soft`, then puts the old one back. */
+function withOpenFilesLimit<T>(soft: number, fn: () => T): T {
+  const old = new BigUint64Array(2);
+  ok(libc().getrlimit(RLIMIT_NOFILE, new Uint8Array(old.buffer)) === 0);
+  const lowered = new BigUint64Array([BigInt(soft), old[1]]);
+  ok(libc().setrlimit(RLIMIT_NOFILE, new Uint8Array(lowered.buffer)) === 0);
+  try {
+    return fn();
+  } finally {
+    libc().setrlimit(RLIMIT_NOFILE, new Uint8Array(old.buffer));
+  }
+}
+
+/**
+ * The RLIMIT_NOFILE value that leaves exactly `free` descriptors to open: new descriptors take
+ * the lowest free numbers below the limit, gaps between open ones first.
+ */
+function limitLeaving(free: number): number {
+  const open = new Set([...procfs.readDirSync("/proc/self/fd")].map((e) => Number(e.name)));
+  let limit = 0;
+  for (let left = free; left > 0 || open.has(limit); limit++) if (!open.has(limit)) left--;
+  return limit;
+}
+
+function rowsOf(n: number, seed: number): Uint8Array<ArrayBuffer> {
+  const rows = new Uint32Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    rows[i * 2] = i * 4 + seed;
+    rows[i * 2 + 1] = (i + seed) % 7;
+  }
+  return new Uint8Array(rows.buffer);
+}
+
+Deno.test({
+  name: "Real BPF maps: a large table loads under a low descriptor limit, and a failed load " +
+    "leaves the row space usable",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    using obj = ProfilerObject.open({
+      objectPath: OBJECT,
+      countEntries: 1024,
+      stackEntries: 1024,
+      verbose: false,
+      dwarfEnabled: true,
+      mixedMode: true,
+      eventsBufferBytes: 1 << 16,
+    });
+    const maps = obj.unwindMaps;
+    // 100 chunks: more chunk maps than 80 free descriptors, loaded in batches that fit.
+    const big = rowsOf(100 * CHUNK_ROWS, 1);
+    withOpenFilesLimit(limitLeaving(80), () => maps.loadTable(1, big));
+    deepStrictEqual(maps.readRows(1), big);
+    maps.deleteTable(1);
+
+    // With 10 free descriptors no batch of new chunks can be made: the load fails (EMFILE)...
+    await new Promise((r) => setTimeout(r, 150));
+    const other = rowsOf(300 * CHUNK_ROWS, 2); // past the 100 chunks that exist
+    throws(() => withOpenFilesLimit(limitLeaving(10), () => maps.loadTable(2, other)), /EMFILE/);
+    strictEqual(maps.readRows(2), undefined);
+    // ...and its rows, never inserted, are free rows again, not chunks to refill: the same
+    // rows load once descriptors are back (they failed with ENOENT from then on before).
+    await new Promise((r) => setTimeout(r, 150));
+    maps.loadTable(3, other);
+    deepStrictEqual(maps.readRows(3), other);
+    strictEqual(maps.tableBytes, 300 * CHUNK_ROWS * 8, "300 chunks in the kernel, none lost");
+  },
+});
