@@ -208,10 +208,10 @@ export class WasmUnwind {
   ): Promise<WasmUnwind> {
     const module = source instanceof WebAssembly.Module ? source : await WasmUnwind.compile(source);
     // The instance's own reads of a file while it builds (unwind_table_sparse's import).
-    let created: WasmUnwind | undefined;
+    const made: { unwind?: WasmUnwind } = {};
     const env = {
       read_file: (dst: number, len: number, lo: number, hi: number) =>
-        created === undefined ? -1 : created.#hostRead(dst, len, lo, hi),
+        made.unwind === undefined ? -1 : made.unwind.#hostRead(dst, len, lo, hi),
     };
     const instance = await WebAssembly.instantiate(module, { env });
     const exports = instance.exports as unknown as Exports;
@@ -221,8 +221,8 @@ export class WasmUnwind {
         `Cannot use wasm-unwind: ABI version ${version}, expected ${WASM_UNWIND_ABI_VERSION} (rebuild with 'bash wasm-unwind/build.sh')`,
       );
     }
-    created = new WasmUnwind(exports);
-    return created;
+    made.unwind = new WasmUnwind(exports);
+    return made.unwind;
   }
 
   /** Current size of the instance's linear memory in bytes. */
