@@ -270,7 +270,7 @@ async function runAgent(
   });
   const records = new ProcessRecords({ reader: processes });
 
-  const tracing = startTracing({
+  const tracing = await startTracing({
     address: flags.otlpAddress,
     exporter: flags.otlpExporter,
     node: flags.node,

@@ -16,7 +16,7 @@
  * @example Tracing a piece of work
  * ```ts ignore
  * import { recordSpan, startTracing } from "./mod.ts";
- * const tracing = startTracing({ address: "127.0.0.1:4317", exporter: "grpc", node: "n", version: "1", revision: "r", log: console });
+ * const tracing = await startTracing({ address: "127.0.0.1:4317", exporter: "grpc", node: "n", version: "1", revision: "r", log: console });
  * const t0 = performance.now();
  * recordSpan("unwind.table_build", t0, { "unwind.rows": 28000 });
  * await tracing?.shutdown();

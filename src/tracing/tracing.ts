@@ -15,16 +15,10 @@ import {
   trace,
   type Tracer,
 } from "@opentelemetry/api";
-import { OTLPTraceExporter as GrpcExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
-import { OTLPTraceExporter as HttpExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  type ReadableSpan,
-  type SpanExporter,
-  TracerProvider,
-} from "@opentelemetry/sdk-trace";
+// The SDK, its resources and the exporters are imported when tracing starts: they are about
+// 20 MiB of the agent's resident memory (the gRPC exporter most), which an agent without
+// --otlp-address should not carry.
+import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
 import client from "prom-client";
 import { registry } from "../metrics/mod.ts";
 import { waitAtMost } from "../async/mod.ts";
@@ -142,10 +136,16 @@ class ObservedExporter implements SpanExporter {
  * in `parca_agent_otlp_spans_total{result="failed"}`) and never delays a window.
  *
  * @param opts Where to and who we are.
- * @returns The provider, or undefined when tracing is off.
+ * @returns The provider, or undefined when tracing is off (then no SDK module is loaded).
  */
-export function startTracing(opts: TracingOptions): Tracing | undefined {
+export async function startTracing(opts: TracingOptions): Promise<Tracing | undefined> {
   if (!opts.address && opts.exporter !== "stdout" && !opts.spanExporter) return undefined;
+  const { BatchSpanProcessor, ConsoleSpanExporter, TracerProvider } = await import(
+    "@opentelemetry/sdk-trace"
+  );
+  const { detectResources, envDetector, resourceFromAttributes } = await import(
+    "@opentelemetry/resources"
+  );
   let exporter = opts.spanExporter;
   let target = opts.address;
   if (!exporter) {
@@ -155,8 +155,14 @@ export function startTracing(opts: TracingOptions): Tracing | undefined {
     } else {
       target = endpointUrl(opts.address, opts.exporter);
       exporter = opts.exporter === "http"
-        ? new HttpExporter({ url: target, timeoutMillis: EXPORT_TIMEOUT_MS })
-        : new GrpcExporter({ url: target, timeoutMillis: EXPORT_TIMEOUT_MS });
+        ? new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter({
+          url: target,
+          timeoutMillis: EXPORT_TIMEOUT_MS,
+        })
+        : new (await import("@opentelemetry/exporter-trace-otlp-grpc")).OTLPTraceExporter({
+          url: target,
+          timeoutMillis: EXPORT_TIMEOUT_MS,
+        });
     }
   }
   const resource = resourceFromAttributes({

@@ -24,7 +24,7 @@ const log = {
 };
 
 async function exportTo(exporter: "grpc" | "http", rx: OtlpReceiver): Promise<void> {
-  const tracing = startTracing({
+  const tracing = await startTracing({
     address: rx.address,
     exporter,
     node: "node-a",
@@ -95,14 +95,14 @@ Deno.test("a collector that is down drops spans and is told once", async () => {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   warnings.length = 0;
-  const tracing = startTracing({
+  const tracing = (await startTracing({
     address: `127.0.0.1:${port}`,
     exporter: "http",
     node: "n",
     version: "v",
     revision: "r",
     log,
-  })!;
+  }))!;
   // Far more spans than the queue holds: they are dropped, not kept.
   for (let i = 0; i < 5000; i++) recordSpan("profiling.drain", performance.now());
   // The batch goes out after the processor's delay and fails after the exporter's retries.
@@ -116,9 +116,16 @@ Deno.test("a collector that is down drops spans and is told once", async () => {
   ok(failed && failed.value >= 1, JSON.stringify(failed));
 });
 
-Deno.test("recordSpan() and the window spans do nothing when tracing is off", () => {
+Deno.test("recordSpan() and the window spans do nothing when tracing is off", async () => {
   equal(
-    startTracing({ address: "", exporter: "grpc", node: "n", version: "v", revision: "r", log }),
+    await startTracing({
+      address: "",
+      exporter: "grpc",
+      node: "n",
+      version: "v",
+      revision: "r",
+      log,
+    }),
     undefined,
   );
   ok(!tracingEnabled());

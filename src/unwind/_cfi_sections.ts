@@ -10,10 +10,17 @@
  * `SHT_NOBITS`, so no byte of it is read. For libLLVM (117 MB) that is the 5 MB of `.eh_frame`
  * instead of the whole file, and the worker's memory is bounded by the CFI, not the file.
  *
- * Go files (a `.gopclntab` section) are read whole: their rows come from `.gopclntab` and from
- * the functions' code and module data, which wasm-unwind reads through the load segments. So is a
- * file without section headers (some stripped Go binaries, whose `.gopclntab` is found by
- * scanning segments).
+ * Go files (a `.gopclntab` section) keep `.gopclntab` and the small sections `moduledata` and
+ * the build version are read from (`.go.buildinfo`, `.go.module`, `.noptrdata`, `.data`); their
+ * rows also need the functions' code (the frame layout of each prologue, `systemstack`'s
+ * offsets), which wasm-unwind reads from the file itself, a bounded window at a time, through the
+ * image's program headers (`unwind_table_sparse`, {@link WasmUnwind.unwindTableSparse}). For
+ * Parca's 220 MB server that is its 61 MB `.gopclntab` and 3 MB of data instead of the whole file.
+ * A file without section headers (some stripped Go binaries, whose `.gopclntab` is found by
+ * scanning segments) is read whole.
+ *
+ * The image can be written straight into wasm-unwind's memory (`alloc`): no copy of it stays
+ * on the JavaScript heap.
  *
  * @module
  */
@@ -28,8 +35,20 @@ export const CFI_SECTIONS: ReadonlySet<string> = new Set([
   ".zdebug_frame",
 ]);
 
-/** Sections that make a file Go's: its table needs more of the file than sections say. */
+/** Sections that make a file Go's. */
 const GO_SECTIONS: ReadonlySet<string> = new Set([".gopclntab", ".data.rel.ro.gopclntab"]);
+
+/**
+ * Sections a Go file's build also reads (besides {@link CFI_SECTIONS} and {@link GO_SECTIONS}):
+ * the build version and `runtime.firstmoduledata` (text start, `go:func.*`), which wasm-unwind
+ * finds in `.go.module` (Go 1.26+) or by scanning `.noptrdata` and `.data`.
+ */
+const GO_DATA_SECTIONS: ReadonlySet<string> = new Set([
+  ".go.buildinfo",
+  ".go.module",
+  ".noptrdata",
+  ".data",
+]);
 
 const SHT_NOBITS = 8;
 const SHDR_SIZE = 64;
@@ -37,8 +56,15 @@ const PHDR_SIZE = 56;
 /** Section headers at most (a real file has tens; a corrupt one is read whole instead). */
 const MAX_SECTIONS = 65_280;
 
-async function readFully(readAt: ReadAt, pos: number, len: number): Promise<Uint8Array> {
-  const out = new Uint8Array(len);
+/** Where an image is written: a buffer of `len` bytes (wasm-unwind's memory, or a new array). */
+export type Alloc = (len: number) => Uint8Array;
+
+async function readFully(
+  readAt: ReadAt,
+  pos: number,
+  len: number,
+  out: Uint8Array = new Uint8Array(len),
+): Promise<Uint8Array> {
   let off = 0;
   while (off < len) {
     const n = await readAt(out.subarray(off), pos + off);
@@ -50,6 +76,18 @@ async function readFully(readAt: ReadAt, pos: number, len: number): Promise<Uint
 
 const align8 = (n: number) => (n + 7) & ~7;
 
+/** What {@link readCfiImage} read. */
+export interface CfiImage {
+  /** The bytes to hand to wasm-unwind (from `alloc`; shorter when the file was). */
+  image: Uint8Array;
+  /** Bytes read from the file. */
+  bytesRead: number;
+  /** The image is the whole file (else a compact image: build it with `unwind_table_sparse`). */
+  whole: boolean;
+  /** The file is Go's (a compact Go image needs reads of the file while it is built). */
+  go: boolean;
+}
+
 /**
  * The bytes a table build needs from an ELF64 little-endian file: a compact ELF image, or the
  * whole file when it cannot be read that way (no section headers, another class, a header that
@@ -57,16 +95,18 @@ const align8 = (n: number) => (n + 7) & ~7;
  *
  * @param readAt Positioned reads of the file.
  * @param size The file's size.
+ * @param alloc Where the image is written (called once, after the headers are read).
  * @returns The bytes to hand to wasm-unwind and how many were read from the file.
  */
 export async function readCfiImage(
   readAt: ReadAt,
   size: number,
-): Promise<{ image: Uint8Array; bytesRead: number; whole: boolean }> {
+  alloc: Alloc = (len) => new Uint8Array(len),
+): Promise<CfiImage> {
   /** The whole file, after `before` bytes were read to decide so. */
   const whole = async (before = 0) => {
-    const image = await readFully(readAt, 0, size);
-    return { image, bytesRead: before + image.length, whole: true };
+    const image = await readFully(readAt, 0, size, alloc(size));
+    return { image, bytesRead: before + image.length, whole: true, go: false };
   };
   if (size < 64) return await whole();
   const ehdr = await readFully(readAt, 0, 64);
@@ -114,21 +154,19 @@ export async function readCfiImage(
     return new TextDecoder().decode(names.subarray(at, end));
   };
 
-  // Go's table is built from .gopclntab and the functions' code and module data, read through
-  // the load segments (frame layout from each prologue, systemstack's offsets): Go files are read
-  // whole.
-  for (let i = 0; i < shnum; i++) {
-    if (GO_SECTIONS.has(nameOf(i))) return await whole(bytesRead);
-  }
+  // Go's table is built from .gopclntab, module data and the functions' code; wasm-unwind
+  // reads the code from the file (a window at a time) while it builds.
+  let go = false;
+  for (let i = 0; i < shnum && !go; i++) go = GO_SECTIONS.has(nameOf(i));
+  const kept = (name: string) =>
+    CFI_SECTIONS.has(name) || (go && (GO_SECTIONS.has(name) || GO_DATA_SECTIONS.has(name)));
 
   // Layout of the image: header, program headers, section headers, names, kept sections.
-  const keep: { index: number; data: Uint8Array }[] = [];
+  const keep: { index: number; offset: number; size: number }[] = [];
   for (let i = 0; i < shnum; i++) {
     const s = sh(i);
-    if (i === shstrndx || !inFile(s) || s.size === 0 || !CFI_SECTIONS.has(nameOf(i))) continue;
-    const data = await readFully(readAt, s.offset, s.size);
-    bytesRead += data.length;
-    keep.push({ index: i, data });
+    if (i === shstrndx || !inFile(s) || s.size === 0 || !kept(nameOf(i))) continue;
+    keep.push({ index: i, offset: s.offset, size: s.size });
   }
   const newPhoff = 64;
   const newShoff = align8(newPhoff + phdrs.length);
@@ -138,17 +176,22 @@ export async function readCfiImage(
   const placed = new Map<number, number>();
   for (const k of keep) {
     placed.set(k.index, at);
-    at = align8(at + k.data.length);
+    at = align8(at + k.size);
   }
-  const image = new Uint8Array(at);
-  const iv = new DataView(image.buffer);
+  const image = alloc(at);
+  image.fill(0);
+  const iv = new DataView(image.buffer, image.byteOffset, image.byteLength);
   image.set(ehdr, 0);
   iv.setBigUint64(32, BigInt(phnum ? newPhoff : 0), true);
   iv.setBigUint64(40, BigInt(newShoff), true);
   image.set(phdrs, newPhoff);
   image.set(shdrs, newShoff);
   image.set(names, namesAt);
-  for (const k of keep) image.set(k.data, placed.get(k.index)!);
+  for (const k of keep) {
+    const at = placed.get(k.index)!;
+    const data = await readFully(readAt, k.offset, k.size, image.subarray(at, at + k.size));
+    bytesRead += data.length;
+  }
   for (let i = 0; i < shnum; i++) {
     const o = newShoff + i * SHDR_SIZE;
     if (i === shstrndx) {
@@ -161,5 +204,5 @@ export async function readCfiImage(
       iv.setBigUint64(o + 24, 0n, true);
     }
   }
-  return { image, bytesRead, whole: false };
+  return { image, bytesRead, whole: false, go };
 }

@@ -4,6 +4,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { CFI_SECTIONS, type ReadAt, readCfiImage } from "./_cfi_sections.ts";
 import { WasmUnwind, WasmUnwindError } from "./_wasm.ts";
+import { buildGo, GO_TOOLCHAINS } from "../../tests/_lib/go_toolchains.ts";
 
 let wasmPromise: Promise<WasmUnwind> | undefined;
 const wasm = () => (wasmPromise ??= WasmUnwind.load());
@@ -27,6 +28,40 @@ function build(w: WasmUnwind, bytes: Uint8Array): string {
     if (e instanceof WasmUnwindError) return `error ${e.code}`;
     throw e;
   }
+}
+
+/**
+ * The table as the table worker builds it: the image read straight into wasm-unwind's memory,
+ * the rest of the file read by wasm-unwind through `readFile` (counted in `counter`).
+ */
+async function buildSparse(
+  w: WasmUnwind,
+  bytes: Uint8Array,
+  counter: { reads: number; bytes: number },
+): Promise<{ table: string; whole: boolean; go: boolean; imageBytes: number }> {
+  let info = { whole: false, go: false, imageBytes: 0 };
+  const readFile = (buf: Uint8Array, pos: number) => {
+    const n = Math.max(0, Math.min(buf.length, bytes.length - pos));
+    buf.set(bytes.subarray(pos, pos + n));
+    counter.reads++;
+    counter.bytes += n;
+    return n;
+  };
+  const readAt = readAtOf(bytes);
+  let table: string;
+  try {
+    table = Array.from(
+      await w.unwindTableSparse(async (alloc) => {
+        const r = await readCfiImage(readAt, bytes.length, alloc);
+        info = { whole: r.whole, go: r.go, imageBytes: r.image.length };
+        return r;
+      }, readFile),
+    ).join(",");
+  } catch (e) {
+    if (!(e instanceof WasmUnwindError)) throw e;
+    table = `error ${e.code}`;
+  }
+  return { table, ...info };
 }
 
 // Real files of this machine: C libraries, C++ (libLLVM-sized), runtimes (Python, Node, Java's
@@ -53,19 +88,65 @@ Deno.test("the compact image builds the same table as the whole file, reading fa
       continue;
     }
     const counter = { reads: 0, bytes: 0 };
-    const { image, bytesRead, whole } = await readCfiImage(
+    const { image, bytesRead, whole, go } = await readCfiImage(
       readAtOf(bytes, counter),
       bytes.length,
     );
-    // Go's rows need its code and module data: the whole file.
-    assertEquals(whole, path.includes("/go/"), `${path}: read whole ${whole}`);
+    assert(!whole, `${path}: read whole`);
+    assertEquals(go, path.includes("/go/"), `${path}: go ${go}`);
     assertEquals(counter.bytes, bytesRead);
-    assertEquals(build(w, image), build(w, bytes), path);
+    const expected = build(w, bytes);
+    assert(!expected.startsWith("error"), `${path}: ${expected}`);
+    if (!go) assertEquals(build(w, image), expected, path);
+    // As the table worker builds it (a Go file's code read by wasm-unwind while it builds).
+    const sparse = await buildSparse(w, bytes, { reads: 0, bytes: 0 });
+    assertEquals(sparse.table, expected, `${path}: the sparse build differs`);
     if (bytes.length > 50e6) assert(bytesRead < bytes.length / 10, `${path}: ${bytesRead} read`);
     checked++;
   }
   assert(checked >= 3, `only ${checked} real files found`);
 });
+
+for (const tc of GO_TOOLCHAINS) {
+  Deno.test({
+    name:
+      `Go files: the compact image and reads of the code build the whole file's table (${tc.name})`,
+    sanitizeResources: false,
+    async fn() {
+      const w = await wasm();
+      const dir = await Deno.makeTempDir({ prefix: "agent-cfi-go-" });
+      try {
+        const builds = [
+          ["default", {}],
+          ["stripped", { ldflags: "-s -w" }],
+          ["pie", { buildmode: "pie" }],
+          ["cgo", { cgo: true }],
+        ] as const;
+        for (const [label, opts] of builds) {
+          const dirName = label === "cgo" ? "go_cgo" : "go_chain";
+          const bin = await buildGo(tc, dirName, `${dir}/${label}`, opts);
+          const bytes = Deno.readFileSync(bin);
+          const counter = { reads: 0, bytes: 0 };
+          const sparse = await buildSparse(w, bytes, counter);
+          const expected = build(w, bytes);
+          assert(!expected.startsWith("error"), `${label}: ${expected}`);
+          assert(!sparse.whole && sparse.go, `${label}: whole ${sparse.whole}, go ${sparse.go}`);
+          assertEquals(sparse.table, expected, `${tc.name} ${label}: the sparse build differs`);
+          // The image holds .gopclntab and module data, not the code: well under the file; the
+          // code was read by wasm-unwind in windows of 256 KiB, in order, not function by
+          // function (a window or two more for data outside the image).
+          assert(sparse.imageBytes < bytes.length * 0.6, `${label}: image ${sparse.imageBytes}`);
+          const text = w.elfFacts(bytes).text!.size;
+          const windows = Math.ceil(text / (256 << 10));
+          assert(counter.reads > 0 && counter.reads <= windows + 4, `${label}: ${counter.reads}`);
+          assert(counter.bytes <= text + (4 << 18), `${label}: ${counter.bytes} of ${text}`);
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
 
 Deno.test("files without section headers, other classes and truncated headers are read whole", async () => {
   const libc = Deno.readFileSync("/usr/lib/x86_64-linux-gnu/libc.so.6");

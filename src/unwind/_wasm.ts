@@ -121,6 +121,7 @@ interface Exports {
   dealloc(ptr: number, len: number): void;
   elf_facts(ptr: number, len: number): number;
   unwind_table(ptr: number, len: number): number;
+  unwind_table_sparse?(ptr: number, len: number): number;
   strip_debuginfo?(ptr: number, len: number, flags: number): number;
   symbolizer_open?(ptr: number, len: number): number;
   symbolize?(handle: number, ptr: number, count: number): number;
@@ -141,11 +142,28 @@ const decoder = new TextDecoder();
  * so a worker that processed a huge file may want a fresh instance afterwards
  * ({@link WasmUnwind.memoryBytes} tells).
  */
+/** A positioned read of the file being built: fills `buf` from file offset `pos`, returns bytes read. */
+export type ReadFileAt = (buf: Uint8Array, pos: number) => number;
+
 export class WasmUnwind {
   #exports: Exports;
+  /** Reads of the file whose compact image is being built ({@link WasmUnwind.unwindTableSparse}). */
+  #readFile: ReadFileAt | undefined;
 
   private constructor(exports: Exports) {
     this.#exports = exports;
+  }
+
+  /** The module's `env.read_file` import: a positioned read into linear memory, or -1. */
+  #hostRead(dst: number, len: number, lo: number, hi: number): number {
+    const read = this.#readFile;
+    if (!read) return -1;
+    try {
+      const buf = new Uint8Array(this.#exports.memory.buffer, dst >>> 0, len >>> 0);
+      return read(buf, (hi >>> 0) * 2 ** 32 + (lo >>> 0));
+    } catch {
+      return -1;
+    }
   }
 
   /**
@@ -189,7 +207,13 @@ export class WasmUnwind {
     source: WebAssembly.Module | string | URL = DEFAULT_WASM_UNWIND_URL,
   ): Promise<WasmUnwind> {
     const module = source instanceof WebAssembly.Module ? source : await WasmUnwind.compile(source);
-    const instance = await WebAssembly.instantiate(module, {});
+    // The instance's own reads of a file while it builds (unwind_table_sparse's import).
+    const made: { unwind?: WasmUnwind } = {};
+    const env = {
+      read_file: (dst: number, len: number, lo: number, hi: number) =>
+        made.unwind === undefined ? -1 : made.unwind.#hostRead(dst, len, lo, hi),
+    };
+    const instance = await WebAssembly.instantiate(module, { env });
     const exports = instance.exports as unknown as Exports;
     const version = exports.abi_version();
     if (version !== WASM_UNWIND_ABI_VERSION) {
@@ -197,7 +221,8 @@ export class WasmUnwind {
         `Cannot use wasm-unwind: ABI version ${version}, expected ${WASM_UNWIND_ABI_VERSION} (rebuild with 'bash wasm-unwind/build.sh')`,
       );
     }
-    return new WasmUnwind(exports);
+    made.unwind = new WasmUnwind(exports);
+    return made.unwind;
   }
 
   /** Current size of the instance's linear memory in bytes. */
@@ -236,6 +261,67 @@ export class WasmUnwind {
    */
   unwindTableBytes(file: Uint8Array): Uint8Array {
     return this.#withInput(file, (ptr, len) => this.#tableAt(ptr, len));
+  }
+
+  /**
+   * Builds the unwind table of a file from an image that `write` puts straight into linear
+   * memory (no copy of it on the JavaScript heap): the whole file, or a compact image
+   * (`src/unwind/_cfi_sections.ts`), whose missing bytes (Go functions' code) wasm-unwind reads
+   * from the file through `readFile`, a bounded window at a time, during the call.
+   *
+   * @param write Writes the image into the buffer it asks `alloc` for (once) and says whether
+   * it is the whole file; the image may be shorter than what it asked for.
+   * @param readFile Positioned reads of the file (used only while building a compact image).
+   * @returns The serialized table, as {@link WasmUnwind.unwindTableBytes} returns it.
+   * @throws {WasmUnwindError} As {@link WasmUnwind.unwindTableBytes}, and `out_of_memory` when
+   * the image does not fit.
+   *
+   * @example
+   * ```ts ignore
+   * const table = await wasm.unwindTableSparse((alloc) => readCfiImage(readAt, size, alloc), pread);
+   * ```
+   */
+  async unwindTableSparse(
+    write: (alloc: (len: number) => Uint8Array) => Promise<{ image: Uint8Array; whole: boolean }>,
+    readFile: ReadFileAt,
+  ): Promise<Uint8Array> {
+    const e = this.#exports;
+    const sparse = e.unwind_table_sparse;
+    if (!sparse) {
+      throw new Error(
+        "Cannot build from a compact image: the wasm-unwind module predates unwind_table_sparse (rebuild with 'bash wasm-unwind/build.sh')",
+      );
+    }
+    let ptr = 0;
+    let size = -1;
+    const alloc = (len: number) => {
+      if (size >= 0) throw new Error("unwindTableSparse: the image is allocated once");
+      size = len;
+      ptr = len === 0 ? 0 : e.alloc(len);
+      if (len !== 0 && ptr === 0) {
+        throw new WasmUnwindError(
+          "read the file into wasm-unwind",
+          7,
+          `out of memory for ${len} bytes`,
+        );
+      }
+      return new Uint8Array(e.memory.buffer, ptr, len);
+    };
+    try {
+      const { image, whole } = await write(alloc);
+      if (image.length > 0 && (image.buffer !== e.memory.buffer || image.byteOffset !== ptr)) {
+        throw new Error("unwindTableSparse: the image is not where alloc put it");
+      }
+      if (whole) return this.#tableAt(ptr, image.length);
+      this.#readFile = readFile;
+      try {
+        return this.#result("build unwind table", sparse(ptr, image.length));
+      } finally {
+        this.#readFile = undefined;
+      }
+    } finally {
+      if (ptr !== 0) e.dealloc(ptr, size);
+    }
   }
 
   /**

@@ -7,9 +7,10 @@
 /**
  * A worker of the table-builder pool: runs wasm-unwind on one ELF file at a time. The worker
  * reads the file itself, keeping reads off the agent's main thread, and checks that it is still
- * the inode the main thread identified; it reads only the headers and the CFI sections
- * (`_cfi_sections.ts`), so its memory is bounded by a file's CFI, not its size; the result
- * leaves by transfer.
+ * the inode the main thread identified; it reads only the headers and the sections a build needs
+ * (`_cfi_sections.ts`: the CFI, and a Go file's `.gopclntab` and module data) straight into
+ * wasm-unwind's memory, and wasm-unwind reads a Go file's code from the file a window at a time,
+ * so its memory is bounded by those sections, not the file's size; the result leaves by transfer.
  *
  * Request: `{ id, op: "table", path, ino, maxBytes, postedAt }`.
  * Reply: `{ id, ok: true, result: ArrayBuffer, memoryBytes, phases }` or
@@ -57,23 +58,20 @@ try {
 }
 
 /**
- * Opens the file, checks it is still the inode the main thread identified, and reads what a
- * table build needs (see readCfiImage): not the whole file. Reads are synchronous (pread): this
- * thread does nothing else meanwhile, and each asynchronous read is a hop to another thread and
- * back (measured on a busy host: 1 s to read a 16 KB program's CFI in a dozen async reads).
+ * Opens the file and checks it is still the inode the main thread identified; the descriptor
+ * stays open for the build (a Go file's code is read while it is built).
  */
-async function readChecked(path: string, ino: string, maxBytes: number): Promise<Uint8Array> {
+function openChecked(path: string, ino: string, maxBytes: number): { fd: number; size: number } {
   const fd = procfs.openSync(path);
   try {
     const st = procfs.fstatSync(fd);
     const size = Number(st.size);
     if (String(st.ino) !== ino) throw new Error(`${path} changed since it was identified`);
     if (size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes`);
-    const readAt = (buf: Uint8Array, pos: number) =>
-      Promise.resolve(procfs.readSync(fd, buf, 0, buf.length, pos));
-    return (await readCfiImage(readAt, size)).image;
-  } finally {
+    return { fd, size };
+  } catch (e) {
     procfs.closeSync(fd);
+    throw e;
   }
 }
 
@@ -89,32 +87,54 @@ self.onmessage = async (e: MessageEvent<Request>) => {
     phases[name] = now - t;
     t = now;
   };
-  let bytes: Uint8Array;
+  const cannotRead = (err: Error) => ({
+    id,
+    ok: false,
+    code: -4,
+    message: `Cannot read the file: ${err.message}`,
+    phases,
+  });
+  let file: { fd: number; size: number };
   try {
-    bytes = await readChecked(e.data.path, e.data.ino, e.data.maxBytes);
-    step("read");
+    file = openChecked(e.data.path, e.data.ino, e.data.maxBytes);
   } catch (err) {
-    self.postMessage({
-      id,
-      ok: false,
-      code: -4,
-      message: `Cannot read the file: ${(err as Error).message}`,
-      phases,
-    });
+    self.postMessage(cannotRead(err as Error));
     return;
   }
+  // Reads are synchronous (pread): this thread does nothing else meanwhile, and each
+  // asynchronous read is a hop to another thread and back (measured on a busy host: 1 s to read
+  // a 16 KB program's CFI in a dozen async reads).
+  const pread = (buf: Uint8Array, pos: number) => procfs.readSync(file.fd, buf, 0, buf.length, pos);
+  const readAt = (buf: Uint8Array, pos: number) => Promise.resolve(pread(buf, pos));
+  let readFailed: Error | undefined;
   try {
     const compiled = instance !== undefined;
     const w = await wasm();
     if (!compiled) step("compile");
-    const result = w.unwindTableBytes(bytes);
+    // The image goes straight into wasm-unwind's memory (no copy on this heap).
+    const result = await w.unwindTableSparse(async (alloc) => {
+      try {
+        const image = await readCfiImage(readAt, file.size, alloc);
+        step("read");
+        return image;
+      } catch (err) {
+        readFailed = err as Error;
+        throw err;
+      }
+    }, pread);
     step("build");
     // WasmUnwind's results are fresh copies out of linear memory: their whole buffer moves.
     const out = result.buffer as ArrayBuffer;
     self.postMessage({ id, ok: true, result: out, memoryBytes: w.memoryBytes, phases }, [out]);
   } catch (err) {
+    if (readFailed) {
+      self.postMessage({ ...cannotRead(readFailed), memoryBytes: (await instance)?.memoryBytes });
+      return;
+    }
     const code = err instanceof WasmUnwindError ? err.code : -1;
     const memoryBytes = (await instance?.catch(() => undefined))?.memoryBytes;
     self.postMessage({ id, ok: false, code, message: (err as Error).message, memoryBytes, phases });
+  } finally {
+    procfs.closeSync(file.fd);
   }
 };

@@ -12,6 +12,13 @@
 //!                                        0 on error
 //! unwind_table(ptr, len) -> *const u8    input = the whole ELF file; result = the binary
 //!                                        table (layout in README.md); 0 on error
+//! unwind_table_sparse(ptr, len) -> *const u8
+//!                                        input = a compact image of the file (its headers and
+//!                                        the sections a build reads); what else it needs (Go
+//!                                        functions' code) is read through the import
+//!                                        env.read_file(dst, len, off_lo, off_hi) -> i32
+//!                                        (bytes read, < 0 on error); result and errors as
+//!                                        unwind_table's
 //! strip_debuginfo(ptr, len, flags) -> *const u8
 //!                                        input = the whole ELF64 LE file; result = the
 //!                                        stripped file (flags bit 0: zlib-compress DWARF,
@@ -214,6 +221,47 @@ pub unsafe extern "C" fn elf_facts(ptr: *const u8, len: usize) -> *const u8 {
 pub unsafe extern "C" fn unwind_table(ptr: *const u8, len: usize) -> *const u8 {
     let outcome = input(ptr, len)
         .and_then(crate::table::build_unwind_table)
+        .and_then(|table| table.to_bytes());
+    finish(outcome)
+}
+
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "env")]
+extern "C" {
+    /// The host's positioned read of the file being built (`unwind_table_sparse`): `len` bytes
+    /// at file offset `offset_hi << 32 | offset_lo` into `[dst, dst + len)`; returns the bytes
+    /// read, or a negative number on an error.
+    fn read_file(dst: *mut u8, len: usize, offset_lo: u32, offset_hi: u32) -> i32;
+}
+
+/// Reads through the host's `read_file` import (none on native targets: nothing is read).
+fn host_read(offset: u64, buf: &mut [u8]) -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        // SAFETY: `buf` is writable memory of this instance; the host writes at most `len`
+        // bytes into it and calls nothing of the module meanwhile.
+        let n = unsafe {
+            read_file(buf.as_mut_ptr(), buf.len(), offset as u32, offset.wrapping_shr(32) as u32)
+        };
+        usize::try_from(n).unwrap_or(0).min(buf.len())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (offset, buf);
+        0
+    }
+}
+
+/// Builds the unwind table from a compact image of an ELF file at `[ptr, ptr + len)` (its
+/// headers and the sections a build reads), reading the rest it needs (Go functions' code)
+/// from the file through the host's `read_file` import; returns the binary table or null.
+///
+/// # Safety
+/// See [`input`]: on native targets the range must be readable.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub unsafe extern "C" fn unwind_table_sparse(ptr: *const u8, len: usize) -> *const u8 {
+    let outcome = input(ptr, len)
+        .and_then(|data| crate::table::build_unwind_table_sparse(data, &host_read))
         .and_then(|table| table.to_bytes());
     finish(outcome)
 }

@@ -22,6 +22,8 @@
 //! - other functions that write SP (`SPWRITE`): `pcsp` until the first push, then frame
 //!   pointers if they saved rbp, else the end of the stack.
 
+#[cfg(test)]
+use crate::gopclntab::READ_WINDOW;
 use crate::gopclntab::{Func, Pclntab, Special, FLAG_SP_WRITE, FLAG_TOP_FRAME};
 use crate::rule::{RbpKind, Rule, UnsupportedReason};
 
@@ -168,6 +170,10 @@ fn systemstack_override(
     })
 }
 
+/// Bytes [`rbp_saved_from`] reads from the start of a function's first frame segment (the
+/// longest store it matches, `mov %rbp, disp32(%rsp)`).
+const PROLOGUE_STORE_LEN: usize = 8;
+
 /// The PC from which the caller's rbp is saved at CFA - 16, judged from the prologue: the
 /// first pcsp segment with a frame starts right after `PUSHQ BP` (then the push saved it), or
 /// at `MOVQ BP, off(SP)` with `off` = delta - 8 (then the store does, once executed).
@@ -211,7 +217,6 @@ pub fn function_rows(table: &Pclntab<'_>, f: &Func<'_>, out: &mut Vec<(u64, Rule
         Some(n) if n > 0 => n,
         _ => return false,
     };
-    let code = table.code(f.entry, size).unwrap_or(&[]);
     let mut values = table.pcvalues(f.pcsp, f.entry);
     let mut segments = Vec::new();
     for seg in &mut values {
@@ -226,10 +231,19 @@ pub fn function_rows(table: &Pclntab<'_>, f: &Func<'_>, out: &mut Vec<(u64, Rule
         return false;
     }
 
-    let saved_from = segments
-        .iter()
-        .find(|s| s.value > 0)
-        .and_then(|s| rbp_saved_from(code, f.entry, s.start, s.value));
+    // The code read: all of it for the stack-switching functions (their calls are searched),
+    // else the prologue up to the first frame segment and the store that may follow it.
+    let framed = segments.iter().find(|s| s.value > 0);
+    let needed = match special {
+        Some(Special::Systemstack | Special::Mcall | Special::Asmcgocall) => size,
+        _ => framed
+            .and_then(|s| s.start.checked_sub(f.entry))
+            .and_then(|at| usize::try_from(at).ok())
+            .map_or(0, |at| at.saturating_add(PROLOGUE_STORE_LEN).min(size)),
+    };
+    let code_bytes = if needed > 0 { table.code(f.entry, needed) } else { None };
+    let code: &[u8] = code_bytes.as_deref().unwrap_or(&[]);
+    let saved_from = framed.and_then(|s| rbp_saved_from(code, f.entry, s.start, s.value));
     let first = out.len();
     let mut push = |pc: u64, rule: Rule| {
         if out.len() > first && out.last().map_or(false, |&(last, _)| last >= pc) {
@@ -522,6 +536,74 @@ mod tests {
         assert_eq!(main[0], (entry, Rule::rsp_offset(8, false)));
         assert!(main.iter().any(|&(_, r)| r.rbp_kind == RbpKind::CfaOffset && r.rbp_offset == -16));
         assert!(main.iter().all(|(_, r)| r.cfa_kind == CfaKind::RspOffset));
+    }
+
+    /// A copy of `data` whose sections other than the ones a compact image keeps are
+    /// `SHT_NOBITS` (what `src/unwind/_cfi_sections.ts` sends): their bytes can only come from
+    /// the file.
+    fn without_code(data: &[u8]) -> Vec<u8> {
+        let keep: [&[u8]; 7] = [
+            b".gopclntab",
+            b".go.buildinfo",
+            b".go.module",
+            b".noptrdata",
+            b".data",
+            b".eh_frame",
+            b".debug_frame",
+        ];
+        let view = crate::elf::ElfView::parse(data).unwrap();
+        let shoff = u64::from_le_bytes(data[40..48].try_into().unwrap()) as usize;
+        let shstrndx = usize::from(u16::from_le_bytes([data[62], data[63]]));
+        let mut out = data.to_vec();
+        for (i, s) in view.sections.iter().enumerate() {
+            if i > 0 && i != shstrndx && !keep.contains(&s.name) {
+                out[shoff + i * 64 + 4..shoff + i * 64 + 8].copy_from_slice(&8u32.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    fn check_sparse_build(path: &str) {
+        let data = match std::fs::read(path) {
+            Ok(d) => d,
+            Err(_) => {
+                eprintln!("skipped: {} is not readable", path);
+                return;
+            }
+        };
+        let image = without_code(&data);
+        let reads = std::cell::Cell::new((0usize, 0usize));
+        let read_file = |offset: u64, buf: &mut [u8]| {
+            let start = (offset as usize).min(data.len());
+            let n = buf.len().min(data.len() - start);
+            buf[..n].copy_from_slice(&data[start..start + n]);
+            reads.set((reads.get().0 + 1, reads.get().1 + n));
+            n
+        };
+        let whole = crate::build_unwind_table(&data).unwrap().to_bytes().unwrap();
+        let sparse = crate::table::build_unwind_table_sparse(&image, &read_file)
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        assert!(whole == sparse, "{}: the sparse build differs", path);
+        // The code came from the file, a window at a time, in address order: about as many
+        // reads as the text has windows, not one per function.
+        let (count, bytes) = reads.get();
+        let text = crate::elf::ElfView::parse(&data).unwrap().section(b".text").unwrap().size;
+        assert!(count > 0, "{}: nothing read from the file", path);
+        assert!(count as u64 <= text / READ_WINDOW as u64 + 16, "{}: {} reads", path, count);
+        assert!(bytes as u64 <= text + 16 * READ_WINDOW as u64, "{}: {} bytes", path, bytes);
+        // A file that can no longer be read still gives a table (rbp rules where code is
+        // missing are the conservative ones), without a panic.
+        let nothing = |_: u64, _: &mut [u8]| 0usize;
+        let blind = crate::table::build_unwind_table_sparse(&image, &nothing).unwrap();
+        assert!(blind.to_bytes().unwrap().len() > 64);
+    }
+
+    #[test]
+    fn sparse_builds_read_code_from_the_file_and_match_whole_ones() {
+        check_sparse_build(GOFMT_119);
+        check_sparse_build(GOFMT_MACHINE);
     }
 
     #[test]

@@ -26,6 +26,10 @@
 //! Everything is bounds-checked: a corrupt table gives [`Error::InvalidGoPclntab`] or `None`,
 //! never a panic, and every loop is bounded by its input's length.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+
 use crate::elf::{ElfView, Segment};
 use crate::error::{Error, Result};
 
@@ -175,17 +179,63 @@ pub struct PcValue {
     pub value: i32,
 }
 
-/// The virtual memory of the file's `PT_LOAD` segments, for data outside `.gopclntab`.
-#[derive(Debug, Clone)]
+/// Reads `buf.len()` bytes of the ELF file at a file offset into `buf`; returns how many were
+/// read (fewer at the end of the file or on an error). How a build reads what its compact image
+/// left out (see [`Pclntab::from_sparse_view`]).
+pub type ReadFile<'a> = &'a dyn Fn(u64, &mut [u8]) -> usize;
+
+/// Bytes read from the file at a time when a compact image lacks them (functions' code, read in
+/// address order, so one window serves many functions).
+pub const READ_WINDOW: usize = 256 << 10;
+/// The longest single read from the file (a function's code; real ones are far shorter).
+const MAX_FILE_READ: usize = 16 << 20;
+
+/// What a sparse [`Memory`] reads from: the image's sections that hold their bytes, and the
+/// file for the rest, through one bounded window.
+#[derive(Clone)]
+struct Sparse<'a> {
+    /// (virtual address, bytes) of the image's allocated sections with data.
+    sections: Vec<(u64, &'a [u8])>,
+    read_file: ReadFile<'a>,
+    /// (file offset, bytes) last read from the file.
+    window: RefCell<(u64, Vec<u8>)>,
+}
+
+/// The virtual memory of the file's `PT_LOAD` segments, for data outside `.gopclntab`: `data`
+/// is the whole file, or (`sparse`) a compact image whose program headers still give the
+/// file's offsets.
+#[derive(Clone)]
 struct Memory<'a> {
     data: &'a [u8],
     segments: Vec<Segment>,
+    sparse: Option<Sparse<'a>>,
+}
+
+impl fmt::Debug for Memory<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Memory")
+            .field("segments", &self.segments.len())
+            .field("sparse", &self.sparse.is_some())
+            .finish()
+    }
 }
 
 impl<'a> Memory<'a> {
     /// `len` bytes at virtual address `addr`, when the file holds them.
-    fn read(&self, addr: u64, len: usize) -> Option<&'a [u8]> {
+    fn read(&self, addr: u64, len: usize) -> Option<Cow<'a, [u8]>> {
         let len64 = u64::try_from(len).ok()?;
+        if let Some(sparse) = &self.sparse {
+            for &(start, bytes) in &sparse.sections {
+                let delta = match addr.checked_sub(start) {
+                    Some(d) if d < bytes.len() as u64 => d,
+                    _ => continue,
+                };
+                let at = usize::try_from(delta).ok()?;
+                if let Some(b) = bytes.get(at..at.checked_add(len)?) {
+                    return Some(Cow::Borrowed(b));
+                }
+            }
+        }
         for s in &self.segments {
             if s.p_type != object::elf::PT_LOAD || addr < s.vaddr {
                 continue;
@@ -194,14 +244,42 @@ impl<'a> Memory<'a> {
             if delta.checked_add(len64)? > s.filesz {
                 continue;
             }
-            let start = usize::try_from(s.offset.checked_add(delta)?).ok()?;
-            return self.data.get(start..start.checked_add(len)?);
+            let offset = s.offset.checked_add(delta)?;
+            return match &self.sparse {
+                Some(sparse) => sparse.read_file(offset, len).map(Cow::Owned),
+                None => {
+                    let start = usize::try_from(offset).ok()?;
+                    self.data.get(start..start.checked_add(len)?).map(Cow::Borrowed)
+                }
+            };
         }
         None
     }
 
     fn u64_at(&self, addr: u64) -> Option<u64> {
-        self.read(addr, 8).and_then(le64)
+        self.read(addr, 8).as_deref().and_then(le64)
+    }
+}
+
+impl Sparse<'_> {
+    /// `len` bytes at file offset `offset`, through the window (refilled from `offset` when it
+    /// does not hold them; it grows to `len` for a longer read, at most [`MAX_FILE_READ`]).
+    fn read_file(&self, offset: u64, len: usize) -> Option<Vec<u8>> {
+        if len > MAX_FILE_READ {
+            return None;
+        }
+        let mut window = self.window.try_borrow_mut().ok()?;
+        let (start, bytes) = &mut *window;
+        let end = offset.checked_add(u64::try_from(len).ok()?)?;
+        let held = start.checked_add(bytes.len() as u64)?;
+        if offset < *start || end > held {
+            bytes.resize(len.max(READ_WINDOW), 0);
+            let n = (self.read_file)(offset, bytes).min(bytes.len());
+            bytes.truncate(n);
+            *start = offset;
+        }
+        let at = usize::try_from(offset.checked_sub(*start)?).ok()?;
+        bytes.get(at..at.checked_add(len)?).map(<[u8]>::to_vec)
     }
 }
 
@@ -211,7 +289,7 @@ pub struct Pclntab<'a> {
     /// The layout (from the magic).
     pub layout: Layout,
     /// The Go version from `.go.buildinfo`, e.g. `go1.26.8`.
-    pub go_version: Option<&'a [u8]>,
+    pub go_version: Option<Cow<'a, [u8]>>,
     /// Instruction size quantum (1 on x86-64).
     pub quantum: u8,
     /// Base of the functions' entry offsets (Go 1.18+), or the first entry (Go 1.16).
@@ -283,7 +361,7 @@ fn varint(p: &mut &[u8]) -> Option<u32> {
 const BUILDINFO_MAGIC: &[u8; 14] = b"\xff Go buildinf:";
 
 /// The Go version string of `.go.buildinfo` (e.g. `go1.19.8`).
-fn build_version<'a>(view: &ElfView<'a>, mem: &Memory<'a>) -> Option<&'a [u8]> {
+fn build_version<'a>(view: &ElfView<'a>, mem: &Memory<'a>) -> Option<Cow<'a, [u8]>> {
     let data = view.section(b".go.buildinfo").filter(|s| s.has_data).map(|s| s.data)?;
     if data.get(..14)? != BUILDINFO_MAGIC {
         return None;
@@ -294,7 +372,7 @@ fn build_version<'a>(view: &ElfView<'a>, mem: &Memory<'a>) -> Option<&'a [u8]> {
         // Go 1.18+: varint-prefixed strings inline, from offset 32.
         let mut p = data.get(32..)?;
         let n = usize::try_from(varint(&mut p)?).ok()?;
-        return p.get(..n);
+        return p.get(..n).map(Cow::Borrowed);
     }
     if ptr_size != 8 || flags & 1 != 0 {
         return None; // 32-bit or big-endian
@@ -309,12 +387,20 @@ fn build_version<'a>(view: &ElfView<'a>, mem: &Memory<'a>) -> Option<&'a [u8]> {
     mem.read(str_ptr, len)
 }
 
-/// Finds the pclntab: the section, else a scan of the read-only data segments for a header.
-fn locate<'a>(view: &ElfView<'a>, data: &'a [u8]) -> Option<(u64, &'a [u8])> {
+/// Finds the pclntab's section.
+fn locate_section<'a>(view: &ElfView<'a>) -> Option<(u64, &'a [u8])> {
     for name in [&b".gopclntab"[..], b".data.rel.ro.gopclntab"] {
         if let Some(s) = view.section(name).filter(|s| s.has_data && s.data.len() >= 64) {
             return Some((s.addr, s.data));
         }
+    }
+    None
+}
+
+/// Finds the pclntab: the section, else a scan of the read-only data segments for a header.
+fn locate<'a>(view: &ElfView<'a>, data: &'a [u8]) -> Option<(u64, &'a [u8])> {
+    if let Some(found) = locate_section(view) {
+        return Some(found);
     }
     // Stripped of section headers: look for a header in non-executable file-backed segments.
     for seg in &view.segments {
@@ -398,7 +484,35 @@ impl<'a> Pclntab<'a> {
 
     /// Parses the pclntab of a parsed ELF file; `Ok(None)` when it has none.
     pub fn from_view(view: &ElfView<'a>, data: &'a [u8]) -> Result<Option<Pclntab<'a>>> {
-        let (addr, tab) = match locate(view, data) {
+        Pclntab::with_memory(view, Memory { data, segments: view.segments.clone(), sparse: None })
+    }
+
+    /// Parses the pclntab of a compact image of an ELF file (`view` over `data`): its section
+    /// headers are the file's, but only some sections hold their bytes (`.gopclntab`, the data
+    /// sections that hold `moduledata`, `.go.buildinfo`), and its program headers give the
+    /// file's offsets. What the image lacks (functions' code, strings in `.rodata`) is read
+    /// from the file through `read_file`, in a bounded window. `Ok(None)` when the image has no
+    /// `.gopclntab` section (a compact image is never scanned for a stripped header).
+    pub fn from_sparse_view(
+        view: &ElfView<'a>,
+        data: &'a [u8],
+        read_file: ReadFile<'a>,
+    ) -> Result<Option<Pclntab<'a>>> {
+        let sections = view
+            .sections
+            .iter()
+            .filter(|s| s.has_data && s.flags & u64::from(object::elf::SHF_ALLOC) != 0)
+            .map(|s| (s.addr, s.data))
+            .collect();
+        let sparse = Sparse { sections, read_file, window: RefCell::new((0, Vec::new())) };
+        let memory = Memory { data, segments: view.segments.clone(), sparse: Some(sparse) };
+        Pclntab::with_memory(view, memory)
+    }
+
+    fn with_memory(view: &ElfView<'a>, mem: Memory<'a>) -> Result<Option<Pclntab<'a>>> {
+        let found =
+            if mem.sparse.is_some() { locate_section(view) } else { locate(view, mem.data) };
+        let (addr, tab) = match found {
             Some(found) => found,
             None => return Ok(None),
         };
@@ -452,11 +566,10 @@ impl<'a> Pclntab<'a> {
         let pctab = region(3)?;
         let funcdata = region(4)?;
 
-        let mem = Memory { data, segments: view.segments.clone() };
         let go_version = build_version(view, &mem);
         // 1.16 and 1.17 share the magic; 1.16's _func has no flag byte.
         let has_flag = match layout {
-            Layout::Go116 => !go_version.map_or(false, |v| v.starts_with(b"go1.16")),
+            Layout::Go116 => !go_version.as_deref().map_or(false, |v| v.starts_with(b"go1.16")),
             _ => true,
         };
         let mut table = Pclntab {
@@ -737,7 +850,7 @@ impl<'a> Pclntab<'a> {
 
     /// `len` bytes of the file at virtual address `addr` (e.g. a function's code), when the
     /// file holds them.
-    pub fn code(&self, addr: u64, len: usize) -> Option<&'a [u8]> {
+    pub fn code(&self, addr: u64, len: usize) -> Option<Cow<'a, [u8]>> {
         self.mem.read(addr, len)
     }
 
@@ -802,13 +915,13 @@ impl<'a> Pclntab<'a> {
     fn inlined_call(&self, tree: u64, ix: i32) -> Option<InlinedCall> {
         let ix = u64::try_from(ix).ok()?;
         if self.layout == Layout::Go120 {
-            let b = self.mem.read(tree.checked_add(ix.checked_mul(16)?)?, 16)?;
+            let b = &*self.mem.read(tree.checked_add(ix.checked_mul(16)?)?, 16)?;
             Some(InlinedCall {
                 name_off: u32_at(b, 4)? as i32,
                 parent: InlineParent::Pc(u32_at(b, 8)? as i32),
             })
         } else {
-            let b = self.mem.read(tree.checked_add(ix.checked_mul(20)?)?, 20)?;
+            let b = &*self.mem.read(tree.checked_add(ix.checked_mul(20)?)?, 20)?;
             Some(InlinedCall {
                 name_off: u32_at(b, 12)? as i32,
                 parent: InlineParent::Index {
@@ -922,7 +1035,7 @@ pub fn describe(data: &[u8], pcs: &[u64], mode: u32) -> Result<Vec<u8>> {
         Layout::Go118 => "1.18",
         Layout::Go120 => "1.20",
     };
-    let version = table.go_version.map(String::from_utf8_lossy);
+    let version = table.go_version.as_deref().map(String::from_utf8_lossy);
     let _ = write!(
         out,
         "layout {} version {} text {:#x} gofunc ",

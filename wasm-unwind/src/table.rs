@@ -26,7 +26,7 @@ use object::elf;
 use crate::elf::ElfView;
 use crate::error::{CfiSection, Error, Limit, Result};
 use crate::go_rows::function_rows;
-use crate::gopclntab::Pclntab;
+use crate::gopclntab::{Pclntab, ReadFile};
 use crate::rule::{classify, Rule, RULE_SIZE};
 
 /// Most rows a table may have (after deduplication).
@@ -294,6 +294,24 @@ pub fn build_unwind_table(data: &[u8]) -> Result<UnwindTable> {
     let view = ElfView::parse(data)?;
     let mut input = CfiInput::from_view(&view)?;
     let go = match Pclntab::from_view(&view, data) {
+        Ok(go) => go,
+        Err(_) => {
+            input.flags |= FLAG_GOPCLNTAB_CORRUPT;
+            None
+        }
+    };
+    build_with_go(&input, go.as_ref(), &Limits::default())
+}
+
+/// Builds the unwind table from a compact image of an ELF file (see `src/unwind/_cfi_sections.ts`):
+/// the file's headers, its CFI sections and, for a Go file, `.gopclntab` and the sections that
+/// hold `moduledata`; the Go functions' code is read from the file through `read_file`
+/// ([`Pclntab::from_sparse_view`]), a bounded window at a time. The table is the one
+/// [`build_unwind_table`] builds from the whole file.
+pub fn build_unwind_table_sparse(data: &[u8], read_file: ReadFile<'_>) -> Result<UnwindTable> {
+    let view = ElfView::parse(data)?;
+    let mut input = CfiInput::from_view(&view)?;
+    let go = match Pclntab::from_sparse_view(&view, data, read_file) {
         Ok(go) => go,
         Err(_) => {
             input.flags |= FLAG_GOPCLNTAB_CORRUPT;
