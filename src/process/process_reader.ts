@@ -157,6 +157,9 @@ function isGone(e: unknown): boolean {
 
 const decoder = new TextDecoder();
 
+/** The longest command line read from /proc/PID/cmdline; longer ones are cut there. */
+export const MAX_CMDLINE_BYTES = 16384;
+
 /**
  * Reads processes from /proc: names, command line, parent, start time and executable mappings
  * with their build IDs.
@@ -211,9 +214,9 @@ export class ProcessReader {
     const base = `/proc/${pid}`;
     const gone = Symbol();
     // Reads a /proc file: `gone` if the process vanished, undefined if unreadable otherwise.
-    const readProc = (name: string): Uint8Array | undefined | typeof gone => {
+    const readProc = (name: string, maxBytes?: number): Uint8Array | undefined | typeof gone => {
       try {
-        return procfs.readFileSync(`${base}/${name}`);
+        return procfs.readFileSync(`${base}/${name}`, maxBytes);
       } catch (e) {
         if (isGone(e)) return gone;
         this.#readError(`${base}/${name}`, e);
@@ -231,7 +234,9 @@ export class ProcessReader {
     const commBytes = readProc("comm");
     if (commBytes === gone) return undefined;
     const comm = commBytes ? decoder.decode(commBytes).replace(/\n$/, "") : stat.comm;
-    const cmdlineBytes = readProc("cmdline");
+    // Any process can make its command line megabytes long (up to the kernel's ARG_MAX): read a
+    // bounded prefix, which is what labels and the status page show anyway.
+    const cmdlineBytes = readProc("cmdline", MAX_CMDLINE_BYTES);
     if (cmdlineBytes === gone) return undefined;
     const cmdline = cmdlineBytes ? splitCmdline(decoder.decode(cmdlineBytes)) : [];
     const mapsBytes = readProc("maps");

@@ -1,8 +1,8 @@
 // Copyright 2026 The profiler agent authors
 // SPDX-License-Identifier: Apache-2.0
 
-import { deepStrictEqual, equal, match } from "node:assert/strict";
-import { ProcessReader } from "./process_reader.ts";
+import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
+import { MAX_CMDLINE_BYTES, ProcessReader } from "./process_reader.ts";
 import {
   compileC,
   readelfBuildId,
@@ -37,6 +37,26 @@ Deno.test("ProcessReader.read() reads the running process and the deno binary's 
   equal(info.mappings.some((m) => m.path === "[vsyscall]" || m.path === ""), false);
   equal(reader.stats.readErrors, 0);
   equal(reader.stats.malformedMapLines, 0);
+});
+
+Deno.test("ProcessReader.read() cuts a megabyte-long command line at MAX_CMDLINE_BYTES", async () => {
+  // Any user can start a process whose arguments are up to ARG_MAX long.
+  const long = "x".repeat(100_000);
+  // `; :` keeps sh (and its long command line) alive while sleep runs.
+  const child = new Deno.Command("sh", {
+    args: ["-c", "sleep 30; :", "sh", long, long, long],
+    stdin: "null",
+  }).spawn();
+  try {
+    const info = new ProcessReader().read(child.pid)!;
+    deepStrictEqual(info.cmdline.slice(1, 3), ["-c", "sleep 30; :"]);
+    ok(info.cmdline[4].startsWith("xxx"), "the long argument, cut");
+    const bytes = info.cmdline.join("\0").length;
+    ok(bytes <= MAX_CMDLINE_BYTES, `${bytes} B`);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
 });
 
 Deno.test("ProcessReader.read() returns undefined for a pid that does not exist", () => {

@@ -267,6 +267,8 @@ export async function read(
  * Reads a whole file under /proc or /sys, which report a size of 0 and are read until EOF.
  *
  * @param path An absolute path under /proc or /sys.
+ * @param maxBytes Read at most this many bytes (the rest is left unread): for files another
+ *   process controls the size of, such as `/proc/PID/cmdline`.
  * @returns The bytes.
  * @throws {Deno.errors.NotFound} And the other classes Deno uses, by errno.
  *
@@ -277,14 +279,15 @@ export async function read(
  * console.assert(/^\d/.test(text));
  * ```
  */
-export function readFileSync(path: string): Uint8Array<ArrayBuffer> {
+export function readFileSync(path: string, maxBytes = Infinity): Uint8Array<ArrayBuffer> {
   const fd = openFd("readfile", path, O.RDONLY | O.NOCTTY);
   try {
-    let buf = new Uint8Array(16384);
+    let buf = new Uint8Array(Math.min(16384, maxBytes));
     let len = 0;
     for (;;) {
+      if (len >= maxBytes) return buf.slice(0, len);
       if (len === buf.length) {
-        const bigger = new Uint8Array(buf.length * 2);
+        const bigger = new Uint8Array(Math.min(buf.length * 2, maxBytes));
         bigger.set(buf);
         buf = bigger;
       }

@@ -27,6 +27,16 @@ Deno.test("readFileSync() gives the bytes Deno reads, for files larger than one 
   ok(ours.every((b, i) => b === deno[i]));
 });
 
+Deno.test("readFileSync() with maxBytes reads that prefix and no more", () => {
+  const whole = procfs.readFileSync("/sys/kernel/btf/vmlinux");
+  deepStrictEqual(procfs.readFileSync("/sys/kernel/btf/vmlinux", 10), whole.slice(0, 10));
+  // Past the first 16 KiB buffer.
+  const prefix = procfs.readFileSync("/sys/kernel/btf/vmlinux", 20000);
+  deepStrictEqual(prefix.length, 20000);
+  ok(prefix.every((b, i) => b === whole[i]));
+  deepStrictEqual(procfs.readFileSync("/proc/self/cmdline", 1 << 30).length > 0, true);
+});
+
 Deno.test("readTextFileSync() reads files that report a size of 0", () => {
   const cpus = procfs.readTextFileSync("/sys/devices/system/cpu/online");
   deepStrictEqual(cpus, Deno.readTextFileSync("/sys/devices/system/cpu/online"));
