@@ -3,12 +3,11 @@
 
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { libc } from "./ffi.ts";
-import { ProfilerObject } from "./profiler_object.ts";
+import { openTestObject } from "./_test_object.ts";
+import { UNWIND_CHUNK_ROWS as CHUNK_ROWS } from "./types.ts";
 import * as procfs from "../procfs/mod.ts";
 
-const OBJECT = new URL("../../bpf/.output/profiler.bpf.o", import.meta.url).pathname;
 const RLIMIT_NOFILE = 7;
-const CHUNK_ROWS = 4096;
 
 /** Runs `fn` with RLIMIT_NOFILE's soft value set to `soft`, then puts the old one back. */
 function withOpenFilesLimit<T>(soft: number, fn: () => T): T {
@@ -44,19 +43,43 @@ function rowsOf(n: number, seed: number): Uint8Array<ArrayBuffer> {
 }
 
 Deno.test({
+  name: "Real BPF maps: a table's rows read back as loaded, in fresh chunks and in reused ones",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    using obj = openTestObject();
+    const maps = obj.unwindMaps;
+    // Three chunks' worth and a bit (4096 rows per chunk).
+    const a = rowsOf(3 * 4096 + 5, 1);
+    maps.loadTable(1, a);
+    deepStrictEqual(maps.readRows(1), a);
+    const bytes = maps.tableBytes;
+    maps.deleteTable(1);
+    strictEqual(maps.readRows(1), undefined, "unpublished");
+    // Loaded at once into the chunks a just left: fresh chunk maps (a walk may still read a's).
+    const b = rowsOf(2 * 4096 + 7, 2);
+    maps.loadTable(2, b);
+    deepStrictEqual(maps.readRows(2), b);
+    maps.deleteTable(2);
+    // After a rest, emptied chunks are refilled in place; the kernel memory stays what it was.
+    await new Promise((r) => setTimeout(r, 150));
+    const c = rowsOf(4 * 4096 + 3, 3);
+    maps.loadTable(3, c);
+    deepStrictEqual(maps.readRows(3), c);
+    ok(maps.tableBytes >= bytes, `${maps.tableBytes} B`);
+    strictEqual(
+      maps.tableBytes,
+      5 * 4096 * 8,
+      "five chunks in use (four refilled in place, one new), none parked",
+    );
+  },
+});
+
+Deno.test({
   name: "Real BPF maps: a large table loads under a low descriptor limit, and a failed load " +
     "leaves the row space usable",
   ignore: Deno.uid() !== 0,
   async fn() {
-    using obj = ProfilerObject.open({
-      objectPath: OBJECT,
-      countEntries: 1024,
-      stackEntries: 1024,
-      verbose: false,
-      dwarfEnabled: true,
-      mixedMode: true,
-      eventsBufferBytes: 1 << 16,
-    });
+    using obj = openTestObject();
     const maps = obj.unwindMaps;
     // 100 chunks: more chunk maps than 80 free descriptors, loaded in batches that fit.
     const big = rowsOf(100 * CHUNK_ROWS, 1);

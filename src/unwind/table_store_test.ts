@@ -2,10 +2,9 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { FakeUnwindMaps, MapsClosedError, ProfilerObject, type UnwindMaps } from "../bpf/mod.ts";
+import { FakeUnwindMaps, MapsClosedError, type UnwindMaps } from "../bpf/mod.ts";
+import { openTestObject } from "../bpf/_test_object.ts";
 import { type DecodedTable, TableStore } from "./table_store.ts";
-
-const OBJECT = new URL("../../bpf/.output/profiler.bpf.o", import.meta.url).pathname;
 
 function table(rows: number, base = 0x1000n, firstKind = 1): DecodedTable {
   const rules = new Uint8Array(24);
@@ -16,19 +15,6 @@ function table(rows: number, base = 0x1000n, firstKind = 1): DecodedTable {
     pcs: BigUint64Array.from({ length: rows }, (_, i) => base + BigInt(i * 4)),
     ruleIndices: Uint16Array.from({ length: rows }, (_, i) => i % 2),
   };
-}
-
-/** The real BPF object with small maps (root). */
-function openObject(): ProfilerObject {
-  return ProfilerObject.open({
-    objectPath: OBJECT,
-    countEntries: 1024,
-    stackEntries: 1024,
-    verbose: false,
-    dwarfEnabled: true,
-    mixedMode: true,
-    eventsBufferBytes: 1 << 16,
-  });
 }
 
 /** The scenario both the fake and the real maps must pass. */
@@ -119,47 +105,7 @@ Deno.test({
   name: "TableStore against the real BPF maps",
   ignore: Deno.uid() !== 0,
   fn() {
-    using obj = openObject();
+    using obj = openTestObject();
     shareEvictFree(obj.unwindMaps);
-  },
-});
-
-Deno.test({
-  name: "Real BPF maps: a table's rows read back as loaded, in fresh chunks and in reused ones",
-  ignore: Deno.uid() !== 0,
-  async fn() {
-    using obj = openObject();
-    const maps = obj.unwindMaps;
-    const rowsOf = (n: number, seed: number) => {
-      const rows = new Uint32Array(n * 2);
-      for (let i = 0; i < n; i++) {
-        rows[i * 2] = i * 4 + seed;
-        rows[i * 2 + 1] = (i + seed) % 7;
-      }
-      return new Uint8Array(rows.buffer);
-    };
-    // Three chunks' worth and a bit (4096 rows per chunk).
-    const a = rowsOf(3 * 4096 + 5, 1);
-    maps.loadTable(1, a);
-    deepStrictEqual(maps.readRows(1), a);
-    const bytes = maps.tableBytes;
-    maps.deleteTable(1);
-    strictEqual(maps.readRows(1), undefined, "unpublished");
-    // Loaded at once into the chunks a just left: fresh chunk maps (a walk may still read a's).
-    const b = rowsOf(2 * 4096 + 7, 2);
-    maps.loadTable(2, b);
-    deepStrictEqual(maps.readRows(2), b);
-    maps.deleteTable(2);
-    // After a rest, emptied chunks are refilled in place; the kernel memory stays what it was.
-    await new Promise((r) => setTimeout(r, 150));
-    const c = rowsOf(4 * 4096 + 3, 3);
-    maps.loadTable(3, c);
-    deepStrictEqual(maps.readRows(3), c);
-    ok(maps.tableBytes >= bytes, `${maps.tableBytes} B`);
-    strictEqual(
-      maps.tableBytes,
-      5 * 4096 * 8,
-      "five chunks in use (four refilled in place, one new), none parked",
-    );
   },
 });
