@@ -92,13 +92,16 @@ Deno.test({
       return c;
     };
     try {
-      // Window 0's profiles (the agent profiles itself) tell where the windows are.
+      // Window 0's profiles tell where the windows are. A busy shell makes sure there are some:
+      // an idle agent takes no sample of itself, so on a quiet host a window may hold none.
+      const spin = run("/bin/sh", ["-c", "while :; do :; done"]);
       let first: StoredProfile[] = [];
       await waitFor(
         async () => (first = await readStore(store, [])).length > 0,
         30_000,
         "a window",
       );
+      await killAll([spin]);
       const w1 = Number(first[0].timeNanos / 1_000_000n) + WINDOW_MS;
       const w2 = w1 + WINDOW_MS;
       await sleepUntil(w1 + 1000);
