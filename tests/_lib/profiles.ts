@@ -145,15 +145,17 @@ export function share<T extends { frames: string[]; count: number }>(
  * @param cond The condition.
  * @param timeoutMs How long at most.
  * @param what What is waited for, for the error.
+ * @param everyMs How often the condition is tried.
  */
 export async function waitFor(
   cond: () => boolean | Promise<boolean>,
   timeoutMs: number,
   what: string,
+  everyMs = 200,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
