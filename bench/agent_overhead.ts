@@ -33,6 +33,7 @@ import {
   loadAverage,
   measureRunning,
   median,
+  quantile,
   spawnAgent,
   spread,
   type ToolFigures,
@@ -174,8 +175,6 @@ const mib = (x: number) => `${x.toFixed(1)} MiB`;
 const ns = (x: number) => `${x.toFixed(0)} ns`;
 const ratio = (x: number) => Number.isFinite(x) ? `${x.toFixed(2)}×` : "—";
 const per = (k: string, f: (t: AgentFigures) => number) => results[k].map(f);
-const quantile = (xs: number[] | undefined, q: number) =>
-  xs?.length ? xs[Math.min(xs.length - 1, Math.floor(xs.length * q))] : NaN;
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 const base = {
   cpu: median(per("perf", (t) => t.cpu)),

@@ -18,7 +18,7 @@
  */
 
 import { arg } from "./_lib/proc.ts";
-import { loadAverage, spawnAgent, waitReady } from "./_lib/measure.ts";
+import { loadAverage, quantile, spawnAgent, waitReady } from "./_lib/measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const processes = arg("processes", 150);
@@ -80,7 +80,7 @@ try {
   ];
   for (const [name, xs] of latencies) {
     const s = [...xs].sort((a, b) => a - b);
-    const q = (p: number) => `${s[Math.min(s.length - 1, Math.floor(p * s.length))].toFixed(1)} ms`;
+    const q = (p: number) => `${quantile(s, p).toFixed(1)} ms`;
     const over = s.filter((x) => x > 100).length;
     lines.push(
       `| ${name} | ${s.length} | ${q(0.5)} | ${q(0.9)} | ${q(0.99)} | ${q(1)} | ${over} |`,

@@ -144,6 +144,17 @@ export function median(xs: number[]): number {
 }
 
 /**
+ * A quantile of an ascending list, by the nearest rank below (the worst value for q = 1).
+ *
+ * @param sorted Values sorted ascending.
+ * @param q The quantile, 0 to 1.
+ * @returns The value, NaN when the list is empty or absent.
+ */
+export function quantile(sorted: number[] | undefined, q: number): number {
+  return sorted?.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] : NaN;
+}
+
+/**
  * Waits until the agent on `port` answers /ready (at most `timeoutS`).
  *
  * @param port The agent's HTTP port.
