@@ -10,6 +10,7 @@
 import { equal, ok } from "node:assert/strict";
 import { freePort, startAgent } from "./_lib/agent.ts";
 import { startParca } from "./_lib/parca.ts";
+import { MALLOC_ARENAS } from "../src/launcher/mod.ts";
 import { buildProgram, startProgram } from "./_lib/programs.ts";
 
 const ignore = Deno.uid() !== 0;
@@ -91,6 +92,11 @@ Deno.test({
       ok(!cmdline.includes("--allow-all") && !cmdline.includes("-A"), cmdline.join(" "));
       ok(cmdline.some((a) => a.startsWith("--allow-net=")), cmdline.join(" "));
       ok(cmdline.some((a) => a.endsWith("/main.ts")), "the launcher became the agent (same pid)");
+      // The launcher capped glibc's malloc arenas before the agent's first thread started.
+      const environ = Deno.readTextFileSync(`/proc/${agent.child.pid}/environ`).split("\0");
+      ok(environ.includes(`MALLOC_ARENA_MAX=${MALLOC_ARENAS}`), "MALLOC_ARENA_MAX not set");
+      const arenas = threadArenas(Deno.readTextFileSync(`/proc/${agent.child.pid}/maps`));
+      ok(arenas.length <= MALLOC_ARENAS - 1, `thread arenas:\n${arenas.join("\n")}`);
 
       // Refused by Deno, from inside the agent.
       const probes = log().split("\n").filter((l) => l.includes('msg="permission probe"'));
@@ -175,3 +181,24 @@ Deno.test({
     }
   },
 });
+
+/**
+ * glibc's thread arenas in a maps listing: a read-write mapping on a 64 MiB boundary followed by
+ * an inaccessible one that ends 64 MiB after it (the main arena is `[heap]`).
+ */
+function threadArenas(maps: string): string[] {
+  const lines = maps.split("\n").map((l) => l.split(/\s+/));
+  const size = 64n << 20n;
+  const found: string[] = [];
+  for (let i = 0; i + 1 < lines.length; i++) {
+    const [range, perms, , , , path] = lines[i];
+    const [nextRange, nextPerms] = lines[i + 1];
+    if (!range || !nextRange || path || perms !== "rw-p" || nextPerms !== "---p") continue;
+    const [start, end] = range.split("-").map((x) => BigInt(`0x${x}`));
+    const [nextStart, nextEnd] = nextRange.split("-").map((x) => BigInt(`0x${x}`));
+    if (start % size === 0n && nextStart === end && nextEnd - start === size) {
+      found.push(`${range} ${nextRange}`);
+    }
+  }
+  return found;
+}

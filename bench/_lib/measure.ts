@@ -10,6 +10,7 @@
  */
 
 import { cpuSeconds, rssMiB } from "./proc.ts";
+import { agentMallocEnvironment } from "../../src/launcher/mod.ts";
 
 /** Run count and run time summed over the BPF programs a process holds fds of. */
 export interface BpfRunStats {
@@ -211,6 +212,8 @@ export function spawnAgent(
       "--log-level=warn",
       ...extra,
     ],
+    // As the launcher starts it (a MALLOC_ARENA_MAX of the bench's own wins, for comparisons).
+    env: Deno.env.get("MALLOC_ARENA_MAX") === undefined ? agentMallocEnvironment() : {},
     stdout: "null",
     stderr,
   }).spawn();

@@ -33,7 +33,7 @@ import {
   recordReload,
   startLabels,
 } from "../labels/mod.ts";
-import { runPermissionProbe } from "../launcher/mod.ts";
+import { MALLOC_ARENAS, runPermissionProbe } from "../launcher/mod.ts";
 import { recordSpan, startTracing } from "../tracing/mod.ts";
 import * as procfs from "../procfs/mod.ts";
 import { configureLogging, getLogger } from "../log/mod.ts";
@@ -184,11 +184,30 @@ export async function run(
   }
 }
 
+/**
+ * Caps the malloc arenas of this process (see MALLOC_ARENAS in src/launcher) when it did not
+ * start with `MALLOC_ARENA_MAX` (the launcher sets it; a compiled binary or `deno run main.ts`
+ * does not). Arenas that Deno's start-up threads already made stay; new threads share them.
+ */
+function limitArenas(
+  log: ReturnType<typeof getLogger>,
+  env: Record<string, string | undefined>,
+): void {
+  if (env.MALLOC_ARENA_MAX !== undefined) return;
+  try {
+    if (!procfs.limitMallocArenas(MALLOC_ARENAS)) log.debug("mallopt(M_ARENA_MAX) refused");
+  } catch (e) {
+    // Not glibc: its allocator has no arenas to cap.
+    log.debug("cannot cap malloc arenas", { error: (e as Error).message });
+  }
+}
+
 async function runAgent(
   flags: AgentFlags,
   log: ReturnType<typeof getLogger>,
   env: Record<string, string | undefined>,
 ): Promise<number> {
+  limitArenas(log, env);
   const version = currentVersion(REPO_DIR);
   log.info("starting", {
     version: version.version,

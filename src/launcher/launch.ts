@@ -11,6 +11,7 @@
 import { type AgentFlags, defaultFlags, FlagError, gitRevision, parseFlags } from "../cli/mod.ts";
 import { configureLogging, getLogger } from "../log/mod.ts";
 import { execve } from "../procfs/mod.ts";
+import { agentMallocEnvironment } from "./env.ts";
 import { type HostFacts, permissionFlags, type PermissionScope, permissionScope } from "./scope.ts";
 
 /** Deno options the agent runs with besides its permissions. */
@@ -122,7 +123,7 @@ export function agentCommand(
 export function launch(args: string[], opts: LaunchOptions): number {
   const host = liveHostFacts(opts.appDir);
   const command = agentCommand(args, opts, host);
-  const env = Deno.env.toObject();
+  const env = { ...agentMallocEnvironment(), ...Deno.env.toObject() };
   env.PROFILER_REVISION ??= opts.revision ?? gitRevision(opts.appDir);
   const flags = command.flags;
   if (flags?.logLevel === "debug") {

@@ -34,5 +34,5 @@ export {
   type PermissionScope,
   permissionScope,
 } from "./scope.ts";
-export { AGENT_ENV_VARS, agentEnvironment } from "./env.ts";
+export { AGENT_ENV_VARS, agentEnvironment, agentMallocEnvironment, MALLOC_ARENAS } from "./env.ts";
 export { runPermissionProbe } from "./probe.ts";

@@ -91,6 +91,8 @@ const symbols = {
    * Worker threads get arenas of their own, which glibc keeps after the thread ends.
    */
   malloc_trim: { parameters: ["usize"], result: "i32" },
+  /** int mallopt(int param, int value): M_ARENA_MAX caps how many arenas threads spread over. */
+  mallopt: { parameters: ["i32", "i32"], result: "i32" },
   /** int setrlimit(int resource, const struct rlimit *rlim) */
   setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   /** int getrlimit(int resource, struct rlimit *rlim) */

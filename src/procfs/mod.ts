@@ -52,6 +52,7 @@ export {
   execve,
   inotifyAddWatch,
   inotifyInit,
+  limitMallocArenas,
   niceThisThread,
   openat,
   openat2,

@@ -197,6 +197,22 @@ export function trimMalloc(): void {
   libc().malloc_trim(0n);
 }
 
+/** glibc's `M_ARENA_MAX` parameter of mallopt(3). */
+const M_ARENA_MAX = -8;
+
+/**
+ * mallopt(M_ARENA_MAX, n): from now on, threads share at most `n` malloc arenas. glibc gives
+ * each new thread an arena of its own up to 8 per core, and an arena keeps memory its thread
+ * freed (fragments that malloc_trim cannot give back), so a process whose threads come and go
+ * (Deno's I/O pool, table workers) accumulates it.
+ *
+ * @param n Arenas at most.
+ * @returns Whether glibc took the setting.
+ */
+export function limitMallocArenas(n: number): boolean {
+  return libc().mallopt(M_ARENA_MAX, n) === 1;
+}
+
 const encoder = new TextEncoder();
 
 /** A NULL-terminated array of pointers to NUL-terminated strings, and the strings it points to. */
