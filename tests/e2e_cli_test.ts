@@ -4,7 +4,7 @@
 // The agent as a user starts it: bad flags, --help, --version, and a run without privileges.
 
 import { match, ok, strictEqual } from "node:assert/strict";
-import { runAgentOnce, startAgent } from "./_lib/agent.ts";
+import { freePort, runAgentOnce, startAgent } from "./_lib/agent.ts";
 
 Deno.test("a bad flag value exits 2 with one line naming the flag", async () => {
   const r = await runAgentOnce(["--profiling-duration=10x"]);
@@ -78,5 +78,47 @@ Deno.test({
     ok(!/flag --otlp-\S+ has no effect yet/.test(err), err);
     match(err, /flag --mutex-profile-fraction is a Go runtime setting/);
     ok(!err.includes("s3cret-token"), "the token is never logged");
+  },
+});
+
+Deno.test({
+  name: "./agent.sh becomes the agent: the pid it started with runs main.ts, no wrapper left",
+  ignore: Deno.uid() !== 0,
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort();
+    const root = new URL("..", import.meta.url).pathname;
+    const child = new Deno.Command("bash", {
+      args: [`${root}agent.sh`, `--http-address=127.0.0.1:${port}`, "--log-level=warn"],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let log = "";
+    const reading = (async () => {
+      for (let r = await stderr.read(); !r.done; r = await stderr.read()) log += r.value;
+    })();
+    try {
+      // agent.sh runs the set-up first (seconds on a machine that has everything).
+      const deadline = Date.now() + 120_000;
+      let ready = false;
+      while (!ready && Date.now() < deadline) {
+        ready = await fetch(`http://127.0.0.1:${port}/ready`).then(async (r) => {
+          await r.body?.cancel();
+          return r.ok;
+        }, () => false);
+        if (!ready) await new Promise((r) => setTimeout(r, 300));
+      }
+      ok(ready, `agent.sh never became ready:\n${log}`);
+      // The pid this test started (bash) is the agent now: the shell, `deno run launch.ts` and
+      // the launcher's execve each replaced the one before, so no wrapper process stays.
+      const cmdline = Deno.readTextFileSync(`/proc/${child.pid}/cmdline`).split("\0");
+      ok(cmdline.some((a) => a.endsWith("/main.ts")), cmdline.join(" "));
+    } finally {
+      child.kill("SIGTERM");
+      const { code } = await child.status;
+      await reading;
+      strictEqual(code, 0, log);
+    }
   },
 });
