@@ -33,7 +33,7 @@ import {
   recordReload,
   startLabels,
 } from "../labels/mod.ts";
-import { MALLOC_ARENAS, runPermissionProbe } from "../launcher/mod.ts";
+import { AGENT_MALLOC, runPermissionProbe } from "../launcher/mod.ts";
 import { recordSpan, startTracing } from "../tracing/mod.ts";
 import * as procfs from "../procfs/mod.ts";
 import { configureLogging, getLogger } from "../log/mod.ts";
@@ -185,20 +185,29 @@ export async function run(
 }
 
 /**
- * Caps the malloc arenas of this process (see MALLOC_ARENAS in src/launcher) when it did not
- * start with `MALLOC_ARENA_MAX` (the launcher sets it; a compiled binary or `deno run main.ts`
- * does not). Arenas that Deno's start-up threads already made stay; new threads share them.
+ * Sets glibc's allocator up for a long-running agent (see AGENT_MALLOC in src/launcher): caps the
+ * arenas when the process did not start with `MALLOC_ARENA_MAX` (the launcher sets it; a compiled
+ * binary or `deno run main.ts` does not; arenas that Deno's start-up threads already made stay),
+ * and fixes the mmap and trim thresholds unless their variables are set.
  */
-function limitArenas(
+function tuneMalloc(
   log: ReturnType<typeof getLogger>,
   env: Record<string, string | undefined>,
 ): void {
-  if (env.MALLOC_ARENA_MAX !== undefined) return;
   try {
-    if (!procfs.limitMallocArenas(MALLOC_ARENAS)) log.debug("mallopt(M_ARENA_MAX) refused");
+    const refused = procfs.setMallocOptions({
+      arenaMax: env.MALLOC_ARENA_MAX === undefined ? AGENT_MALLOC.arenaMax : undefined,
+      mmapThreshold: env.MALLOC_MMAP_THRESHOLD_ === undefined
+        ? AGENT_MALLOC.mmapThreshold
+        : undefined,
+      trimThreshold: env.MALLOC_TRIM_THRESHOLD_ === undefined
+        ? AGENT_MALLOC.trimThreshold
+        : undefined,
+    });
+    if (refused.length) log.debug("mallopt refused", { settings: refused.join(",") });
   } catch (e) {
-    // Not glibc: its allocator has no arenas to cap.
-    log.debug("cannot cap malloc arenas", { error: (e as Error).message });
+    // Not glibc: nothing to set.
+    log.debug("cannot set malloc options", { error: (e as Error).message });
   }
 }
 
@@ -207,7 +216,7 @@ async function runAgent(
   log: ReturnType<typeof getLogger>,
   env: Record<string, string | undefined>,
 ): Promise<number> {
-  limitArenas(log, env);
+  tuneMalloc(log, env);
   const version = currentVersion(REPO_DIR);
   log.info("starting", {
     version: version.version,

@@ -41,29 +41,39 @@ export const AGENT_ENV_VARS: readonly string[] = [
   // yaml (config and kubeconfig parsing) reads its debug switches when it reports an error.
   "LOG_TOKENS",
   "LOG_STREAM",
-  // glibc's arena cap (the launcher sets it; src/agent caps arenas itself when it is absent).
+  // glibc's allocator settings: the launcher sets the arena cap; src/agent sets what is absent.
   "MALLOC_ARENA_MAX",
+  "MALLOC_MMAP_THRESHOLD_",
+  "MALLOC_TRIM_THRESHOLD_",
   // Colour of Deno's own messages.
   "NO_COLOR",
 ];
 
 /**
- * Malloc arenas the agent's threads share (`MALLOC_ARENA_MAX`). glibc's default is 8 per core,
- * and each arena keeps what its threads freed in fragments that malloc_trim cannot give back; the
- * agent's work is one JS thread, at most two table workers and Deno's I/O threads, which come and
- * go. Two arenas cut steady RSS by ~30 MiB on the 50-binary bench (docs/benchmarks.md, "Malloc
- * arenas").
+ * How the agent sets glibc's allocator (docs/benchmarks.md, "Malloc arenas"):
+ * - `arenaMax`: arenas its threads share. glibc's default is 8 per core, and each arena keeps what
+ *   its threads freed in fragments that malloc_trim cannot give back; the agent's work is one JS
+ *   thread, at most two table workers and Deno's I/O threads, which come and go.
+ * - `mmapThreshold`, `trimThreshold`: glibc's defaults (128 KiB), fixed, so that the threshold no
+ *   longer rises to the size of each large block freed (a table build's buffers), which kept later
+ *   blocks of that size in the heap after their free.
  */
-export const MALLOC_ARENAS = 2;
+export const AGENT_MALLOC: Readonly<
+  { arenaMax: number; mmapThreshold: number; trimThreshold: number }
+> = { arenaMax: 2, mmapThreshold: 128 << 10, trimThreshold: 128 << 10 };
+
+/** The agent's malloc arena cap (see {@link AGENT_MALLOC}). */
+export const MALLOC_ARENAS: number = AGENT_MALLOC.arenaMax;
 
 /**
  * Variables the launcher adds to the agent's environment unless already set: glibc reads
- * `MALLOC_ARENA_MAX` when the process starts, before Deno's first threads.
+ * `MALLOC_ARENA_MAX` when the process starts, before Deno's first threads (the thresholds the
+ * agent sets itself, which takes effect at any time).
  *
  * @returns Name to value.
  */
 export function agentMallocEnvironment(): Record<string, string> {
-  return { MALLOC_ARENA_MAX: String(MALLOC_ARENAS) };
+  return { MALLOC_ARENA_MAX: String(AGENT_MALLOC.arenaMax) };
 }
 
 /**

@@ -34,5 +34,11 @@ export {
   type PermissionScope,
   permissionScope,
 } from "./scope.ts";
-export { AGENT_ENV_VARS, agentEnvironment, agentMallocEnvironment, MALLOC_ARENAS } from "./env.ts";
+export {
+  AGENT_ENV_VARS,
+  AGENT_MALLOC,
+  agentEnvironment,
+  agentMallocEnvironment,
+  MALLOC_ARENAS,
+} from "./env.ts";
 export { runPermissionProbe } from "./probe.ts";

@@ -200,3 +200,12 @@ Deno.test("procfs reads /proc and /sys where Deno's file API is refused", async 
   deepStrictEqual(r.pid, r.self);
   ok(/^\d/.test(r.cpus));
 });
+
+Deno.test("setMallocOptions() passes the agent's settings to glibc, which takes them", () => {
+  // glibc's default thresholds (setting them only turns off the dynamic threshold) and an arena
+  // cap above the runner's count: nothing changes for this process but mallopt's answer.
+  deepStrictEqual(
+    procfs.setMallocOptions({ arenaMax: 64, mmapThreshold: 128 << 10, trimThreshold: 128 << 10 }),
+    [],
+  );
+});

@@ -197,20 +197,48 @@ export function trimMalloc(): void {
   libc().malloc_trim(0n);
 }
 
-/** glibc's `M_ARENA_MAX` parameter of mallopt(3). */
+/** mallopt(3)'s parameters (glibc's malloc.h). */
+const M_TRIM_THRESHOLD = -1;
+const M_MMAP_THRESHOLD = -3;
 const M_ARENA_MAX = -8;
 
+/** Settings of glibc's allocator (mallopt(3)); those left out keep their value. */
+export interface MallocOptions {
+  /**
+   * `M_ARENA_MAX`: from now on, threads share at most this many arenas. glibc gives each new
+   * thread an arena of its own up to 8 per core, and an arena keeps memory its thread freed
+   * (fragments that malloc_trim cannot give back), so a process whose threads come and go (Deno's
+   * I/O pool, table workers) accumulates it.
+   */
+  arenaMax?: number;
+  /**
+   * `M_MMAP_THRESHOLD`: blocks from this size on get their own mapping, which goes back to the
+   * system when freed. Setting it turns off glibc's dynamic threshold, which rises to the size of
+   * each large block freed, so that later ones of that size stay in the heap after their free.
+   */
+  mmapThreshold?: number;
+  /** `M_TRIM_THRESHOLD`: free memory at the top of the heap beyond this goes back at once. */
+  trimThreshold?: number;
+}
+
 /**
- * mallopt(M_ARENA_MAX, n): from now on, threads share at most `n` malloc arenas. glibc gives
- * each new thread an arena of its own up to 8 per core, and an arena keeps memory its thread
- * freed (fragments that malloc_trim cannot give back), so a process whose threads come and go
- * (Deno's I/O pool, table workers) accumulates it.
+ * Applies settings to glibc's allocator.
  *
- * @param n Arenas at most.
- * @returns Whether glibc took the setting.
+ * @param options What to set.
+ * @returns The names of the settings glibc refused (empty when all were taken).
  */
-export function limitMallocArenas(n: number): boolean {
-  return libc().mallopt(M_ARENA_MAX, n) === 1;
+export function setMallocOptions(options: MallocOptions): string[] {
+  const refused: string[] = [];
+  const params: [keyof MallocOptions, number][] = [
+    ["arenaMax", M_ARENA_MAX],
+    ["mmapThreshold", M_MMAP_THRESHOLD],
+    ["trimThreshold", M_TRIM_THRESHOLD],
+  ];
+  for (const [name, param] of params) {
+    const value = options[name];
+    if (value !== undefined && libc().mallopt(param, value) !== 1) refused.push(name);
+  }
+  return refused;
 }
 
 const encoder = new TextEncoder();
