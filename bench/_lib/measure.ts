@@ -10,7 +10,7 @@
  */
 
 import { cpuSeconds, rssMiB } from "./proc.ts";
-import { agentMallocEnvironment } from "../../src/launcher/mod.ts";
+import { AGENT_DENO_OPTIONS, agentMallocEnvironment } from "../../src/launcher/mod.ts";
 
 /** Run count and run time summed over the BPF programs a process holds fds of. */
 export interface BpfRunStats {
@@ -205,8 +205,7 @@ export function spawnAgent(
     args: [
       "run",
       "--allow-all",
-      "--unstable-worker-options",
-      "--unstable-no-legacy-abort",
+      ...AGENT_DENO_OPTIONS,
       `${ROOT}main.ts`,
       `--http-address=127.0.0.1:${port}`,
       "--log-level=warn",
