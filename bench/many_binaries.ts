@@ -11,20 +11,33 @@
  * tables (`parca_agent_unwind_time_to_tables_seconds`: mean and the bucket under which 90 % and
  * all fall), the time until no table build is pending, and the table bytes in BPF maps.
  *
+ * The agent's memory is also sampled every 100 ms over the first `--trace-seconds` of each run
+ * (`/proc/PID/status` and `smaps_rollup`: when the peak came, and how much of it was anonymous
+ * memory, file pages and threads); `--trace-dir=DIR` writes each run's samples as CSV there.
+ * `--tree=DIR` adds a third agent, another checkout's (e.g. main's worktree) at its defaults, to
+ * each round, so a change and what it changes are measured in one command.
+ *
  *   deno task bench:binaries                       # 90 s per run, 2 rounds
  *   deno task bench:binaries --seconds=60 --rounds=1
+ *   deno task bench:binaries --seconds=45 --rounds=2 --tree=/work/main --trace-dir=/tmp/trace
  *
  * @module
  */
 
 import { arg, rssMiB } from "./_lib/proc.ts";
 import { killAll } from "../tests/_lib/programs.ts";
-import { loadAverage, median, spawnAgent, spread, waitReady } from "./_lib/measure.ts";
+import { loadAverage, median, spread, waitReady } from "./_lib/measure.ts";
+import { MemoryTrace, peakOf, traceCsv } from "./_lib/memory_trace.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const seconds = arg("seconds", 90);
 const steadyWindow = arg("steady", 30);
 const rounds = arg("rounds", 2);
+const traceSeconds = arg("trace-seconds", 60);
+const textArg = (name: string) =>
+  Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const traceDir = textArg("trace-dir");
+const otherTree = textArg("tree");
 
 const dir = await Deno.makeTempDir({ prefix: "bench-binaries-" });
 
@@ -156,6 +169,29 @@ interface Figures {
   tableBytes: number;
   rows: number;
   tables: number;
+  /** Seconds from spawn to the largest VmRSS sampled, and RssAnon / RssFile then (MiB). */
+  peakAtS: number;
+  peakAnon: number;
+  peakFile: number;
+  maxThreads: number;
+}
+
+/** Starts the agent of the checkout at `root` as bench/_lib/measure.ts's spawnAgent does. */
+function spawnAgentOf(root: string, port: number, extra: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--unstable-worker-options",
+      "--unstable-no-legacy-abort",
+      `${root.replace(/\/?$/, "/")}main.ts`,
+      `--http-address=127.0.0.1:${port}`,
+      "--log-level=warn",
+      ...extra,
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
 }
 
 function histogram(metrics: string, name: string): { le: number; count: number }[] {
@@ -172,9 +208,15 @@ function quantileBucket(buckets: { le: number; count: number }[], q: number): nu
   return buckets.find((b) => b.count >= q * total)?.le ?? NaN;
 }
 
-async function runAgent(extra: string[], port: number): Promise<Figures> {
-  const agent = spawnAgent(port, extra);
+async function runAgent(
+  extra: string[],
+  port: number,
+  root = ROOT,
+  name = "run",
+): Promise<Figures> {
+  const agent = spawnAgentOf(root, port, extra);
   const t0 = performance.now();
+  const trace = new MemoryTrace(agent.pid, 100, traceSeconds);
   try {
     await waitReady(port);
     const value = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
@@ -196,7 +238,17 @@ async function runAgent(extra: string[], port: number): Promise<Figures> {
     const buckets = histogram(m, "parca_agent_unwind_time_to_tables_seconds");
     const sum = value(m, /^parca_agent_unwind_time_to_tables_seconds_sum (\S+)$/m);
     const count = value(m, /^parca_agent_unwind_time_to_tables_seconds_count (\S+)$/m);
+    const samples = trace.stop();
+    const peak = peakOf(samples);
+    if (traceDir) {
+      await Deno.mkdir(traceDir, { recursive: true });
+      await Deno.writeTextFile(`${traceDir}/${name}.csv`, traceCsv(samples));
+    }
     return {
+      peakAtS: peak.atPeak?.t ?? NaN,
+      peakAnon: peak.atPeak?.anon ?? NaN,
+      peakFile: peak.atPeak?.file ?? NaN,
+      maxThreads: peak.maxThreads,
       peakRss: rssMiB(agent.pid).hwm,
       steadyRss: median(rss),
       tablesMeanS: count > 0 ? sum / count : NaN,
@@ -208,6 +260,7 @@ async function runAgent(extra: string[], port: number): Promise<Figures> {
       tables: value(m, /^parca_agent_unwind_tables_built_total (\S+)$/m),
     };
   } finally {
+    trace.stop();
     try {
       agent.kill("SIGTERM");
     } catch {
@@ -224,13 +277,23 @@ const procs = cmds.map(([cmd, ...args]) =>
 );
 const loads = [loadAverage()];
 const dwarf: Figures[] = [];
+const other: Figures[] = [];
 const fp: Figures[] = [];
 try {
   // Let the runtimes start (Java compiles its source first) before the first agent.
   await new Promise((r) => setTimeout(r, 15_000));
   for (let r = 0; r < rounds; r++) {
-    dwarf.push(await runAgent([], 17181));
-    fp.push(await runAgent(["--dwarf-unwinding-disable"], 17182));
+    // The order alternates between rounds, so neither agent always runs on a warmer host.
+    const order = r % 2 ? ["fp", "other", "dwarf"] : ["dwarf", "other", "fp"];
+    for (const which of order) {
+      if (which === "dwarf") dwarf.push(await runAgent([], 17181, ROOT, `dwarf-${r}`));
+      if (which === "other" && otherTree) {
+        other.push(await runAgent([], 17183, otherTree, `tree-${r}`));
+      }
+      if (which === "fp") {
+        fp.push(await runAgent(["--dwarf-unwinding-disable"], 17182, ROOT, `fp-${r}`));
+      }
+    }
     loads.push(loadAverage());
   }
 } finally {
@@ -263,11 +326,38 @@ console.log([
   "| agent | peak RSS from start | steady RSS | time to tables, mean | 90 % under | all under | no build pending after | table bytes in BPF | rows | tables built |",
   "|---|---|---|---|---|---|---|---|---|---|",
   row("defaults (DWARF unwinding)", dwarf),
+  ...(otherTree ? [row(`defaults, ${otherTree}`, other)] : []),
   row("baseline: `--dwarf-unwinding-disable`", fp),
+  "",
+  `Start-up trace (every 100 ms over the first ${traceSeconds} s): when VmRSS peaked, and ` +
+  "RssAnon / RssFile then, most threads seen:",
+  "",
+  "| agent | largest VmRSS after | RssAnon then | RssFile then | threads, most |",
+  "|---|---|---|---|---|",
+  ...[
+    ["defaults (DWARF unwinding)", dwarf],
+    ...(otherTree ? [[`defaults, ${otherTree}`, other] as const] : []),
+    ["baseline: `--dwarf-unwinding-disable`", fp],
+  ].map(([name, xs]) => {
+    const f = xs as Figures[];
+    return `| ${name} | ${spread(pick(f, (x) => x.peakAtS), s)} | ${
+      spread(pick(f, (x) => x.peakAnon), mib)
+    } | ${spread(pick(f, (x) => x.peakFile), mib)} | ${
+      spread(pick(f, (x) => x.maxThreads), (x) => x.toFixed(0))
+    } |`;
+  }),
   "",
   `Ratios DWARF / baseline: peak RSS ${
     (median(pick(dwarf, (x) => x.peakRss)) / median(pick(fp, (x) => x.peakRss))).toFixed(2)
   }×, steady RSS ${
     (median(pick(dwarf, (x) => x.steadyRss)) / median(pick(fp, (x) => x.steadyRss))).toFixed(2)
-  }×.`,
+  }×${
+    otherTree
+      ? `; ${otherTree} / baseline: peak RSS ${
+        (median(pick(other, (x) => x.peakRss)) / median(pick(fp, (x) => x.peakRss))).toFixed(2)
+      }×, steady RSS ${
+        (median(pick(other, (x) => x.steadyRss)) / median(pick(fp, (x) => x.steadyRss))).toFixed(2)
+      }×`
+      : ""
+  }.`,
 ].join("\n"));

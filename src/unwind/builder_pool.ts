@@ -12,6 +12,7 @@
 import { setThreadNice, trimMalloc as mallocTrim } from "../procfs/mod.ts";
 import { BACKGROUND_NICE, URGENT_NICE } from "./_priority.ts";
 import { unwindMetrics } from "./metrics.ts";
+import { WasmUnwind } from "./_wasm.ts";
 
 /**
  * Jobs at least this costly (bytes of executable code, which the CFI to read and rows to build
@@ -90,6 +91,8 @@ interface Slot {
   /** The worker's thread id (it posts it when it starts), and the nice value it runs at. */
   tid?: number;
   nice?: number;
+  /** Whether the worker has been sent the compiled module (with its first job). */
+  hasModule?: boolean;
 }
 
 /**
@@ -110,6 +113,17 @@ export class BuilderPool {
   #nextId = 1;
   #closed = false;
   #started = 0;
+  /**
+   * wasm-unwind compiled once, on this thread, when the first job comes; each worker is sent it
+   * with its first job (Deno structured-clones a WebAssembly.Module between workers: the
+   * compiled code is shared, not copied). A worker then neither compiles nor holds its own copy
+   * of the code (measured: a worker that compiles itself costs ~7 MiB more than one given the
+   * module), and replacing a worker after a large build costs no compilation, so workers can be
+   * recycled and stopped freely. `null`: the compilation failed; workers then load the module
+   * themselves and report why it cannot load with each job.
+   */
+  #module: WebAssembly.Module | null | undefined;
+  #compiling: Promise<void> | undefined;
 
   /*
    * Size: generation is CPU-bound, so more workers than cores minus one would only take CPU from
@@ -224,6 +238,7 @@ export class BuilderPool {
     slot.worker = undefined;
     slot.tid = undefined;
     slot.nice = undefined;
+    slot.hasModule = undefined;
     // The worker's thread had its own malloc arena (file buffers, wasm memory); glibc keeps
     // freed arena memory unless asked to give it back.
     setTimeout(() => trimMalloc(), 100);
@@ -235,6 +250,20 @@ export class BuilderPool {
    * libc must not wait behind it, or new processes stay without complete stacks.
    */
   #pump(): void {
+    if (this.#module === undefined) {
+      if (!this.#queue.length) return;
+      this.#compiling ??= WasmUnwind.compile().then(
+        (m) => {
+          this.#module = m;
+        },
+        () => {
+          this.#module = null;
+        },
+      ).then(() => {
+        if (!this.#closed) this.#pump();
+      });
+      return;
+    }
     for (const slot of this.#slots) {
       if (slot.job || !this.#queue.length) continue;
       const at = this.#best(slot.smallOnly);
@@ -250,10 +279,13 @@ export class BuilderPool {
         { phase: "queued" },
         (now - job.queuedAt) / 1000,
       );
+      const module = slot.hasModule || !this.#module ? undefined : this.#module;
+      slot.hasModule = true;
       w.postMessage({
         id: job.id,
         op: job.op,
         ...job.file,
+        module,
         postedAt: performance.timeOrigin + now,
       });
     }
@@ -305,12 +337,22 @@ export class BuilderPool {
     }
     if (!this.#closed && slot.worker) {
       slot.idleTimer = setTimeout(() => {
-        if (!slot.job) this.#stop(slot);
+        if (slot.job) return;
+        this.#stop(slot);
+        // No work and no worker: the compiled module goes too (it is compiled again, in tens of
+        // milliseconds, when work comes), so an idle agent holds no wasm-unwind code.
+        if (!this.#queue.length && this.#slots.every((s) => !s.worker)) this.#dropModule();
       }, this.#idleMs);
       // An idle timer must not keep the process alive at exit.
       Deno.unrefTimer(slot.idleTimer as unknown as number);
     }
     this.#pump();
+  }
+
+  #dropModule(): void {
+    if (this.#compiling && this.#module === undefined) return; // a compilation is under way
+    this.#module = undefined;
+    this.#compiling = undefined;
   }
 
   /** Jobs waiting or running. */
@@ -328,5 +370,6 @@ export class BuilderPool {
     }
     for (const job of this.#queue) job.reject(new Error("Cannot build tables: the pool is closed"));
     this.#queue.length = 0;
+    this.#dropModule();
   }
 }

@@ -12,11 +12,14 @@
  * wasm-unwind's memory, and wasm-unwind reads a Go file's code from the file a window at a time,
  * so its memory is bounded by those sections, not the file's size; the result leaves by transfer.
  *
- * Request: `{ id, op: "table", path, ino, maxBytes, postedAt }`.
+ * Request: `{ id, op: "table", path, ino, maxBytes, module?, postedAt }`; the pool sends its
+ * compiled wasm-unwind (`module`, a WebAssembly.Module) with a worker's first job, and the
+ * worker compiles the module file itself only when it was not sent.
  * Reply: `{ id, ok: true, result: ArrayBuffer, memoryBytes, phases }` or
  * `{ id, ok: false, code, message, memoryBytes, phases }`; `phases` are the milliseconds the job
  * spent in each step (`wait`: from the post to this worker taking it, which includes the worker's
- * start; `compile`: wasm-unwind's compilation, once per worker; `read`; `build`). The pool replaces a worker whose wasm-unwind
+ * start; `compile`: wasm-unwind's instantiation, and its compilation when the module was not
+ * sent, once per worker; `read`; `build`). The pool replaces a worker whose wasm-unwind
  * memory (`memoryBytes`) grew large, which gives that memory back.
  *
  * @module
@@ -29,9 +32,9 @@ import * as procfs from "../procfs/mod.ts";
 
 let instance: Promise<WasmUnwind> | undefined;
 
-/** wasm-unwind, loaded once per worker. */
-function wasm(): Promise<WasmUnwind> {
-  instance ??= WasmUnwind.load();
+/** wasm-unwind, instantiated once per worker (from the pool's compiled module when sent). */
+function wasm(module?: WebAssembly.Module): Promise<WasmUnwind> {
+  instance ??= WasmUnwind.load(module);
   return instance;
 }
 
@@ -41,6 +44,8 @@ interface Request {
   path: string;
   ino: string;
   maxBytes: number;
+  /** wasm-unwind compiled by the pool (with a worker's first job). */
+  module?: WebAssembly.Module;
   /** When the pool posted the request (performance.timeOrigin + performance.now()). */
   postedAt: number;
 }
@@ -109,7 +114,7 @@ self.onmessage = async (e: MessageEvent<Request>) => {
   let readFailed: Error | undefined;
   try {
     const compiled = instance !== undefined;
-    const w = await wasm();
+    const w = await wasm(e.data.module);
     if (!compiled) step("compile");
     // The image goes straight into wasm-unwind's memory (no copy on this heap).
     const result = await w.unwindTableSparse(async (alloc) => {
