@@ -31,6 +31,47 @@ const volatile struct agent_config agent_cfg SEC(".rodata.config") = {
 			bpf_printk(fmt, ##__VA_ARGS__);   \
 	} while (0)
 
+/*
+ * Benchmarks only (-DBENCH_TIMING): bench_stamp(i) adds the time since the previous stamp of this
+ * sample to slot i of a per-CPU array that a benchmark dumps with bpftool. Not in the default build.
+ */
+#ifdef BENCH_TIMING
+struct bench_times {
+	__u64 last;
+	__u64 ns[16];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bench_times);
+} bench_times SEC(".maps");
+
+static __always_inline void bench_stamp(__u32 i)
+{
+	__u32 zero = 0;
+	struct bench_times *t = bpf_map_lookup_elem(&bench_times, &zero);
+	__u64 now = bpf_ktime_get_ns();
+	if (t && i < 16) {
+		if (i > 0)
+			t->ns[i] += now - t->last;
+		t->last = now;
+	}
+}
+
+/* Slot 15 counts the samples that reached the end. */
+static __always_inline void bench_end(void)
+{
+	__u32 zero = 0;
+	struct bench_times *t = bpf_map_lookup_elem(&bench_times, &zero);
+	if (t)
+		t->ns[15] += 1;
+}
+#else
+#define bench_stamp(i) do { } while (0)
+#define bench_end() do { } while (0)
+#endif
+
 static __always_inline void count(enum counter which)
 {
 	__u32 zero = 0;

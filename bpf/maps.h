@@ -50,7 +50,10 @@ STACKS_MAP(user_stacks_1, struct user_stack);
 STACKS_MAP(kernel_stacks_0, struct kernel_stack);
 STACKS_MAP(kernel_stacks_1, struct kernel_stack);
 
-/* [0] = generation (0 or 1) that BPF writes into. Flipped by src/bpf/profiler_object.ts. */
+/*
+ * [0] = the window number; its parity is the generation (0 or 1) that BPF writes into.
+ * Incremented at every flip by src/bpf/profiler_object.ts.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -65,6 +68,32 @@ struct {
 	__type(key, __u32);
 	__type(value, struct counters);
 } counters SEC(".maps");
+
+/*
+ * Per CPU: ids of stacks this CPU stored (or found) in the stacks maps of a window, direct-mapped
+ * by id, so a stack seen again in the same window skips the stacks map's hash look-up. An entry
+ * holds for its window only: that window's maps are drained after the flip to the next one.
+ */
+#define STORED_USER_SLOTS 256
+#define STORED_KERNEL_SLOTS 64
+
+struct stored_slot {
+	__u64 id;
+	__u32 window;
+	__u32 reserved;
+};
+
+struct stored_stacks {
+	struct stored_slot user[STORED_USER_SLOTS];
+	struct stored_slot kernel[STORED_KERNEL_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stored_stacks);
+} stored_stacks SEC(".maps");
 
 /* Per-CPU scratch space for building a stack: 4 KiB does not fit the 512-byte BPF stack. */
 struct {

@@ -10,18 +10,37 @@
 #include "unwind_user.h"
 
 /*
- * Stores a stack under its id unless it is there; returns the id, or 0 if it was not stored.
- * Most stacks repeat, so a lock-free lookup comes first and only a new stack takes the bucket lock.
+ * Benchmarks only (bench/unwind_overhead.ts --stages): -DBENCH_STAGE=N returns after stage N of a
+ * sample, so the cost of each stage is the difference between two builds on the same load.
+ * 0 = at entry, 1 = after the idle/kthread checks, scratch, image and comm reads, 2 = also the
+ * interpreter and mappings look-ups, 3 = also the user walk, 4 = also both stack hashes and the
+ * kernel stack; the default build (no BENCH_STAGE) runs everything (5: storing and counting).
  */
-static __always_inline __u64 store_stack(void *map, __u64 id, void *st)
+#ifndef BENCH_STAGE
+#define BENCH_STAGE 5
+#endif
+
+/*
+ * Stores a stack under its id unless it is there; returns the id, or 0 if it was not stored.
+ * Most stacks repeat: one this CPU already stored in this window (`slot` says so) costs no map
+ * operation, then a lock-free lookup comes first and only a new stack takes the bucket lock.
+ */
+static __always_inline __u64 store_stack(void *map, __u64 id, void *st, struct stored_slot *slot,
+					 __u32 window)
 {
-	if (bpf_map_lookup_elem(map, &id))
+	if (slot && slot->id == id && slot->window == window)
 		return id;
-	long err = bpf_map_update_elem(map, &id, st, BPF_NOEXIST);
-	if (err && err != -17 /* EEXIST: another CPU stored it first */) {
-		count(COUNTER_STACK_MAP_FULL);
-		debug_log("stack map full: err %ld", err);
-		return 0;
+	if (!bpf_map_lookup_elem(map, &id)) {
+		long err = bpf_map_update_elem(map, &id, st, BPF_NOEXIST);
+		if (err && err != -17 /* EEXIST: another CPU stored it first */) {
+			count(COUNTER_STACK_MAP_FULL);
+			debug_log("stack map full: err %ld", err);
+			return 0;
+		}
+	}
+	if (slot) {
+		slot->id = id;
+		slot->window = window;
 	}
 	return id;
 }
@@ -53,6 +72,9 @@ static __always_inline bool count_sample(void *counts, struct stack_count_key *k
 SEC("perf_event")
 int profile_cpu(struct bpf_perf_event_data *ctx)
 {
+	if (BENCH_STAGE == 0)
+		return 0;
+	bench_stamp(0);
 	count(COUNTER_SAMPLES);
 
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -67,6 +89,7 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 
+	bench_stamp(1);
 	__u32 zero = 0;
 	struct user_stack *ust = bpf_map_lookup_elem(&user_stack_scratch, &zero);
 	struct kernel_stack *kst = bpf_map_lookup_elem(&kernel_stack_scratch, &zero);
@@ -76,12 +99,17 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 
+	bench_stamp(2);
 	struct stack_count_key key = {};
 	key.pid = pid;
 	key.instance = current_instance(task, pid);
+	bench_stamp(3);
 	key.tid = (__u32)pid_tgid;
 	bpf_get_current_comm(&key.thread_comm, sizeof(key.thread_comm));
 	BPF_CORE_READ_STR_INTO(&key.process_comm, task, group_leader, comm);
+	bench_stamp(4);
+	if (BENCH_STAGE == 1)
+		return 0;
 
 	__u64 ip = 0, sp = 0, bp = 0;
 	bool in_kernel = false;
@@ -91,10 +119,14 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 					       &key.unwind_error);
 	if (in_kernel)
 		key.flags |= STACK_FLAG_IN_KERNEL;
+	bench_stamp(7);
+	if (BENCH_STAGE <= 3)
+		return 0;
 
 	__u64 user_id = 0, kernel_id = 0;
 	if (ust->len > 0)
 		user_id = hash_stack(ust->addrs, ust->len, MAX_USER_STACK_DEPTH);
+	bench_stamp(8);
 	if (in_kernel) {
 		long n = bpf_get_stack(ctx, kst->addrs, sizeof(kst->addrs), 0);
 		if (n > 0) {
@@ -106,23 +138,38 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 		}
 	}
 
+	bench_stamp(9);
+	if (BENCH_STAGE == 4)
+		return 0;
+
 	/* The maps of the active generation (see maps.h). */
-	bool odd = *gen & 1;
+	__u32 window = *gen;
+	bool odd = window & 1;
+	struct stored_stacks *stored = bpf_map_lookup_elem(&stored_stacks, &zero);
 	void *user_map = odd ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
 	void *kernel_map = odd ? (void *)&kernel_stacks_1 : (void *)&kernel_stacks_0;
 	void *counts_map = odd ? (void *)&stack_counts_1 : (void *)&stack_counts_0;
 	if (user_id) {
-		key.user_stack_id = store_stack(user_map, user_id, ust);
+		struct stored_slot *slot =
+			stored ? &stored->user[user_id & (STORED_USER_SLOTS - 1)] : NULL;
+		key.user_stack_id = store_stack(user_map, user_id, ust, slot, window);
 		if (!key.user_stack_id)
 			key.flags |= STACK_FLAG_USER_DROPPED;
 	}
+	bench_stamp(10);
 	if (kernel_id) {
-		key.kernel_stack_id = store_stack(kernel_map, kernel_id, kst);
+		struct stored_slot *slot =
+			stored ? &stored->kernel[kernel_id & (STORED_KERNEL_SLOTS - 1)] : NULL;
+		key.kernel_stack_id = store_stack(kernel_map, kernel_id, kst, slot, window);
 		if (!key.kernel_stack_id)
 			key.flags |= STACK_FLAG_KERNEL_DROPPED;
 	}
+	bench_stamp(11);
 	if (count_sample(counts_map, &key))
 		count(COUNTER_RECORDED);
+	bench_stamp(12);
+	bench_stamp(13); /* the cost of a stamp itself */
+	bench_end();
 	return 0;
 }
 

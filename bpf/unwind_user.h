@@ -650,6 +650,7 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 
 	};
 	st->len = 0;
 	interp_begin(pid, instance);
+	bench_stamp(5);
 	if (ip == 0)
 		return 0;
 	if (agent_cfg.dwarf_enabled) {
@@ -665,6 +666,11 @@ static __always_inline __u32 unwind_user_stack(__u32 pid, __u32 instance, __u64 
 	}
 	/* The leaf's ip comes from the registers, not from a frame-pointer step. */
 	s.r.via_fp = false;
+	bench_stamp(6);
+#ifdef BENCH_STAGE
+	if (BENCH_STAGE == 2) /* profiler.bpf.c: the cost up to the walk */
+		return s.r.flags;
+#endif
 	bpf_loop(MAX_USER_STACK_DEPTH, walk_one_frame, &s, 0);
 	s.r.flags |= interp_end();
 	if (s.r.error == UNWIND_ERROR_TRUNCATED) {

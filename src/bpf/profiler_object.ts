@@ -155,6 +155,8 @@ export class ProfilerObject implements Sampler {
   #instanceValue = new Uint8Array(PROCESS_INSTANCE.size);
   #perfFds: number[] = [];
   #generation = 0;
+  /** Windows flipped so far (mod 2^32), what active_generation[0] holds; its parity is #generation. */
+  #window = 0;
   #fds: MapFds;
   #countEntries: number;
   #stackEntries: number;
@@ -512,17 +514,20 @@ export class ProfilerObject implements Sampler {
   async flipAndDrain(): Promise<DrainResult> {
     if (!this.#obj) throw new MapsClosedError("drain the sampler's maps");
     const drained = this.#generation;
-    this.#generation ^= 1;
+    // BPF writes into generation (window & 1); the whole window number lets it tell this
+    // window's stacks from those of two windows ago (its per-CPU cache of stored stacks).
+    const next = (this.#window + 1) >>> 0;
     const key = new Uint32Array([0]);
-    const value = new Uint32Array([this.#generation]);
+    const value = new Uint32Array([next]);
     const rc = libbpf().bpf_map_update_elem(this.#fds.generation, key, value, 0n);
     const errors: DrainResult["errors"] = [];
     if (rc < 0) {
       // Keep draining: BPF keeps writing into the same generation, so some samples of this
       // window land in the next drain instead; none are lost.
-      this.#generation = drained;
       errors.push({ map: "active_generation", error: errnoName(-rc) });
     } else {
+      this.#window = next;
+      this.#generation = next & 1;
       // A perf_event program runs for microseconds with preemption disabled; 5 ms is ample for
       // every program that read the old generation to finish writing into it.
       await new Promise((r) => setTimeout(r, 5));
