@@ -19,13 +19,22 @@ export interface BpfRunStats {
   programs: number;
 }
 
+/** `prog_type` of perf_event programs in fdinfo (BPF_PROG_TYPE_PERF_EVENT): the samplers. */
+export const BPF_PROG_TYPE_PERF_EVENT = 7;
+
 /**
- * Reads the kernel's run statistics (kernel.bpf_stats_enabled) of every BPF program `pid` holds.
+ * Reads the kernel's run statistics (kernel.bpf_stats_enabled) of the BPF programs `pid` holds,
+ * by default only its perf_event programs: the cost per sample, without the agent's exec and exit
+ * tracepoints, whose cheap runs would lower the mean on a host with many execs.
  *
  * @param pid The process.
+ * @param progType Only programs of this type; undefined: all of them.
  * @returns Sums over its programs (each counted once even when it holds several fds of it).
  */
-export function bpfRunStats(pid: number): BpfRunStats {
+export function bpfRunStats(
+  pid: number,
+  progType: number | undefined = BPF_PROG_TYPE_PERF_EVENT,
+): BpfRunStats {
   const seen = new Set<string>();
   const out: BpfRunStats = { runs: 0, runTimeNs: 0, programs: 0 };
   let fds: Deno.DirEntry[];
@@ -51,6 +60,7 @@ export function bpfRunStats(pid: number): BpfRunStats {
     const field = (name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)$`, "m").exec(info)?.[1]);
     const id = String(field("prog_id"));
     if (seen.has(id)) continue;
+    if (progType !== undefined && field("prog_type") !== progType) continue;
     seen.add(id);
     out.programs++;
     out.runs += field("run_cnt") || 0;
