@@ -10,7 +10,7 @@
 #include "unwind_user.h"
 
 /*
- * Benchmarks only (bench/unwind_overhead.ts --stages): -DBENCH_STAGE=N returns after stage N of a
+ * Benchmarks only (bench/bpf_stages.ts): -DBENCH_STAGE=N returns after stage N of a
  * sample, so the cost of each stage is the difference between two builds on the same load.
  * 0 = at entry, 1 = after the idle/kthread checks, scratch, image and comm reads, 2 = also the
  * interpreter and mappings look-ups, 3 = also the user walk, 4 = also both stack hashes and the
