@@ -20,8 +20,9 @@ export const AGENT_DENO_OPTIONS: readonly string[] = [
   "--unstable-worker-options",
   // A promise rejected without a handler in a worker ends the worker, not the process.
   "--unstable-no-legacy-abort",
-  // V8 favours memory over speed (its own heuristics, e.g. of heap growth): peak RSS
-  // 0.85x, steady 0.93-0.98x at the same CPU (docs/benchmarks.md, "V8 --optimize-for-size").
+  // V8 favours memory over speed (its own heuristics, e.g. of heap growth): peak RSS 0.85x on
+  // two busy programs at the same CPU, within the noise on 50 binaries (docs/benchmarks.md,
+  // "V8 --optimize-for-size").
   "--v8-flags=--optimize-for-size",
 ];
 
