@@ -30,17 +30,17 @@
 
 import { arg } from "./_lib/proc.ts";
 import {
+  buildRecursionLoad,
   loadAverage,
   measureRunning,
   median,
   quantile,
   spawnAgent,
   spread,
+  stopProcess,
   type ToolFigures,
   waitReady,
 } from "./_lib/measure.ts";
-
-const ROOT = new URL("../", import.meta.url).pathname;
 
 const seconds = arg("seconds", 60);
 const agentWarmup = arg("warmup", 60);
@@ -69,39 +69,6 @@ async function probeReady(port: number, seconds: number): Promise<number[]> {
 /** An agent's figures and its /ready latencies. */
 type AgentFigures = ToolFigures & { readyMs?: number[] };
 
-async function build(dir: string): Promise<string> {
-  const out = `${dir}/deep30`;
-  const r = await new Deno.Command("gcc", {
-    args: [
-      "-O2",
-      "-fno-omit-frame-pointer",
-      "-DDEPTH=28",
-      "-o",
-      out,
-      `${ROOT}tests/programs/recursion.c`,
-    ],
-  }).output();
-  if (!r.success) throw new Error("gcc failed");
-  return out;
-}
-
-async function stop(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void> {
-  try {
-    child.kill(signal);
-  } catch {
-    // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 20_000);
-  await child.status;
-  clearTimeout(timer);
-}
-
 async function runAgent(extra: string[], port: number): Promise<AgentFigures> {
   const agent = spawnAgent(port, extra);
   try {
@@ -111,7 +78,7 @@ async function runAgent(extra: string[], port: number): Promise<AgentFigures> {
     if (readySeconds > 0) measured.readyMs = await probeReady(port, readySeconds);
     return measured;
   } finally {
-    await stop(agent, "SIGTERM");
+    await stopProcess(agent, "SIGTERM");
   }
 }
 
@@ -124,7 +91,7 @@ async function runPerf(dir: string): Promise<ToolFigures> {
   try {
     return await measureRunning(perf.pid, toolWarmup, seconds);
   } finally {
-    await stop(perf, "SIGINT");
+    await stopProcess(perf, "SIGINT");
     await Deno.remove(`${dir}/perf.data`).catch(() => {});
   }
 }
@@ -139,7 +106,7 @@ async function runBpftrace(): Promise<ToolFigures> {
   try {
     return await measureRunning(bt.pid, toolWarmup, seconds);
   } finally {
-    await stop(bt, "SIGINT");
+    await stopProcess(bt, "SIGINT");
   }
 }
 
@@ -147,7 +114,7 @@ if (!(await new Deno.Command("sh", { args: ["-c", "command -v bpftrace"] }).outp
   throw new Error("bpftrace is not installed: apt-get install bpftrace (scripts/setup.sh does)");
 }
 const dir = await Deno.makeTempDir({ prefix: "bench-overhead-" });
-const bin = await build(dir);
+const bin = await buildRecursionLoad(dir);
 const perRound = 2 * (agentWarmup + seconds + readySeconds) + 2 * (toolWarmup + seconds) + 120;
 const busy = [0, 1].map(() =>
   new Deno.Command(bin, { args: [String(rounds * perRound)], stdout: "null" }).spawn()
@@ -166,7 +133,7 @@ try {
   }
 } finally {
   await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", statsBefore);
-  for (const b of busy) await stop(b, "SIGKILL");
+  for (const b of busy) await stopProcess(b, "SIGKILL");
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 

@@ -28,7 +28,15 @@
  */
 
 import { arg } from "./_lib/proc.ts";
-import { bpfRunStats, loadAverage, measureRunning, spawnAgent, waitReady } from "./_lib/measure.ts";
+import {
+  bpfRunStats,
+  buildRecursionLoad,
+  loadAverage,
+  measureRunning,
+  spawnAgent,
+  stopProcess,
+  waitReady,
+} from "./_lib/measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const PORT = 17195;
@@ -112,24 +120,6 @@ async function buildObject(dir: string, name: string, define?: string): Promise<
   return obj;
 }
 
-/** Sends `signal`, then SIGKILL after 20 s, and waits for the exit. */
-async function stop(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void> {
-  try {
-    child.kill(signal);
-  } catch {
-    // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 20_000);
-  await child.status;
-  clearTimeout(timer);
-}
-
 /**
  * Sums each slot of `bench_times` over the CPUs, in the map of that name that `pid` holds.
  *
@@ -204,7 +194,7 @@ async function runAgent(obj: string, flags: string[], stamps: boolean): Promise<
       stamps: stamps ? tb.map((x, i) => x - ta[i]) : undefined,
     };
   } finally {
-    await stop(agent, "SIGTERM");
+    await stopProcess(agent, "SIGTERM");
     Deno.env.delete("PROFILER_BPF_OBJECT");
   }
 }
@@ -223,7 +213,7 @@ async function runBpftrace(): Promise<number> {
   try {
     return (await measureRunning(bt.pid, 5, seconds)).bpfNsPerRun;
   } finally {
-    await stop(bt, "SIGINT");
+    await stopProcess(bt, "SIGINT");
   }
 }
 
@@ -311,23 +301,16 @@ try {
   // The Makefile's vmlinux.h, when this tree has one (otherwise the Makefile dumps it).
   await Deno.mkdir(`${dir}/build`);
   await Deno.copyFile(`${ROOT}bpf/.output/vmlinux.h`, `${dir}/build/vmlinux.h`).catch(() => {});
-  await run("gcc", [
-    "-O2",
-    "-fno-omit-frame-pointer",
-    "-DDEPTH=28",
-    "-o",
-    `${dir}/deep30`,
-    `${ROOT}tests/programs/recursion.c`,
-  ]);
+  const load = await buildRecursionLoad(dir);
   for (let i = 0; i < 2; i++) {
-    busy.push(new Deno.Command(`${dir}/deep30`, { args: ["86400"], stdout: "null" }).spawn());
+    busy.push(new Deno.Command(load, { args: ["86400"], stdout: "null" }).spawn());
   }
   await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", "1");
   if (modes.includes("stages")) tables.push(await stagesTable(dir));
   if (modes.includes("timing")) tables.push(await timingTable(dir));
 } finally {
   await Deno.writeTextFile("/proc/sys/kernel/bpf_stats_enabled", statsBefore);
-  for (const b of busy) await stop(b, "SIGKILL");
+  for (const b of busy) await stopProcess(b, "SIGKILL");
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 // deno-lint-ignore no-console -- a benchmark's output is its report

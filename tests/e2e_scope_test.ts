@@ -10,7 +10,7 @@
 import { equal, ok } from "node:assert/strict";
 import { freePort, startAgent } from "./_lib/agent.ts";
 import { startParca } from "./_lib/parca.ts";
-import { MALLOC_ARENAS } from "../src/launcher/mod.ts";
+import { AGENT_MALLOC } from "../src/launcher/mod.ts";
 import { buildProgram, startProgram } from "./_lib/programs.ts";
 
 const ignore = Deno.uid() !== 0;
@@ -94,9 +94,9 @@ Deno.test({
       ok(cmdline.some((a) => a.endsWith("/main.ts")), "the launcher became the agent (same pid)");
       // The launcher capped glibc's malloc arenas before the agent's first thread started.
       const environ = Deno.readTextFileSync(`/proc/${agent.child.pid}/environ`).split("\0");
-      ok(environ.includes(`MALLOC_ARENA_MAX=${MALLOC_ARENAS}`), "MALLOC_ARENA_MAX not set");
+      ok(environ.includes(`MALLOC_ARENA_MAX=${AGENT_MALLOC.arenaMax}`), "MALLOC_ARENA_MAX not set");
       const arenas = threadArenas(Deno.readTextFileSync(`/proc/${agent.child.pid}/maps`));
-      ok(arenas.length <= MALLOC_ARENAS - 1, `thread arenas:\n${arenas.join("\n")}`);
+      ok(arenas.length <= AGENT_MALLOC.arenaMax - 1, `thread arenas:\n${arenas.join("\n")}`);
 
       // Refused by Deno, from inside the agent.
       const probes = log().split("\n").filter((l) => l.includes('msg="permission probe"'));

@@ -257,3 +257,51 @@ export async function startBenchAgent(port: number, extra: string[]): Promise<Be
     },
   };
 }
+
+/**
+ * Builds the benches' CPU load: `tests/programs/recursion.c` with frame pointers and 30-frame
+ * stacks (`-DDEPTH=28`), which both the tables and frame pointers walk whole.
+ *
+ * @param dir Where the binary goes.
+ * @returns The binary's path (`dir`/deep30).
+ */
+export async function buildRecursionLoad(dir: string): Promise<string> {
+  const out = `${dir}/deep30`;
+  const r = await new Deno.Command("gcc", {
+    args: [
+      "-O2",
+      "-fno-omit-frame-pointer",
+      "-DDEPTH=28",
+      "-o",
+      out,
+      `${ROOT}tests/programs/recursion.c`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!r.success) throw new Error(`gcc failed:\n${new TextDecoder().decode(r.stderr)}`);
+  return out;
+}
+
+/**
+ * Sends `signal`, then SIGKILL after 20 s, and waits for the exit.
+ *
+ * @param child The process.
+ * @param signal The first signal.
+ */
+export async function stopProcess(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void> {
+  try {
+    child.kill(signal);
+  } catch {
+    // already gone
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 20_000);
+  await child.status;
+  clearTimeout(timer);
+}

@@ -62,9 +62,6 @@ export const AGENT_MALLOC: Readonly<
   { arenaMax: number; mmapThreshold: number; trimThreshold: number }
 > = { arenaMax: 2, mmapThreshold: 128 << 10, trimThreshold: 128 << 10 };
 
-/** The agent's malloc arena cap (see {@link AGENT_MALLOC}). */
-export const MALLOC_ARENAS: number = AGENT_MALLOC.arenaMax;
-
 /**
  * Variables the launcher adds to the agent's environment unless already set: glibc reads
  * `MALLOC_ARENA_MAX` when the process starts, before Deno's first threads (the thresholds the

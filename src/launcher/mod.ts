@@ -34,11 +34,5 @@ export {
   type PermissionScope,
   permissionScope,
 } from "./scope.ts";
-export {
-  AGENT_ENV_VARS,
-  AGENT_MALLOC,
-  agentEnvironment,
-  agentMallocEnvironment,
-  MALLOC_ARENAS,
-} from "./env.ts";
+export { AGENT_ENV_VARS, AGENT_MALLOC, agentEnvironment, agentMallocEnvironment } from "./env.ts";
 export { runPermissionProbe } from "./probe.ts";
