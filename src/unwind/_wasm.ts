@@ -281,10 +281,29 @@ export class WasmUnwind {
    * const table = await wasm.unwindTableSparse((alloc) => readCfiImage(readAt, size, alloc), pread);
    * ```
    */
+  unwindTableSparse(
+    write: (alloc: (len: number) => Uint8Array) => Promise<{ image: Uint8Array; whole: boolean }>,
+    readFile: ReadFileAt,
+  ): Promise<Uint8Array>;
+  /**
+   * As {@link WasmUnwind.unwindTableSparse}, handing the serialized table to `take` while it is
+   * still in linear memory (no copy of it is made; the view is invalid once `take` returns).
+   *
+   * @param write As above.
+   * @param readFile As above.
+   * @param take Reads the table (e.g. packs its rows); what it returns is returned.
+   * @returns What `take` returns.
+   */
+  unwindTableSparse<T>(
+    write: (alloc: (len: number) => Uint8Array) => Promise<{ image: Uint8Array; whole: boolean }>,
+    readFile: ReadFileAt,
+    take: (serialized: Uint8Array) => T,
+  ): Promise<T>;
   async unwindTableSparse(
     write: (alloc: (len: number) => Uint8Array) => Promise<{ image: Uint8Array; whole: boolean }>,
     readFile: ReadFileAt,
-  ): Promise<Uint8Array> {
+    take: (serialized: Uint8Array) => unknown = copyOut,
+  ): Promise<unknown> {
     const e = this.#exports;
     const sparse = e.unwind_table_sparse;
     if (!sparse) {
@@ -312,10 +331,12 @@ export class WasmUnwind {
       if (image.length > 0 && (image.buffer !== e.memory.buffer || image.byteOffset !== ptr)) {
         throw new Error("unwindTableSparse: the image is not where alloc put it");
       }
-      if (whole) return this.#tableAt(ptr, image.length);
+      if (whole) {
+        return this.#result("build unwind table", e.unwind_table(ptr, image.length), take);
+      }
       this.#readFile = readFile;
       try {
-        return this.#result("build unwind table", sparse(ptr, image.length));
+        return this.#result("build unwind table", sparse(ptr, image.length), take);
       } finally {
         this.#readFile = undefined;
       }
@@ -543,7 +564,14 @@ export class WasmUnwind {
   }
 
   /** Copies the last result out (or throws its error) and frees it. */
-  #result(action: string, ptr: number): Uint8Array {
+  #result(action: string, ptr: number): Uint8Array;
+  /** Hands the last result to `take` (or throws its error) and frees it. */
+  #result<T>(action: string, ptr: number, take: (result: Uint8Array) => T): T;
+  #result(
+    action: string,
+    ptr: number,
+    take: (result: Uint8Array) => unknown = copyOut,
+  ): unknown {
     const e = this.#exports;
     if (ptr === 0) {
       const code = e.last_error_code();
@@ -553,8 +581,15 @@ export class WasmUnwind {
       throw new WasmUnwindError(action, code, message);
     }
     // The buffer is re-read after the call: memory growth detaches the old one.
-    const out = new Uint8Array(e.memory.buffer, ptr, e.result_len()).slice();
-    e.result_free();
-    return out;
+    try {
+      return take(new Uint8Array(e.memory.buffer, ptr, e.result_len()));
+    } finally {
+      e.result_free();
+    }
   }
+}
+
+/** A result copied out of linear memory (a fresh buffer, transferable between workers). */
+function copyOut(view: Uint8Array): Uint8Array {
+  return view.slice();
 }

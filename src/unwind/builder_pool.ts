@@ -3,8 +3,9 @@
 
 /**
  * A small pool of workers running wasm-unwind, so table generation (tens of milliseconds for libc,
- * seconds for a large binary) never blocks the profiling loop. Requests queue per pool; files move
- * to workers by transfer.
+ * seconds for a large binary) never blocks the profiling loop. Requests queue per pool; workers read
+ * the files themselves, and each table comes back by transfer, already packed into the rows BPF
+ * reads.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { setThreadNice, trimMalloc as mallocTrim } from "../procfs/mod.ts";
 import { BACKGROUND_NICE, URGENT_NICE } from "./_priority.ts";
 import { unwindMetrics } from "./metrics.ts";
 import { WasmUnwind } from "./_wasm.ts";
+import type { PackedTable } from "./table.ts";
 
 /**
  * Jobs at least this costly (bytes of executable code, which the CFI to read and rows to build
@@ -53,7 +55,7 @@ interface Job {
   urgent?: () => boolean;
   /** When it was queued (performance.now()). */
   queuedAt: number;
-  resolve: (r: Uint8Array) => void;
+  resolve: (t: PackedTable) => void;
   reject: (e: Error) => void;
 }
 
@@ -161,12 +163,13 @@ export class BuilderPool {
    *
    * @param file Path to open (e.g. /proc/self/fd/N), the inode it must have, its size.
    * @param opts Cost, order and urgency of the build.
-   * @returns The serialized table.
+   * @returns The table, packed in the worker into the rows BPF reads (its buffers were moved
+   *   here, not copied; see {@link PackedTable}).
    */
   tableOfFile(
     file: { path: string; ino: string; size: number; maxBytes: number },
     opts: BuildOptions = {},
-  ): Promise<Uint8Array> {
+  ): Promise<PackedTable> {
     if (this.#closed) return Promise.reject(new Error("Cannot build tables: the pool is closed"));
     return new Promise((resolve, reject) => {
       const { priority, urgent } = opts;
@@ -318,7 +321,7 @@ export class BuilderPool {
     msg: {
       id: number;
       ok: boolean;
-      result?: ArrayBuffer;
+      table?: PackedTable;
       code?: number;
       message?: string;
       memoryBytes?: number;
@@ -331,7 +334,7 @@ export class BuilderPool {
       unwindMetrics.tableBuildPhaseSeconds.observe({ phase }, ms / 1000);
     }
     if (job) {
-      if (msg.ok && msg.result) job.resolve(new Uint8Array(msg.result));
+      if (msg.ok && msg.table) job.resolve(msg.table);
       else job.reject(new TableBuildError(msg.code ?? -1, msg.message ?? "unknown error"));
       if ((msg.memoryBytes ?? sizeOf(job)) >= RECYCLE_AFTER) this.#stop(slot);
     }

@@ -3,7 +3,8 @@
 
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { BuilderPool, TableBuildError } from "./builder_pool.ts";
-import { decodeUnwindTable } from "./table.ts";
+import { findPackedRow, findRow, packedRowCount } from "./table.ts";
+import { WasmUnwind } from "./_wasm.ts";
 
 const LIBC = "/lib/x86_64-linux-gnu/libc.so.6";
 const WASM = new URL("../../wasm-unwind/lib/wasm_unwind.wasm", import.meta.url);
@@ -33,16 +34,35 @@ function poolTest(name: string, fn: (pool: BuilderPool) => Promise<void>): void 
 
 poolTest("BuilderPool builds tables in workers that stop when idle", async (pool) => {
   const st = await Deno.stat(LIBC);
-  const table = decodeUnwindTable(
-    await pool.tableOfFile({
-      path: LIBC,
-      ino: String(st.ino),
-      size: st.size,
-      maxBytes: 1 << 30,
-    }),
-  );
-  ok(table.pcs.length > 1000, `libc has ${table.pcs.length} rows`);
+  const table = await pool.tableOfFile({
+    path: LIBC,
+    ino: String(st.ino),
+    size: st.size,
+    maxBytes: 1 << 30,
+  });
+  const n = packedRowCount(table);
+  ok(n > 1000, `libc has ${n} rows`);
   strictEqual(pool.workers, 1);
+  // Packed in the worker: the rows and rules of the table wasm-unwind builds from the whole
+  // file on this thread, the PCs as offsets from the first.
+  const direct = (await WasmUnwind.load()).unwindTable(await Deno.readFile(LIBC));
+  strictEqual(n, direct.pcs.length);
+  strictEqual(table.basePc, direct.pcs[0]);
+  deepStrictEqual(table.rules, direct.rulesBytes.slice());
+  deepStrictEqual(table.stats, direct.stats);
+  let mismatches = 0;
+  for (let i = 0; i < n; i++) {
+    if (
+      table.basePc + BigInt(table.rows[i * 2]) !== direct.pcs[i] ||
+      table.rows[i * 2 + 1] !== direct.ruleIndices[i]
+    ) mismatches++;
+  }
+  strictEqual(mismatches, 0, "every row as wasm-unwind built it");
+  // Lookups on the packed form find the rows the decoded form finds.
+  const last = direct.pcs[n - 1];
+  for (const pc of [0n, direct.pcs[0] - 1n, direct.pcs[0], direct.pcs[7] + 1n, last, last + 99n]) {
+    strictEqual(findPackedRow(table, pc), findRow(direct, pc), `row at ${pc.toString(16)}`);
+  }
   await new Promise((r) => setTimeout(r, 300));
   strictEqual(pool.workers, 0, "the idle worker stopped");
   // A file that changed inode between identification and reading is refused.

@@ -32,11 +32,6 @@ export {
 } from "./_wasm.ts";
 export * from "./table.ts";
 export { BuilderPool, TableBuildError } from "./builder_pool.ts";
-export {
-  type DecodedTable,
-  type LoadedTable,
-  TableStore,
-  type TableStoreStats,
-} from "./table_store.ts";
+export { type LoadedTable, TableStore, type TableStoreStats } from "./table_store.ts";
 export type { UnwinderHooks } from "./hooks.ts";
 export { Unwinder, type UnwinderOptions } from "./unwinder.ts";

@@ -183,6 +183,27 @@ const MAGIC = 0x31545755; // "UWT1" little-endian
  */
 export function decodeUnwindTable(bytes: Uint8Array): UnwindTable {
   if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
+  const h = readHeader(bytes);
+  const { view, ruleCount, rowCount, rulesOffset } = h;
+  const rulesBytes = bytes.subarray(rulesOffset, rulesOffset + ruleCount * RULE_SIZE);
+  const rules: UnwindRule[] = new Array(ruleCount);
+  for (let i = 0; i < ruleCount; i++) {
+    const at = rulesOffset + i * RULE_SIZE;
+    rules[i] = {
+      cfaKind: view.getUint8(at) as CfaKind,
+      rbpKind: view.getUint8(at + 1) as RbpKind,
+      raOffset: view.getInt16(at + 2, true),
+      cfaOffset: view.getInt32(at + 4, true),
+      rbpOffset: view.getInt32(at + 8, true),
+    };
+  }
+  const pcs = new BigUint64Array(bytes.buffer, bytes.byteOffset + h.pcsOffset, rowCount);
+  const ruleIndices = new Uint16Array(bytes.buffer, bytes.byteOffset + h.indicesOffset, rowCount);
+  return { rules, rulesBytes, pcs, ruleIndices, stats: h.stats };
+}
+
+/** The header of a serialized table, checked against its length. */
+function readHeader(bytes: Uint8Array) {
   if (bytes.length < TABLE_HEADER_SIZE) {
     throw new RangeError(
       `Cannot decode unwind table: ${bytes.length} bytes is shorter than the header`,
@@ -204,37 +225,18 @@ export function decodeUnwindTable(bytes: Uint8Array): UnwindTable {
   ) {
     throw new RangeError("Cannot decode unwind table: sections out of bounds");
   }
-  const rulesBytes = bytes.subarray(rulesOffset, rulesOffset + ruleCount * RULE_SIZE);
-  const rules: UnwindRule[] = new Array(ruleCount);
-  for (let i = 0; i < ruleCount; i++) {
-    const at = rulesOffset + i * RULE_SIZE;
-    rules[i] = {
-      cfaKind: view.getUint8(at) as CfaKind,
-      rbpKind: view.getUint8(at + 1) as RbpKind,
-      raOffset: view.getInt16(at + 2, true),
-      cfaOffset: view.getInt32(at + 4, true),
-      rbpOffset: view.getInt32(at + 8, true),
-    };
-  }
-  const pcs = new BigUint64Array(bytes.buffer, bytes.byteOffset + pcsOffset, rowCount);
-  const ruleIndices = new Uint16Array(bytes.buffer, bytes.byteOffset + indicesOffset, rowCount);
-  return {
-    rules,
-    rulesBytes,
-    pcs,
-    ruleIndices,
-    stats: {
-      flags: u32(28),
-      ehFrameFdes: u32(32),
-      debugFrameFdes: u32(36),
-      debugFrameFdesAdded: u32(40),
-      fdesUsed: u32(44),
-      fdesSkipped: u32(48),
-      fdesOverlapping: u32(52),
-      fdesOutsideCode: u32(56),
-      fdesEmpty: u32(60),
-    },
+  const stats: UnwindTableStats = {
+    flags: u32(28),
+    ehFrameFdes: u32(32),
+    debugFrameFdes: u32(36),
+    debugFrameFdesAdded: u32(40),
+    fdesUsed: u32(44),
+    fdesSkipped: u32(48),
+    fdesOverlapping: u32(52),
+    fdesOutsideCode: u32(56),
+    fdesEmpty: u32(60),
   };
+  return { view, ruleCount, rowCount, rulesOffset, pcsOffset, indicesOffset, stats };
 }
 
 /**
@@ -377,4 +379,131 @@ export function unpackRow(packed: PackedUnwindTable, i: number): { pc: bigint; r
     pc: packed.basePc + BigInt(view.getUint32(i * PACKED_ROW_SIZE, true)),
     ruleIndex: view.getUint16(i * PACKED_ROW_SIZE + 4, true),
   };
+}
+
+/**
+ * A table in the layout the BPF walker reads, as a table worker sends it to the main thread
+ * (by transfer: its rows are the only copy of them on this thread): the rows, relative to their
+ * first PC, and the table's own rules. `TableStore.load` rewrites the rows' rule indices
+ * in place to indices into the shared rules array and hands the same buffer to BPF, so loading a
+ * table allocates nothing per row.
+ */
+export interface PackedTable {
+  /** The first row's PC (an ELF virtual address): rows hold `pc - basePc`. */
+  basePc: bigint;
+  /**
+   * Two u32 per row (struct unwind_row): `pc - basePc`, increasing, and the rule index: into
+   * `rules` as built, into the shared rules array once `interned`.
+   */
+  rows: Uint32Array<ArrayBuffer>;
+  /** The table's distinct rules, 12 bytes each; index 0 is the end-of-function rule. */
+  rules: Uint8Array<ArrayBuffer>;
+  /** Build counters (from the serialized header). */
+  stats?: UnwindTableStats;
+  /** Set once the rows' rule indices point into the shared rules array (TableStore.load). */
+  interned?: boolean;
+}
+
+/** A table whose rows span 4 GiB or more: BPF rows hold u32 offsets from the first. */
+export class RowSpanError extends RangeError {
+  /**
+   * @param row The first row too far from the first.
+   * @param offset Its offset from the first row, in bytes.
+   */
+  constructor(row: number, offset: number) {
+    super(`Cannot pack rows: row ${row} is ${offset} bytes past the first (BPF rows hold u32)`);
+    this.name = "RowSpanError";
+  }
+}
+
+/**
+ * Packs a serialized table (wasm-unwind's result, e.g. a view on its linear memory) into a
+ * {@link PackedTable} of fresh, transferable buffers: 8 bytes per row and the rules; nothing of
+ * `bytes` is kept.
+ *
+ * @param bytes The serialized table.
+ * @returns The packed table.
+ * @throws {RangeError} When `bytes` is not a valid table; {@link RowSpanError} when its rows
+ *   span 4 GiB or more.
+ *
+ * @example
+ * ```ts ignore
+ * const t = packSerializedTable(serialized);
+ * packedRowCount(t) === decodeUnwindTable(serialized).pcs.length;
+ * ```
+ */
+export function packSerializedTable(bytes: Uint8Array): PackedTable {
+  if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
+  const h = readHeader(bytes);
+  const rowCount = h.rowCount;
+  const halves = new Uint32Array(bytes.buffer, bytes.byteOffset + h.pcsOffset, rowCount * 2);
+  const indices = new Uint16Array(bytes.buffer, bytes.byteOffset + h.indicesOffset, rowCount);
+  const rows = new Uint32Array(rowCount * 2);
+  // u32 halves of the u64 PCs: exact in float64 and far faster than BigInt arithmetic.
+  const baseLo = rowCount > 0 ? halves[0] : 0;
+  const baseHi = rowCount > 0 ? halves[1] : 0;
+  for (let i = 0; i < rowCount; i++) {
+    const delta = (halves[i * 2 + 1] - baseHi) * 0x1_0000_0000 + (halves[i * 2] - baseLo);
+    if (delta > 0xffff_ffff) throw new RowSpanError(i, delta);
+    rows[i * 2] = delta;
+    rows[i * 2 + 1] = indices[i];
+  }
+  const basePc = rowCount > 0 ? BigInt(baseHi) << 32n | BigInt(baseLo) : 0n;
+  const rules = bytes.slice(h.rulesOffset, h.rulesOffset + h.ruleCount * RULE_SIZE);
+  return { basePc, rows, rules, stats: h.stats };
+}
+
+/**
+ * Rows of a packed table.
+ *
+ * @param table A packed table.
+ * @returns Its number of rows.
+ */
+export function packedRowCount(table: PackedTable): number {
+  return table.rows.length >>> 1;
+}
+
+/**
+ * Finds the row of a packed table that applies at `pc`: the last row starting at or before it
+ * (binary search over the u32 offsets).
+ *
+ * @param table A packed table.
+ * @param pc An ELF virtual address.
+ * @returns The row index, or -1 when `pc` is below the first row.
+ *
+ * @example
+ * ```ts ignore
+ * const i = findPackedRow(table, 0x26010n);
+ * const ruleIndex = table.rows[i * 2 + 1];
+ * ```
+ */
+export function findPackedRow(table: PackedTable, pc: bigint): number {
+  const rows = table.rows;
+  const n = rows.length >>> 1;
+  if (n === 0 || pc < table.basePc) return -1;
+  const off = pc - table.basePc;
+  if (off > 0xffff_ffffn) return n - 1;
+  const target = Number(off);
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rows[mid * 2] <= target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/**
+ * Frees a packed table's rows now (their buffer is detached), instead of when V8's next major
+ * collection finds them: the main thread's peak memory while many tables are loaded at once
+ * would otherwise hold every table loaded since the last one. The table must not be used
+ * after this.
+ *
+ * @param table A packed table whose rows are no longer needed (e.g. loaded into BPF).
+ */
+export function freePackedTable(table: PackedTable): void {
+  const buf = table.rows.buffer;
+  if (buf.byteLength > 0 && !buf.detached) buf.transfer(0);
+  table.rows = new Uint32Array(0);
 }

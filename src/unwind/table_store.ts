@@ -10,21 +10,11 @@
  * @module
  */
 
-import { MapsClosedError, UNWIND_RULE, type UnwindMaps } from "../bpf/mod.ts";
+import { MapsClosedError, UNWIND_ROW, UNWIND_RULE, type UnwindMaps } from "../bpf/mod.ts";
 import { getLogger } from "../log/mod.ts";
-import { packRows } from "./table.ts";
+import { packedRowCount, type PackedTable } from "./table.ts";
 
 const log = getLogger("unwind");
-
-/** A table as built by wasm-unwind: distinct rules and sorted rows. */
-export interface DecodedTable {
-  /** Rules, 12 bytes each (struct unwind_rule). */
-  rules: Uint8Array;
-  /** Row start addresses (ELF virtual addresses), increasing. */
-  pcs: BigUint64Array;
-  /** Rule index (into `rules`) of each row. */
-  ruleIndices: Uint16Array;
-}
 
 /** A table loaded into BPF. */
 export interface LoadedTable {
@@ -136,18 +126,21 @@ export class TableStore {
   }
 
   /**
-   * Loads a table into BPF for `pid` (or reuses the loaded one).
+   * Loads a table into BPF for `pid` (or reuses the loaded one). The table's rows are loaded as
+   * they are: their rule indices are rewritten in place, to indices into the shared rules array
+   * (interning the table's rules), and the same buffer goes to BPF, which copies it. The caller
+   * may free the rows afterwards (`freePackedTable`); nothing here keeps them.
    *
    * @param key Build ID of the executable.
-   * @param table The decoded table.
+   * @param table The packed table (its rows are rewritten: see above).
    * @param pid The process that needs it.
    * @returns The loaded table, or undefined when it cannot be loaded (empty, too large, or the
    *   kernel refused it; logged and counted).
    */
-  load(key: string, table: DecodedTable, pid: number): LoadedTable | undefined {
+  load(key: string, table: PackedTable, pid: number): LoadedTable | undefined {
     const existing = this.acquire(key, pid);
     if (existing) return existing;
-    const n = table.pcs.length;
+    const n = packedRowCount(table);
     if (n === 0) return undefined;
     if (n > this.#opts.maxRows) {
       this.stats.loadErrors++;
@@ -158,38 +151,39 @@ export class TableStore {
       });
       return undefined;
     }
-    const base = table.pcs[0];
-    const span = table.pcs[n - 1] - base;
-    if (span > 0xffffffffn) {
-      this.stats.loadErrors++;
-      log.warn("unwind table spans more than 4 GiB; its frames use frame pointers", { key });
-      return undefined;
-    }
     this.#makeRoom(n, pid);
     if (this.#byKey.size >= this.#opts.maps.maxTables) {
       this.stats.loadErrors++;
       return undefined;
     }
-    const globalRule = new Uint32Array(table.rules.length / UNWIND_RULE.size);
-    for (let i = 0; i < globalRule.length; i++) {
-      const idx = this.#internRule(
-        table.rules.slice(i * UNWIND_RULE.size, (i + 1) * UNWIND_RULE.size),
-      );
-      if (idx < 0) {
-        this.stats.loadErrors++;
-        if (this.#rules.size >= this.#opts.maps.maxRules) {
-          log.warn("the shared rules array is full; new tables use frame pointers", {
-            rules: this.#rules.size,
-          });
+    if (!table.interned) {
+      const globalRule = new Uint32Array(table.rules.length / UNWIND_RULE.size);
+      for (let i = 0; i < globalRule.length; i++) {
+        const idx = this.#internRule(
+          table.rules.slice(i * UNWIND_RULE.size, (i + 1) * UNWIND_RULE.size),
+        );
+        if (idx < 0) {
+          this.stats.loadErrors++;
+          if (this.#rules.size >= this.#opts.maps.maxRules) {
+            log.warn("the shared rules array is full; new tables use frame pointers", {
+              rules: this.#rules.size,
+            });
+          }
+          return undefined;
         }
-        return undefined;
+        globalRule[i] = idx;
       }
-      globalRule[i] = idx;
+      // In place: struct unwind_row is { u32 pc; u32 rule; }, the rule half becomes global.
+      const rows = table.rows;
+      for (let i = 1; i < rows.length; i += 2) rows[i] = globalRule[rows[i]] ?? 0;
+      table.interned = true;
     }
-    const packed = packRows(table.pcs, table.ruleIndices, globalRule);
     const exeId = this.#freeExeIds.pop() ?? this.#nextExeId++;
     try {
-      this.#opts.maps.loadTable(exeId, packed);
+      this.#opts.maps.loadTable(
+        exeId,
+        new Uint8Array(table.rows.buffer, table.rows.byteOffset, n * UNWIND_ROW.size),
+      );
     } catch (e) {
       this.#freeExeIds.push(exeId);
       if (e instanceof MapsClosedError) throw e;
@@ -204,7 +198,7 @@ export class TableStore {
     const entry: Entry = {
       key,
       exeId,
-      base,
+      base: table.basePc,
       rows: n,
       refs: new Set([pid]),
       lastUsed: ++this.#clock,

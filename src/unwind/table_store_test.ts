@@ -4,17 +4,20 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { FakeUnwindMaps, MapsClosedError, type UnwindMaps } from "../bpf/mod.ts";
 import { openTestObject } from "../bpf/_test_object.ts";
-import { type DecodedTable, TableStore } from "./table_store.ts";
+import { TableStore } from "./table_store.ts";
+import { freePackedTable, type PackedTable } from "./table.ts";
 
-function table(rows: number, base = 0x1000n, firstKind = 1): DecodedTable {
+/** `rows` rows 4 bytes apart from `base`, alternating between two rules (as a worker packs). */
+function table(rows: number, base = 0x1000n, firstKind = 1): PackedTable {
   const rules = new Uint8Array(24);
   rules[0] = firstKind; // CFA_RSP_OFFSET unless told
   rules[12] = 6; // CFA_RA_UNDEFINED
-  return {
-    rules,
-    pcs: BigUint64Array.from({ length: rows }, (_, i) => base + BigInt(i * 4)),
-    ruleIndices: Uint16Array.from({ length: rows }, (_, i) => i % 2),
-  };
+  const packed = new Uint32Array(rows * 2);
+  for (let i = 0; i < rows; i++) {
+    packed[i * 2] = i * 4;
+    packed[i * 2 + 1] = i % 2;
+  }
+  return { basePc: base, rows: packed, rules };
 }
 
 /** The scenario both the fake and the real maps must pass. */
@@ -87,9 +90,41 @@ Deno.test("TableStore evicts when the table map is full and survives a kernel re
   deepStrictEqual(evicted, ["a"]);
   strictEqual(maps.tables.size, 2);
   maps.failLoads = 1;
-  strictEqual(store.load("d", table(4), 4), undefined, "ENOMEM: refused");
+  // The same table is tried again: its rows were rewritten to global rule indices by the first
+  // try, and are not rewritten twice.
+  const d = table(4);
+  strictEqual(store.load("d", d, 4), undefined, "ENOMEM: refused");
   strictEqual(store.stats.loadErrors, 1);
-  ok(store.load("d", table(4), 4), "and loaded once the kernel has room again");
+  const loaded = store.load("d", d, 4);
+  ok(loaded, "and loaded once the kernel has room again");
+  deepStrictEqual(maps.rowsOf(loaded.exeId)!.slice(0, 2), [[0, 0], [4, 1]]);
+});
+
+Deno.test("TableStore loads the table's own rows (rule halves rewritten in place, no copy), which can then be freed", () => {
+  const maps = new FakeUnwindMaps({ maxRules: 16, maxTables: 8 });
+  const given: Uint8Array[] = [];
+  const loadTable = maps.loadTable.bind(maps);
+  maps.loadTable = (exeId, rows) => {
+    given.push(rows);
+    loadTable(exeId, rows);
+  };
+  const store = new TableStore({ maps, maxRows: 1000 });
+  // a's rules become global 0 and 1; b's are [new, shared with a's rule 1]: 2 and 1.
+  ok(store.load("a", table(4, 0x1000n, 1), 1));
+  const b = table(6, 0x5000n, 2);
+  const buffer = b.rows.buffer;
+  const loaded = store.load("b", b, 1)!;
+  strictEqual(loaded.base, 0x5000n);
+  strictEqual(loaded.rows, 6);
+  strictEqual(given[1].buffer, buffer, "BPF was given the table's own buffer");
+  deepStrictEqual([...b.rows.subarray(0, 6)], [0, 2, 4, 1, 8, 2], "rule halves are global");
+  ok(b.interned);
+  freePackedTable(b);
+  strictEqual(buffer.byteLength, 0, "the rows' memory is gone at once (detached)");
+  strictEqual(b.rows.length, 0);
+  // BPF kept its copy; the store kept none of the rows.
+  deepStrictEqual(maps.rowsOf(loaded.exeId), [[0, 2], [4, 1], [8, 2], [12, 1], [16, 2], [20, 1]]);
+  strictEqual(store.acquire("b", 2), loaded, "still loaded for others");
 });
 
 Deno.test("TableStore touches no map once the maps are closed", () => {

@@ -10,12 +10,15 @@
  * the inode the main thread identified; it reads only the headers and the sections a build needs
  * (`_cfi_sections.ts`: the CFI, and a Go file's `.gopclntab` and module data) straight into
  * wasm-unwind's memory, and wasm-unwind reads a Go file's code from the file a window at a time,
- * so its memory is bounded by those sections, not the file's size; the result leaves by transfer.
+ * so its memory is bounded by those sections, not the file's size; the packed table leaves by
+ * transfer.
  *
  * Request: `{ id, op: "table", path, ino, maxBytes, module?, postedAt }`; the pool sends its
  * compiled wasm-unwind (`module`, a WebAssembly.Module) with a worker's first job, and the
  * worker compiles the module file itself only when it was not sent.
- * Reply: `{ id, ok: true, result: ArrayBuffer, memoryBytes, phases }` or
+ * Reply: `{ id, ok: true, table: PackedTable, memoryBytes, phases }` (the table packed here,
+ * from wasm-unwind's memory, into the 8-byte rows BPF reads; its rows and rules move by
+ * transfer) or
  * `{ id, ok: false, code, message, memoryBytes, phases }`; `phases` are the milliseconds the job
  * spent in each step (`wait`: from the post to this worker taking it, which includes the worker's
  * start; `compile`: wasm-unwind's instantiation, and its compilation when the module was not
@@ -28,6 +31,7 @@
 import { BACKGROUND_NICE } from "./_priority.ts";
 import { WasmUnwind, WasmUnwindError } from "./_wasm.ts";
 import { readCfiImage } from "./_cfi_sections.ts";
+import { type PackedTable, packSerializedTable, RowSpanError, WasmErrorCode } from "./table.ts";
 import * as procfs from "../procfs/mod.ts";
 
 let instance: Promise<WasmUnwind> | undefined;
@@ -80,6 +84,22 @@ function openChecked(path: string, ino: string, maxBytes: number): { fd: number;
   }
 }
 
+/**
+ * Packs the serialized table where wasm-unwind left it (in its linear memory: no copy of the
+ * serialized form is made); rows that span 4 GiB or more cannot be BPF rows (u32 offsets), which
+ * is reported as wasm-unwind's limit error.
+ */
+function packOrLimit(serialized: Uint8Array): PackedTable {
+  try {
+    return packSerializedTable(serialized);
+  } catch (err) {
+    if (err instanceof RowSpanError) {
+      throw new WasmUnwindError("load the unwind table", WasmErrorCode.LimitExceeded, err.message);
+    }
+    throw err;
+  }
+}
+
 /** Wall-clock milliseconds comparable across threads (each thread has its own time origin). */
 const wallMs = () => performance.timeOrigin + performance.now();
 
@@ -117,20 +137,27 @@ self.onmessage = async (e: MessageEvent<Request>) => {
     const w = await wasm(e.data.module);
     if (!compiled) step("compile");
     // The image goes straight into wasm-unwind's memory (no copy on this heap).
-    const result = await w.unwindTableSparse(async (alloc) => {
-      try {
-        const image = await readCfiImage(readAt, file.size, alloc);
-        step("read");
-        return image;
-      } catch (err) {
-        readFailed = err as Error;
-        throw err;
-      }
-    }, pread);
+    const table = await w.unwindTableSparse(
+      async (alloc) => {
+        try {
+          const image = await readCfiImage(readAt, file.size, alloc);
+          step("read");
+          return image;
+        } catch (err) {
+          readFailed = err as Error;
+          throw err;
+        }
+      },
+      pread,
+      packOrLimit,
+    );
     step("build");
-    // WasmUnwind's results are fresh copies out of linear memory: their whole buffer moves.
-    const out = result.buffer as ArrayBuffer;
-    self.postMessage({ id, ok: true, result: out, memoryBytes: w.memoryBytes, phases }, [out]);
+    // Only the packed rows and rules leave, by transfer (moved, not copied): the main thread
+    // interns the rules and hands the same rows to BPF.
+    self.postMessage(
+      { id, ok: true, table, memoryBytes: w.memoryBytes, phases },
+      [table.rows.buffer, table.rules.buffer],
+    );
   } catch (err) {
     if (readFailed) {
       self.postMessage({ ...cannotRead(readFailed), memoryBytes: (await instance)?.memoryBytes });

@@ -29,8 +29,8 @@ import {
 } from "../process/mod.ts";
 import { type BuilderPool, TableBuildError } from "./builder_pool.ts";
 import type { UnwinderHooks } from "./hooks.ts";
-import { decodeUnwindTable, WasmErrorCode } from "./table.ts";
-import { type DecodedTable, type LoadedTable, TableStore } from "./table_store.ts";
+import { freePackedTable, packedRowCount, type PackedTable, WasmErrorCode } from "./table.ts";
+import { type LoadedTable, TableStore } from "./table_store.ts";
 import { unwindMetrics } from "./metrics.ts";
 import { recordSpan } from "../tracing/mod.ts";
 import { closeSync, dupSync } from "../procfs/mod.ts";
@@ -71,7 +71,7 @@ interface NoTable {
 interface Plan {
   kind: number;
   tableKey?: string;
-  decoded?: DecodedTable;
+  table?: PackedTable;
   loadBias: bigint;
 }
 
@@ -237,8 +237,8 @@ export class Unwinder implements UnwinderHooks {
     for (let i = 0; i < exec.length; i++) {
       const plan = plans[i];
       let table: LoadedTable | undefined;
-      if (plan.kind === MappingKind.DWARF && plan.tableKey && plan.decoded) {
-        table = store.load(plan.tableKey, plan.decoded, r.instance);
+      if (plan.kind === MappingKind.DWARF && plan.tableKey && plan.table) {
+        table = store.load(plan.tableKey, plan.table, r.instance);
         if (table) used.add(plan.tableKey);
       }
       const kind = table
@@ -315,8 +315,8 @@ export class Unwinder implements UnwinderHooks {
     if (no && no.until > this.#now()) return { kind: MappingKind.FP, loadBias };
     if (no) this.#noTable.delete(key);
     if (this.#store?.acquire(key, r.instance)) {
-      // Already in BPF: load() hands it back without decoding anything.
-      return { kind: MappingKind.DWARF, tableKey: key, decoded: EMPTY_TABLE, loadBias };
+      // Already in BPF: load() hands it back without reading the stand-in.
+      return { kind: MappingKind.DWARF, tableKey: key, table: EMPTY_TABLE, loadBias };
     }
     let waiting = this.#waiting.get(key);
     if (!waiting && !this.#sampled.has(r.instance) && facts.size > EAGER_BUILD_BYTES) {
@@ -421,36 +421,39 @@ export class Unwinder implements UnwinderHooks {
         priority: () => this.#priority(key),
         urgent: () => this.#sampledWaits(key),
       });
-      // After shutdown began nothing is loaded: the maps are about to close.
-      if (this.#closed) return;
-      const tLoad = performance.now();
-      const decoded = toDecoded(decodeUnwindTable(built));
-      unwindMetrics.tableBuildSeconds.observe((performance.now() - t0) / 1000);
-      unwindMetrics.tablesBuilt.inc();
-      recordSpan("unwind.table_build", t0, {
-        "unwind.file": path,
-        "unwind.rows": decoded.pcs.length,
-      });
-      if (decoded.pcs.length === 0) {
-        this.#remember(key, "no unwind information", NO_TABLE_TTL_MS);
-        log.debug("file has no unwind information; its frames use frame pointers", { path });
-      } else {
-        const images = this.#waiting.get(key) ?? new Set<ProcessRecord>();
-        const first = images.values().next().value?.instance ?? 0;
-        const loaded = this.#store?.load(key, decoded, first);
-        unwindMetrics.tableBuildPhaseSeconds.observe(
-          { phase: "load" },
-          (performance.now() - tLoad) / 1000,
-        );
-        if (!loaded) this.#remember(key, "could not be loaded into BPF", NO_TABLE_TTL_MS);
-        log.debug("built unwind table", {
-          path,
-          key,
-          rows: decoded.pcs.length,
-          rules: decoded.rules.length / 12,
-          ms: Math.round(performance.now() - t0),
-          loadMs: Math.round(performance.now() - tLoad),
-        });
+      try {
+        // After shutdown began nothing is loaded: the maps are about to close.
+        if (this.#closed) return;
+        const tLoad = performance.now();
+        const rows = packedRowCount(built);
+        unwindMetrics.tableBuildSeconds.observe((performance.now() - t0) / 1000);
+        unwindMetrics.tablesBuilt.inc();
+        recordSpan("unwind.table_build", t0, { "unwind.file": path, "unwind.rows": rows });
+        if (rows === 0) {
+          this.#remember(key, "no unwind information", NO_TABLE_TTL_MS);
+          log.debug("file has no unwind information; its frames use frame pointers", { path });
+        } else {
+          const images = this.#waiting.get(key) ?? new Set<ProcessRecord>();
+          const first = images.values().next().value?.instance ?? 0;
+          const loaded = this.#store?.load(key, built, first);
+          unwindMetrics.tableBuildPhaseSeconds.observe(
+            { phase: "load" },
+            (performance.now() - tLoad) / 1000,
+          );
+          if (!loaded) this.#remember(key, "could not be loaded into BPF", NO_TABLE_TTL_MS);
+          log.debug("built unwind table", {
+            path,
+            key,
+            rows,
+            rules: built.rules.length / 12,
+            ms: Math.round(performance.now() - t0),
+            loadMs: Math.round(performance.now() - tLoad),
+          });
+        }
+      } finally {
+        // BPF has its own copy: the rows go now, not at V8's next major collection (at start-up
+        // dozens of tables are loaded within seconds, and their rows would all wait for it).
+        freePackedTable(built);
       }
     } catch (e) {
       if (this.#closed || e instanceof MapsClosedError) return;
@@ -551,14 +554,9 @@ export class Unwinder implements UnwinderHooks {
   }
 }
 
-/** The parts of a decoded table the store loads. */
-function toDecoded(t: ReturnType<typeof decodeUnwindTable>): DecodedTable {
-  return { rules: t.rulesBytes, pcs: t.pcs, ruleIndices: t.ruleIndices };
-}
-
 /** Stand-in for a table already in BPF (TableStore.load returns the loaded one for its key). */
-const EMPTY_TABLE: DecodedTable = {
+const EMPTY_TABLE: PackedTable = {
+  basePc: 0n,
+  rows: new Uint32Array(0),
   rules: new Uint8Array(0),
-  pcs: new BigUint64Array(0),
-  ruleIndices: new Uint16Array(0),
 };

@@ -12,9 +12,15 @@ import { DEFAULT_WASM_UNWIND_URL, type ElfFacts, WasmUnwind, WasmUnwindError } f
 import {
   CfaKind,
   decodeUnwindTable,
+  findPackedRow,
+  findRow,
+  freePackedTable,
   lookupRule,
+  packedRowCount,
+  packSerializedTable,
   packUnwindTable,
   RbpKind,
+  RowSpanError,
   unpackRow,
   UnsupportedReason,
   type UnwindRule,
@@ -599,6 +605,66 @@ Deno.test({
     unaligned.set(bytes);
     assert.deepEqual(decodeUnwindTable(unaligned).pcs, table.pcs);
     assert.throws(() => decodeUnwindTable(bytes.subarray(0, 63)), RangeError);
+  },
+});
+
+Deno.test({
+  name: "packSerializedTable() packs a serialized table into u32 rows (offset, rule) and its rules",
+  ignore: !WASM_PRESENT || !exists(LIBC),
+  async fn() {
+    const w = await wasm();
+    const file = await Deno.readFile(LIBC);
+    const bytes = w.unwindTableBytes(file);
+    const table = decodeUnwindTable(bytes);
+    const packed = packSerializedTable(bytes);
+    const n = table.pcs.length;
+    assert.equal(packedRowCount(packed), n);
+    assert.equal(packed.basePc, table.pcs[0]);
+    assert.deepEqual(packed.rules, table.rulesBytes.slice());
+    assert.deepEqual(packed.stats, table.stats);
+    assert.equal(packed.interned, undefined);
+    // The same rows packUnwindTable (and so BPF) gets, u32 for u32; nothing shared with `bytes`.
+    const reference = packUnwindTable(table);
+    assert.deepEqual(new Uint8Array(packed.rows.buffer), reference.rows);
+    assert.notEqual(packed.rows.buffer, bytes.buffer);
+    assert.equal(packed.rows.buffer.byteLength, n * 8, "exactly the rows, transferable alone");
+    // Lookups over the offsets agree with lookups over the decoded PCs, at row edges and between.
+    for (const i of [0, 1, 2, n >> 1, n - 2, n - 1]) {
+      for (const d of [-1n, 0n, 1n]) {
+        const pc = table.pcs[i] + d;
+        assert.equal(findPackedRow(packed, pc), findRow(table, pc), `pc ${pc.toString(16)}`);
+      }
+    }
+    assert.equal(findPackedRow(packed, 0n), -1);
+    assert.equal(findPackedRow(packed, table.pcs[n - 1] + (1n << 40n)), n - 1);
+    // Taken straight out of wasm-unwind's memory (the table workers' way): the same table.
+    const sparse = await w.unwindTableSparse(
+      (alloc) => {
+        const image = alloc(file.length);
+        image.set(file);
+        return Promise.resolve({ image, whole: true });
+      },
+      () => 0,
+      packSerializedTable,
+    );
+    assert.deepEqual(sparse, packed);
+    // An unaligned copy packs the same.
+    const unaligned = new Uint8Array(bytes.length + 1).subarray(1);
+    unaligned.set(bytes);
+    assert.deepEqual(packSerializedTable(unaligned), packed);
+    // Rows 4 GiB past the first cannot be BPF rows: refused, not wrapped around.
+    const far = bytes.slice();
+    const view = new DataView(far.buffer);
+    const hi = view.getUint32(20, true) + (n - 1) * 8 + 4;
+    view.setUint32(hi, view.getUint32(hi, true) + 1, true);
+    assert.throws(() => packSerializedTable(far), RowSpanError);
+    assert.throws(() => packSerializedTable(bytes.subarray(0, 63)), RangeError);
+    // Freed at once: the buffer is detached, the table empty.
+    const rowsBuffer = packed.rows.buffer;
+    freePackedTable(packed);
+    assert.equal(rowsBuffer.byteLength, 0);
+    assert.equal(packedRowCount(packed), 0);
+    freePackedTable(packed);
   },
 });
 
