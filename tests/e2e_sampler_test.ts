@@ -152,28 +152,48 @@ Deno.test({
       await t.step(
         "the syscall program's profiles contain kernel frames under the syscall entry",
         async () => {
-          const p = await waitFor("a syscall_heavy profile", async () => {
+          // Count samples, not seconds: the machine may be shared.
+          const p = await waitFor("100 samples of syscall_heavy", async () => {
             const ps = await localProfiles(store, sys.pid);
-            return ps.length ? ps : undefined;
-          }, 10_000);
-          const names = (prof: Profile) => {
+            const n = ps.reduce(
+              (a, x) => a + x.sample.reduce((b, s) => b + Number(s.value[0]), 0),
+              0,
+            );
+            return n >= 100 ? ps : undefined;
+          }, 20_000);
+          // The names of each sample's kernel frames (user frames carry no names here, but a
+          // symbolized libc `read` must not stand in for the kernel's).
+          const kernelNames = (prof: Profile) => {
+            const kernel = new Set(
+              prof.mapping.filter((m) =>
+                prof.stringTable[Number(m.filename)] === "[kernel.kallsyms]"
+              ).map((m) => m.id),
+            );
             const fn = new Map(prof.function.map((f) => [f.id, prof.stringTable[Number(f.name)]]));
             const loc = new Map(
-              prof.location.map((l) => [l.id, l.line.map((x) => fn.get(x.functionId)!)]),
+              prof.location.map((l) => [
+                l.id,
+                kernel.has(l.mappingId) ? l.line.map((x) => fn.get(x.functionId)!) : [],
+              ]),
             );
             return prof.sample.map((s) => ({
               names: s.locationId.flatMap((id) => loc.get(id)!),
               n: Number(s.value[0]),
             }));
           };
-          const samples = p.flatMap(names);
+          const samples = p.flatMap(kernelNames);
           const total = samples.reduce((n, s) => n + s.n, 0);
           const underEntry = samples.filter((s) =>
             s.names.some((n) => /^(entry_SYSCALL_64|do_syscall_64)/.test(n)) &&
             s.names.some((n) => /read/.test(n))
           ).reduce((n, s) => n + s.n, 0);
+          // perf record -g (cpu-clock) on this program puts 0.983 of its samples under read_zero
+          // below the syscall entry, and the agent 0.982 of the same process's at the same time
+          // (the rest: do_syscall_64 before the dispatch, user space between reads); 0.9 leaves
+          // room for a window of 100 samples. See tests/programs/syscall_heavy.c for why the
+          // program reads 256 KiB at a time.
           ok(
-            underEntry / total >= 0.5,
+            underEntry / total >= 0.9,
             `${underEntry} of ${total} samples show a read under the syscall entry`,
           );
           const kernelMapping = p[0].mapping.find((m) =>
