@@ -354,6 +354,28 @@ static __always_inline bool page_rows(struct unwind_table_index *table, __u32 pc
 	return true;
 }
 
+#ifdef BENCH_TIMING
+/*
+ * Benchmarks only: slot 0 of bench_times (which the stamps leave unused) adds up the time of
+ * every step_dwarf, slot 14 the part of it that finds the rule (table, search, rule look-up);
+ * both within the user walk's slot 7.
+ */
+static __always_inline void bench_add(__u32 slot, __u64 since)
+{
+	__u32 zero = 0;
+	struct bench_times *t = bpf_map_lookup_elem(&bench_times, &zero);
+	if (t && slot < 16)
+		t->ns[slot] += bpf_ktime_get_ns() - since;
+}
+#define BENCH_NOW() bpf_ktime_get_ns()
+#else
+#define bench_add(slot, since) do { } while (0)
+#define BENCH_NOW() 0
+#endif
+
+static __always_inline int step_dwarf_body(struct walk_regs *s, __u32 exe_id, __u32 rows,
+					   __u64 bias, __u64 t0);
+
 /*
  * One step with the executable's unwind table (`rows` rows, table pc = address - `bias`). A
  * global function: its many branches are verified once, not in every state of the walk.
@@ -362,6 +384,15 @@ __noinline int step_dwarf(struct walk_regs *s, __u32 exe_id, __u32 rows, __u64 b
 {
 	if (!s)
 		return 0;
+	__u64 t0 = BENCH_NOW();
+	step_dwarf_body(s, exe_id, rows, bias, t0);
+	bench_add(0, t0);
+	return 0;
+}
+
+static __always_inline int step_dwarf_body(struct walk_regs *s, __u32 exe_id, __u32 rows,
+					   __u64 bias, __u64 t0)
+{
 	/* A return address points after the call; the call itself belongs to the caller's row. */
 	__u64 pc = (s->exact_ip ? s->ip : s->ip - 1) - bias;
 	__u64 key = ((__u64)exe_id << 32) | (__u32)pc;
@@ -406,6 +437,7 @@ __noinline int step_dwarf(struct walk_regs *s, __u32 exe_id, __u32 rows, __u64 b
 		s->row_rule = rule_idx;
 	}
 	struct unwind_rule *rule = bpf_map_lookup_elem(&unwind_rules, &rule_idx);
+	bench_add(14, t0);
 	if (!rule) {
 		s->error = UNWIND_ERROR_UNSUPPORTED_CFA;
 		return 0;
