@@ -123,7 +123,7 @@ struct {
 /*
  * Unwind tables. All rows of all tables live in one row space of UNWIND_CHUNKS chunks of
  * UNWIND_CHUNK_ROWS rows each; a table is a contiguous range of it (its chunks are shared with
- * its neighbours), found through unwind_tables[exe_id]. Every chunk is an array of the same
+ * its neighbours), found through unwind_table_index[exe_id]. Every chunk is an array of the same
  * size, without BPF_F_INNER_MAP, so the verifier inlines both the chunk lookup (array of maps)
  * and the row lookup (array): a step of the row search is two bounds-checked loads, not two
  * helper calls. Chunks are created when a table first needs them (inserted in one batch per
@@ -156,6 +156,33 @@ struct {
 	__type(key, __u32);
 	__type(value, struct unwind_table_ref);
 } unwind_tables SEC(".maps");
+
+/*
+ * exe_id -> where its rows are and its page index, the one look-up a DWARF step makes before
+ * the row search (unwind_tables keeps the rows' range for user space). Page p of a table is the
+ * table pcs [(page_base + p) << page_shift, (page_base + p + 1) << page_shift); its entry, a row
+ * of the row space right after the table's rows (first_row + rows + p), holds the rows the
+ * search for a pc in that page needs: its `pc` field the first (rows before it start before the
+ * page), its `rule` field the end (rows from it start after the page). User space picks the
+ * smallest page_shift that gives at most rows / 16 pages (src/bpf/row_space.ts), so a page holds
+ * 16-32 rows on average and the index costs at most 1/16 of the table's rows, drawn from the
+ * same row budget; pages == 0: no index (small tables), the search spans all rows. 32 bytes.
+ */
+struct unwind_table_index {
+	__u32 first_row;
+	__u32 rows;
+	__u32 pages;
+	__u32 page_base;
+	__u32 page_shift;
+	__u32 reserved[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_UNWIND_TABLES);
+	__type(key, __u32);
+	__type(value, struct unwind_table_index);
+} unwind_table_index SEC(".maps");
 
 /* rule index -> rule, shared by all tables (src/unwind/table_store.ts interns them). */
 struct {

@@ -78,7 +78,10 @@ struct walk_regs {
 	bool bp_unknown;  /* the caller's rbp could not be recovered */
 	bool via_fp;      /* ip came from a frame-pointer step: check it is code */
 	bool done;
-	__u32 reserved;
+	/* The last row found, for the next frame at the same pc (recursion): the rule index of
+	 * the row of table pc (row_key & 0xffffffff) in table row_key >> 32; 0 until a row is. */
+	__u32 row_rule;
+	__u64 row_key;
 };
 
 /* What one walk carries from frame to frame (on the program's stack, passed to bpf_loop). */
@@ -322,6 +325,58 @@ static __always_inline void step_uncovered(struct walk_regs *s)
 }
 
 /*
+ * The rows a search for table pc `pc` must look at, narrowed with the table's page index: [*lo,
+ * *hi) of the table's rows. False when the index is inconsistent (being rewritten).
+ */
+static __always_inline bool page_rows(struct unwind_table_index *table, __u32 pc, __u32 *lo,
+				      __u32 *hi)
+{
+	__u32 rows = table->rows;
+	*lo = 0;
+	*hi = rows;
+	if (!table->pages)
+		return true;
+	__u32 page = pc >> (table->page_shift & 31);
+	if (page < table->page_base) {
+		*hi = 0; /* before the first row */
+		return true;
+	}
+	page -= table->page_base;
+	if (page >= table->pages) {
+		*lo = rows; /* past the last page: the last row */
+		return true;
+	}
+	struct unwind_row *e = row_at(table->first_row + rows + page);
+	if (!e || e->pc > e->rule || e->rule > rows)
+		return false;
+	*lo = e->pc;
+	*hi = e->rule;
+	return true;
+}
+
+#ifdef BENCH_TIMING
+/*
+ * Benchmarks only: slot 0 of bench_times (which the stamps leave unused) adds up the time of
+ * every step_dwarf, slot 14 the part of it that finds the rule (table, search, rule look-up);
+ * both within the user walk's slot 7.
+ */
+static __always_inline void bench_add(__u32 slot, __u64 since)
+{
+	__u32 zero = 0;
+	struct bench_times *t = bpf_map_lookup_elem(&bench_times, &zero);
+	if (t && slot < 16)
+		t->ns[slot] += bpf_ktime_get_ns() - since;
+}
+#define BENCH_NOW() bpf_ktime_get_ns()
+#else
+#define bench_add(slot, since) do { } while (0)
+#define BENCH_NOW() 0
+#endif
+
+static __always_inline int step_dwarf_body(struct walk_regs *s, __u32 exe_id, __u32 rows,
+					   __u64 bias, __u64 t0);
+
+/*
  * One step with the executable's unwind table (`rows` rows, table pc = address - `bias`). A
  * global function: its many branches are verified once, not in every state of the walk.
  */
@@ -329,38 +384,60 @@ __noinline int step_dwarf(struct walk_regs *s, __u32 exe_id, __u32 rows, __u64 b
 {
 	if (!s)
 		return 0;
-	struct unwind_table_ref *table = bpf_map_lookup_elem(&unwind_tables, &exe_id);
-	/* `rows` is what the mapping was written with; the table's own count is what is loaded. */
-	if (!table || table->rows == 0 || table->rows != rows) {
-		s->error = UNWIND_ERROR_TABLE_MISSING;
-		return 0;
-	}
+	__u64 t0 = BENCH_NOW();
+	step_dwarf_body(s, exe_id, rows, bias, t0);
+	bench_add(0, t0);
+	return 0;
+}
+
+static __always_inline int step_dwarf_body(struct walk_regs *s, __u32 exe_id, __u32 rows,
+					   __u64 bias, __u64 t0)
+{
 	/* A return address points after the call; the call itself belongs to the caller's row. */
 	__u64 pc = (s->exact_ip ? s->ip : s->ip - 1) - bias;
-	if (pc > 0xffffffffULL) {
-		step_uncovered(s);
-		return 0;
+	__u64 key = ((__u64)exe_id << 32) | (__u32)pc;
+	__u32 rule_idx;
+	if (pc <= 0xffffffffULL && key == s->row_key) {
+		/* The previous frame's pc in the same table (recursion): the same row. */
+		rule_idx = s->row_rule;
+	} else {
+		struct unwind_table_index *table = bpf_map_lookup_elem(&unwind_table_index, &exe_id);
+		/* `rows` is what the mapping was written with; the table's own count is what is
+		 * loaded. */
+		if (!table || table->rows == 0 || table->rows != rows) {
+			s->error = UNWIND_ERROR_TABLE_MISSING;
+			return 0;
+		}
+		if (pc > 0xffffffffULL) {
+			step_uncovered(s);
+			return 0;
+		}
+		/* Last row whose pc <= target, among the rows of its page. */
+		struct row_search rs = { .first = table->first_row, .target = (__u32)pc };
+		if (!page_rows(table, (__u32)pc, &rs.lo, &rs.hi)) {
+			s->error = UNWIND_ERROR_TABLE_MISSING;
+			return 0;
+		}
+		bpf_loop(ROW_SEARCH_STEPS, row_search_step, &rs, 0);
+		if (rs.fault) {
+			s->error = UNWIND_ERROR_TABLE_MISSING;
+			return 0;
+		}
+		if (rs.lo == 0) {
+			step_uncovered(s);
+			return 0;
+		}
+		struct unwind_row *row = row_at(rs.first + rs.lo - 1);
+		if (!row) {
+			s->error = UNWIND_ERROR_TABLE_MISSING;
+			return 0;
+		}
+		rule_idx = row->rule;
+		s->row_key = key;
+		s->row_rule = rule_idx;
 	}
-	/* Last row whose pc <= target. */
-	struct row_search rs = {
-		.first = table->first_row, .target = (__u32)pc, .lo = 0, .hi = table->rows
-	};
-	bpf_loop(ROW_SEARCH_STEPS, row_search_step, &rs, 0);
-	if (rs.fault) {
-		s->error = UNWIND_ERROR_TABLE_MISSING;
-		return 0;
-	}
-	if (rs.lo == 0) {
-		step_uncovered(s);
-		return 0;
-	}
-	struct unwind_row *row = row_at(rs.first + rs.lo - 1);
-	if (!row) {
-		s->error = UNWIND_ERROR_TABLE_MISSING;
-		return 0;
-	}
-	__u32 rule_idx = row->rule;
 	struct unwind_rule *rule = bpf_map_lookup_elem(&unwind_rules, &rule_idx);
+	bench_add(14, t0);
 	if (!rule) {
 		s->error = UNWIND_ERROR_UNSUPPORTED_CFA;
 		return 0;

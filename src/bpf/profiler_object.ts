@@ -107,6 +107,7 @@ interface MapFds {
   pidToMappings: number;
   unwindChunks: number;
   unwindTables: number;
+  unwindTableIndex: number;
   unwindRules: number;
   events: number;
   pidToInstance: number;
@@ -186,6 +187,7 @@ export class ProfilerObject implements Sampler {
       pidToMappings: fds.pidToMappings,
       unwindChunks: fds.unwindChunks,
       unwindTables: fds.unwindTables,
+      unwindTableIndex: fds.unwindTableIndex,
       unwindRules: fds.unwindRules,
       maxRules: 65536,
       maxTables: MAX_UNWIND_TABLES - 1,
@@ -303,6 +305,7 @@ export class ProfilerObject implements Sampler {
         pidToMappings: fd("pid_to_mappings"),
         unwindChunks: fd("unwind_chunks"),
         unwindTables: fd("unwind_tables"),
+        unwindTableIndex: fd("unwind_table_index"),
         unwindRules: fd("unwind_rules"),
         events: fd("events"),
         pidToInstance: fd("pid_to_instance"),

@@ -119,3 +119,54 @@ export class RowSpace {
     }
   }
 }
+
+/**
+ * A table's page index (bpf/maps.h struct unwind_table_index): page p covers the table pcs
+ * [(base + p) << shift, (base + p + 1) << shift), and `entries[2p]`, `entries[2p + 1]` are the
+ * range of rows a search for a pc in it looks at (see {@link buildPageIndex}).
+ */
+export interface PageIndex {
+  shift: number;
+  base: number;
+  pages: number;
+  /** Per page: the first row that may hold a pc of the page, and the end (exclusive). */
+  entries: Uint32Array<ArrayBuffer>;
+}
+
+/** Rows per page, at least, on average: the index is at most 1/16 of the table's rows. */
+export const ROWS_PER_PAGE = 16;
+
+/**
+ * Builds the page index of a table: the smallest power-of-two page size that gives at most
+ * rows / {@link ROWS_PER_PAGE} pages between the first row's pc and the last row's. For a pc in
+ * page p, the row that covers it (the last row whose pc is at most pc) is among rows [lo, hi)
+ * with lo = the rows that start before the page (if lo > 0, row lo - 1 covers the page's start)
+ * and hi = the rows that start before the next page: the BPF search looks there only.
+ *
+ * @param rows Packed rows (u32 pc, u32 rule; little-endian), sorted by pc.
+ * @returns The index, or undefined when one page would cover all rows (small tables).
+ */
+export function buildPageIndex(rows: Uint8Array): PageIndex | undefined {
+  const n = Math.floor(rows.length / 8);
+  const maxPages = Math.floor(n / ROWS_PER_PAGE);
+  if (maxPages < 2) return undefined;
+  const view = new DataView(rows.buffer, rows.byteOffset, n * 8);
+  const pcAt = (i: number) => view.getUint32(i * 8, true);
+  const first = pcAt(0), last = pcAt(n - 1);
+  let shift = 0;
+  const pagesAt = (s: number) => Math.floor(last / 2 ** s) - Math.floor(first / 2 ** s) + 1;
+  while (pagesAt(shift) > maxPages) shift++;
+  const pages = pagesAt(shift);
+  if (pages < 2) return undefined;
+  const base = Math.floor(first / 2 ** shift);
+  const entries = new Uint32Array(pages * 2);
+  let i = 0;
+  for (let p = 0; p < pages; p++) {
+    const start = (base + p) * 2 ** shift;
+    while (i < n && pcAt(i) < start) i++;
+    entries[p * 2] = i;
+    if (p > 0) entries[p * 2 - 1] = i;
+  }
+  entries[pages * 2 - 1] = n;
+  return { shift, base, pages, entries };
+}

@@ -4,7 +4,9 @@
 /**
  * {@link UnwindMaps} over libbpf: pid_to_mappings, the unwind row space (unwind_chunks: chunks
  * of UNWIND_CHUNK_ROWS rows, created when a table needs them, deleted when none does),
- * unwind_tables (exe id -> its range of rows) and unwind_rules. A table gets whole chunks of
+ * unwind_tables (exe id -> its range of rows), unwind_table_index (the same range and the
+ * table's page index, which BPF reads; the index's entries are rows of the row space right after
+ * the table's, see bpf/maps.h) and unwind_rules. A table gets whole chunks of
  * its own, filled before they are inserted and before its range is published, so a walker
  * never sees a half-written table; the last chunk's unused rows (2048 on average, 16 KiB) are
  * the price. Closed together with the object that owns the fds; every call after that throws
@@ -23,7 +25,7 @@ import {
   updateMapBatch,
 } from "./maps.ts";
 import { NativeError } from "./ffi.ts";
-import { type RowRange, RowSpace } from "./row_space.ts";
+import { buildPageIndex, type PageIndex, type RowRange, RowSpace } from "./row_space.ts";
 import { MapsClosedError, type UnwindMaps, type WalkerMapping } from "./sampler.ts";
 import {
   EXEC_MAPPING,
@@ -49,6 +51,7 @@ export interface LibbpfUnwindMapFds {
   pidToMappings: number;
   unwindChunks: number;
   unwindTables: number;
+  unwindTableIndex: number;
   unwindRules: number;
   maxRules: number;
   maxTables: number;
@@ -87,6 +90,9 @@ export function packProcessMappings(
   });
   return out;
 }
+
+/** unwind_table_index's value (bpf/maps.h struct unwind_table_index). */
+const TABLE_INDEX = { size: 32, firstRow: 0, rows: 4, pages: 8, pageBase: 12, pageShift: 16 };
 
 /** The unwinder's maps of a loaded {@link ProfilerObject}. */
 export class LibbpfUnwindMaps implements UnwindMaps {
@@ -174,7 +180,22 @@ export class LibbpfUnwindMaps implements UnwindMaps {
     }
     if (exeId < 1 || exeId > this.maxTables) throw new RangeError(`Bad exe id ${exeId}`);
     if (this.#tables.has(exeId)) this.deleteTable(exeId);
-    const chunks = Math.ceil(n / UNWIND_CHUNK_ROWS);
+    const index = buildPageIndex(rows);
+    // The index's entries are rows after the table's: one chunk holds both near the seam.
+    const total = n + (index?.pages ?? 0);
+    const entries = new Uint8Array(index?.entries.buffer ?? new ArrayBuffer(0));
+    const rowsOf = (from: number, count: number): Uint8Array => {
+      if (from + count <= n) {
+        return rows.subarray(from * UNWIND_ROW.size, (from + count) * UNWIND_ROW.size);
+      }
+      const out = new Uint8Array(count * UNWIND_ROW.size);
+      const own = Math.max(0, n - from);
+      out.set(rows.subarray(from * UNWIND_ROW.size, (from + own) * UNWIND_ROW.size));
+      const at = (from + own - n) * UNWIND_ROW.size;
+      out.set(entries.subarray(at, at + (count - own) * UNWIND_ROW.size), own * UNWIND_ROW.size);
+      return out;
+    };
+    const chunks = Math.ceil(total / UNWIND_CHUNK_ROWS);
     const got = this.#space.allocate(chunks * UNWIND_CHUNK_ROWS);
     if (!got) {
       throw new NativeError(`find ${chunks} free chunks of the unwind row space`, 28 /* ENOSPC */);
@@ -210,11 +231,7 @@ export class LibbpfUnwindMaps implements UnwindMaps {
         }
         try {
           const from = c * UNWIND_CHUNK_ROWS;
-          const count = Math.min(UNWIND_CHUNK_ROWS, n - from);
-          fillUnwindChunk(
-            fd,
-            rows.subarray(from * UNWIND_ROW.size, (from + count) * UNWIND_ROW.size),
-          );
+          fillUnwindChunk(fd, rowsOf(from, Math.min(UNWIND_CHUNK_ROWS, total - from)));
         } finally {
           if (reuse) libc().close(fd);
         }
@@ -222,6 +239,7 @@ export class LibbpfUnwindMaps implements UnwindMaps {
       }
       insertFresh();
       for (let c = 0; c < chunks; c++) this.#parked.delete(firstChunk + c);
+      this.#writeIndex(exeId, got.range.first, n, index);
       this.#writeRef(exeId, got.range.first, n);
     } catch (e) {
       this.#releaseRange(got.range);
@@ -281,6 +299,7 @@ export class LibbpfUnwindMaps implements UnwindMaps {
     if (!range) return;
     this.#tables.delete(exeId);
     // Unpublish first: a walker then sees no table rather than rows being deleted under it.
+    this.#writeIndex(exeId, 0, 0, undefined);
     this.#writeRef(exeId, 0, 0);
     this.#releaseRange(range);
   }
@@ -292,6 +311,58 @@ export class LibbpfUnwindMaps implements UnwindMaps {
     this.#key[0] = exeId;
     const rc = libbpf().bpf_map_update_elem(this.#fds.unwindTables, this.#key, value, 0n);
     if (rc < 0) throw new NativeError(`publish unwind table ${exeId}`, -rc);
+  }
+
+  /** Publishes (or, with no rows, unpublishes) a table to BPF: its rows and page index. */
+  #writeIndex(exeId: number, firstRow: number, rows: number, index?: PageIndex): void {
+    const value = new Uint32Array(TABLE_INDEX.size / 4);
+    value[TABLE_INDEX.firstRow / 4] = firstRow;
+    value[TABLE_INDEX.rows / 4] = rows;
+    value[TABLE_INDEX.pages / 4] = index?.pages ?? 0;
+    value[TABLE_INDEX.pageBase / 4] = index?.base ?? 0;
+    value[TABLE_INDEX.pageShift / 4] = index?.shift ?? 0;
+    this.#key[0] = exeId;
+    const rc = libbpf().bpf_map_update_elem(this.#fds.unwindTableIndex, this.#key, value, 0n);
+    if (rc < 0) throw new NativeError(`publish unwind table ${exeId}`, -rc);
+  }
+
+  /**
+   * A table's page index as BPF reads it (unwind_table_index and the entries after its rows),
+   * for tests and diagnostics.
+   *
+   * @param exeId A loaded table's exe id.
+   * @returns The index, or undefined when the table has none.
+   */
+  readPageIndex(exeId: number): PageIndex | undefined {
+    this.#check("read an unwind table's page index");
+    this.#key[0] = exeId;
+    const value = new Uint32Array(TABLE_INDEX.size / 4);
+    if (libbpf().bpf_map_lookup_elem(this.#fds.unwindTableIndex, this.#key, value) < 0) {
+      return undefined;
+    }
+    const pages = value[TABLE_INDEX.pages / 4];
+    if (pages === 0) return undefined;
+    const first = value[TABLE_INDEX.firstRow / 4] + value[TABLE_INDEX.rows / 4];
+    const entries = new Uint32Array(pages * 2);
+    for (let at = 0; at < pages;) {
+      const chunk = Math.floor((first + at) / UNWIND_CHUNK_ROWS);
+      const skip = (first + at) % UNWIND_CHUNK_ROWS;
+      const count = Math.min(UNWIND_CHUNK_ROWS - skip, pages - at);
+      const fd = this.#chunkFd(chunk);
+      try {
+        const bytes = readUnwindChunk(fd, (skip + count) * UNWIND_ROW.size);
+        entries.set(new Uint32Array(bytes.buffer, skip * UNWIND_ROW.size, count * 2), at * 2);
+      } finally {
+        libc().close(fd);
+      }
+      at += count;
+    }
+    return {
+      shift: value[TABLE_INDEX.pageShift / 4],
+      base: value[TABLE_INDEX.pageBase / 4],
+      pages,
+      entries,
+    };
   }
 
   #releaseRange(range: RowRange): void {

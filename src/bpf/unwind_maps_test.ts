@@ -4,6 +4,7 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { libc } from "./ffi.ts";
 import { openTestObject } from "./_test_object.ts";
+import { buildPageIndex } from "./row_space.ts";
 import { UNWIND_CHUNK_ROWS as CHUNK_ROWS } from "./types.ts";
 import * as procfs from "../procfs/mod.ts";
 
@@ -52,6 +53,8 @@ Deno.test({
     const a = rowsOf(3 * 4096 + 5, 1);
     maps.loadTable(1, a);
     deepStrictEqual(maps.readRows(1), a);
+    // The page index, written after the rows (its entries straddle no chunk here).
+    deepStrictEqual(maps.readPageIndex(1), buildPageIndex(a));
     const bytes = maps.tableBytes;
     maps.deleteTable(1);
     strictEqual(maps.readRows(1), undefined, "unpublished");
@@ -65,6 +68,11 @@ Deno.test({
     const c = rowsOf(4 * 4096 + 3, 3);
     maps.loadTable(3, c);
     deepStrictEqual(maps.readRows(3), c);
+    const index = buildPageIndex(c);
+    // 16387 rows 4 bytes apart: 128-byte pages of 32 rows (64-byte ones would be 1025 pages,
+    // over 16387 / 16); rows and index fill four chunks and 516 rows of a fifth.
+    strictEqual(index?.pages, 513);
+    deepStrictEqual(maps.readPageIndex(3), index);
     ok(maps.tableBytes >= bytes, `${maps.tableBytes} B`);
     strictEqual(
       maps.tableBytes,
@@ -85,6 +93,10 @@ Deno.test({
     const big = rowsOf(100 * CHUNK_ROWS, 1);
     withOpenFilesLimit(limitLeaving(80), () => maps.loadTable(1, big));
     deepStrictEqual(maps.readRows(1), big);
+    // 100 chunks of rows, then 25600 index entries (16 rows a page) in 7 more chunks.
+    const bigIndex = buildPageIndex(big);
+    strictEqual(bigIndex?.pages, 25600);
+    deepStrictEqual(maps.readPageIndex(1), bigIndex);
     maps.deleteTable(1);
 
     // With 10 free descriptors no batch of new chunks can be made: the load fails (EMFILE)...
@@ -97,6 +109,8 @@ Deno.test({
     await new Promise((r) => setTimeout(r, 150));
     maps.loadTable(3, other);
     deepStrictEqual(maps.readRows(3), other);
-    strictEqual(maps.tableBytes, 300 * CHUNK_ROWS * 8, "300 chunks in the kernel, none lost");
+    deepStrictEqual(maps.readPageIndex(3), buildPageIndex(other));
+    // 300 chunks of rows and 300 * 4096 / 16 index entries in 19 more.
+    strictEqual(maps.tableBytes, 319 * CHUNK_ROWS * 8, "319 chunks in the kernel, none lost");
   },
 });
