@@ -322,6 +322,8 @@ async function runAgent(
       });
       metrics.profilesWritten.inc({ store: "query" });
     },
+    windowEmitting: () => bus.windowEmitting(),
+    windowEmitted: () => bus.windowEmitted(),
   }];
   // Recent profiles for the flame graph UI, bounded in bytes; 0 turns the UI off.
   const history = flags.httpUiHistorySize > 0

@@ -33,6 +33,10 @@ interface Waiter {
   budget: MatchBudget;
   deliver(p: PublishedProfile): void;
   fail(e: Error): void;
+  /** Its time ran out while a window was being emitted: it ends, matched or not, with it. */
+  expired: boolean;
+  /** Gives up: resolves undefined. */
+  giveUp(): void;
 }
 
 /**
@@ -40,7 +44,10 @@ interface Waiter {
  *
  * Nothing is kept: like the reference agent's `/query`, a waiter gets the next matching profile
  * published after it started waiting, or nothing. That keeps memory flat however many profiles
- * pass through, and publishing costs one label match per waiting request. The regex work each
+ * pass through, and publishing costs one label match per waiting request. Unlike it, a wait whose
+ * time runs out while a window is being emitted ({@link ProfileBus.windowEmitting}) lasts until
+ * that window is out (at most a second timeout more): on a busy host a window ends late, and "no
+ * such profile" must not be answered while the profile is on its way. The regex work each
  * waiter may cause is bounded ({@link QUERY_MATCH_BUDGET}): a waiter whose selector needs more
  * fails with `MatchBudgetExceeded`, so no selector can hold up the profiler that publishes.
  *
@@ -56,6 +63,19 @@ interface Waiter {
  */
 export class ProfileBus {
   #waiters = new Set<Waiter>();
+  #emitting = 0;
+
+  /** A window has started to end: its profiles are about to be published. */
+  windowEmitting(): void {
+    this.#emitting++;
+  }
+
+  /** Every profile of the window is published: waiters whose time ran out during it give up. */
+  windowEmitted(): void {
+    this.#emitting = Math.max(0, this.#emitting - 1);
+    if (this.#emitting > 0) return;
+    for (const w of [...this.#waiters]) if (w.expired) w.giveUp();
+  }
 
   /** The number of pending {@link ProfileBus.next} calls; for tests and metrics. */
   get listenerCount(): number {
@@ -87,7 +107,8 @@ export class ProfileBus {
    * Waits for the next published profile whose labels match.
    *
    * @param matchers The selector, from `parseSelector`; empty matches any profile.
-   * @param timeoutMs How long to wait before giving up.
+   * @param timeoutMs How long to wait before giving up; when it runs out while a window is being
+   *   emitted, the wait lasts until that window is out, or `timeoutMs` more at the most.
    * @param signal Stops the wait early: the promise then rejects with `signal.reason`.
    * @param budget Matching work allowed over the whole wait.
    * @returns The profile, or `undefined` when none matched within `timeoutMs`.
@@ -111,6 +132,7 @@ export class ProfileBus {
       const waiter: Waiter = {
         matchers,
         budget: new MatchBudget(budget),
+        expired: false,
         deliver(p) {
           done();
           resolve(p);
@@ -119,15 +141,22 @@ export class ProfileBus {
           done();
           reject(e);
         },
+        giveUp() {
+          done();
+          resolve(undefined);
+        },
       };
       const onAbort = (): void => {
         done();
         reject(signal!.reason);
       };
-      const timer = setTimeout(() => {
-        done();
-        resolve(undefined);
-      }, Math.max(0, timeoutMs));
+      const wait = Math.max(0, timeoutMs);
+      let timer = setTimeout(() => {
+        if (this.#emitting === 0) return waiter.giveUp();
+        // A window is on its way out: wait for it, but never unbounded (a stuck window).
+        waiter.expired = true;
+        timer = setTimeout(() => waiter.giveUp(), wait);
+      }, wait);
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.add(waiter);
     });

@@ -119,3 +119,42 @@ Deno.test("ProfileBus.next() fails a waiter whose selector needs more matching t
   equal((await cheap)?.labels.pid, "1");
   equal(bus.listenerCount, 0);
 });
+
+Deno.test("ProfileBus.next(): a timeout during a window's emission waits for that window", async () => {
+  const bus = new ProfileBus();
+  bus.windowEmitting();
+  const late = bus.next(parseSelector('{pid="7"}'), 20);
+  const never = bus.next(parseSelector('{pid="8"}'), 20);
+  await new Promise((r) => setTimeout(r, 40));
+  // Both timed out, but the window is still being emitted: neither has given up yet.
+  equal(bus.listenerCount, 2);
+  const want = profile("7");
+  bus.publish(want);
+  equal(await late, want);
+  bus.windowEmitted();
+  // The window is out without pid 8: that wait ends now, not at its fallback timeout.
+  equal(await never, undefined);
+  equal(bus.listenerCount, 0);
+});
+
+Deno.test("ProfileBus.next(): a window that never ends holds a wait for one more timeout", async () => {
+  const bus = new ProfileBus();
+  bus.windowEmitting();
+  const started = Date.now();
+  equal(await bus.next(parseSelector("{}"), 30), undefined);
+  equal(Date.now() - started >= 55, true);
+  equal(bus.listenerCount, 0);
+});
+
+Deno.test("ProfileBus: an unbalanced windowEmitted() does not break the next window's hold", async () => {
+  const bus = new ProfileBus();
+  bus.windowEmitted(); // Before any window: must not count below zero.
+  bus.windowEmitting();
+  const p = bus.next(parseSelector("{}"), 20);
+  // Timers fire in order of their due time: the wait's 20 ms has run out by now.
+  await new Promise((r) => setTimeout(r, 40));
+  equal(bus.listenerCount, 1, "held by the window being emitted");
+  bus.windowEmitted();
+  equal(await p, undefined);
+  equal(bus.listenerCount, 0);
+});

@@ -93,6 +93,13 @@ export interface ProcessProfile {
 export interface ProfileSink {
   /** Called once per profile; failures must be handled inside (they are logged if thrown). */
   write(p: ProcessProfile): Promise<void> | void;
+  /**
+   * Called when a window starts to end (before its maps are drained): its profiles follow, then
+   * {@link ProfileSink.windowEmitted}. Lets a sink tell "no such profile" from "not out yet".
+   */
+  windowEmitting?(): void;
+  /** Called when every profile of the window that {@link ProfileSink.windowEmitting} began is out. */
+  windowEmitted?(): void;
 }
 
 /** What the profiler knows about a process from the last window. */
@@ -430,6 +437,15 @@ export class CpuProfiler {
   async #endWindow(): Promise<void> {
     const obj = this.#obj;
     if (!obj) return;
+    for (const sink of this.#opts.sinks) sink.windowEmitting?.();
+    try {
+      await this.#drainAndEmit(obj);
+    } finally {
+      for (const sink of this.#opts.sinks) sink.windowEmitted?.();
+    }
+  }
+
+  async #drainAndEmit(obj: Sampler): Promise<void> {
     const startNanos = this.#windowStartNanos;
     const startMs = this.#windowStart;
     const t0 = performance.now();

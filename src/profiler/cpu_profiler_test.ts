@@ -15,7 +15,12 @@ import {
 import { LabelManager } from "../labels/mod.ts";
 import { parseProcStat, ProcessReader, ProcessRecords } from "../process/mod.ts";
 import type { UnwinderHooks } from "../unwind/mod.ts";
-import { CpuProfiler, type InterpreterHooks, type ProcessProfile } from "./cpu_profiler.ts";
+import {
+  CpuProfiler,
+  type InterpreterHooks,
+  type ProcessProfile,
+  type ProfileSink,
+} from "./cpu_profiler.ts";
 
 const SLEEP = "/usr/bin/sleep";
 
@@ -42,7 +47,12 @@ async function waitFor(cond: () => boolean, what: string): Promise<void> {
 }
 
 function setUp(
-  opts: { unwinder?: UnwinderHooks; interpreters?: InterpreterHooks; durationMs?: number } = {},
+  opts: {
+    unwinder?: UnwinderHooks;
+    interpreters?: InterpreterHooks;
+    durationMs?: number;
+    sink?: ProfileSink;
+  } = {},
 ) {
   const sampler = new FakeSampler();
   const records = new ProcessRecords({ reader: new ProcessReader() });
@@ -62,7 +72,7 @@ function setUp(
     openSampler: () => sampler,
     unwinder: opts.unwinder,
     interpreters: opts.interpreters,
-    sinks: [{ write: (p) => void profiles.push(p) }],
+    sinks: [{ write: (p) => void profiles.push(p) }, ...(opts.sink ? [opts.sink] : [])],
   });
   return { sampler, records, profiles, profiler };
 }
@@ -252,4 +262,29 @@ Deno.test("CpuProfiler does not wake up for events while none come, and stops at
   // stop() wakes the wait: it does not wait for a window or a timeout.
   await profiler.stop();
   ok(sampler.closed);
+});
+
+Deno.test("CpuProfiler tells sinks when a window starts to end and when all its profiles are out", async () => {
+  const log: string[] = [];
+  const sink: ProfileSink = {
+    write: (p) => void log.push(`write ${p.pid}`),
+    windowEmitting: () => void log.push("emitting"),
+    windowEmitted: () => void log.push("emitted"),
+  };
+  const { sampler, profiler } = setUp({ sink });
+  try {
+    profiler.start();
+    sampler.addSample({ pid: Deno.pid, instance: 0, userStack: [0x1000], processComm: "t" });
+    await waitFor(() => log.includes(`write ${Deno.pid}`) && log.at(-1) === "emitted", "a window");
+  } finally {
+    await profiler.stop();
+  }
+  const first = log.indexOf(`write ${Deno.pid}`);
+  strictEqual(log.lastIndexOf("emitting", first), first - 1, log.join(", "));
+  strictEqual(log[first + 1], "emitted", log.join(", "));
+  // Every window is bracketed, the final one (stop) too.
+  strictEqual(
+    log.filter((e) => e === "emitting").length,
+    log.filter((e) => e === "emitted").length,
+  );
 });
