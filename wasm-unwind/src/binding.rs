@@ -219,9 +219,7 @@ pub unsafe extern "C" fn elf_facts(ptr: *const u8, len: usize) -> *const u8 {
 /// See [`input`]: on native targets the range must be readable.
 #[cfg_attr(target_arch = "wasm32", no_mangle)]
 pub unsafe extern "C" fn unwind_table(ptr: *const u8, len: usize) -> *const u8 {
-    let outcome = input(ptr, len)
-        .and_then(crate::table::build_unwind_table)
-        .and_then(|table| table.to_bytes());
+    let outcome = input(ptr, len).and_then(crate::table::build_unwind_table_bytes);
     finish(outcome)
 }
 
@@ -261,8 +259,7 @@ fn host_read(offset: u64, buf: &mut [u8]) -> usize {
 #[cfg_attr(target_arch = "wasm32", no_mangle)]
 pub unsafe extern "C" fn unwind_table_sparse(ptr: *const u8, len: usize) -> *const u8 {
     let outcome = input(ptr, len)
-        .and_then(|data| crate::table::build_unwind_table_sparse(data, &host_read))
-        .and_then(|table| table.to_bytes());
+        .and_then(|data| crate::table::build_unwind_table_sparse_bytes(data, &host_read));
     finish(outcome)
 }
 

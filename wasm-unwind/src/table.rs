@@ -173,6 +173,46 @@ impl UnwindTable {
         self.rules.get(usize::from(index))
     }
 
+    /// The table of a serialized form that [`build_with_go_bytes`] wrote, with its rules
+    /// (the rules are not decoded again).
+    fn from_serialized(bytes: &[u8], rules: Vec<Rule>) -> Result<UnwindTable> {
+        let word = |at: usize| -> Result<u32> {
+            let b = bytes.get(at..at.saturating_add(4)).ok_or(Error::OutOfMemory)?;
+            Ok(u32::from_le_bytes(b.try_into().map_err(|_| Error::OutOfMemory)?))
+        };
+        let rows = word(12)? as usize;
+        let pcs_offset = word(20)? as usize;
+        let indices_offset = word(24)? as usize;
+        let pcs_end = rows.checked_mul(8).and_then(|n| n.checked_add(pcs_offset));
+        let ids_end = rows.checked_mul(2).and_then(|n| n.checked_add(indices_offset));
+        let pcs_bytes = pcs_end.and_then(|end| bytes.get(pcs_offset..end));
+        let ids_bytes = ids_end.and_then(|end| bytes.get(indices_offset..end));
+        let (pcs_bytes, ids_bytes) = match (pcs_bytes, ids_bytes) {
+            (Some(p), Some(i)) => (p, i),
+            _ => return Err(Error::OutOfMemory),
+        };
+        let pcs = pcs_bytes
+            .chunks_exact(8)
+            .map(|c| c.try_into().map(u64::from_le_bytes).unwrap_or(0))
+            .collect();
+        let rule_indices = ids_bytes
+            .chunks_exact(2)
+            .map(|c| c.try_into().map(u16::from_le_bytes).unwrap_or(0))
+            .collect();
+        let stats = Stats {
+            flags: word(28)?,
+            eh_frame_fdes: word(32)?,
+            debug_frame_fdes: word(36)?,
+            debug_frame_fdes_added: word(40)?,
+            fdes_used: word(44)?,
+            fdes_skipped: word(48)?,
+            fdes_overlapping: word(52)?,
+            fdes_outside_code: word(56)?,
+            fdes_empty: word(60)?,
+        };
+        Ok(UnwindTable { rules, pcs, rule_indices, stats })
+    }
+
     /// The serialized form (the ABI's `unwind_table` result; layout in `README.md`):
     /// a 64-byte header, the rules (12 bytes each), padding to 8, the PCs (u64 each), the rule
     /// indices (u16 each), all little-endian.
@@ -291,16 +331,15 @@ impl<'a> CfiInput<'a> {
 /// Builds the unwind table of an ELF file: its Go functions from `.gopclntab`, everything
 /// else from `.eh_frame` and `.debug_frame`.
 pub fn build_unwind_table(data: &[u8]) -> Result<UnwindTable> {
-    let view = ElfView::parse(data)?;
-    let mut input = CfiInput::from_view(&view)?;
-    let go = match Pclntab::from_view(&view, data) {
-        Ok(go) => go,
-        Err(_) => {
-            input.flags |= FLAG_GOPCLNTAB_CORRUPT;
-            None
-        }
-    };
-    build_with_go(&input, go.as_ref(), &Limits::default())
+    let (bytes, rules) = build_file(data, None)?;
+    UnwindTable::from_serialized(&bytes, rules)
+}
+
+/// [`build_unwind_table`]'s table in its serialized form ([`UnwindTable::to_bytes`]), written
+/// as it is built (what the ABI's `unwind_table` returns): the same bytes, with less memory at
+/// the peak.
+pub fn build_unwind_table_bytes(data: &[u8]) -> Result<Vec<u8>> {
+    build_file(data, None).map(|(bytes, _)| bytes)
 }
 
 /// Builds the unwind table from a compact image of an ELF file (see `src/unwind/_cfi_sections.ts`):
@@ -309,16 +348,32 @@ pub fn build_unwind_table(data: &[u8]) -> Result<UnwindTable> {
 /// ([`Pclntab::from_sparse_view`]), a bounded window at a time. The table is the one
 /// [`build_unwind_table`] builds from the whole file.
 pub fn build_unwind_table_sparse(data: &[u8], read_file: ReadFile<'_>) -> Result<UnwindTable> {
+    let (bytes, rules) = build_file(data, Some(read_file))?;
+    UnwindTable::from_serialized(&bytes, rules)
+}
+
+/// [`build_unwind_table_sparse`]'s table in its serialized form, written as it is built (what
+/// the ABI's `unwind_table_sparse` returns).
+pub fn build_unwind_table_sparse_bytes(data: &[u8], read_file: ReadFile<'_>) -> Result<Vec<u8>> {
+    build_file(data, Some(read_file)).map(|(bytes, _)| bytes)
+}
+
+/// The serialized table and the rules of an ELF file (`read_file`: `data` is a compact image).
+fn build_file<'a>(data: &'a [u8], read_file: Option<ReadFile<'a>>) -> Result<(Vec<u8>, Vec<Rule>)> {
     let view = ElfView::parse(data)?;
     let mut input = CfiInput::from_view(&view)?;
-    let go = match Pclntab::from_sparse_view(&view, data, read_file) {
+    let go = match read_file {
+        Some(read_file) => Pclntab::from_sparse_view(&view, data, read_file),
+        None => Pclntab::from_view(&view, data),
+    };
+    let go = match go {
         Ok(go) => go,
         Err(_) => {
             input.flags |= FLAG_GOPCLNTAB_CORRUPT;
             None
         }
     };
-    build_with_go(&input, go.as_ref(), &Limits::default())
+    build(&input, go.as_ref(), &Limits::default())
 }
 
 /// Rule → index map: open addressing with linear probing, keys compared as rules. It replaces
@@ -395,6 +450,105 @@ impl RuleIds {
     }
 }
 
+/// Rows per block of a [`RowStore`]: 64 Ki rows, 640 KiB.
+const BLOCK_ROWS: usize = 1 << 16;
+/// log2 of [`BLOCK_ROWS`].
+const BLOCK_SHIFT: u32 = 16;
+
+/// A block of raw rows: at most [`BLOCK_ROWS`] PCs and their rule indices.
+#[derive(Default)]
+struct RowBlock {
+    pcs: Vec<u64>,
+    ids: Vec<u16>,
+}
+
+/// The evaluator's raw rows (each FDE's rows contiguous, addressed by a flat index), in blocks
+/// of [`BLOCK_ROWS`] instead of one doubling pair of vectors: a large file's rows then never
+/// exist twice while a vector is reallocated, and the unused capacity is under one block (the
+/// first block grows by doubling, so a small file's store stays small). Every block but the
+/// last is full, so row `i` is in block `i / BLOCK_ROWS` at `i % BLOCK_ROWS`.
+#[derive(Default)]
+struct RowStore {
+    blocks: Vec<RowBlock>,
+    len: usize,
+}
+
+impl RowStore {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// PC of the last row.
+    fn last_pc(&self) -> Option<u64> {
+        self.blocks.last().and_then(|b| b.pcs.last()).copied()
+    }
+
+    fn push(&mut self, pc: u64, id: u16) {
+        let full = self.blocks.last().map_or(true, |b| b.pcs.len() >= BLOCK_ROWS);
+        if full {
+            let block = if self.blocks.is_empty() {
+                RowBlock::default()
+            } else {
+                RowBlock {
+                    pcs: Vec::with_capacity(BLOCK_ROWS),
+                    ids: Vec::with_capacity(BLOCK_ROWS),
+                }
+            };
+            self.blocks.push(block);
+        }
+        if let Some(block) = self.blocks.last_mut() {
+            block.pcs.push(pc);
+            block.ids.push(id);
+            self.len = self.len.saturating_add(1);
+        }
+    }
+
+    /// Keeps the first `len` rows.
+    fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        // Blocks needed for `len` rows (every block but the last full).
+        let keep = len.wrapping_add(BLOCK_ROWS.wrapping_sub(1)).wrapping_shr(BLOCK_SHIFT);
+        self.blocks.truncate(keep);
+        let in_last = len & BLOCK_ROWS.wrapping_sub(1);
+        if let Some(block) = self.blocks.last_mut() {
+            if in_last != 0 {
+                block.pcs.truncate(in_last);
+                block.ids.truncate(in_last);
+            }
+        }
+        self.len = len;
+    }
+
+    /// Calls `f(pc, id)` for rows `first..first + count`, in order.
+    fn for_each<F: FnMut(u64, u16) -> Result<()>>(
+        &self,
+        first: usize,
+        count: usize,
+        mut f: F,
+    ) -> Result<()> {
+        let end = first.saturating_add(count).min(self.len);
+        let mut i = first;
+        while i < end {
+            let block = match self.blocks.get(i.wrapping_shr(BLOCK_SHIFT)) {
+                Some(block) => block,
+                None => return Ok(()),
+            };
+            let from = i & BLOCK_ROWS.wrapping_sub(1);
+            let n = end.saturating_sub(i).min(BLOCK_ROWS.saturating_sub(from));
+            let to = from.saturating_add(n);
+            let pcs = block.pcs.get(from..to).unwrap_or(&[]);
+            let ids = block.ids.get(from..to).unwrap_or(&[]);
+            for (&pc, &id) in pcs.iter().zip(ids) {
+                f(pc, id)?;
+            }
+            i = i.saturating_add(n);
+        }
+        Ok(())
+    }
+}
+
 /// One evaluated FDE: its range and its rows in the evaluator's flat row buffer.
 #[derive(Debug, Clone, Copy)]
 struct FdeRef {
@@ -447,8 +601,7 @@ struct Evaluator {
     rules: Vec<Rule>,
     rule_ids: RuleIds,
     last_rule: Option<(Rule, u16)>,
-    raw_pcs: Vec<u64>,
-    raw_ids: Vec<u16>,
+    raw: RowStore,
     fdes: Vec<FdeRef>,
     budget: u64,
     limits: Limits,
@@ -540,12 +693,11 @@ impl Evaluator {
                 .budget
                 .checked_sub(cost)
                 .ok_or(Error::LimitExceeded(Limit::InstructionBytes))?;
-            let first_row = self.raw_pcs.len();
+            let first_row = self.raw.len();
             let ok = self.eval(section, bases, &fde, ctx, start, end, first_row)?;
-            let rows = self.raw_pcs.len().saturating_sub(first_row);
+            let rows = self.raw.len().saturating_sub(first_row);
             if !ok || rows == 0 {
-                self.raw_pcs.truncate(first_row);
-                self.raw_ids.truncate(first_row);
+                self.raw.truncate(first_row);
                 self.stats.fdes_skipped = self.stats.fdes_skipped.saturating_add(1);
                 continue;
             }
@@ -586,58 +738,90 @@ impl Evaluator {
                     // outside the FDE's range come from corrupt advances.
                     continue;
                 }
-                if self.raw_pcs.len() > first_row && self.raw_pcs.last().map_or(false, |&l| pc <= l)
-                {
+                if self.raw.len() > first_row && self.raw.last_pc().map_or(false, |l| pc <= l) {
                     return Ok(false);
                 }
-                if self.raw_pcs.len() >= self.limits.rows.saturating_mul(2) {
+                if self.raw.len() >= self.limits.rows.saturating_mul(2) {
                     return Err(Error::LimitExceeded(Limit::Rows));
                 }
                 let rule = classify(row, signal, ra_register);
-                if self.raw_pcs.len() > first_row && previous == Some(rule) {
+                if self.raw.len() > first_row && previous == Some(rule) {
                     // Same tracked rule as the row before (only untracked registers changed):
                     // the row would be merged away anyway.
                     continue;
                 }
                 previous = Some(rule);
                 let id = self.intern(rule)?;
-                self.raw_pcs.push(pc);
-                self.raw_ids.push(id);
+                self.raw.push(pc, id);
             }
         }
     }
 }
 
-/// The final rows: merges consecutive rows with the same rule, and lets a row replace the
-/// previous one when both start at the same PC.
-struct Rows {
-    pcs: Vec<u64>,
-    ids: Vec<u16>,
+/// The final rows, written straight into the serialized table: merges consecutive rows with
+/// the same rule, and lets a row replace the previous one when both start at the same PC.
+/// `pcs` holds 8 bytes per row and `ids` 2, little-endian, for at most `pcs.len() / 8` rows.
+struct Rows<'b> {
+    pcs: &'b mut [u8],
+    ids: &'b mut [u8],
+    len: usize,
     limit: usize,
 }
 
-impl Rows {
-    fn emit(&mut self, pc: u64, id: u16) -> Result<()> {
-        if let (Some(&last_pc), Some(last_id)) = (self.pcs.last(), self.ids.last_mut()) {
-            if last_pc == pc {
-                *last_id = id;
-                let n = self.ids.len();
-                let previous = n.checked_sub(2).and_then(|i| self.ids.get(i));
-                if previous == Some(&id) {
-                    self.pcs.pop();
-                    self.ids.pop();
-                }
-                return Ok(());
-            }
-            if *last_id == id {
-                return Ok(());
+impl Rows<'_> {
+    fn pc(&self, i: usize) -> Option<u64> {
+        let at = i.checked_mul(8)?;
+        let bytes = self.pcs.get(at..at.checked_add(8)?)?;
+        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+    }
+
+    fn id(&self, i: usize) -> Option<u16> {
+        let at = i.checked_mul(2)?;
+        let bytes = self.ids.get(at..at.checked_add(2)?)?;
+        Some(u16::from_le_bytes(bytes.try_into().ok()?))
+    }
+
+    /// Writes row `i`'s PC (when given) and rule index; false when `i` is beyond the buffer.
+    fn set(&mut self, i: usize, pc: Option<u64>, id: u16) -> bool {
+        if let Some(pc) = pc {
+            let dst = i.checked_mul(8).and_then(|at| self.pcs.get_mut(at..at.checked_add(8)?));
+            match dst {
+                Some(dst) => dst.copy_from_slice(&pc.to_le_bytes()),
+                None => return false,
             }
         }
-        if self.pcs.len() >= self.limit {
+        let dst = i.checked_mul(2).and_then(|at| self.ids.get_mut(at..at.checked_add(2)?));
+        match dst {
+            Some(dst) => dst.copy_from_slice(&id.to_le_bytes()),
+            None => return false,
+        }
+        true
+    }
+
+    fn emit(&mut self, pc: u64, id: u16) -> Result<()> {
+        if let Some(last) = self.len.checked_sub(1) {
+            if let (Some(last_pc), Some(last_id)) = (self.pc(last), self.id(last)) {
+                if last_pc == pc {
+                    self.set(last, None, id);
+                    let previous = last.checked_sub(1).and_then(|i| self.id(i));
+                    if previous == Some(id) {
+                        self.len = last;
+                    }
+                    return Ok(());
+                }
+                if last_id == id {
+                    return Ok(());
+                }
+            }
+        }
+        if self.len >= self.limit {
             return Err(Error::LimitExceeded(Limit::Rows));
         }
-        self.pcs.push(pc);
-        self.ids.push(id);
+        // The buffer holds every row the FDEs can emit (see `serialize`): never full here.
+        if !self.set(self.len, Some(pc), id) {
+            return Err(Error::OutOfMemory);
+        }
+        self.len = self.len.saturating_add(1);
         Ok(())
     }
 }
@@ -680,14 +864,13 @@ impl Evaluator {
                 self.stats.fdes_skipped = self.stats.fdes_skipped.saturating_add(1);
                 continue;
             }
-            let first_row = self.raw_pcs.len();
+            let first_row = self.raw.len();
             if first_row.saturating_add(rows.len()) > self.limits.rows.saturating_mul(2) {
                 return Err(Error::LimitExceeded(Limit::Rows));
             }
             for &(pc, rule) in &rows {
                 let id = self.intern(rule)?;
-                self.raw_pcs.push(pc);
-                self.raw_ids.push(id);
+                self.raw.push(pc, id);
             }
             self.fdes.push(FdeRef { start: f.entry, end: f.end, first_row, rows: rows.len() });
             self.stats.flags |= FLAG_GOPCLNTAB;
@@ -703,6 +886,26 @@ pub fn build_with_go(
     go: Option<&Pclntab<'_>>,
     limits: &Limits,
 ) -> Result<UnwindTable> {
+    let (bytes, rules) = build(input, go, limits)?;
+    UnwindTable::from_serialized(&bytes, rules)
+}
+
+/// [`build_with_go`]'s table in its serialized form ([`UnwindTable::to_bytes`]), written as
+/// it is built (what the ABI returns; no [`UnwindTable`] is made).
+pub fn build_with_go_bytes(
+    input: &CfiInput<'_>,
+    go: Option<&Pclntab<'_>>,
+    limits: &Limits,
+) -> Result<Vec<u8>> {
+    build(input, go, limits).map(|(bytes, _)| bytes)
+}
+
+/// The serialized table and its rules.
+fn build(
+    input: &CfiInput<'_>,
+    go: Option<&Pclntab<'_>>,
+    limits: &Limits,
+) -> Result<(Vec<u8>, Vec<Rule>)> {
     let mut eh_frame = EhFrame::new(input.eh_frame, LittleEndian);
     // gimli defaults to the host's pointer size, which is 4 on wasm32: x86-64 needs 8.
     eh_frame.set_address_size(8);
@@ -719,8 +922,7 @@ pub fn build_with_go(
         rules: Vec::new(),
         rule_ids: RuleIds::new(),
         last_rule: None,
-        raw_pcs: Vec::new(),
-        raw_ids: Vec::new(),
+        raw: RowStore::default(),
         fdes: Vec::new(),
         budget: limits.instruction_bytes,
         limits: *limits,
@@ -803,31 +1005,154 @@ pub fn build_with_go(
         return Err(Error::NoUnwindInfo);
     }
 
-    let mut out = Rows { pcs: Vec::new(), ids: Vec::new(), limit: limits.rows };
-    out.pcs.try_reserve(ev.raw_pcs.len()).map_err(|_| Error::OutOfMemory)?;
-    out.ids.try_reserve(ev.raw_pcs.len()).map_err(|_| Error::OutOfMemory)?;
-    let mut cursor: Option<u64> = None;
-    for fde in &ev.fdes {
+    serialize(ev, limits)
+}
+
+/// The serialized table (layout in [`UnwindTable::to_bytes`]) of the evaluated FDEs, merged
+/// into the result buffer directly: the rows never exist a second time in other vectors. The
+/// buffer is sized for the most rows the FDEs can emit (their rows plus one end marker per
+/// FDE), the rule indices written after that many PCs; once the real count is known they move
+/// down behind the PCs and the buffer is shrunk in place, so the evaluator's rows and the
+/// result are what is live at the peak.
+fn serialize(mut ev: Evaluator, limits: &Limits) -> Result<(Vec<u8>, Vec<Rule>)> {
+    let rules_size = ev.rules.len().checked_mul(RULE_SIZE).ok_or(Error::OutOfMemory)?;
+    let rules_end = HEADER_SIZE.checked_add(rules_size).ok_or(Error::OutOfMemory)?;
+    let pcs_offset = rules_end.checked_add(7).ok_or(Error::OutOfMemory)? & !7;
+    // Rows emitted <= the FDEs' rows + one gap marker per FDE after the first + the end.
+    let most = ev.raw.len().saturating_add(ev.fdes.len()).min(limits.rows);
+    let scratch_ids = most.checked_mul(8).and_then(|n| n.checked_add(pcs_offset));
+    let scratch_ids = scratch_ids.ok_or(Error::OutOfMemory)?;
+    let capacity = most.checked_mul(2).and_then(|n| n.checked_add(scratch_ids));
+    let capacity = capacity.ok_or(Error::OutOfMemory)?;
+
+    let mut out = Vec::new();
+    out.try_reserve_exact(capacity).map_err(|_| Error::OutOfMemory)?;
+    out.resize(capacity, 0);
+    let rows = {
+        let (head, ids) = out.split_at_mut(scratch_ids);
+        let pcs = head.get_mut(pcs_offset..).unwrap_or(&mut []);
+        let mut rows = Rows { pcs, ids, len: 0, limit: limits.rows };
+        let mut cursor: Option<u64> = None;
+        for fde in &ev.fdes {
+            if let Some(end) = cursor {
+                if fde.start < end {
+                    ev.stats.fdes_overlapping = ev.stats.fdes_overlapping.saturating_add(1);
+                    continue;
+                }
+                if fde.start > end {
+                    rows.emit(end, 0)?;
+                }
+            }
+            ev.raw.for_each(fde.first_row, fde.rows, |pc, id| rows.emit(pc, id))?;
+            ev.stats.fdes_used = ev.stats.fdes_used.saturating_add(1);
+            cursor = Some(fde.end);
+        }
         if let Some(end) = cursor {
-            if fde.start < end {
-                ev.stats.fdes_overlapping = ev.stats.fdes_overlapping.saturating_add(1);
-                continue;
-            }
-            if fde.start > end {
-                out.emit(end, 0)?;
-            }
+            rows.emit(end, 0)?;
         }
-        let last = fde.first_row.saturating_add(fde.rows);
-        let pcs = ev.raw_pcs.get(fde.first_row..last).unwrap_or(&[]);
-        let ids = ev.raw_ids.get(fde.first_row..last).unwrap_or(&[]);
-        for (&pc, &id) in pcs.iter().zip(ids) {
-            out.emit(pc, id)?;
+        rows.len
+    };
+    drop(ev.raw);
+    drop(ev.fdes);
+
+    let pcs_size = rows.checked_mul(8).ok_or(Error::OutOfMemory)?;
+    let indices_offset = pcs_offset.checked_add(pcs_size).ok_or(Error::OutOfMemory)?;
+    let ids_size = rows.checked_mul(2).ok_or(Error::OutOfMemory)?;
+    let ids_end = scratch_ids.checked_add(ids_size).ok_or(Error::OutOfMemory)?;
+    let total = indices_offset.checked_add(ids_size).ok_or(Error::OutOfMemory)?;
+    if ids_end > out.len() {
+        return Err(Error::OutOfMemory);
+    }
+    out.copy_within(scratch_ids..ids_end, indices_offset);
+    out.truncate(total);
+    out.shrink_to_fit();
+
+    let u32_of = |n: usize| u32::try_from(n).map_err(|_| Error::LimitExceeded(Limit::Rows));
+    let mut header = Vec::with_capacity(rules_end);
+    header.extend_from_slice(&TABLE_MAGIC);
+    header.extend_from_slice(&TABLE_VERSION.to_le_bytes());
+    header.extend_from_slice(&u16::try_from(HEADER_SIZE).unwrap_or(64).to_le_bytes());
+    let stats = ev.stats;
+    for value in [
+        u32_of(ev.rules.len())?,
+        u32_of(rows)?,
+        u32_of(HEADER_SIZE)?,
+        u32_of(pcs_offset)?,
+        u32_of(indices_offset)?,
+        stats.flags,
+        stats.eh_frame_fdes,
+        stats.debug_frame_fdes,
+        stats.debug_frame_fdes_added,
+        stats.fdes_used,
+        stats.fdes_skipped,
+        stats.fdes_overlapping,
+        stats.fdes_outside_code,
+        stats.fdes_empty,
+    ] {
+        header.extend_from_slice(&value.to_le_bytes());
+    }
+    for rule in &ev.rules {
+        header.extend_from_slice(&rule.to_bytes());
+    }
+    match out.get_mut(..header.len()) {
+        Some(dst) => dst.copy_from_slice(&header),
+        None => return Err(Error::OutOfMemory),
+    }
+    Ok((out, ev.rules))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::integer_arithmetic, clippy::indexing_slicing)]
+
+    use super::{RowStore, BLOCK_ROWS};
+
+    fn rows_of(store: &RowStore, first: usize, count: usize) -> Vec<(u64, u16)> {
+        let mut out = Vec::new();
+        store
+            .for_each(first, count, |pc, id| {
+                out.push((pc, id));
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    /// The block store against a plain vector, across block boundaries, with truncations to
+    /// inside a block, to a block's end and to nothing.
+    #[test]
+    fn row_store_matches_a_vector_across_blocks() {
+        let mut store = RowStore::default();
+        let mut model: Vec<(u64, u16)> = Vec::new();
+        let push = |store: &mut RowStore, model: &mut Vec<(u64, u16)>, n: usize| {
+            for _ in 0..n {
+                let pc = 0x1000 + 3 * model.len() as u64;
+                let id = (model.len() % 7) as u16;
+                store.push(pc, id);
+                model.push((pc, id));
+            }
+        };
+        push(&mut store, &mut model, 2 * BLOCK_ROWS + 5);
+        assert_eq!(store.len(), model.len());
+        assert_eq!(store.blocks.len(), 3);
+        assert_eq!(store.last_pc(), model.last().map(|r| r.0));
+        for (first, count) in [(0, 10), (BLOCK_ROWS - 3, 7), (5, 2 * BLOCK_ROWS), (0, usize::MAX)] {
+            let end = (first + count.min(model.len())).min(model.len());
+            assert_eq!(rows_of(&store, first, count), model[first..end].to_vec());
         }
-        ev.stats.fdes_used = ev.stats.fdes_used.saturating_add(1);
-        cursor = Some(fde.end);
+        for len in [2 * BLOCK_ROWS + 1, 2 * BLOCK_ROWS, BLOCK_ROWS + 17, BLOCK_ROWS, 3, 0] {
+            store.truncate(len);
+            model.truncate(len);
+            assert_eq!(store.len(), len);
+            assert_eq!(store.blocks.len(), (len + BLOCK_ROWS - 1) / BLOCK_ROWS);
+            assert_eq!(store.last_pc(), model.last().map(|r| r.0));
+            assert_eq!(rows_of(&store, 0, usize::MAX), model);
+            // Rows pushed after a truncation land where the model's do.
+            push(&mut store, &mut model, BLOCK_ROWS + 1);
+            assert_eq!(rows_of(&store, 0, usize::MAX), model);
+            store.truncate(len);
+            model.truncate(len);
+        }
+        assert!(store.blocks.is_empty());
     }
-    if let Some(end) = cursor {
-        out.emit(end, 0)?;
-    }
-    Ok(UnwindTable { rules: ev.rules, pcs: out.pcs, rule_indices: out.ids, stats: ev.stats })
 }

@@ -786,7 +786,10 @@ fn check_no_panic(data: &[u8]) {
     if let Ok(table) = &table {
         assert!(table.pcs.windows(2).all(|w| w[0] < w[1]), "rows not strictly increasing");
         assert!(table.rule_indices.iter().all(|&i| (i as usize) < table.rules.len()));
-        table.to_bytes().unwrap();
+        assert_eq!(
+            table.to_bytes().unwrap(),
+            crate::table::build_unwind_table_bytes(data).unwrap()
+        );
     }
     if let Ok(facts) = elf_facts(data) {
         facts.to_json();
