@@ -62,7 +62,8 @@ static __always_inline __u32 new_instance_id(void)
  */
 static __always_inline __u32 current_instance(struct task_struct *task, __u32 pid)
 {
-	__u64 start = BPF_CORE_READ(task, group_leader, start_boottime);
+	/* Direct loads: `task` is the current task's BTF pointer (no helper call). */
+	__u64 start = task->group_leader->start_boottime;
 	struct process_instance *inst = bpf_map_lookup_elem(&pid_to_instance, &pid);
 	if (inst && inst->start_ns == start) {
 		/* The first sample of an image made at exec: tell user space it runs (it builds
@@ -74,7 +75,7 @@ static __always_inline __u32 current_instance(struct task_struct *task, __u32 pi
 		return inst->id;
 	}
 	/* A thread still running after the exit event (do_exit's tail) must not make a new image. */
-	if (BPF_CORE_READ(task, flags) & PF_EXITING)
+	if (task->flags & PF_EXITING)
 		return 0;
 	struct process_instance fresh = { .start_ns = start, .id = new_instance_id(), .sampled = 1 };
 	if (!fresh.id)
