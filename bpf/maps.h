@@ -46,6 +46,11 @@ STACK_COUNTS_MAP(stack_counts_1);
 STACKS_MAP(user_stacks_0, struct user_stack);
 STACKS_MAP(user_stacks_1, struct user_stack);
 
+/* stack hash -> user stack of at most USER_STACK_SHORT_DEPTH frames, one per generation. A
+ * stack is in one of the two user maps of its generation, chosen by its length. */
+STACKS_MAP(user_stacks_short_0, struct user_stack_short);
+STACKS_MAP(user_stacks_short_1, struct user_stack_short);
+
 /* stack hash -> kernel stack, one per generation. */
 STACKS_MAP(kernel_stacks_0, struct kernel_stack);
 STACKS_MAP(kernel_stacks_1, struct kernel_stack);
