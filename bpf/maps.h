@@ -216,6 +216,24 @@ struct {
 	__type(value, struct process_instance);
 } pid_to_instance SEC(".maps");
 
+/*
+ * Per thread (task local storage): the image id current_instance() found for it, and the thread's
+ * self_exec_id then, so the next sample of the thread skips the pid_to_instance look-up and the
+ * group leader's start time (see current_instance()). Freed with the task by the kernel.
+ */
+struct task_instance {
+	__u64 exec_id; /* task_struct.self_exec_id when id was found */
+	__u32 id;      /* process_instance.id */
+	__u32 reserved;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_instance);
+} task_instance SEC(".maps");
+
 /* [0] = the last image id handed out (ids are unique per load of the object). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
