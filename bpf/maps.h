@@ -46,6 +46,11 @@ STACK_COUNTS_MAP(stack_counts_1);
 STACKS_MAP(user_stacks_0, struct user_stack);
 STACKS_MAP(user_stacks_1, struct user_stack);
 
+/* stack hash -> user stack of at most USER_STACK_SHORT_DEPTH frames, one per generation. A
+ * stack is in one of the two user maps of its generation, chosen by its length. */
+STACKS_MAP(user_stacks_short_0, struct user_stack_short);
+STACKS_MAP(user_stacks_short_1, struct user_stack_short);
+
 /* stack hash -> kernel stack, one per generation. */
 STACKS_MAP(kernel_stacks_0, struct kernel_stack);
 STACKS_MAP(kernel_stacks_1, struct kernel_stack);
@@ -210,6 +215,24 @@ struct {
 	__type(key, __u32);
 	__type(value, struct process_instance);
 } pid_to_instance SEC(".maps");
+
+/*
+ * Per thread (task local storage): the image id current_instance() found for it, and the thread's
+ * self_exec_id then, so the next sample of the thread skips the pid_to_instance look-up and the
+ * group leader's start time (see current_instance()). Freed with the task by the kernel.
+ */
+struct task_instance {
+	__u64 exec_id; /* task_struct.self_exec_id when id was found */
+	__u32 id;      /* process_instance.id */
+	__u32 reserved;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_instance);
+} task_instance SEC(".maps");
 
 /* [0] = the last image id handed out (ids are unique per load of the object). */
 struct {

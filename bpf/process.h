@@ -60,9 +60,46 @@ static __always_inline __u32 new_instance_id(void)
  * of a new process that reuses the pid, told apart by start time), announced to user space with
  * EVENT_NEW_PROCESS. Returns 0 for an exiting process that is not known any more.
  */
+static __always_inline __u32 lookup_instance(struct task_struct *task, __u32 pid);
+
+/*
+ * The image of the sampled thread's process, from the thread's task storage when it holds one.
+ * Why a cached id is the one pid_to_instance would give:
+ * - a task's storage dies with it, so a reused pid (a new task) never sees an older task's id;
+ * - an exec changes the image of the exec'ing task only (de_thread() has killed the others), and
+ *   begin_new_exec() increments that task's self_exec_id first, so an id cached before the exec
+ *   no longer matches;
+ * - nothing is cached while the task is in execve (in_execve, set around exec_binprm()): from the
+ *   self_exec_id increment until on_exec() writes the new image, pid_to_instance still holds the
+ *   old one, which must not be cached under the new self_exec_id;
+ * - the storage is written only by this program, which cannot run twice at once on a CPU
+ *   (bpf_overflow_handler's bpf_prog_active guard), and only for the current task, which runs on
+ *   this CPU: a read never sees a half-written value.
+ * One case differs: an entry pid_to_instance evicts (LRU, 32768 live images) while the process
+ * lives; then threads with a cached id keep it, threads without one get a new image (before,
+ * all of them did). Both ids are images of the same program: the stacks are the same.
+ */
 static __always_inline __u32 current_instance(struct task_struct *task, __u32 pid)
 {
-	__u64 start = BPF_CORE_READ(task, group_leader, start_boottime);
+	struct task_instance *cached = bpf_task_storage_get(&task_instance, task, 0, 0);
+	__u64 exec_id = task->self_exec_id;
+	if (cached && cached->exec_id == exec_id && cached->id)
+		return cached->id;
+	__u32 id = lookup_instance(task, pid);
+	if (id && !BPF_CORE_READ_BITFIELD_PROBED(task, in_execve)) {
+		cached = bpf_task_storage_get(&task_instance, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (cached) {
+			cached->exec_id = exec_id;
+			cached->id = id;
+		}
+	}
+	return id;
+}
+
+static __always_inline __u32 lookup_instance(struct task_struct *task, __u32 pid)
+{
+	/* Direct loads: `task` is the current task's BTF pointer (no helper call). */
+	__u64 start = task->group_leader->start_boottime;
 	struct process_instance *inst = bpf_map_lookup_elem(&pid_to_instance, &pid);
 	if (inst && inst->start_ns == start) {
 		/* The first sample of an image made at exec: tell user space it runs (it builds
@@ -74,7 +111,7 @@ static __always_inline __u32 current_instance(struct task_struct *task, __u32 pi
 		return inst->id;
 	}
 	/* A thread still running after the exit event (do_exit's tail) must not make a new image. */
-	if (BPF_CORE_READ(task, flags) & PF_EXITING)
+	if (task->flags & PF_EXITING)
 		return 0;
 	struct process_instance fresh = { .start_ns = start, .id = new_instance_id(), .sampled = 1 };
 	if (!fresh.id)

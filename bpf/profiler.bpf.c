@@ -84,7 +84,9 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 	struct task_struct *task = bpf_get_current_task_btf();
-	if (BPF_CORE_READ(task, flags) & PF_KTHREAD) {
+	/* Direct loads through the BTF pointer (the verifier makes them fault-safe), not
+	 * bpf_probe_read_kernel calls: a helper call each, here and below. */
+	if (task->flags & PF_KTHREAD) {
 		count(COUNTER_SKIPPED_KTHREAD);
 		return 0;
 	}
@@ -106,7 +108,12 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 	bench_stamp(3);
 	key.tid = (__u32)pid_tgid;
 	bpf_get_current_comm(&key.thread_comm, sizeof(key.thread_comm));
-	BPF_CORE_READ_STR_INTO(&key.process_comm, task, group_leader, comm);
+	struct task_struct *leader = task->group_leader;
+	/* The group leader itself (every single-threaded process): its comm is the one just read. */
+	if (leader == task)
+		__builtin_memcpy(&key.process_comm, &key.thread_comm, sizeof(key.process_comm));
+	else
+		bpf_probe_read_kernel_str(&key.process_comm, sizeof(key.process_comm), leader->comm);
 	bench_stamp(4);
 	if (BENCH_STAGE == 1)
 		return 0;
@@ -146,7 +153,11 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 	__u32 window = *gen;
 	bool odd = window & 1;
 	struct stored_stacks *stored = bpf_map_lookup_elem(&stored_stacks, &zero);
-	void *user_map = odd ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
+	void *user_map;
+	if (ust->len <= USER_STACK_SHORT_DEPTH)
+		user_map = odd ? (void *)&user_stacks_short_1 : (void *)&user_stacks_short_0;
+	else
+		user_map = odd ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
 	void *kernel_map = odd ? (void *)&kernel_stacks_1 : (void *)&kernel_stacks_0;
 	void *counts_map = odd ? (void *)&stack_counts_1 : (void *)&stack_counts_0;
 	if (user_id) {

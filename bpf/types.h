@@ -24,6 +24,18 @@ struct user_stack {
 	__u64 addrs[MAX_USER_STACK_DEPTH];
 };
 
+/*
+ * A user stack of at most USER_STACK_SHORT_DEPTH frames, stored in its own maps: the same layout
+ * as the start of struct user_stack, so a stack is stored from the same scratch, and storing it
+ * copies 520 bytes, not 4104 (a new stack's copy into cold memory was most of storing it).
+ * 8 + 64 * 8 = 520 bytes.
+ */
+#define USER_STACK_SHORT_DEPTH 64
+struct user_stack_short {
+	__u64 len;
+	__u64 addrs[USER_STACK_SHORT_DEPTH];
+};
+
 /* A kernel stack: `len` addresses, leaf first. 8 + 127 * 8 = 1024 bytes. */
 struct kernel_stack {
 	__u64 len;

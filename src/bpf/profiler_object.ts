@@ -34,6 +34,8 @@ import {
   PROCESS_INSTANCE,
   STACK_COUNT_KEY,
   USER_STACK,
+  USER_STACK_SHORT,
+  USER_STACK_SHORT_DEPTH,
 } from "./types.ts";
 import { LibbpfUnwindMaps } from "./unwind_maps.ts";
 import { LibbpfInterpMaps } from "./interp_maps.ts";
@@ -101,6 +103,8 @@ export interface DrainResult {
 interface MapFds {
   counts: [number, number];
   userStacks: [number, number];
+  /** The user stacks of at most USER_STACK_SHORT_DEPTH frames (bpf/maps.h). */
+  userStacksShort: [number, number];
   kernelStacks: [number, number];
   generation: number;
   counters: number;
@@ -122,6 +126,11 @@ interface StackKind {
 }
 
 const USER: StackKind = { name: "user_stacks", size: USER_STACK.size, depth: MAX_USER_STACK_DEPTH };
+const USER_SHORT: StackKind = {
+  name: "user_stacks_short",
+  size: USER_STACK_SHORT.size,
+  depth: USER_STACK_SHORT_DEPTH,
+};
 const KERNEL: StackKind = {
   name: "kernel_stacks",
   size: KERNEL_STACK.size,
@@ -263,7 +272,14 @@ export class ProfilerObject implements Sampler {
         b.bpf_map__set_max_entries(map(name), opts.countEntries);
       }
       for (
-        const name of ["user_stacks_0", "user_stacks_1", "kernel_stacks_0", "kernel_stacks_1"]
+        const name of [
+          "user_stacks_0",
+          "user_stacks_1",
+          "user_stacks_short_0",
+          "user_stacks_short_1",
+          "kernel_stacks_0",
+          "kernel_stacks_1",
+        ]
       ) {
         b.bpf_map__set_max_entries(map(name), opts.stackEntries);
       }
@@ -299,6 +315,7 @@ export class ProfilerObject implements Sampler {
       const fds: MapFds = {
         counts: [fd("stack_counts_0"), fd("stack_counts_1")],
         userStacks: [fd("user_stacks_0"), fd("user_stacks_1")],
+        userStacksShort: [fd("user_stacks_short_0"), fd("user_stacks_short_1")],
         kernelStacks: [fd("kernel_stacks_0"), fd("kernel_stacks_1")],
         generation: fd("active_generation"),
         counters: fd("counters"),
@@ -537,6 +554,8 @@ export class ProfilerObject implements Sampler {
     }
     const entries = this.#drainCounts(this.#fds.counts[drained], errors);
     const userStacks = this.#drainStacks(this.#fds.userStacks[drained], USER, errors);
+    // Each stack is in one of the two user maps (by its length): one map for the window.
+    this.#drainStacks(this.#fds.userStacksShort[drained], USER_SHORT, errors, userStacks);
     const kernelStacks = this.#drainStacks(this.#fds.kernelStacks[drained], KERNEL, errors);
     return { entries, userStacks, kernelStacks, errors };
   }
@@ -599,9 +618,9 @@ export class ProfilerObject implements Sampler {
     fd: number,
     kind: StackKind,
     errors: DrainResult["errors"],
+    stacks = new Map<bigint, BigUint64Array>(),
   ): Map<bigint, BigUint64Array> {
     const b = libbpf();
-    const stacks = new Map<bigint, BigUint64Array>();
     let first = true;
     for (;;) {
       this.#batchCount[0] = this.#stackBatch;

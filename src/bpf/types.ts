@@ -19,6 +19,10 @@ export const TASK_COMM_LEN = 16;
 
 /** sizeof(struct user_stack) and its field offsets. */
 export const USER_STACK = { size: 4104, len: 0, addrs: 8 } as const;
+/** USER_STACK_SHORT_DEPTH: frames at most of a stack in the short user stacks maps. */
+export const USER_STACK_SHORT_DEPTH = 64;
+/** sizeof(struct user_stack_short) and its field offsets. */
+export const USER_STACK_SHORT = { size: 520, len: 0, addrs: 8 } as const;
 /** sizeof(struct kernel_stack) and its field offsets. */
 export const KERNEL_STACK = { size: 1024, len: 0, addrs: 8 } as const;
 

@@ -35,6 +35,8 @@ import {
   UNWIND_RULE,
   UNWIND_TABLE_REF,
   USER_STACK,
+  USER_STACK_SHORT,
+  USER_STACK_SHORT_DEPTH,
 } from "./types.ts";
 
 const WASM_SRC = new URL("../../wasm-unwind/src/", import.meta.url).pathname;
@@ -46,6 +48,9 @@ const PROBES: Record<string, string> = {
   "MAX_MAPPINGS_PER_PROCESS": "MAX_MAPPINGS_PER_PROCESS",
   "user.size": "sizeof(struct user_stack)",
   "user.addrs": "offsetof(struct user_stack, addrs)",
+  "USER_STACK_SHORT_DEPTH": "USER_STACK_SHORT_DEPTH",
+  "userShort.size": "sizeof(struct user_stack_short)",
+  "userShort.addrs": "offsetof(struct user_stack_short, addrs)",
   "kernel.size": "sizeof(struct kernel_stack)",
   "kernel.addrs": "offsetof(struct kernel_stack, addrs)",
   "key.size": "sizeof(struct stack_count_key)",
@@ -143,6 +148,9 @@ Deno.test("types.ts mirrors the struct layouts and constants of bpf/types.h", as
     MAX_MAPPINGS_PER_PROCESS,
     "user.size": USER_STACK.size,
     "user.addrs": USER_STACK.addrs,
+    USER_STACK_SHORT_DEPTH,
+    "userShort.size": USER_STACK_SHORT.size,
+    "userShort.addrs": USER_STACK_SHORT.addrs,
     "kernel.size": KERNEL_STACK.size,
     "kernel.addrs": KERNEL_STACK.addrs,
     ...prefixed("key", STACK_COUNT_KEY),
