@@ -53,6 +53,29 @@ async function loadedBpfPrograms(): Promise<Set<number>> {
   return new Set(progs.map((p) => p.id));
 }
 
+/**
+ * Waits for BPF programs to be unloaded, as `bpftool prog list` shows them. The kernel unloads a
+ * program when its last reference goes (fds, links, the perf events it is attached to), and some
+ * of those are dropped by deferred kernel work after the process was reaped, so an id may stay
+ * listed for a moment after the exit.
+ *
+ * @param ids The programs.
+ * @param ms How long to wait at most.
+ * @returns The ones still loaded when the time is up (none: all gone).
+ */
+async function stillLoadedAfter(ids: number[], ms: number): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = await loadedBpfPrograms();
+    const still = ids.filter((id) => left.has(id));
+    if (!still.length || Date.now() > deadline) return still;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** How long the kernel may take to free an exited agent's programs. */
+const UNLOAD_MS = 3000;
+
 /** Ids of the BPF programs whose fds a process holds (the `prog_id` of its fds' fdinfo). */
 function bpfProgramsOf(pid: number): number[] {
   const ids = new Set<number>();
@@ -241,8 +264,8 @@ Deno.test({
         const { code, ms } = await agent.stop("SIGTERM");
         strictEqual(code, 0, agent.stderr());
         ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
-        const left = await loadedBpfPrograms();
-        ok(!ids.some((id) => left.has(id)), "the BPF program is gone");
+        const still = await stillLoadedAfter(ids, UNLOAD_MS);
+        ok(!still.length, `the BPF program is gone ${UNLOAD_MS} ms after the exit: still ${still}`);
       });
     } finally {
       await agent.stop("SIGKILL");
@@ -270,8 +293,7 @@ Deno.test({
     ok(ids.length > 0, "the agent holds its BPF program while it runs");
     await agent.stop("SIGKILL");
     // The kernel releases programs and perf events when the last fd closes at process exit.
-    await new Promise((r) => setTimeout(r, 200));
-    const left = await loadedBpfPrograms();
-    ok(!ids.some((id) => left.has(id)), `still loaded: ${ids.filter((id) => left.has(id))}`);
+    const still = await stillLoadedAfter(ids, UNLOAD_MS);
+    ok(!still.length, `still loaded ${UNLOAD_MS} ms after the exit: ${still}`);
   },
 });

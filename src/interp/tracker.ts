@@ -363,17 +363,30 @@ export class InterpreterTracker {
 /** Ended images kept for their last window at most. */
 const MAX_ENDED = 4096;
 
-const PYTHON_FILE = /^(libpython3\.\d+.*\.so|python3\.\d+[a-z]*$)/;
-const RUBY_FILE = /^(libruby[-.].*\.so|ruby$)/;
+const PYTHON_LIB = /^libpython3\.\d+.*\.so/;
+const PYTHON_EXE = /^python3\.\d+[a-z]*$/;
+const RUBY_LIB = /^libruby[-.].*\.so/;
+const RUBY_EXE = /^ruby$/;
+const PYTHON_FILE = new RegExp(`${PYTHON_LIB.source}|${PYTHON_EXE.source}`);
+const RUBY_FILE = new RegExp(`${RUBY_LIB.source}|${RUBY_EXE.source}`);
 
-/** The mapping of an interpreter walked here, `path@start`, or "" (nothing to examine). */
+/**
+ * The mapping of an interpreter walked here, `path@start`, or "" (nothing to examine): the file
+ * detection reads, the interpreter library when one is mapped, else the executable. So the key
+ * changes when a shared build's library is mapped after the process was first examined (right
+ * after its exec), and a refresh examines it again.
+ */
 function interpreterMappingKey(maps: ProcMapping[], python: boolean, ruby: boolean): string {
+  let exe = "";
   for (const m of maps) {
     if (!m.perms.includes("x")) continue;
     const base = m.path.slice(m.path.lastIndexOf("/") + 1);
-    if ((python && PYTHON_FILE.test(base)) || (ruby && RUBY_FILE.test(base))) {
+    if ((python && PYTHON_LIB.test(base)) || (ruby && RUBY_LIB.test(base))) {
       return `${m.path}@${m.start}`;
     }
+    if (!exe && ((python && PYTHON_EXE.test(base)) || (ruby && RUBY_EXE.test(base)))) {
+      exe = `${m.path}@${m.start}`;
+    }
   }
-  return "";
+  return exe;
 }

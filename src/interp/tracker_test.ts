@@ -7,6 +7,7 @@ import { INTERP_INFO, InterpKind } from "./bpf_types.ts";
 import { InterpreterTracker, type InterpreterTrackerOptions } from "./tracker.ts";
 import { FakeInterpMaps } from "../bpf/mod.ts";
 import { installedPythons } from "../../tests/_lib/pythons.ts";
+import { parseMaps } from "../process/mod.ts";
 
 const python = installedPythons().find((p) => p.label.includes("3.12"));
 // Says where one of its code objects is (CPython's id() is the address) and its first line.
@@ -153,6 +154,31 @@ Deno.test({
       // address): BPF would ignore an entry stamped 7, so it is written again for 8.
       t.examine(pid, 8);
       equal(image(), 8);
+    });
+    tracker.close();
+  },
+});
+
+Deno.test({
+  name: "InterpreterTracker examines again a Python process first seen before its libpython",
+  ignore: !python,
+  async fn() {
+    const { tracker } = await withSleepingPython({ python: true, ruby: true }, (pid, t, map) => {
+      const maps = parseMaps(Deno.readTextFileSync(`/proc/${pid}/maps`));
+      ok(maps.some((m) => /libpython/.test(m.path)), "a shared build");
+      // Right after its exec the process maps its executable (python3.12) and ld.so only.
+      const early = maps.filter((m) => !/libpython|libc/.test(m.path));
+      t.examine(pid, 7, early);
+      equal(map.processes.size, 0);
+      // The window it had samples in ends: it is examined again, now with libpython mapped.
+      t.windowEnded(new Set([pid]));
+      equal(map.processes.size, 1, "not examined again at the window's end");
+      map.processes.clear();
+      t.forget(pid);
+      t.examine(pid, 7, early);
+      // A refresh (its mappings changed) finds it too.
+      t.examine(pid, 7);
+      equal(map.processes.size, 1, "not examined again on a refresh");
     });
     tracker.close();
   },

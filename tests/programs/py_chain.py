@@ -1,8 +1,8 @@
 # Copyright 2026 The profiler agent authors
 # SPDX-License-Identifier: Apache-2.0
 # A known Python chain for the interpreter e2e test: module function -> class methods -> a leaf
-# with a hot loop, in the main thread and in a worker thread, for argv[1] seconds; with argv[2]
-# "exit", the process then exits at once from the main thread's chain (no interpreter shutdown).
+# with a hot loop, in the main thread and in a worker thread, for argv[1] seconds. With argv[2]
+# "exit", SIGUSR1 makes it exit at once from code it has been running (no interpreter shutdown).
 import os
 import sys
 import threading
@@ -32,9 +32,19 @@ def chain(seconds):
 
 if __name__ == "__main__":
     seconds = float(sys.argv[1])
+    exiting = sys.argv[2:] == ["exit"]
+    if exiting:
+        import signal
+
+        # A C handler: it raises KeyboardInterrupt in the main thread's leaf, which unwinds to
+        # <module> below, so no code object runs for the first time in the window of the exit.
+        signal.signal(signal.SIGUSR1, signal.default_int_handler)
     worker = threading.Thread(target=chain, args=(seconds,), name="worker")
     worker.start()
-    chain(seconds)
-    if sys.argv[2:] == ["exit"]:
+    try:
+        chain(seconds)
+    except KeyboardInterrupt:
         os._exit(0)
+    if exiting:
+        os._exit(3)  # argv[1] seconds passed without SIGUSR1
     worker.join()

@@ -68,8 +68,8 @@ export function detectPython(
   mem: ProcessMemory,
 ): PythonProcess | PythonDetectFailure {
   // A shared build keeps the interpreter in libpython; a static one in the executable.
-  const found = findMapping(maps, /^libpython3\.(\d+)[a-z]*\.so/) ??
-    findMapping(maps, /^python3\.(\d+)[a-z]*$/);
+  const lib = findMapping(maps, /^libpython3\.(\d+)[a-z]*\.so/);
+  const found = lib ?? findMapping(maps, /^python3\.(\d+)[a-z]*$/);
   if (!found) return { kind: "not-python" };
   const minor = Number(found.match[1]);
   const img = mappedImage(pid, found.m, files, PYTHON_SYMBOLS);
@@ -78,7 +78,11 @@ export function detectPython(
   const evalFn = img.symbols.get("_PyEval_EvalFrameDefault");
   const gil = img.symbols.get("PyGILState_GetThisThreadState");
   if (!runtime || !evalFn || !gil) {
-    return { kind: "error", reason: `${found.m.path} lacks _PyRuntime or the eval loop` };
+    // An executable without the interpreter is a shared build's: right after its exec, before
+    // ld.so has mapped libpython, that is all there is. It is examined again.
+    return lib
+      ? { kind: "error", reason: `${found.m.path} lacks _PyRuntime or the eval loop` }
+      : { kind: "not-ready", reason: `${found.m.path} links libpython, not mapped yet` };
   }
   let version = `3.${minor}`;
   const pyVersion = img.symbols.get("Py_Version");
