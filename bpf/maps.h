@@ -58,10 +58,16 @@ STACKS_MAP(kernel_stacks_1, struct kernel_stack);
 /*
  * [0] = the window number; its parity is the generation (0 or 1) that BPF writes into.
  * Incremented at every flip by src/bpf/profiler_object.ts.
+ * [1] = 1 while pid_to_interp holds an entry, 0 when it is empty (src/bpf/interp_maps.ts, the
+ * only writer of pid_to_interp, sets it to 1 before its first entry goes in and to 0 after its
+ * last one went): interp_begin() skips its pid_to_interp look-up when no process has an
+ * interpreter. In the same cache line as [0], which every sample reads anyway.
  */
+#define GENERATION_WINDOW 0
+#define GENERATION_INTERP 1
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u32);
 } active_generation SEC(".maps");
@@ -99,6 +105,25 @@ struct {
 	__type(key, __u32);
 	__type(value, struct stored_stacks);
 } stored_stacks SEC(".maps");
+
+/*
+ * Per CPU and per generation ([window & 1]): the counts of recent keys, direct-mapped by a hash
+ * of the key, so a key this CPU counted before in the same window costs no stack_counts
+ * operation. A slot holds `count` samples of its window that are in no map yet; a slot whose
+ * window is not the current one is empty (its window was drained). When another key of the same
+ * window needs the slot, the slot's count is first added to stack_counts (same generation, not
+ * being drained). User space reads [g] of every CPU after the flip away from g (and the wait for
+ * programs in flight), as it drains the maps of g: no program writes [g] until the flip after
+ * next, which comes after that drain. Why nothing races: a slot is written only by profile_cpu
+ * on its own CPU, which runs once at a time per CPU (bpf_prog_active); only the generation of
+ * the active window is written, and user space reads only the other one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct count_slots);
+} count_slots SEC(".maps");
 
 /* Per-CPU scratch space for building a stack: 4 KiB does not fit the 512-byte BPF stack. */
 struct {

@@ -45,27 +45,77 @@ static __always_inline __u64 store_stack(void *map, __u64 id, void *st, struct s
 	return id;
 }
 
-/* Adds one sample for key; false when the counts map had no room for it. */
-static __always_inline bool count_sample(void *counts, struct stack_count_key *key)
+/*
+ * Adds n samples for key to the counts map; false when it had no room for a new key (the caller
+ * counts what that loses).
+ */
+static __always_inline bool count_add(void *counts, struct stack_count_key *key, __u64 n)
 {
 	__u64 *val = bpf_map_lookup_elem(counts, key);
 	if (val) {
-		__sync_fetch_and_add(val, 1);
+		__sync_fetch_and_add(val, n);
 		return true;
 	}
-	__u64 one = 1;
-	long err = bpf_map_update_elem(counts, key, &one, BPF_NOEXIST);
+	long err = bpf_map_update_elem(counts, key, &n, BPF_NOEXIST);
 	if (err == -17) { /* another CPU inserted it first */
 		val = bpf_map_lookup_elem(counts, key);
 		if (val)
-			__sync_fetch_and_add(val, 1);
+			__sync_fetch_and_add(val, n);
 		return true;
 	}
 	if (err) {
-		count(COUNTER_COUNT_MAP_FULL);
 		debug_log("count map full: pid %d err %ld", key->pid, err);
 		return false;
 	}
+	return true;
+}
+
+static __always_inline bool same_key(const struct stack_count_key *a,
+				     const struct stack_count_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	__u64 diff = 0;
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*a) / 8); i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
+}
+
+/*
+ * Counts one sample of key in window `window`: in this CPU's slot for the key (maps.h,
+ * count_slots) when the slot is empty or holds the same key; a slot holding another key of this
+ * window is first added to the counts map. False when the sample could not be counted (the
+ * counts map had no room for it).
+ */
+static __always_inline bool count_sample(void *counts, struct count_slots *cs,
+					 struct stack_count_key *key, __u32 window)
+{
+	if (!cs) {
+		if (count_add(counts, key, 1))
+			return true;
+		count(COUNTER_COUNT_MAP_FULL);
+		return false;
+	}
+	__u64 h = (key->user_stack_id ^ (key->kernel_stack_id << 1) ^ key->tid) *
+		  0x9e3779b97f4a7c15ULL;
+	struct count_slot *slot = &cs->slots[(h >> 58) & (COUNT_SLOTS - 1)];
+	if (slot->window == window && slot->count) {
+		if (same_key(&slot->key, key)) {
+			slot->count += 1;
+			return true;
+		}
+		/* Another key of this window: its samples go to the map, this one takes the slot.
+		 * If the map has no room for them they stay, and this sample goes to the map. */
+		if (!count_add(counts, &slot->key, slot->count)) {
+			if (count_add(counts, key, 1))
+				return true;
+			count(COUNTER_COUNT_MAP_FULL);
+			return false;
+		}
+	}
+	__builtin_memcpy(&slot->key, key, sizeof(*key));
+	slot->count = 1;
+	slot->window = window;
 	return true;
 }
 
@@ -160,6 +210,8 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 		user_map = odd ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
 	void *kernel_map = odd ? (void *)&kernel_stacks_1 : (void *)&kernel_stacks_0;
 	void *counts_map = odd ? (void *)&stack_counts_1 : (void *)&stack_counts_0;
+	__u32 parity = odd;
+	struct count_slots *slots = bpf_map_lookup_elem(&count_slots, &parity);
 	if (user_id) {
 		struct stored_slot *slot =
 			stored ? &stored->user[user_id & (STORED_USER_SLOTS - 1)] : NULL;
@@ -176,7 +228,7 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 			key.flags |= STACK_FLAG_KERNEL_DROPPED;
 	}
 	bench_stamp(11);
-	if (count_sample(counts_map, &key))
+	if (count_sample(counts_map, slots, &key, window))
 		count(COUNTER_RECORDED);
 	bench_stamp(12);
 	bench_stamp(13); /* the cost of a stamp itself */

@@ -230,6 +230,22 @@ struct stack_count_key {
 };
 
 /*
+ * A per-CPU slot of recent counts (count_slots in maps.h): `count` samples of `key` in window
+ * `window` not yet added to that window's stack_counts map. 88 bytes.
+ */
+#define COUNT_SLOTS 64
+struct count_slot {
+	struct stack_count_key key;
+	__u64 count;
+	__u32 window; /* active_generation[0] when the slot was filled */
+	__u32 reserved;
+};
+
+struct count_slots {
+	struct count_slot slots[COUNT_SLOTS];
+};
+
+/*
  * Indices of the per-CPU counters array. The names user space reports are in
  * src/bpf/types.ts (COUNTER_NAMES), in this order; indices are never reused.
  */

@@ -24,6 +24,8 @@ import {
 } from "./sampler.ts";
 import {
   AGENT_CONFIG,
+  COUNT_SLOT,
+  COUNT_SLOTS,
   COUNTER_NAMES,
   COUNTERS_SIZE,
   EVENT,
@@ -39,6 +41,7 @@ import {
 } from "./types.ts";
 import { LibbpfUnwindMaps } from "./unwind_maps.ts";
 import { LibbpfInterpMaps } from "./interp_maps.ts";
+import { addSlotCounts, countEntry } from "./count_slots.ts";
 
 const log = getLogger("bpf");
 const ENOENT = 2;
@@ -48,7 +51,6 @@ const EPOLL_CTL_ADD = 1;
 const EPOLLIN = 1;
 const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
-const decoder = new TextDecoder();
 
 /** Options of {@link ProfilerObject.open}. */
 export interface ProfilerObjectOptions {
@@ -116,6 +118,8 @@ interface MapFds {
   events: number;
   pidToInstance: number;
   pidToInterp: number;
+  /** Per-CPU recent counts, one element per generation (bpf/maps.h count_slots). */
+  countSlots: number;
 }
 
 /** One stacks map kind: its value layout and depth. */
@@ -136,11 +140,6 @@ const KERNEL: StackKind = {
   size: KERNEL_STACK.size,
   depth: MAX_KERNEL_STACK_DEPTH,
 };
-
-function cString(bytes: Uint8Array): string {
-  const end = bytes.indexOf(0);
-  return decoder.decode(end < 0 ? bytes : bytes.subarray(0, end));
-}
 
 /** Programs attached to tracepoints for as long as the object is loaded (bpf/process.h). */
 const TRACEPOINT_PROGRAMS = ["on_exec", "on_exit"];
@@ -181,6 +180,8 @@ export class ProfilerObject implements Sampler {
   #batchCount = new Uint32Array(1);
   #possibleCpus: number;
   #countersValue: Uint8Array<ArrayBuffer>;
+  /** count_slots[g] of every CPU (one per-CPU lookup per window). */
+  #slotsValue: Uint8Array<ArrayBuffer>;
 
   private constructor(
     obj: Deno.PointerObject,
@@ -201,7 +202,7 @@ export class ProfilerObject implements Sampler {
       maxRules: 65536,
       maxTables: MAX_UNWIND_TABLES - 1,
     });
-    this.#interpMaps = new LibbpfInterpMaps(fds.pidToInterp);
+    this.#interpMaps = new LibbpfInterpMaps(fds.pidToInterp, fds.generation);
     this.#prog = prog;
     this.#fds = fds;
     this.#countEntries = countEntries;
@@ -212,6 +213,7 @@ export class ProfilerObject implements Sampler {
     this.#stackValues = new Uint8Array(this.#stackBatch * USER_STACK.size);
     this.#possibleCpus = libbpf().libbpf_num_possible_cpus();
     this.#countersValue = new Uint8Array(this.#possibleCpus * COUNTERS_SIZE);
+    this.#slotsValue = new Uint8Array(this.#possibleCpus * COUNT_SLOTS * COUNT_SLOT.size);
   }
 
   /**
@@ -327,6 +329,7 @@ export class ProfilerObject implements Sampler {
         events: fd("events"),
         pidToInstance: fd("pid_to_instance"),
         pidToInterp: fd("pid_to_interp"),
+        countSlots: fd("count_slots"),
       };
       log.debug("loaded BPF object", {
         path: opts.objectPath,
@@ -534,6 +537,7 @@ export class ProfilerObject implements Sampler {
   async flipAndDrain(): Promise<DrainResult> {
     if (!this.#obj) throw new MapsClosedError("drain the sampler's maps");
     const drained = this.#generation;
+    const drainedWindow = this.#window;
     // BPF writes into generation (window & 1); the whole window number lets it tell this
     // window's stacks from those of two windows ago (its per-CPU cache of stored stacks).
     const next = (this.#window + 1) >>> 0;
@@ -553,6 +557,9 @@ export class ProfilerObject implements Sampler {
       await new Promise((r) => setTimeout(r, 5));
     }
     const entries = this.#drainCounts(this.#fds.counts[drained], errors);
+    // The per-CPU slots of the drained generation hold the rest of its counts. Only after a
+    // flip: while BPF still writes into this generation its slots are being written too.
+    if (rc >= 0) this.#drainSlots(drained, drainedWindow, entries, errors);
     const userStacks = this.#drainStacks(this.#fds.userStacks[drained], USER, errors);
     // Each stack is in one of the two user maps (by its length): one map for the window.
     this.#drainStacks(this.#fds.userStacksShort[drained], USER_SHORT, errors, userStacks);
@@ -578,29 +585,9 @@ export class ProfilerObject implements Sampler {
       const n = this.#batchCount[0];
       const view = new DataView(this.#countKeys.buffer);
       for (let i = 0; i < n; i++) {
-        const o = i * STACK_COUNT_KEY.size;
-        entries.push({
-          pid: view.getUint32(o + STACK_COUNT_KEY.pid, true),
-          tid: view.getUint32(o + STACK_COUNT_KEY.tid, true),
-          userStackId: view.getBigUint64(o + STACK_COUNT_KEY.userStackId, true),
-          kernelStackId: view.getBigUint64(o + STACK_COUNT_KEY.kernelStackId, true),
-          threadComm: cString(
-            this.#countKeys.subarray(
-              o + STACK_COUNT_KEY.threadComm,
-              o + STACK_COUNT_KEY.threadComm + 16,
-            ),
-          ),
-          processComm: cString(
-            this.#countKeys.subarray(
-              o + STACK_COUNT_KEY.processComm,
-              o + STACK_COUNT_KEY.processComm + 16,
-            ),
-          ),
-          flags: view.getUint32(o + STACK_COUNT_KEY.flags, true),
-          unwindError: view.getUint32(o + STACK_COUNT_KEY.unwindError, true),
-          instance: view.getUint32(o + STACK_COUNT_KEY.instance, true),
-          count: Number(this.#countValues[i]),
-        });
+        entries.push(
+          countEntry(this.#countKeys, view, i * STACK_COUNT_KEY.size, Number(this.#countValues[i])),
+        );
       }
       if (rc === -ENOENT) break; // the last batch: the map is empty now
       if (rc < 0) {
@@ -612,6 +599,29 @@ export class ProfilerObject implements Sampler {
       first = false;
     }
     return entries;
+  }
+
+  /**
+   * Adds the counts the per-CPU slots of generation `gen` hold for window `window` to `entries`
+   * (summed into an entry of the same key, so each key is one entry). Slots of other windows are
+   * empty: BPF reuses them without reading their counts.
+   */
+  #drainSlots(
+    gen: number,
+    window: number,
+    entries: CountEntry[],
+    errors: DrainResult["errors"],
+  ): void {
+    const rc = libbpf().bpf_map_lookup_elem(
+      this.#fds.countSlots,
+      new Uint32Array([gen]),
+      this.#slotsValue,
+    );
+    if (rc < 0) {
+      errors.push({ map: "count_slots", error: errnoName(-rc) });
+      return;
+    }
+    addSlotCounts(this.#slotsValue, this.#possibleCpus * COUNT_SLOTS, window, entries);
   }
 
   #drainStacks(

@@ -40,6 +40,11 @@ export const STACK_COUNT_KEY = {
   instance: 64,
 } as const;
 
+/** Slots per CPU and generation of the count_slots map (COUNT_SLOTS in bpf/types.h). */
+export const COUNT_SLOTS = 64;
+/** struct count_slot: a stack_count_key, its count, the window it was counted in. */
+export const COUNT_SLOT = { size: 88, key: 0, count: 72, window: 80 } as const;
+
 /** struct exec_mapping. */
 export const EXEC_MAPPING = {
   size: 40,

@@ -13,6 +13,8 @@ import {
 } from "../unwind/mod.ts";
 import {
   AGENT_CONFIG,
+  COUNT_SLOT,
+  COUNT_SLOTS,
   COUNTER_NAMES,
   COUNTERS_SIZE,
   EVENT,
@@ -63,6 +65,12 @@ const PROBES: Record<string, string> = {
   "key.flags": "offsetof(struct stack_count_key, flags)",
   "key.unwindError": "offsetof(struct stack_count_key, unwind_error)",
   "key.instance": "offsetof(struct stack_count_key, instance)",
+  "COUNT_SLOTS": "COUNT_SLOTS",
+  "slot.size": "sizeof(struct count_slot)",
+  "slot.key": "offsetof(struct count_slot, key)",
+  "slot.count": "offsetof(struct count_slot, count)",
+  "slot.window": "offsetof(struct count_slot, window)",
+  "slots.size": "sizeof(struct count_slots)",
   "map.size": "sizeof(struct exec_mapping)",
   "map.start": "offsetof(struct exec_mapping, start)",
   "map.end": "offsetof(struct exec_mapping, end)",
@@ -154,6 +162,9 @@ Deno.test("types.ts mirrors the struct layouts and constants of bpf/types.h", as
     "kernel.size": KERNEL_STACK.size,
     "kernel.addrs": KERNEL_STACK.addrs,
     ...prefixed("key", STACK_COUNT_KEY),
+    COUNT_SLOTS,
+    ...prefixed("slot", COUNT_SLOT),
+    "slots.size": COUNT_SLOTS * COUNT_SLOT.size,
     ...prefixed("map", {
       size: EXEC_MAPPING.size,
       start: EXEC_MAPPING.start,
