@@ -14,6 +14,13 @@
  * The agent's memory is also sampled every 100 ms over the first `--trace-seconds` of each run
  * (`/proc/PID/status` and `smaps_rollup`: when the peak came, and how much of it was anonymous
  * memory, file pages and threads); `--trace-dir=DIR` writes each run's samples as CSV there.
+ * With `--trace-dir`, each run also gets `NAME-detail.csv`: every 100 ms RssShmem, the thread
+ * count by name (`/proc/PID/task/TID/comm`: table workers, V8 and tokio threads) and, every
+ * 500 ms, the agent's builds in flight and tables built (its /metrics); and `NAME.log`, the
+ * agent's stderr (`--agent-args=--log-level=debug`, `--deno-flags=--v8-flags=--trace-gc` put
+ * there what the agent and V8 say, each V8 line with its milliseconds since the isolate's start).
+ * `--smaps-at=S1,S2,...` also copies `/proc/PID/smaps` at those seconds (`NAME-smaps-S.txt`).
+ * `--only=dwarf,tree,fp` runs only those agents.
  * `--tree=DIR` adds a third agent, another checkout's (e.g. main's worktree) at its defaults, to
  * each round, so a change and what it changes are measured in one command.
  *
@@ -38,6 +45,15 @@ const textArg = (name: string) =>
   Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const traceDir = textArg("trace-dir");
 const otherTree = textArg("tree");
+const listArg = (name: string) => textArg(name)?.split(",").filter((x) => x) ?? [];
+/** Deno flags for every agent (before main.ts), e.g. `--v8-flags=--trace-gc`. */
+const denoFlags = listArg("deno-flags");
+/** Flags added to every agent's own, e.g. `--log-level=debug`. */
+const agentArgs = listArg("agent-args");
+const only = listArg("only");
+/** Seconds after the agent's spawn at which its /proc/PID/smaps is copied (with --trace-dir). */
+const smapsAt = listArg("smaps-at").map(Number);
+const runs = (which: string) => !only.length || only.includes(which);
 
 const dir = await Deno.makeTempDir({ prefix: "bench-binaries-" });
 
@@ -177,21 +193,128 @@ interface Figures {
 }
 
 /** Starts the agent of the checkout at `root` as bench/_lib/measure.ts's spawnAgent does. */
-function spawnAgentOf(root: string, port: number, extra: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
+function spawnAgentOf(
+  root: string,
+  port: number,
+  extra: string[],
+  logTo?: string,
+): { agent: Deno.ChildProcess; log?: Promise<void> } {
+  const agent = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-all",
       "--unstable-worker-options",
       "--unstable-no-legacy-abort",
+      ...denoFlags,
       `${root.replace(/\/?$/, "/")}main.ts`,
       `--http-address=127.0.0.1:${port}`,
       "--log-level=warn",
+      ...agentArgs,
       ...extra,
     ],
-    stdout: "null",
-    stderr: "inherit",
+    // V8's traces (e.g. --trace-gc) go to stdout.
+    stdout: logTo ? "piped" : "null",
+    stderr: logTo ? "piped" : "inherit",
   }).spawn();
+  if (!logTo) return { agent };
+  const to = (stream: ReadableStream<Uint8Array>, path: string) =>
+    Deno.open(path, { write: true, create: true, truncate: true }).then((f) =>
+      stream.pipeTo(f.writable)
+    );
+  const log = Promise.all([
+    to(agent.stderr, logTo),
+    to(agent.stdout, logTo.replace(/\.log$/, ".stdout")),
+  ]).then(() => {});
+  return { agent, log };
+}
+
+/** One detailed sample: RssShmem and threads by name every 100 ms, metrics when polled. */
+interface DetailSample {
+  t: number;
+  shmem: number;
+  threads: Map<string, number>;
+  inFlight?: number;
+  built?: number;
+}
+
+/** Samples what MemoryTrace does not: shared memory, threads by name, the agent's metrics. */
+class DetailTrace {
+  readonly samples: DetailSample[] = [];
+  readonly #t0 = performance.now();
+  readonly #timer: ReturnType<typeof setInterval>;
+  #ticks = 0;
+  #warned = false;
+
+  constructor(pid: number, port: number, seconds: number, smapsTo?: (t: number) => string) {
+    const smapsDue = [...smapsAt].sort((a, b) => a - b);
+    this.#timer = setInterval(() => {
+      const t = (performance.now() - this.#t0) / 1000;
+      while (smapsTo && smapsDue.length && t >= smapsDue[0]) {
+        const at = smapsDue.shift()!;
+        try {
+          Deno.writeTextFileSync(smapsTo(at), Deno.readTextFileSync(`/proc/${pid}/smaps`));
+        } catch {
+          // gone
+        }
+      }
+      if (t > seconds) {
+        this.stop();
+        return;
+      }
+      const threads = new Map<string, number>();
+      let shmem = NaN;
+      try {
+        shmem = Number(
+          /^RssShmem:\s+(\d+) kB$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1],
+        ) / 1024;
+        for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+          try {
+            const comm = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/comm`).trim();
+            threads.set(comm, (threads.get(comm) ?? 0) + 1);
+          } catch {
+            // the thread ended
+          }
+        }
+      } catch {
+        return; // gone
+      }
+      const s: DetailSample = { t, shmem, threads };
+      this.samples.push(s);
+      if (this.#ticks++ % 5 === 0) {
+        fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).then((m) => {
+          s.inFlight = Number(
+            /^parca_agent_unwind_table_builds_in_flight (\S+)$/m.exec(m)?.[1] ?? NaN,
+          );
+          s.built = Number(/^parca_agent_unwind_tables_built_total (\S+)$/m.exec(m)?.[1] ?? NaN);
+        }).catch((e) => {
+          // deno-lint-ignore no-console -- a benchmark reports to its own stderr
+          if (!this.#warned) console.error(`cannot read the agent's metrics: ${e}`);
+          this.#warned = true;
+        });
+      }
+    }, 100);
+  }
+
+  stop(): DetailSample[] {
+    clearInterval(this.#timer);
+    return this.samples;
+  }
+}
+
+function detailCsv(samples: DetailSample[]): string {
+  const names = [...new Set(samples.flatMap((s) => [...s.threads.keys()]))].sort();
+  return [
+    ["t", "shmem_mib", "in_flight", "built", ...names.map((n) => `threads:${n}`)].join(","),
+    ...samples.map((s) =>
+      [
+        s.t.toFixed(2),
+        s.shmem.toFixed(1),
+        s.inFlight ?? "",
+        s.built ?? "",
+        ...names.map((n) => s.threads.get(n) ?? 0),
+      ].join(",")
+    ),
+  ].join("\n") + "\n";
 }
 
 function histogram(metrics: string, name: string): { le: number; count: number }[] {
@@ -214,9 +337,23 @@ async function runAgent(
   root = ROOT,
   name = "run",
 ): Promise<Figures> {
-  const agent = spawnAgentOf(root, port, extra);
+  if (traceDir) await Deno.mkdir(traceDir, { recursive: true });
+  const { agent, log } = spawnAgentOf(
+    root,
+    port,
+    extra,
+    traceDir ? `${traceDir}/${name}.log` : undefined,
+  );
   const t0 = performance.now();
   const trace = new MemoryTrace(agent.pid, 100, traceSeconds);
+  const detail = traceDir
+    ? new DetailTrace(
+      agent.pid,
+      port,
+      traceSeconds,
+      (at) => `${traceDir}/${name}-smaps-${at}.txt`,
+    )
+    : undefined;
   try {
     await waitReady(port);
     const value = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
@@ -241,8 +378,8 @@ async function runAgent(
     const samples = trace.stop();
     const peak = peakOf(samples);
     if (traceDir) {
-      await Deno.mkdir(traceDir, { recursive: true });
       await Deno.writeTextFile(`${traceDir}/${name}.csv`, traceCsv(samples));
+      await Deno.writeTextFile(`${traceDir}/${name}-detail.csv`, detailCsv(detail!.stop()));
     }
     return {
       peakAtS: peak.atPeak?.t ?? NaN,
@@ -261,12 +398,14 @@ async function runAgent(
     };
   } finally {
     trace.stop();
+    detail?.stop();
     try {
       agent.kill("SIGTERM");
     } catch {
       // gone
     }
     await agent.status;
+    await log;
   }
 }
 
@@ -286,6 +425,7 @@ try {
     // The order alternates between rounds, so neither agent always runs on a warmer host.
     const order = r % 2 ? ["fp", "other", "dwarf"] : ["dwarf", "other", "fp"];
     for (const which of order) {
+      if (!runs(which === "other" ? "tree" : which)) continue;
       if (which === "dwarf") dwarf.push(await runAgent([], 17181, ROOT, `dwarf-${r}`));
       if (which === "other" && otherTree) {
         other.push(await runAgent([], 17183, otherTree, `tree-${r}`));
