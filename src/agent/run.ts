@@ -554,11 +554,13 @@ async function stopWithin(
   const all = (async () => {
     for (const [name, step] of steps) {
       current = name;
+      const t0 = performance.now();
       try {
         await step(end - Date.now());
       } catch (e) {
         log.warn("error while stopping", { step: name, error: (e as Error).message });
       }
+      log.debug("shutdown step done", { step: name, ms: Math.round(performance.now() - t0) });
     }
     return true;
   })();

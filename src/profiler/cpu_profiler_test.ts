@@ -199,7 +199,7 @@ Deno.test("CpuProfiler leaves samples of a reused pid unmapped rather than give 
   }
 });
 
-Deno.test("CpuProfiler stops in order: the unwinder is closed before the maps are", async () => {
+Deno.test("CpuProfiler stops in order: the unwinder, the final window, the maps", async () => {
   const order: string[] = [];
   let maps: UnwindMaps | undefined;
   const events: ProcessEvent[] = [];
@@ -209,7 +209,7 @@ Deno.test("CpuProfiler stops in order: the unwinder is closed before the maps ar
     windowEnded: () => void order.push("windowEnded"),
     close: async () => {
       await new Promise((r) => setTimeout(r, 20));
-      order.push(`unwinder closed, maps closed: ${maps!.closed}`);
+      order.push(`unwinder closed, maps closed: ${maps!.closed}, drains: ${sampler.drains}`);
     },
   };
   const { sampler, profiler } = setUp({ unwinder, durationMs: 60_000 });
@@ -218,13 +218,38 @@ Deno.test("CpuProfiler stops in order: the unwinder is closed before the maps ar
   await waitFor(() => events.length === 1, "the event");
   await profiler.stop();
   order.push(`sampler closed: ${sampler.closed}`);
+  // Its table builds are abandoned before the final window (which gets the CPUs), and the final
+  // window prepares nothing for a next one (no windowEnded).
   deepStrictEqual(order, [
-    "windowEnded",
-    "unwinder closed, maps closed: false",
+    "unwinder closed, maps closed: false, drains: 0",
     "sampler closed: true",
   ]);
   strictEqual(sampler.drains, 1, "the last window was drained");
   strictEqual(sampler.unwindMaps.refusedAfterClose, 0);
+});
+
+Deno.test("CpuProfiler tells the unwinder and interpreters every window's end but the final one", async () => {
+  let unwinderEnds = 0;
+  let interpEnds = 0;
+  const unwinder: UnwinderHooks = {
+    attach: () => {},
+    event: () => {},
+    windowEnded: () => void unwinderEnds++,
+    close: () => {},
+  };
+  const interpreters: InterpreterHooks = {
+    attach: () => {},
+    symbolizer: () => ({ frame: () => undefined, unknown: () => "[python]" }),
+    windowEnded: () => void interpEnds++,
+    close: () => {},
+  };
+  const { sampler, profiler } = setUp({ unwinder, interpreters, durationMs: 30 });
+  profiler.start();
+  await waitFor(() => sampler.drains >= 2, "two windows");
+  await profiler.stop();
+  const regular = sampler.drains - 1;
+  strictEqual(unwinderEnds, regular);
+  strictEqual(interpEnds, regular);
 });
 
 Deno.test("CpuProfiler hands the interpreters the sampler's interpMaps and stops them before the maps close", async () => {
@@ -241,8 +266,8 @@ Deno.test("CpuProfiler hands the interpreters the sampler's interpMaps and stops
   strictEqual(maps, sampler.interpMaps);
   await profiler.stop();
   order.push(`sampler closed: ${sampler.closed}`);
+  // The final window examines no process (nothing will be walked again).
   deepStrictEqual(order, [
-    "windowEnded",
     "interpreters closed, maps closed: false",
     "sampler closed: true",
   ]);
