@@ -209,6 +209,8 @@ export class CpuProfiler {
   #windowStartNanos = 0n;
   #running: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** performance.now() past which a stopping profiler writes no more profiles. */
+  #flushBy = Infinity;
   #lastCounters = new Map<string, number>();
   /** Record counters already added to the metrics. */
   #reported = { captured: 0, missed: 0 };
@@ -313,10 +315,15 @@ export class CpuProfiler {
    * builds still running are abandoned, not loaded), the last window is drained and emitted
    * (without the end-of-window work that prepares the next one), and only then are the maps
    * closed.
+   *
+   * @param flushMs How long the profiles of the window being emitted and of the final one may
+   *   take to be written, from now: a host so busy that they take longer loses the rest (counted
+   *   as stacks dropped, reason `shutdown`) rather than the whole shutdown's deadline.
    */
-  async stop(): Promise<void> {
+  async stop(flushMs = Infinity): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#flushBy = performance.now() + flushMs;
     // How long each phase took, in the debug log: a prompt exit is what `systemctl stop` expects.
     const phases: Record<string, number> = {};
     let t = performance.now();
@@ -563,10 +570,17 @@ export class CpuProfiler {
     const sampled = new Set<ProcessRecord>();
     const seriesOfPid = new Map<number, number>();
     let sliceStart = performance.now();
+    let unwritten = 0;
+    let unwrittenStacks = 0;
     for (const proc of processes.values()) {
       if (performance.now() - sliceStart > WINDOW_SLICE_MS) {
         await yieldToLoop();
         sliceStart = performance.now();
+      }
+      if (performance.now() > this.#flushBy) {
+        unwritten++;
+        unwrittenStacks += proc.samples.length;
+        continue;
       }
       const info = this.#recordOf(obj, proc.pid, proc.instance);
       if (info) {
@@ -669,6 +683,13 @@ export class CpuProfiler {
           }
         }
       }
+    }
+    if (unwritten > 0) {
+      metrics.stacksDropped.inc({ reason: "shutdown" }, unwrittenStacks);
+      log.warn("stopping: profiles of the last window not written within the flush time", {
+        processes: unwritten,
+        stacks: unwrittenStacks,
+      });
     }
     const tHooks = performance.now();
     // What the hooks do is for the next window (examine new processes for interpreters: their

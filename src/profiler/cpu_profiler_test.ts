@@ -13,6 +13,7 @@ import {
   type UnwindMaps,
 } from "../bpf/mod.ts";
 import { LabelManager } from "../labels/mod.ts";
+import { metrics } from "../metrics/mod.ts";
 import { parseProcStat, ProcessReader, ProcessRecords } from "../process/mod.ts";
 import type { UnwinderHooks } from "../unwind/mod.ts";
 import {
@@ -312,4 +313,24 @@ Deno.test("CpuProfiler tells sinks when a window starts to end and when all its 
     log.filter((e) => e === "emitting").length,
     log.filter((e) => e === "emitted").length,
   );
+});
+
+Deno.test("CpuProfiler.stop() writes the last window's profiles until its flush time, then drops the rest", async () => {
+  // A sink as slow as a busy host's: 30 ms a profile.
+  const slow: ProfileSink = { write: () => new Promise((r) => setTimeout(r, 30)) };
+  const { sampler, profiles, profiler } = setUp({ durationMs: 60_000, sink: slow });
+  profiler.start();
+  for (let pid = 999_000; pid < 999_020; pid++) {
+    sampler.addSample({ pid, instance: 0, userStack: [0x1000], processComm: "x", count: 1 });
+  }
+  const dropped = async () =>
+    (await metrics.stacksDropped.get()).values.find((v) => v.labels.reason === "shutdown")
+      ?.value ?? 0;
+  const before = await dropped();
+  const t0 = performance.now();
+  await profiler.stop(100);
+  const ms = performance.now() - t0;
+  ok(ms < 400, `stop took ${ms.toFixed(0)} ms for a 100 ms flush`);
+  ok(profiles.length >= 1 && profiles.length < 20, `${profiles.length} of 20 written`);
+  strictEqual(await dropped() - before, 20 - profiles.length, "each unwritten stack counted");
 });
