@@ -211,6 +211,8 @@ export class CpuProfiler {
   #stopped = false;
   /** performance.now() past which a stopping profiler writes no more profiles. */
   #flushBy = Infinity;
+  /** How long the current window's drain and event reading took, for its debug line. */
+  #windowTimes = { drainMs: 0, eventsMs: 0 };
   #lastCounters = new Map<string, number>();
   /** Record counters already added to the metrics. */
   #reported = { captured: 0, missed: 0 };
@@ -492,6 +494,10 @@ export class CpuProfiler {
     const t1 = performance.now();
     // Images first sampled in this window: their events may still be unread.
     this.#pumpEvents();
+    this.#windowTimes = {
+      drainMs: Math.round(t1 - t0),
+      eventsMs: Math.round(performance.now() - t1),
+    };
     await this.#emitProfiles(
       obj,
       drained,
@@ -710,6 +716,7 @@ export class CpuProfiler {
       samples,
       userStacks: drained.userStacks.size,
       kernelStacks: drained.kernelStacks.size,
+      ...this.#windowTimes,
       emitMs: Math.round(tHooks - tEmit),
       hooksMs: Math.round(performance.now() - tHooks),
     });
