@@ -366,7 +366,7 @@ const MAX_ENDED = 4096;
 const PYTHON_LIB = /^libpython3\.\d+.*\.so/;
 const PYTHON_EXE = /^python3\.\d+[a-z]*$/;
 const RUBY_LIB = /^libruby[-.].*\.so/;
-const RUBY_EXE = /^ruby$/;
+const RUBY_EXE = /^ruby(\d+\.\d+)?$/;
 const PYTHON_FILE = new RegExp(`${PYTHON_LIB.source}|${PYTHON_EXE.source}`);
 const RUBY_FILE = new RegExp(`${RUBY_LIB.source}|${RUBY_EXE.source}`);
 

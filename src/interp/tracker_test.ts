@@ -183,3 +183,80 @@ Deno.test({
     tracker.close();
   },
 });
+
+const RUBY = (() => {
+  try {
+    return Deno.realPathSync("/usr/bin/ruby"); // Debian's: ruby3.1, with libruby-3.1.so
+  } catch {
+    return undefined;
+  }
+})();
+
+/**
+ * Runs a sleeping Ruby child from `exe` that has said it is ready, gives `fn` its pid, its
+ * mappings as they were right after its exec (the executable and ld.so, before libruby and libc)
+ * and a tracker on in-memory maps; then kills it.
+ */
+async function withSleepingRuby(
+  exe: string,
+  fn: (pid: number, early: ReturnType<typeof parseMaps>, t: InterpreterTracker) => void,
+): Promise<FakeInterpMaps> {
+  const child = new Deno.Command(exe, {
+    args: ["-e", "puts 'ready'; $stdout.flush; sleep 60"],
+    stdout: "piped",
+    stdin: "null",
+  }).spawn();
+  const map = new FakeInterpMaps();
+  const tracker = new InterpreterTracker({ python: true, ruby: true, files });
+  tracker.attach(map);
+  try {
+    const reader = child.stdout.getReader();
+    let ready = "";
+    while (!ready.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`ruby exited before it was ready: ${ready}`);
+      ready += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    const maps = parseMaps(Deno.readTextFileSync(`/proc/${child.pid}/maps`));
+    ok(maps.some((m) => /libruby/.test(m.path)), "a shared build");
+    fn(child.pid, maps.filter((m) => !/libruby|libc|lib(z|gmp|crypt|m)\.so/.test(m.path)), tracker);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    tracker.close();
+  }
+  return map;
+}
+
+for (const named of ["ruby3.1", "ruby"]) {
+  Deno.test({
+    name: `InterpreterTracker examines again a Ruby process (${named}) first seen before libruby`,
+    ignore: !RUBY,
+    async fn() {
+      // Debian's executable is ruby3.1; a source build's (Docker's ruby images, --enable-shared)
+      // is `ruby`, linking libruby.so the same way.
+      const dir = Deno.makeTempDirSync({ prefix: "tracker-ruby-" });
+      const exe = `${dir}/${named}`;
+      Deno.copyFileSync(RUBY!, exe);
+      Deno.chmodSync(exe, 0o755);
+      try {
+        let walked = -1;
+        const map = await withSleepingRuby(exe, (pid, early, t) => {
+          // Examined right after its exec (at its capture, or the end of a window it had
+          // samples in as the child that was about to exec).
+          t.examine(pid, 7, early);
+          equal(t.walked, 0);
+          // The next window it had samples in ends: examined again, now with libruby mapped.
+          t.windowEnded(new Set([pid]));
+          walked = t.walked;
+        });
+        equal(walked, 1, "not examined again at the window's end");
+        equal(map.processes.size, 1);
+      } finally {
+        Deno.removeSync(dir, { recursive: true });
+      }
+    },
+  });
+}

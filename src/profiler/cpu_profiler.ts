@@ -209,6 +209,10 @@ export class CpuProfiler {
   #windowStartNanos = 0n;
   #running: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** performance.now() past which a stopping profiler writes no more profiles. */
+  #flushBy = Infinity;
+  /** How long the current window's drain and event reading took, for its debug line. */
+  #windowTimes = { drainMs: 0, eventsMs: 0 };
   #lastCounters = new Map<string, number>();
   /** Record counters already added to the metrics. */
   #reported = { captured: 0, missed: 0 };
@@ -308,34 +312,61 @@ export class CpuProfiler {
    * Ends the window now (flushing what was sampled), detaches everything and unloads. Safe to
    * call twice.
    *
-   * Shutdown is ordered so that nothing touches a BPF map after it is closed: sampling stops,
-   * the last window is drained and emitted, the unwinder stops (its table builds still running
-   * are abandoned, not loaded), and only then are the maps closed.
+   * Shutdown is ordered so that nothing touches a BPF map after it is closed, and nothing is
+   * done that only a later window would use: sampling stops, the unwinder stops (its table
+   * builds still running are abandoned, not loaded), the last window is drained and emitted
+   * (without the end-of-window work that prepares the next one), and only then are the maps
+   * closed.
+   *
+   * @param flushMs How long the profiles of the window being emitted and of the final one may
+   *   take to be written, from now: a host so busy that they take longer loses the rest (counted
+   *   as stacks dropped, reason `shutdown`) rather than the whole shutdown's deadline.
    */
-  async stop(): Promise<void> {
+  async stop(flushMs = Infinity): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#flushBy = performance.now() + flushMs;
+    // How long each phase took, in the debug log: a prompt exit is what `systemctl stop` expects.
+    const phases: Record<string, number> = {};
+    let t = performance.now();
+    const phase = (name: string) => {
+      const now = performance.now();
+      phases[name] = Math.round(now - t);
+      t = now;
+    };
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#obj?.wakeWaiter();
     await this.#running.catch(() => {});
+    phase("runningWindowMs");
     await this.#eventLoop;
+    phase("eventWaitMs");
     const obj = this.#obj;
     if (!obj) return;
-    // Stop sampling first so the flushed window is final, then drain it.
+    // Stop sampling first so the flushed window is final.
     obj.detach();
-    try {
-      await this.#endWindow();
-    } catch (e) {
-      log.error("final window failed", { error: (e as Error).message });
-    }
+    phase("detachMs");
+    // Then the unwinder: a table still being built could only be loaded into maps nothing
+    // samples any more, so its build is abandoned and its worker terminated before the final
+    // window, which gets the CPUs to itself (on a busy 2-core host the builds' workers and their
+    // loads into BPF doubled its time).
     try {
       await this.#opts.unwinder?.close();
     } catch (e) {
       log.warn("unwinder did not stop cleanly", { error: (e as Error).message });
     }
+    phase("unwinderMs");
+    try {
+      await this.#endWindow(true);
+    } catch (e) {
+      log.error("final window failed", { error: (e as Error).message });
+    }
+    phase("finalWindowMs");
     this.#opts.interpreters?.close();
+    phase("interpretersMs");
     obj.close();
+    phase("mapsMs");
     this.#obj = undefined;
+    log.debug("profiler stopped", phases);
   }
 
   /**
@@ -434,18 +465,19 @@ export class CpuProfiler {
       records.capture(pid, { instance }, () => obj.instanceOf(pid)?.id === instance);
   }
 
-  async #endWindow(): Promise<void> {
+  /** @param final The last window, at shutdown: nothing is prepared for a next one. */
+  async #endWindow(final = false): Promise<void> {
     const obj = this.#obj;
     if (!obj) return;
     for (const sink of this.#opts.sinks) sink.windowEmitting?.();
     try {
-      await this.#drainAndEmit(obj);
+      await this.#drainAndEmit(obj, final);
     } finally {
       for (const sink of this.#opts.sinks) sink.windowEmitted?.();
     }
   }
 
-  async #drainAndEmit(obj: Sampler): Promise<void> {
+  async #drainAndEmit(obj: Sampler, final: boolean): Promise<void> {
     const startNanos = this.#windowStartNanos;
     const startMs = this.#windowStart;
     const t0 = performance.now();
@@ -462,12 +494,17 @@ export class CpuProfiler {
     const t1 = performance.now();
     // Images first sampled in this window: their events may still be unread.
     this.#pumpEvents();
+    this.#windowTimes = {
+      drainMs: Math.round(t1 - t0),
+      eventsMs: Math.round(performance.now() - t1),
+    };
     await this.#emitProfiles(
       obj,
       drained,
       window,
       startNanos,
       BigInt(endMs - startMs) * 1_000_000n,
+      final,
     );
     const records = this.#opts.records;
     const freed = records.windowEmitted(window);
@@ -516,7 +553,9 @@ export class CpuProfiler {
     window: number,
     startNanos: bigint,
     durationNanos: bigint,
+    final: boolean,
   ): Promise<void> {
+    const tEmit = performance.now();
     const { processes, stats } = assembleWindow(
       drained.entries,
       drained.userStacks,
@@ -537,10 +576,17 @@ export class CpuProfiler {
     const sampled = new Set<ProcessRecord>();
     const seriesOfPid = new Map<number, number>();
     let sliceStart = performance.now();
+    let unwritten = 0;
+    let unwrittenStacks = 0;
     for (const proc of processes.values()) {
       if (performance.now() - sliceStart > WINDOW_SLICE_MS) {
         await yieldToLoop();
         sliceStart = performance.now();
+      }
+      if (performance.now() > this.#flushBy) {
+        unwritten++;
+        unwrittenStacks += proc.samples.length;
+        continue;
       }
       const info = this.#recordOf(obj, proc.pid, proc.instance);
       if (info) {
@@ -644,10 +690,22 @@ export class CpuProfiler {
         }
       }
     }
-    this.#opts.unwinder?.windowEnded(sampled);
-    const pids = new Set([...processes.values()].map((p) => p.pid));
-    this.#opts.interpreters?.windowEnded(pids);
-    this.#opts.jit?.windowEnded(pids);
+    if (unwritten > 0) {
+      metrics.stacksDropped.inc({ reason: "shutdown" }, unwrittenStacks);
+      log.warn("stopping: profiles of the last window not written within the flush time", {
+        processes: unwritten,
+        stacks: unwrittenStacks,
+      });
+    }
+    const tHooks = performance.now();
+    // What the hooks do is for the next window (examine new processes for interpreters: their
+    // ELF symbols read, a table build queued; forget exited ones): at shutdown there is none.
+    if (!final) {
+      this.#opts.unwinder?.windowEnded(sampled);
+      const pids = new Set([...processes.values()].map((p) => p.pid));
+      this.#opts.interpreters?.windowEnded(pids);
+      this.#opts.jit?.windowEnded(pids);
+    }
     metrics.processes.set(processes.size);
     this.#status = status;
     this.#lastError = drained.errors.length
@@ -658,6 +716,9 @@ export class CpuProfiler {
       samples,
       userStacks: drained.userStacks.size,
       kernelStacks: drained.kernelStacks.size,
+      ...this.#windowTimes,
+      emitMs: Math.round(tHooks - tEmit),
+      hooksMs: Math.round(performance.now() - tHooks),
     });
   }
 }

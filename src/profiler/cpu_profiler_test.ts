@@ -13,6 +13,7 @@ import {
   type UnwindMaps,
 } from "../bpf/mod.ts";
 import { LabelManager } from "../labels/mod.ts";
+import { metrics } from "../metrics/mod.ts";
 import { parseProcStat, ProcessReader, ProcessRecords } from "../process/mod.ts";
 import type { UnwinderHooks } from "../unwind/mod.ts";
 import {
@@ -199,7 +200,7 @@ Deno.test("CpuProfiler leaves samples of a reused pid unmapped rather than give 
   }
 });
 
-Deno.test("CpuProfiler stops in order: the unwinder is closed before the maps are", async () => {
+Deno.test("CpuProfiler stops in order: the unwinder, the final window, the maps", async () => {
   const order: string[] = [];
   let maps: UnwindMaps | undefined;
   const events: ProcessEvent[] = [];
@@ -209,7 +210,7 @@ Deno.test("CpuProfiler stops in order: the unwinder is closed before the maps ar
     windowEnded: () => void order.push("windowEnded"),
     close: async () => {
       await new Promise((r) => setTimeout(r, 20));
-      order.push(`unwinder closed, maps closed: ${maps!.closed}`);
+      order.push(`unwinder closed, maps closed: ${maps!.closed}, drains: ${sampler.drains}`);
     },
   };
   const { sampler, profiler } = setUp({ unwinder, durationMs: 60_000 });
@@ -218,13 +219,38 @@ Deno.test("CpuProfiler stops in order: the unwinder is closed before the maps ar
   await waitFor(() => events.length === 1, "the event");
   await profiler.stop();
   order.push(`sampler closed: ${sampler.closed}`);
+  // Its table builds are abandoned before the final window (which gets the CPUs), and the final
+  // window prepares nothing for a next one (no windowEnded).
   deepStrictEqual(order, [
-    "windowEnded",
-    "unwinder closed, maps closed: false",
+    "unwinder closed, maps closed: false, drains: 0",
     "sampler closed: true",
   ]);
   strictEqual(sampler.drains, 1, "the last window was drained");
   strictEqual(sampler.unwindMaps.refusedAfterClose, 0);
+});
+
+Deno.test("CpuProfiler tells the unwinder and interpreters every window's end but the final one", async () => {
+  let unwinderEnds = 0;
+  let interpEnds = 0;
+  const unwinder: UnwinderHooks = {
+    attach: () => {},
+    event: () => {},
+    windowEnded: () => void unwinderEnds++,
+    close: () => {},
+  };
+  const interpreters: InterpreterHooks = {
+    attach: () => {},
+    symbolizer: () => ({ frame: () => undefined, unknown: () => "[python]" }),
+    windowEnded: () => void interpEnds++,
+    close: () => {},
+  };
+  const { sampler, profiler } = setUp({ unwinder, interpreters, durationMs: 30 });
+  profiler.start();
+  await waitFor(() => sampler.drains >= 2, "two windows");
+  await profiler.stop();
+  const regular = sampler.drains - 1;
+  strictEqual(unwinderEnds, regular);
+  strictEqual(interpEnds, regular);
 });
 
 Deno.test("CpuProfiler hands the interpreters the sampler's interpMaps and stops them before the maps close", async () => {
@@ -241,8 +267,8 @@ Deno.test("CpuProfiler hands the interpreters the sampler's interpMaps and stops
   strictEqual(maps, sampler.interpMaps);
   await profiler.stop();
   order.push(`sampler closed: ${sampler.closed}`);
+  // The final window examines no process (nothing will be walked again).
   deepStrictEqual(order, [
-    "windowEnded",
     "interpreters closed, maps closed: false",
     "sampler closed: true",
   ]);
@@ -287,4 +313,24 @@ Deno.test("CpuProfiler tells sinks when a window starts to end and when all its 
     log.filter((e) => e === "emitting").length,
     log.filter((e) => e === "emitted").length,
   );
+});
+
+Deno.test("CpuProfiler.stop() writes the last window's profiles until its flush time, then drops the rest", async () => {
+  // A sink as slow as a busy host's: 30 ms a profile.
+  const slow: ProfileSink = { write: () => new Promise((r) => setTimeout(r, 30)) };
+  const { sampler, profiles, profiler } = setUp({ durationMs: 60_000, sink: slow });
+  profiler.start();
+  for (let pid = 999_000; pid < 999_020; pid++) {
+    sampler.addSample({ pid, instance: 0, userStack: [0x1000], processComm: "x", count: 1 });
+  }
+  const dropped = async () =>
+    (await metrics.stacksDropped.get()).values.find((v) => v.labels.reason === "shutdown")
+      ?.value ?? 0;
+  const before = await dropped();
+  const t0 = performance.now();
+  await profiler.stop(100);
+  const ms = performance.now() - t0;
+  ok(ms < 400, `stop took ${ms.toFixed(0)} ms for a 100 ms flush`);
+  ok(profiles.length >= 1 && profiles.length < 20, `${profiles.length} of 20 written`);
+  strictEqual(await dropped() - before, 20 - profiles.length, "each unwritten stack counted");
 });

@@ -49,7 +49,9 @@ export function detectRuby(
   files: MappedFileOpener,
   mem: ProcessMemory,
 ): RubyProcess | RubyDetectFailure {
-  const found = findMapping(maps, /^libruby[-.]/) ?? findMapping(maps, /^ruby$/);
+  // A shared build keeps the VM in libruby (Debian's executable is `ruby3.1`, a source build's
+  // `ruby`); a static one in the executable.
+  const found = findMapping(maps, /^libruby[-.]/) ?? findMapping(maps, /^ruby(\d+\.\d+)?$/);
   if (!found) return { kind: "not-ruby" };
   const img = mappedImage(pid, found.m, files, RUBY_SYMBOLS);
   if (!img) return { kind: "error", reason: `cannot read the ELF symbols of ${found.m.path}` };
@@ -57,9 +59,11 @@ export function detectRuby(
   const ec = img.symbols.get("ruby_current_ec");
   const ver = img.symbols.get("ruby_version");
   if (!exec || !ec || !ver) {
+    // An executable without the VM is a shared build's: right after its exec, before ld.so has
+    // mapped libruby, that is all there is. It is examined again.
     return found.m.path.includes("libruby")
       ? { kind: "error", reason: `${found.m.path} lacks rb_vm_exec or ruby_current_ec` }
-      : { kind: "not-ruby" };
+      : { kind: "not-ready", reason: `${found.m.path} links libruby, not mapped yet` };
   }
   const vb = mem.read(ver.value + img.bias, Math.min(ver.size || 16, 16));
   const version = vb ? new TextDecoder().decode(vb).split("\0")[0] : "";
