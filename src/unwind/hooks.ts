@@ -28,8 +28,9 @@ export interface UnwinderHooks {
   /** A window ended; these records had samples in it. */
   windowEnded(sampled: ReadonlySet<ProcessRecord>): void;
   /**
-   * The profiler stops: stop touching the maps (they are closed right after this resolves) and
-   * release everything.
+   * The profiler stops: stop touching the maps and release everything (builds in flight are
+   * abandoned). Called after sampling stops and before the final window is emitted; the maps are
+   * closed after that window.
    */
   close(): Promise<void> | void;
 }
