@@ -14,6 +14,19 @@ const python = installedPythons().find((p) => p.label.includes("3.12"));
 const SLEEPER = "import time\ndef f():\n  pass\n" +
   "print('ready', id(f.__code__), f.__code__.co_firstlineno, flush=True)\ntime.sleep(60)";
 
+/** The program's first line: it says it is ready in one (written in pieces when unbuffered). */
+async function readyLine(child: Deno.ChildProcess, what: string): Promise<string> {
+  const reader = child.stdout.getReader();
+  let ready = "";
+  while (!ready.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${what} exited before it was ready: ${ready}`);
+    ready += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return ready;
+}
+
 /**
  * Runs `fn` with a tracker attached to in-memory maps and a sleeping Python child that has said
  * it is ready, then kills the child; returns the tracker (to close) and maps once it is gone.
@@ -31,15 +44,7 @@ async function withSleepingPython(
   const tracker = new InterpreterTracker({ ...opts, files });
   tracker.attach(map);
   try {
-    // The program says it is ready, in one line (written in pieces when unbuffered).
-    const reader = child.stdout.getReader();
-    let ready = "";
-    while (!ready.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`python exited before it was ready: ${ready}`);
-      ready += new TextDecoder().decode(value);
-    }
-    reader.releaseLock();
+    const ready = await readyLine(child, "python");
     fn(child.pid, tracker, map, ready);
   } finally {
     child.kill("SIGKILL");
@@ -210,14 +215,7 @@ async function withSleepingRuby(
   const tracker = new InterpreterTracker({ python: true, ruby: true, files });
   tracker.attach(map);
   try {
-    const reader = child.stdout.getReader();
-    let ready = "";
-    while (!ready.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`ruby exited before it was ready: ${ready}`);
-      ready += new TextDecoder().decode(value);
-    }
-    reader.releaseLock();
+    await readyLine(child, "ruby");
     const maps = parseMaps(Deno.readTextFileSync(`/proc/${child.pid}/maps`));
     ok(maps.some((m) => /libruby/.test(m.path)), "a shared build");
     fn(child.pid, maps.filter((m) => !/libruby|libc|lib(z|gmp|crypt|m)\.so/.test(m.path)), tracker);
