@@ -48,6 +48,7 @@ import { LocalStore, readBearerToken } from "../store/mod.ts";
 import { JitSymbols, KernelSymbols, LocalSymbolizer, VdsoSymbols } from "../symbolize/mod.ts";
 import { watchSupervisor } from "../telemetry/mod.ts";
 import { ProfileHistory, UiHandler } from "../ui/mod.ts";
+import { FilePageDropper } from "./file_pages.ts";
 import { REMOTE_FLAGS, runSupervised, shouldSupervise, startRemoteStore } from "./remote.ts";
 
 const REPO_DIR = new URL("../../", import.meta.url).pathname;
@@ -77,6 +78,15 @@ const PROFILER_FLUSH_MS = 1000;
 
 /** The part of the shutdown deadline kept for the trace exporter, the last step. */
 const TRACE_SHUTDOWN_SHARE_MS = 600;
+
+/**
+ * When the agent first drops its idle file pages (src/agent/file_pages.ts): after the first
+ * windows (10 s each) and the start-up table builds (done 5-14 s after start on a host of 50
+ * binaries), whose code is the bulk of what start-up touches once.
+ */
+const FILE_PAGES_FIRST_DROP_MS = 30_000;
+/** Then every minute: the pages of rarer work (a table worker's start, a reload) go again. */
+const FILE_PAGES_DROP_EVERY_MS = 60_000;
 
 /**
  * Flags whose behaviour exists in this version. Any other flag set to a non-default value gets a
@@ -491,6 +501,21 @@ async function runAgent(
     throw e;
   }
 
+  // The start-up's file pages (most of the deno binary's resident code) leave the agent's RSS once
+  // the first windows and the start-up builds are over; what is still used maps back in.
+  const pageDropper = new FilePageDropper({
+    firstMs: FILE_PAGES_FIRST_DROP_MS,
+    everyMs: FILE_PAGES_DROP_EVERY_MS,
+    onDrop: (r) =>
+      log.debug("dropped idle file pages", {
+        mappings: r.mappings,
+        bytes: r.bytes,
+        failed: r.failed,
+      }),
+    onError: (e) => log.debug("cannot drop idle file pages", { error: e.message }),
+  });
+  pageDropper.start();
+
   // Run until SIGINT or SIGTERM (or the supervisor is gone), then flush the current window and
   // detach, within the shutdown deadline.
   const stopped = Promise.withResolvers<string>();
@@ -502,6 +527,7 @@ async function runAgent(
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
   const supervisor = watchSupervisor(env, (why) => stopped.resolve(why));
   const reason = await stopped.promise;
+  pageDropper.stop();
   supervisor?.close();
   log.info("stopping", { reason });
   // A second signal while stopping means "now".

@@ -93,6 +93,8 @@ const symbols = {
   malloc_trim: { parameters: ["usize"], result: "i32" },
   /** int mallopt(int param, int value): M_ARENA_MAX caps how many arenas threads spread over. */
   mallopt: { parameters: ["i32", "i32"], result: "i32" },
+  /** int madvise(void *addr, size_t length, int advice): drops the agent's idle file pages */
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   /** int setrlimit(int resource, const struct rlimit *rlim) */
   setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   /** int getrlimit(int resource, struct rlimit *rlim) */

@@ -48,6 +48,7 @@ export {
   writeSync,
 } from "./procfs.ts";
 export {
+  dropPages,
   dupSync,
   execve,
   inotifyAddWatch,

@@ -197,6 +197,25 @@ export function trimMalloc(): void {
   libc().malloc_trim(0n);
 }
 
+/** madvise(2)'s MADV_DONTNEED, the same on every Linux architecture the agent supports. */
+const MADV_DONTNEED = 4;
+
+/**
+ * madvise(MADV_DONTNEED) on a range of this process's own address space: its pages leave the
+ * process's page tables. For a read-only file mapping that holds no private copy of a page, this
+ * only unmaps page-cache pages, which the next access maps again (a minor fault) with the same
+ * contents; on anything else it discards data, so callers check the mapping first.
+ *
+ * @param start The first byte, page-aligned.
+ * @param length Bytes, a multiple of the page size.
+ * @throws {SysError} When madvise fails.
+ */
+export function dropPages(start: bigint, length: bigint): void {
+  if (libc().madvise(Deno.UnsafePointer.create(start), length, MADV_DONTNEED) !== 0) {
+    throw new SysError("madvise", errno());
+  }
+}
+
 /** mallopt(3)'s parameters (glibc's malloc.h). */
 const M_TRIM_THRESHOLD = -1;
 const M_MMAP_THRESHOLD = -3;
