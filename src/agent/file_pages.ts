@@ -14,7 +14,11 @@
  *
  * Only mappings that cannot hold data of their own are touched: backed by a file (a path and an
  * inode), not writable, and with no anonymous (copy-on-write) page. Anything else, e.g. a BPF
- * map's or ring buffer's mapping (no file, and not refaultable), is left alone.
+ * map's or ring buffer's mapping (no file, and not refaultable), is left alone. And only the
+ * executable's own mappings (`/proc/self/exe`): they live as long as the process, whereas a
+ * library or a database file (Deno's code cache, which SQLite maps and may remap as it grows)
+ * could be unmapped by another thread between the read of smaps and the madvise, and its range
+ * reused for anonymous memory, which MADV_DONTNEED would zero.
  *
  * @module
  */
@@ -38,9 +42,10 @@ const HEADER = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ (\d+)\s*(.*)$/;
  * not writable, no anonymous page, and something resident.
  *
  * @param smaps The text of `/proc/PID/smaps`.
+ * @param paths The files whose mappings may be dropped (all files when absent).
  * @returns The mappings, in address order.
  */
-export function droppableMappings(smaps: string): DroppableMapping[] {
+export function droppableMappings(smaps: string, paths?: ReadonlySet<string>): DroppableMapping[] {
   const out: DroppableMapping[] = [];
   let cur: (DroppableMapping & { ok: boolean; anon: number }) | undefined;
   const finish = () => {
@@ -55,7 +60,7 @@ export function droppableMappings(smaps: string): DroppableMapping[] {
       const [, start, end, perms, inode, path] = h;
       const ok = perms[1] !== "w" && inode !== "0" && path.startsWith("/") &&
         !path.endsWith(" (deleted)") && !path.startsWith("/dev/") &&
-        !path.startsWith("/memfd:") && !path.startsWith("/SYSV");
+        !path.startsWith("/memfd:") && !path.startsWith("/SYSV") && (!paths || paths.has(path));
       cur = {
         start: BigInt(`0x${start}`),
         end: BigInt(`0x${end}`),
@@ -90,19 +95,21 @@ export interface DropResult {
 }
 
 /**
- * Drops the resident pages of this process's droppable file mappings
+ * Drops the resident pages of this process's executable's droppable mappings
  * ({@link droppableMappings}).
  *
  * @param read Reads the process's smaps (injectable for tests).
  * @param drop Drops a range (injectable for tests).
+ * @param paths The files whose mappings may go: the executable (`/proc/self/exe`) by default.
  * @returns Counts.
  */
 export function dropIdleFilePages(
   read: () => string = () => procfs.readTextFileSync("/proc/self/smaps"),
   drop: (start: bigint, length: bigint) => void = procfs.dropPages,
+  paths: ReadonlySet<string> = new Set([procfs.readLinkSync("/proc/self/exe")]),
 ): DropResult {
   const result: DropResult = { mappings: 0, bytes: 0, failed: 0 };
-  for (const m of droppableMappings(read())) {
+  for (const m of droppableMappings(read(), paths)) {
     try {
       drop(m.start, m.end - m.start);
       result.mappings++;
