@@ -23,7 +23,12 @@ const CH_UNDERSCORE = 0x5f;
 
 /** The parsed table: parallel arrays sorted by address, names packed in one byte blob. */
 interface Table {
-  hi: Uint32Array;
+  /**
+   * The upper 32 bits of each address, or the one value they all share: on x86-64 every kernel
+   * and module text address is 0xffffffff_xxxxxxxx, and one number instead of an array saves 4
+   * bytes a symbol (0.46 MiB for 120k).
+   */
+  hi: Uint32Array | number;
   lo: Uint32Array;
   /** `nameOffsets[i]..nameOffsets[i + 1]` is symbol i's name in `names`. */
   nameOffsets: Uint32Array;
@@ -103,7 +108,7 @@ export class KernelSymbols {
 
   /** Number of symbols in the table. */
   get size(): number {
-    return this.#table.hi.length;
+    return this.#table.lo.length;
   }
 
   /**
@@ -139,9 +144,19 @@ export class KernelSymbols {
   lookupParts(hi: number, lo: number): number {
     const his = this.#table.hi;
     const los = this.#table.lo;
-    // Upper bound: the first entry above the address; the answer is the entry before it.
     let l = 0;
-    let r = his.length;
+    let r = los.length;
+    if (typeof his === "number") {
+      // Every symbol is in one 4 GiB range: above it, the last symbol; below it, none.
+      if (hi !== his) return hi > his ? r - 1 : -1;
+      while (l < r) {
+        const m = (l + r) >>> 1;
+        if (los[m] <= lo) l = m + 1;
+        else r = m;
+      }
+      return l - 1;
+    }
+    // Upper bound: the first entry above the address; the answer is the entry before it.
     while (l < r) {
       const m = (l + r) >>> 1;
       const h = his[m];
@@ -160,8 +175,8 @@ export class KernelSymbols {
    */
   name(index: number): string {
     const t = this.#table;
-    if (!(index >= 0 && index < t.hi.length)) {
-      throw new RangeError(`Cannot name kernel symbol: index ${index} not in [0, ${t.hi.length})`);
+    if (!(index >= 0 && index < t.lo.length)) {
+      throw new RangeError(`Cannot name kernel symbol: index ${index} not in [0, ${t.lo.length})`);
     }
     return latin1(t.names, t.nameOffsets[index], t.nameOffsets[index + 1]);
   }
@@ -175,12 +190,13 @@ export class KernelSymbols {
    */
   address(index: number): bigint {
     const t = this.#table;
-    if (!(index >= 0 && index < t.hi.length)) {
+    if (!(index >= 0 && index < t.lo.length)) {
       throw new RangeError(
-        `Cannot get kernel symbol address: index ${index} not in [0, ${t.hi.length})`,
+        `Cannot get kernel symbol address: index ${index} not in [0, ${t.lo.length})`,
       );
     }
-    return (BigInt(t.hi[index]) << 32n) | BigInt(t.lo[index]);
+    const hi = typeof t.hi === "number" ? t.hi : t.hi[index];
+    return (BigInt(hi) << 32n) | BigInt(t.lo[index]);
   }
 
   /**
@@ -357,7 +373,15 @@ function parseKallsyms(bytes: Uint8Array): Table {
     }
   }
   nameOffsets[m] = off;
-  return { hi: outHi, lo: outLo, nameOffsets, names, restricted: m === 0 && sawZero };
+  let oneHi = m > 0;
+  for (let k = 1; k < m && oneHi; k++) oneHi = outHi[k] === outHi[0];
+  return {
+    hi: oneHi ? outHi[0] : outHi,
+    lo: outLo,
+    nameOffsets,
+    names,
+    restricted: m === 0 && sawZero,
+  };
 }
 
 /** Permutation of `0..n` by (address, file order), given that `0..prefix` is already sorted. */

@@ -53,6 +53,26 @@ Deno.test("KernelSymbols.lookup() finds symbols at, between and before addresses
   equal(k.lookupParts(0xffffffff, 0x81003004), k.lookup(0xffffffff81003004n));
 });
 
+Deno.test("KernelSymbols looks up across 4 GiB ranges, with one upper half or several", () => {
+  // aarch64-style addresses: all under one upper half, then spread over two.
+  const one = KernelSymbols.fromText("ffff800080010000 T a\nffff800080020000 T b\n");
+  equal(nameAt(one, 0xffff800080010004n), "a");
+  equal(nameAt(one, 0xffff800080020000n), "b");
+  equal(nameAt(one, 0xffff80007fffffffn), undefined);
+  equal(nameAt(one, 0xffff7fffffffffffn), undefined); // a lower upper half
+  equal(nameAt(one, 0xffff800100000000n), "b"); // a higher upper half: past the last symbol
+  equal(one.address(1), 0xffff800080020000n);
+  const two = KernelSymbols.fromText(
+    "ffff800080010000 T a\nffff8000fffff000 T b\nffff800100000010 T c\n",
+  );
+  equal(nameAt(two, 0xffff8000fffff100n), "b");
+  equal(nameAt(two, 0xffff800100000000n), "b");
+  equal(nameAt(two, 0xffff800100000010n), "c");
+  equal(nameAt(two, 0xffff80007fffffffn), undefined);
+  equal(two.address(2), 0xffff800100000010n);
+  equal(KernelSymbols.fromText("").lookup(0xffffffff81000000n), -1);
+});
+
 Deno.test("KernelSymbols.fromText() merges out-of-order entries into the sorted prefix", () => {
   const k = KernelSymbols.fromText([
     "ffffffff81000000 T a",
