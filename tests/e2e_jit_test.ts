@@ -15,7 +15,7 @@ import { freePort, startAgent } from "./_lib/agent.ts";
 import { installed, startNicedProgram, stopPrograms } from "./_lib/programs.ts";
 import { waitFor } from "./_lib/wait.ts";
 import { startParca } from "./_lib/parca.ts";
-import { type SourceStack, storedStacks } from "./_lib/source_stacks.ts";
+import { type SourceStack, sourceStacks, storedStacks } from "./_lib/source_stacks.ts";
 import { installedPythons } from "./_lib/pythons.ts";
 import { decodeProfile } from "../src/pprof/mod.ts";
 import {
@@ -47,6 +47,41 @@ async function enough(store: string, pid: number, from: bigint, min: number) {
   }, 90_000);
 }
 
+const tablesPending = (s: SourceStack) => s.frames.some((f) => /pending/.test(f.name));
+
+/** One stored window of a process: when it starts, its samples, those walked with tables pending. */
+interface Window {
+  at: bigint;
+  samples: number;
+  pending: number;
+}
+
+/**
+ * A process's stored windows, oldest first. (The directory's order is not the windows' order:
+ * on ext4 readdir lists files in hash order, so "the last file listed" is any window.)
+ */
+async function windowsOf(store: string, pid: number): Promise<Window[]> {
+  const out: Window[] = [];
+  for (const e of Deno.readDirSync(store)) {
+    if (!e.name.startsWith(`${pid}_`)) continue;
+    const p = decodeProfile(await Deno.readFile(`${store}/${e.name}`));
+    const stacks = sourceStacks(p);
+    out.push({
+      at: p.timeNanos,
+      samples: samples(stacks),
+      pending: samples(stacks, tablesPending),
+    });
+  }
+  return out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+}
+
+/** The windows as "seconds from `t0`: pending/samples", for failure messages and the log. */
+function timeline(ws: Window[], t0: number): string {
+  return ws.map((w) =>
+    `${((Number(w.at / 1_000_000n) - t0) / 1000).toFixed(1)} s: ${w.pending}/${w.samples}`
+  ).join(", ");
+}
+
 const javac = "/usr/bin/javac";
 const java = "/usr/bin/java";
 const jcmd = "/usr/bin/jcmd";
@@ -74,14 +109,26 @@ Deno.test({
           "300",
         ]);
         children.push(node);
-        // Judge windows once the unwind tables are in (the perf map grows from the start).
+        const started = Date.now();
+        // Judge windows once the unwind tables are in (the perf map grows from the start): once
+        // node's newest window has samples and none of them was walked with its tables pending.
+        let windows: Window[] = [];
         await waitFor("node's tables", async () => {
-          const s = await storedStacks(store, node.pid);
-          const last = s.slice(-5);
-          return last.length && !last.some((x) => x.frames.some((f) => /pending/.test(f.name)))
-            ? true
-            : undefined;
-        }, 90_000);
+          windows = await windowsOf(store, node.pid);
+          const newest = windows.at(-1);
+          return newest && newest.samples > 0 && newest.pending === 0 ? true : undefined;
+        }, 90_000).catch((e) => {
+          throw new Error(
+            `${(e as Error).message}; node's windows (pending/samples): ${
+              timeline(windows, started)
+            }\nlog:\n${log()}`,
+          );
+        });
+        // deno-lint-ignore no-console -- how long the tables took, for CI logs
+        console.error(
+          `node's tables in after ${((Date.now() - started) / 1000).toFixed(1)} s; windows ` +
+            `(pending/samples): ${timeline(windows, started)}`,
+        );
         const from = BigInt(Date.now()) * 1_000_000n;
         const stacks = await enough(store, node.pid, from, 100);
         const total = samples(stacks);

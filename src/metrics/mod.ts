@@ -203,6 +203,14 @@ export const metrics = {
     labelNames: ["type"] as const,
     registers: [registry],
   }),
+  /** BPF events read but not handled, by reason (`shutdown`: past the final window's flush time). */
+  processEventsDropped: new client.Counter({
+    name: "parca_agent_process_events_dropped_total",
+    help: "BPF events read from the ring buffer but not handled, by reason (shutdown: the final " +
+      "window's flush time had passed).",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  }),
   /** Time to handle one batch of BPF events. */
   processEventBatchSeconds: new client.Histogram({
     name: "parca_agent_process_event_batch_duration_seconds",

@@ -334,3 +334,35 @@ Deno.test("CpuProfiler.stop() writes the last window's profiles until its flush 
   ok(profiles.length >= 1 && profiles.length < 20, `${profiles.length} of 20 written`);
   strictEqual(await dropped() - before, 20 - profiles.length, "each unwritten stack counted");
 });
+
+Deno.test("CpuProfiler.stop() handles the events left in the buffer until its flush time, then drops the rest", async () => {
+  // Each event costs 30 ms (a capture's /proc reads on a busy host).
+  let handled = 0;
+  const unwinder: UnwinderHooks = {
+    attach: () => {},
+    event: () => {
+      handled++;
+      const until = performance.now() + 30;
+      while (performance.now() < until) { /* busy, as a capture's synchronous reads are */ }
+    },
+    windowEnded: () => {},
+    close: () => {},
+  };
+  const { sampler, profiler } = setUp({ unwinder, durationMs: 60_000 });
+  profiler.start();
+  await new Promise((r) => setTimeout(r, 50));
+  const dropped = async () =>
+    (await metrics.processEventsDropped.get()).values.find((v) => v.labels.reason === "shutdown")
+      ?.value ?? 0;
+  const before = await dropped();
+  // Queued as the agent is told to stop: only the final window's read sees them.
+  for (let pid = 998_000; pid < 998_020; pid++) {
+    sampler.event({ type: EventType.MAPPINGS_CHANGED, pid });
+  }
+  const t0 = performance.now();
+  await profiler.stop(100);
+  const ms = performance.now() - t0;
+  ok(ms < 400, `stop took ${ms.toFixed(0)} ms for a 100 ms flush`);
+  ok(handled >= 1 && handled < 20, `${handled} of 20 events handled`);
+  strictEqual(await dropped() - before, 20 - handled, "each unhandled event counted");
+});

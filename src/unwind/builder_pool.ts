@@ -102,8 +102,15 @@ interface Slot {
  * its job, which gives the memory back: the worker's memory stays bounded by one large build.
  */
 const RECYCLE_AFTER = 32 << 20;
-/** A worker idle this long is stopped; its memory goes back to the system. */
-const IDLE_MS = 10_000;
+/**
+ * A worker idle this long is stopped; its memory goes back to the system. A worker's restart
+ * costs its start and an instantiation (the compiled module is shared, see #module), tens of
+ * milliseconds, so this only has to cover a burst of builds (a script's execs, a process's
+ * dlopens). Measured on the 50-binary host (bench:binaries' trace): with 10 s, the workers of
+ * the start-up builds stayed up idle (33 and 13 MiB of RSS) until 17 and 24 s after the agent's
+ * start, so its first window's end (~12 s) came on top of them.
+ */
+const IDLE_MS = 2_000;
 
 /**
  * Workers that build unwind tables. Workers exist only while there is work: most of the time

@@ -32,6 +32,25 @@ function poolTest(name: string, fn: (pool: BuilderPool) => Promise<void>): void 
   });
 }
 
+Deno.test({
+  name: "BuilderPool stops a worker 2 s after its last build by default",
+  ignore: !hasWasm,
+  async fn() {
+    const pool = new BuilderPool(2);
+    try {
+      const st = await Deno.stat(LIBC);
+      await pool.tableOfFile({ path: LIBC, ino: String(st.ino), size: st.size, maxBytes: 1 << 30 });
+      strictEqual(pool.workers, 1);
+      await new Promise((r) => setTimeout(r, 1000));
+      strictEqual(pool.workers, 1, "still up for a burst of builds");
+      await new Promise((r) => setTimeout(r, 1500));
+      strictEqual(pool.workers, 0, "stopped once idle for 2 s");
+    } finally {
+      pool.close();
+    }
+  },
+});
+
 poolTest("BuilderPool builds tables in workers that stop when idle", async (pool) => {
   const st = await Deno.stat(LIBC);
   const table = await pool.tableOfFile({
