@@ -277,26 +277,6 @@ struct {
 	__type(value, struct mapping_hints);
 } mapping_hints SEC(".maps");
 
-/*
- * Per CPU: a copy of the part of the sampled thread's stack that the walk reads next
- * (bpf/unwind_user.h read_stack): [base, base + len) of user memory, len <= STACK_WINDOW,
- * never across a page end. Valid for the walk that filled it only.
- */
-#define STACK_WINDOW 2048
-
-struct stack_window {
-	__u64 base;
-	__u64 len;
-	__u8 data[STACK_WINDOW];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct stack_window);
-} stack_window SEC(".maps");
-
 /* rule index -> rule, shared by all tables (src/unwind/table_store.ts interns them). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

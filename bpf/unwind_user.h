@@ -78,7 +78,6 @@ struct walk_regs {
 	bool bp_unknown;  /* the caller's rbp could not be recovered */
 	bool via_fp;      /* ip came from a frame-pointer step: check it is code */
 	bool done;
-	bool window_ok;   /* stack_window holds this walk's stack (maps.h) */
 	/* The last row found, for the next frame at the same pc (recursion): the rule index of
 	 * the row of table pc (row_key & 0xffffffff) in table row_key >> 32; 0 until a row is. */
 	__u32 row_rule;
@@ -100,46 +99,6 @@ struct walk_state {
 static __always_inline bool read_user_u64(__u64 addr, __u64 *out)
 {
 	return bpf_probe_read_user(out, sizeof(*out), (void *)addr) == 0;
-}
-
-/*
- * Reads `size` (8 or 16) bytes of the sampled thread's stack at addr; false on a fault. Most
- * reads of a walk are a few dozen bytes above the previous one: they come from this CPU's
- * stack_window (maps.h), filled by one bpf_probe_read_user() from addr to the end of its page
- * (at most STACK_WINDOW bytes), instead of a helper call per frame. A read within one page
- * faults exactly when its first byte does, so a fill faults when the direct read would, and
- * a read that the window does not hold (below it, past it, or across a page end) is a fill
- * or a direct read: the bytes are those of the direct read either way. The window is this
- * walk's only (window_ok starts false in every walk) and the program does not nest on a CPU.
- */
-static __always_inline bool read_stack(struct walk_regs *s, __u64 addr, void *out, __u32 size)
-{
-	__u32 zero = 0;
-	struct stack_window *w = bpf_map_lookup_elem(&stack_window, &zero);
-	if (!w)
-		return bpf_probe_read_user(out, size, (void *)addr) == 0;
-	__u64 off = addr - w->base;
-	if (!s->window_ok || addr < w->base || off + size > w->len) {
-		__u64 len = 4096 - (addr & 4095);
-		if (len > STACK_WINDOW)
-			len = STACK_WINDOW;
-		if (len < size) /* across a page end: not what a window holds */
-			return bpf_probe_read_user(out, size, (void *)addr) == 0;
-		s->window_ok = false;
-		if (bpf_probe_read_user(w->data, len, (void *)addr))
-			return false;
-		w->base = addr;
-		w->len = len;
-		s->window_ok = true;
-		off = 0;
-	}
-	off &= STACK_WINDOW - 1;
-	if (off > STACK_WINDOW - 16)
-		return bpf_probe_read_user(out, size, (void *)addr) == 0; /* not reached: w->len */
-	((__u64 *)out)[0] = *(__u64 *)(w->data + off);
-	if (size == 16)
-		((__u64 *)out)[1] = *(__u64 *)(w->data + off + 8);
-	return true;
 }
 
 /*
@@ -211,7 +170,7 @@ static __always_inline void step_frame_pointer_on(struct walk_regs *s, bool swit
 	}
 	/* [rbp] and [rbp + 8] in one read: a helper call per frame, not two. */
 	__u64 frame[2];
-	if (!read_stack(s, s->bp, frame, sizeof(frame))) {
+	if (bpf_probe_read_user(frame, sizeof(frame), (void *)s->bp)) {
 		s->error = UNWIND_ERROR_READ_FAULT;
 		return;
 	}
@@ -590,14 +549,14 @@ found:
 	/* The usual frame saves rbp right below the return address: read both at once. */
 	if (rule->rbp_kind == RBP_CFA_OFFSET && rule->rbp_offset + 8 == rule->ra_offset) {
 		__u64 saved[2];
-		if (!read_stack(s, cfa + (__s64)rule->rbp_offset, saved, sizeof(saved))) {
+		if (bpf_probe_read_user(saved, sizeof(saved), (void *)(cfa + (__s64)rule->rbp_offset))) {
 			s->error = UNWIND_ERROR_READ_FAULT;
 			return 0;
 		}
 		s->bp = saved[0];
 		s->bp_unknown = false;
 		ret = saved[1];
-	} else if (!read_stack(s, cfa + (__s64)rule->ra_offset, &ret, sizeof(ret))) {
+	} else if (!read_user_u64(cfa + (__s64)rule->ra_offset, &ret)) {
 		s->error = UNWIND_ERROR_READ_FAULT;
 		return 0;
 	}
