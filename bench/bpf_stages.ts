@@ -75,6 +75,14 @@ const STAMPS = [
   "store the kernel stack",
   "count the sample (72-byte key)",
 ];
+/** Slots inside the user walk (bpf/unwind_user.h bench_add), shown below its row. */
+const WALK_PARTS: [number, string][] = [
+  [0, "… of which step_dwarf"],
+  [14, "… of which finding the rule (table, cache, search, rule)"],
+  [16, "… of which finding the mapping (hint, search)"],
+];
+/** Slots of `bench_times` (BENCH_SLOTS in bpf/common.h; an older tree's object has 16). */
+const SLOTS = 20;
 /** Slot 13: two stamps in a row, the cost of one stamp. */
 const STAMP_SELF = 13;
 /** Slot 15: the samples that reached the end. */
@@ -124,7 +132,7 @@ async function buildObject(dir: string, name: string, define?: string): Promise<
  * Sums each slot of `bench_times` over the CPUs, in the map of that name that `pid` holds.
  *
  * @param pid The agent.
- * @returns Slot sums (16 of them).
+ * @returns Slot sums (SLOTS of them; NaN past the object's own).
  */
 async function stampSums(pid: number): Promise<number[]> {
   const ids = new Set<number>();
@@ -144,14 +152,15 @@ async function stampSums(pid: number): Promise<number[]> {
   }[];
   const id = maps.find((m) => m.name === "bench_times" && ids.has(m.id))?.id;
   if (id === undefined) throw new Error(`the agent (pid ${pid}) holds no map bench_times`);
-  const out = new Array(16).fill(0);
-  // [{key, values: [{cpu, value: {last, ns: [16 numbers]}}]}]: every `ns` array is one CPU's.
+  const out = new Array(SLOTS).fill(0);
+  // [{key, values: [{cpu, value: {last, ns: [SLOTS numbers]}}]}]: every `ns` array is one CPU's.
   const add = (x: unknown): void => {
     if (Array.isArray(x)) return x.forEach(add);
     if (!x || typeof x !== "object") return;
     for (const [k, v] of Object.entries(x)) {
-      if (k === "ns" && Array.isArray(v)) v.forEach((y, i) => out[i] += Number(y));
-      else add(v);
+      if (k === "ns" && Array.isArray(v)) {
+        out.forEach((_, i) => out[i] += i < v.length ? Number(v[i]) : NaN);
+      } else add(v);
     }
   };
   add(JSON.parse(await run("bpftool", ["map", "dump", "id", String(id), "-j"])));
@@ -277,9 +286,12 @@ async function timingTable(dir: string): Promise<string> {
     "",
     `| stage | ${UNWINDERS.map((u) => u.name).join(" | ")} |`,
     `|---|${UNWINDERS.map(() => "---").join("|")}|`,
-    ...STAMPS.slice(1).map((label, i) =>
-      `| ${label} | ${result.map((w) => fixed(per(w, i + 1))).join(" | ")} |`
-    ),
+    ...STAMPS.slice(1).flatMap((label, i) => [
+      `| ${label} | ${result.map((w) => fixed(per(w, i + 1))).join(" | ")} |`,
+      ...(i + 1 === 7 ? WALK_PARTS : []).map(([slot, part]) =>
+        `| ${part} | ${result.map((w) => fixed(per(w, slot))).join(" | ")} |`
+      ),
+    ]),
     `| total (run_time_ns / run_cnt) | ${result.map((w) => fixed(w.nsPerRun)).join(" | ")} |`,
     "",
     `A stamp costs ${result.map((w) => fixed(per(w, STAMP_SELF))).join(" / ")} ns; ${

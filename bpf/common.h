@@ -36,9 +36,10 @@ const volatile struct agent_config agent_cfg SEC(".rodata.config") = {
  * sample to slot i of a per-CPU array that a benchmark dumps with bpftool. Not in the default build.
  */
 #ifdef BENCH_TIMING
+#define BENCH_SLOTS 20
 struct bench_times {
 	__u64 last;
-	__u64 ns[16];
+	__u64 ns[BENCH_SLOTS];
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

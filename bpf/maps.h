@@ -204,7 +204,10 @@ struct unwind_table_index {
 	__u32 pages;
 	__u32 page_base;
 	__u32 page_shift;
-	__u32 reserved[3];
+	/* Unique per load of a table (src/bpf/unwind_maps.ts), never reused while the maps live;
+	 * 0 while the entry is being written or the table is unpublished: see rule_cache. */
+	__u32 load_id;
+	__u32 reserved[2];
 };
 
 struct {
@@ -213,6 +216,66 @@ struct {
 	__type(key, __u32);
 	__type(value, struct unwind_table_index);
 } unwind_table_index SEC(".maps");
+
+/*
+ * Per CPU: rules found by earlier walks, direct-mapped by (exe id, table pc), so a pc sampled
+ * again (most are: a hot loop's stack repeats sample after sample) costs one cache line instead
+ * of the page index entry, the row search's rows and the rule (each a cold line at 19 Hz). An
+ * entry holds a copy of the rule (rules are never rewritten: table_store.ts appends them) and the
+ * load_id of the table it was found in; it serves a walk only while unwind_table_index[exe_id]
+ * still has that load_id, so a table deleted, reloaded or replaced by another file's table under
+ * the same exe id never serves a rule of the old one. Why an entry cannot hold a rule of another
+ * load: user space publishes a table's index with load_id 0 first and then the same entry with
+ * its load_id, and unpublishes by clearing load_id first (unwind_maps.ts), so while a reader sees
+ * load_id L the index's other fields and the rows are those of load L (rows are rewritten only
+ * after the table is unpublished, chunks refilled in place only 100 ms later); an entry is
+ * filled only when load_id read before and after the search are the same non-zero L. Written
+ * only by profile_cpu on its own CPU, which does not nest (bpf_prog_active): no torn entries.
+ * "Not covered" is cached too, as a rule of kind CFA_END_OF_FUNCTION.
+ */
+#define RULE_CACHE_SLOTS 1024
+
+struct rule_cache_entry {
+	__u64 key;      /* exe_id << 32 | table pc; 0: empty (exe ids start at 1) */
+	__u32 load_id;  /* unwind_table_index.load_id of the table the rule came from */
+	struct unwind_rule rule;
+};
+
+struct rule_cache {
+	struct rule_cache_entry e[RULE_CACHE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rule_cache);
+} rule_cache SEC(".maps");
+
+/*
+ * Per CPU: which mapping of an image's pid_to_mappings entry held a pc page, direct-mapped by a
+ * hash of (image id, pc >> 12), so a walk's leaf and each change of executable (exe -> libc ->
+ * exe) skip the mapping search when an earlier walk saw the same page. Only a hint: the walker
+ * checks that the mapping contains pc (bpf/unwind_user.h mapping_of), so nothing needs to be
+ * invalidated when mappings change.
+ */
+#define MAPPING_HINTS 512
+
+struct mapping_hint {
+	__u32 tag; /* hash of (image id, pc page), never 0 */
+	__u32 idx; /* index in process_mappings.mappings */
+};
+
+struct mapping_hints {
+	struct mapping_hint e[MAPPING_HINTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mapping_hints);
+} mapping_hints SEC(".maps");
 
 /* rule index -> rule, shared by all tables (src/unwind/table_store.ts interns them). */
 struct {

@@ -357,14 +357,14 @@ static __always_inline bool page_rows(struct unwind_table_index *table, __u32 pc
 #ifdef BENCH_TIMING
 /*
  * Benchmarks only: slot 0 of bench_times (which the stamps leave unused) adds up the time of
- * every step_dwarf, slot 14 the part of it that finds the rule (table, search, rule look-up);
- * both within the user walk's slot 7.
+ * every step_dwarf, slot 14 the part of it that finds the rule (table, cache, search, rule
+ * look-up), slot 16 the mapping searches of mapping_of(); all within the user walk's slot 7.
  */
 static __always_inline void bench_add(__u32 slot, __u64 since)
 {
 	__u32 zero = 0;
 	struct bench_times *t = bpf_map_lookup_elem(&bench_times, &zero);
-	if (t && slot < 16)
+	if (t && slot < BENCH_SLOTS)
 		t->ns[slot] += bpf_ktime_get_ns() - since;
 }
 #define BENCH_NOW() bpf_ktime_get_ns()
@@ -396,10 +396,10 @@ static __always_inline int step_dwarf_body(struct walk_regs *s, __u32 exe_id, __
 	/* A return address points after the call; the call itself belongs to the caller's row. */
 	__u64 pc = (s->exact_ip ? s->ip : s->ip - 1) - bias;
 	__u64 key = ((__u64)exe_id << 32) | (__u32)pc;
-	__u32 rule_idx;
+	struct unwind_rule *rule;
 	if (pc <= 0xffffffffULL && key == s->row_key) {
-		/* The previous frame's pc in the same table (recursion): the same row. */
-		rule_idx = s->row_rule;
+		/* The previous frame's pc in the same table (recursion): the same rule. */
+		rule = bpf_map_lookup_elem(&unwind_rules, &s->row_rule);
 	} else {
 		struct unwind_table_index *table = bpf_map_lookup_elem(&unwind_table_index, &exe_id);
 		/* `rows` is what the mapping was written with; the table's own count is what is
@@ -411,6 +411,18 @@ static __always_inline int step_dwarf_body(struct walk_regs *s, __u32 exe_id, __
 		if (pc > 0xffffffffULL) {
 			step_uncovered(s);
 			return 0;
+		}
+		/* A rule an earlier walk found for this pc of this load of the table (maps.h). */
+		__u32 load_id = *(volatile __u32 *)&table->load_id;
+		__u32 zero = 0;
+		struct rule_cache *cache = bpf_map_lookup_elem(&rule_cache, &zero);
+		struct rule_cache_entry *ce = NULL;
+		if (cache && load_id) {
+			ce = &cache->e[((key * 0x9e3779b97f4a7c15ULL) >> 54) & (RULE_CACHE_SLOTS - 1)];
+			if (ce->key == key && ce->load_id == load_id) {
+				rule = &ce->rule;
+				goto found;
+			}
 		}
 		/* Last row whose pc <= target, among the rows of its page. */
 		struct row_search rs = { .first = table->first_row, .target = (__u32)pc };
@@ -424,6 +436,12 @@ static __always_inline int step_dwarf_body(struct walk_regs *s, __u32 exe_id, __
 			return 0;
 		}
 		if (rs.lo == 0) {
+			/* Before the first row: not covered, remembered as such. */
+			if (ce && *(volatile __u32 *)&table->load_id == load_id) {
+				ce->key = key;
+				ce->load_id = load_id;
+				ce->rule = (struct unwind_rule){ .cfa_kind = CFA_END_OF_FUNCTION };
+			}
 			step_uncovered(s);
 			return 0;
 		}
@@ -432,11 +450,18 @@ static __always_inline int step_dwarf_body(struct walk_regs *s, __u32 exe_id, __
 			s->error = UNWIND_ERROR_TABLE_MISSING;
 			return 0;
 		}
-		rule_idx = row->rule;
+		__u32 rule_idx = row->rule;
 		s->row_key = key;
 		s->row_rule = rule_idx;
+		rule = bpf_map_lookup_elem(&unwind_rules, &rule_idx);
+		/* Only a rule found while the same load was published all along (maps.h). */
+		if (rule && ce && *(volatile __u32 *)&table->load_id == load_id) {
+			ce->key = key;
+			ce->load_id = load_id;
+			ce->rule = *rule;
+		}
 	}
-	struct unwind_rule *rule = bpf_map_lookup_elem(&unwind_rules, &rule_idx);
+found:
 	bench_add(14, t0);
 	if (!rule) {
 		s->error = UNWIND_ERROR_UNSUPPORTED_CFA;
@@ -578,6 +603,38 @@ static __always_inline void record_frame(struct walk_state *s)
 	s->st->len = idx + 1;
 }
 
+/*
+ * Index of the mapping containing pc, or -1: the one an earlier walk of this image found for
+ * pc's page (maps.h mapping_hints) when it still contains pc, else a search. A hint is checked
+ * against the mappings it is used with, and the executable mappings of a process do not
+ * overlap, so a hint that is out of date (the mappings were rewritten, another image's hint
+ * whose tag collides) costs the search, never a wrong mapping.
+ */
+static __always_inline int mapping_of(struct process_mappings *proc, __u32 instance, __u64 pc)
+{
+	__u64 t0 __attribute__((unused)) = BENCH_NOW();
+	__u32 zero = 0;
+	__u64 h = ((pc >> 12) ^ ((__u64)instance << 40)) * 0x9e3779b97f4a7c15ULL;
+	__u32 tag = (__u32)(h >> 16) | 1; /* never 0: an empty hint matches nothing */
+	struct mapping_hints *hints = bpf_map_lookup_elem(&mapping_hints, &zero);
+	struct mapping_hint *hint = hints ? &hints->e[(h >> 55) & (MAPPING_HINTS - 1)] : NULL;
+	if (hint && hint->tag == tag) {
+		__u32 idx = hint->idx & (MAX_MAPPINGS_PER_PROCESS - 1);
+		if (idx < proc->len && pc >= proc->mappings[idx].start &&
+		    pc < proc->mappings[idx].end) {
+			bench_add(16, t0);
+			return idx;
+		}
+	}
+	int found = find_mapping(proc, pc);
+	if (hint && found >= 0) {
+		hint->tag = tag;
+		hint->idx = found;
+	}
+	bench_add(16, t0);
+	return found;
+}
+
 /* Bit 2 of vm_area_struct.vm_flags (include/linux/mm.h). */
 #define VM_EXEC 0x00000004
 
@@ -638,7 +695,7 @@ static long walk_one_frame(__u32 i, void *arg)
 		int idx = s->last_mapping < proc->len && pc >= proc->mappings[last].start &&
 				  pc < proc->mappings[last].end
 			  ? (int)last
-			  : find_mapping(proc, pc);
+			  : mapping_of(proc, s->instance, pc);
 		if (idx >= 0)
 			s->last_mapping = idx;
 		if (idx < 0 || idx >= MAX_MAPPINGS_PER_PROCESS) {

@@ -92,7 +92,15 @@ export function packProcessMappings(
 }
 
 /** unwind_table_index's value (bpf/maps.h struct unwind_table_index). */
-const TABLE_INDEX = { size: 32, firstRow: 0, rows: 4, pages: 8, pageBase: 12, pageShift: 16 };
+const TABLE_INDEX = {
+  size: 32,
+  firstRow: 0,
+  rows: 4,
+  pages: 8,
+  pageBase: 12,
+  pageShift: 16,
+  loadId: 20,
+};
 
 /** The unwinder's maps of a loaded {@link ProfilerObject}. */
 export class LibbpfUnwindMaps implements UnwindMaps {
@@ -120,6 +128,12 @@ export class LibbpfUnwindMaps implements UnwindMaps {
    * rows (parking them made every later table that landed there fail with ENOENT).
    */
   readonly #inKernel = new Set<number>();
+  /**
+   * The last load id handed out: each loadTable publishes its table with a new one, so BPF's
+   * per-CPU rule cache (bpf/maps.h rule_cache) never serves a rule of an earlier load of the
+   * same exe id. 2^32 loads before one repeats (0 is skipped: it means "being written").
+   */
+  #lastLoadId = 0;
 
   /** @param fds The maps (owned by the BPF object; not closed here). */
   constructor(fds: LibbpfUnwindMapFds) {
@@ -239,7 +253,11 @@ export class LibbpfUnwindMaps implements UnwindMaps {
       }
       insertFresh();
       for (let c = 0; c < chunks; c++) this.#parked.delete(firstChunk + c);
-      this.#writeIndex(exeId, got.range.first, n, index);
+      // load_id 0 first, then the same entry with its load id: a walker that reads a non-zero
+      // load id reads the fields of that load, even while the entry is copied (bpf/maps.h).
+      this.#writeIndex(exeId, got.range.first, n, index, 0);
+      this.#lastLoadId = (this.#lastLoadId % 0xffffffff) + 1;
+      this.#writeIndex(exeId, got.range.first, n, index, this.#lastLoadId);
       this.#writeRef(exeId, got.range.first, n);
     } catch (e) {
       this.#releaseRange(got.range);
@@ -298,8 +316,10 @@ export class LibbpfUnwindMaps implements UnwindMaps {
     const range = this.#tables.get(exeId);
     if (!range) return;
     this.#tables.delete(exeId);
-    // Unpublish first: a walker then sees no table rather than rows being deleted under it.
-    this.#writeIndex(exeId, 0, 0, undefined);
+    // Unpublish first: a walker then sees no table rather than rows being deleted under it. Its
+    // load id goes before the rest (bpf/maps.h rule_cache): the fields stay as they were.
+    this.#clearLoadId(exeId);
+    this.#writeIndex(exeId, 0, 0, undefined, 0);
     this.#writeRef(exeId, 0, 0);
     this.#releaseRange(range);
   }
@@ -313,9 +333,30 @@ export class LibbpfUnwindMaps implements UnwindMaps {
     if (rc < 0) throw new NativeError(`publish unwind table ${exeId}`, -rc);
   }
 
-  /** Publishes (or, with no rows, unpublishes) a table to BPF: its rows and page index. */
-  #writeIndex(exeId: number, firstRow: number, rows: number, index?: PageIndex): void {
+  /** Rewrites a table's index entry as it is with load_id 0 (the first step of unpublishing). */
+  #clearLoadId(exeId: number): void {
+    this.#key[0] = exeId;
     const value = new Uint32Array(TABLE_INDEX.size / 4);
+    const rc = libbpf().bpf_map_lookup_elem(this.#fds.unwindTableIndex, this.#key, value);
+    if (rc < 0) throw new NativeError(`unpublish unwind table ${exeId}`, -rc);
+    value[TABLE_INDEX.loadId / 4] = 0;
+    const wc = libbpf().bpf_map_update_elem(this.#fds.unwindTableIndex, this.#key, value, 0n);
+    if (wc < 0) throw new NativeError(`unpublish unwind table ${exeId}`, -wc);
+  }
+
+  /**
+   * Publishes (or, with no rows, unpublishes) a table to BPF: its rows, page index and load id
+   * (0: not to be cached, see bpf/maps.h rule_cache).
+   */
+  #writeIndex(
+    exeId: number,
+    firstRow: number,
+    rows: number,
+    index: PageIndex | undefined,
+    loadId: number,
+  ): void {
+    const value = new Uint32Array(TABLE_INDEX.size / 4);
+    value[TABLE_INDEX.loadId / 4] = loadId;
     value[TABLE_INDEX.firstRow / 4] = firstRow;
     value[TABLE_INDEX.rows / 4] = rows;
     value[TABLE_INDEX.pages / 4] = index?.pages ?? 0;
@@ -324,6 +365,21 @@ export class LibbpfUnwindMaps implements UnwindMaps {
     this.#key[0] = exeId;
     const rc = libbpf().bpf_map_update_elem(this.#fds.unwindTableIndex, this.#key, value, 0n);
     if (rc < 0) throw new NativeError(`publish unwind table ${exeId}`, -rc);
+  }
+
+  /**
+   * The load id a table is published with (bpf/maps.h rule_cache), for tests and diagnostics.
+   *
+   * @param exeId An exe id.
+   * @returns Its load id; 0 when no table is published under it.
+   */
+  readLoadId(exeId: number): number {
+    this.#check("read an unwind table's load id");
+    this.#key[0] = exeId;
+    const value = new Uint32Array(TABLE_INDEX.size / 4);
+    const rc = libbpf().bpf_map_lookup_elem(this.#fds.unwindTableIndex, this.#key, value);
+    if (rc < 0) throw new NativeError(`read unwind table ${exeId}`, -rc);
+    return value[TABLE_INDEX.loadId / 4];
   }
 
   /**

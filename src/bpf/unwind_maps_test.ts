@@ -114,3 +114,31 @@ Deno.test({
     strictEqual(maps.tableBytes, 319 * CHUNK_ROWS * 8, "319 chunks in the kernel, none lost");
   },
 });
+
+Deno.test({
+  name: "Real BPF maps: every load of a table is published with a load id of its own, cleared " +
+    "when it is unpublished (BPF's rule cache keys on it)",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    using obj = openTestObject();
+    const maps = obj.unwindMaps;
+    strictEqual(maps.readLoadId(1), 0, "never loaded");
+    maps.loadTable(1, rowsOf(100, 1));
+    const first = maps.readLoadId(1);
+    ok(first > 0);
+    // The same exe id loaded again (a reload replaces the table in place) and after a delete:
+    // each load a new id, so a rule cached for an earlier load never matches.
+    maps.loadTable(1, rowsOf(100, 2));
+    const second = maps.readLoadId(1);
+    ok(second > 0 && second !== first, `${first} then ${second}`);
+    maps.deleteTable(1);
+    strictEqual(maps.readLoadId(1), 0, "unpublished: nothing is cached or served");
+    strictEqual(maps.readRows(1), undefined);
+    await new Promise((r) => setTimeout(r, 150));
+    maps.loadTable(2, rowsOf(50, 3));
+    maps.loadTable(1, rowsOf(100, 1)); // the same rows as the first load
+    const ids = [first, second, maps.readLoadId(2), maps.readLoadId(1)];
+    strictEqual(new Set(ids).size, 4, `all distinct: ${ids.join(", ")}`);
+    ok(ids.every((id) => id > 0));
+  },
+});
