@@ -215,58 +215,104 @@ impl UnwindTable {
 
     /// The serialized form (the ABI's `unwind_table` result; layout in `README.md`):
     /// a 64-byte header, the rules (12 bytes each), padding to 8, the PCs (u64 each), the rule
-    /// indices (u16 each), all little-endian.
+    /// indices (u16 each), all little-endian. The builder writes the same bytes directly
+    /// ([`build_unwind_table_bytes`]); both write the header with [`write_header`].
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let rows = self.pcs.len();
-        let rules_size = self.rules.len().checked_mul(RULE_SIZE).ok_or(Error::OutOfMemory)?;
-        let rules_end = HEADER_SIZE.checked_add(rules_size).ok_or(Error::OutOfMemory)?;
-        let pcs_offset = rules_end.checked_add(7).ok_or(Error::OutOfMemory)? & !7;
-        let pcs_size = rows.checked_mul(8).ok_or(Error::OutOfMemory)?;
-        let indices_offset = pcs_offset.checked_add(pcs_size).ok_or(Error::OutOfMemory)?;
-        let total = indices_offset
-            .checked_add(rows.checked_mul(2).ok_or(Error::OutOfMemory)?)
-            .ok_or(Error::OutOfMemory)?;
-        let u32_of = |n: usize| u32::try_from(n).map_err(|_| Error::LimitExceeded(Limit::Rows));
-
+        let layout = Layout::new(self.rules.len(), self.pcs.len())?;
         let mut out = Vec::new();
-        out.try_reserve_exact(total).map_err(|_| Error::OutOfMemory)?;
-        out.extend_from_slice(&TABLE_MAGIC);
-        out.extend_from_slice(&TABLE_VERSION.to_le_bytes());
-        out.extend_from_slice(&u16::try_from(HEADER_SIZE).unwrap_or(64).to_le_bytes());
-        for value in [
-            u32_of(self.rules.len())?,
-            u32_of(rows)?,
-            u32_of(HEADER_SIZE)?,
-            u32_of(pcs_offset)?,
-            u32_of(indices_offset)?,
-            self.stats.flags,
-            self.stats.eh_frame_fdes,
-            self.stats.debug_frame_fdes,
-            self.stats.debug_frame_fdes_added,
-            self.stats.fdes_used,
-            self.stats.fdes_skipped,
-            self.stats.fdes_overlapping,
-            self.stats.fdes_outside_code,
-            self.stats.fdes_empty,
-        ] {
-            out.extend_from_slice(&value.to_le_bytes());
-        }
-        for rule in &self.rules {
-            out.extend_from_slice(&rule.to_bytes());
-        }
-        out.resize(total, 0);
-        if let Some(pcs) = out.get_mut(pcs_offset..indices_offset) {
+        out.try_reserve_exact(layout.total).map_err(|_| Error::OutOfMemory)?;
+        out.resize(layout.total, 0);
+        write_header(&mut out, &layout, &self.rules, &self.stats)?;
+        if let Some(pcs) = out.get_mut(layout.pcs_offset..layout.indices_offset) {
             for (dst, pc) in pcs.chunks_exact_mut(8).zip(&self.pcs) {
                 dst.copy_from_slice(&pc.to_le_bytes());
             }
         }
-        if let Some(indices) = out.get_mut(indices_offset..) {
+        if let Some(indices) = out.get_mut(layout.indices_offset..) {
             for (dst, index) in indices.chunks_exact_mut(2).zip(&self.rule_indices) {
                 dst.copy_from_slice(&index.to_le_bytes());
             }
         }
         Ok(out)
     }
+}
+
+/// Offsets of the parts of a serialized table of `rows` rows and `rules` rules.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    rules: usize,
+    rows: usize,
+    /// End of the rules (the header is at 0, the rules at [`HEADER_SIZE`]).
+    rules_end: usize,
+    /// Offset of the PCs: `rules_end` rounded up to 8.
+    pcs_offset: usize,
+    /// Offset of the rule indices, right after the PCs.
+    indices_offset: usize,
+    /// Size of the whole table.
+    total: usize,
+}
+
+impl Layout {
+    fn new(rules: usize, rows: usize) -> Result<Layout> {
+        let rules_size = rules.checked_mul(RULE_SIZE).ok_or(Error::OutOfMemory)?;
+        let rules_end = HEADER_SIZE.checked_add(rules_size).ok_or(Error::OutOfMemory)?;
+        let pcs_offset = rules_end.checked_add(7).ok_or(Error::OutOfMemory)? & !7;
+        let pcs_size = rows.checked_mul(8).ok_or(Error::OutOfMemory)?;
+        let indices_offset = pcs_offset.checked_add(pcs_size).ok_or(Error::OutOfMemory)?;
+        let ids_size = rows.checked_mul(2).ok_or(Error::OutOfMemory)?;
+        let total = indices_offset.checked_add(ids_size).ok_or(Error::OutOfMemory)?;
+        Ok(Layout { rules, rows, rules_end, pcs_offset, indices_offset, total })
+    }
+}
+
+/// Writes the header, the rules and the padding after them into `out[..layout.pcs_offset]`:
+/// the one writer of the header, for [`UnwindTable::to_bytes`] and the builder's direct
+/// serialization alike, so the two cannot differ. `rules.len()` must be `layout.rules`.
+fn write_header(out: &mut [u8], layout: &Layout, rules: &[Rule], stats: &Stats) -> Result<()> {
+    let u32_of = |n: usize| u32::try_from(n).map_err(|_| Error::LimitExceeded(Limit::Rows));
+    if rules.len() != layout.rules {
+        return Err(Error::OutOfMemory);
+    }
+    let out = out.get_mut(..layout.pcs_offset).ok_or(Error::OutOfMemory)?;
+    let (header, rest) = out.split_at_mut(HEADER_SIZE.min(out.len()));
+    let mut at = 0usize;
+    let mut put = |bytes: &[u8]| -> Result<()> {
+        let end = at.checked_add(bytes.len()).ok_or(Error::OutOfMemory)?;
+        header.get_mut(at..end).ok_or(Error::OutOfMemory)?.copy_from_slice(bytes);
+        at = end;
+        Ok(())
+    };
+    put(&TABLE_MAGIC)?;
+    put(&TABLE_VERSION.to_le_bytes())?;
+    put(&u16::try_from(HEADER_SIZE).unwrap_or(64).to_le_bytes())?;
+    for value in [
+        u32_of(layout.rules)?,
+        u32_of(layout.rows)?,
+        u32_of(HEADER_SIZE)?,
+        u32_of(layout.pcs_offset)?,
+        u32_of(layout.indices_offset)?,
+        stats.flags,
+        stats.eh_frame_fdes,
+        stats.debug_frame_fdes,
+        stats.debug_frame_fdes_added,
+        stats.fdes_used,
+        stats.fdes_skipped,
+        stats.fdes_overlapping,
+        stats.fdes_outside_code,
+        stats.fdes_empty,
+    ] {
+        put(&value.to_le_bytes())?;
+    }
+    if at != HEADER_SIZE {
+        return Err(Error::OutOfMemory);
+    }
+    let (body, padding) =
+        rest.split_at_mut(layout.rules_end.saturating_sub(HEADER_SIZE).min(rest.len()));
+    for (dst, rule) in body.chunks_exact_mut(RULE_SIZE).zip(rules) {
+        dst.copy_from_slice(&rule.to_bytes());
+    }
+    padding.fill(0);
+    Ok(())
 }
 
 /// The CFI sections and addresses a table is built from. Built from an ELF file by
@@ -1015,19 +1061,15 @@ fn build(
 /// down behind the PCs and the buffer is shrunk in place, so the evaluator's rows and the
 /// result are what is live at the peak.
 fn serialize(mut ev: Evaluator, limits: &Limits) -> Result<(Vec<u8>, Vec<Rule>)> {
-    let rules_size = ev.rules.len().checked_mul(RULE_SIZE).ok_or(Error::OutOfMemory)?;
-    let rules_end = HEADER_SIZE.checked_add(rules_size).ok_or(Error::OutOfMemory)?;
-    let pcs_offset = rules_end.checked_add(7).ok_or(Error::OutOfMemory)? & !7;
     // Rows emitted <= the FDEs' rows + one gap marker per FDE after the first + the end.
     let most = ev.raw.len().saturating_add(ev.fdes.len()).min(limits.rows);
-    let scratch_ids = most.checked_mul(8).and_then(|n| n.checked_add(pcs_offset));
-    let scratch_ids = scratch_ids.ok_or(Error::OutOfMemory)?;
-    let capacity = most.checked_mul(2).and_then(|n| n.checked_add(scratch_ids));
-    let capacity = capacity.ok_or(Error::OutOfMemory)?;
+    let scratch = Layout::new(ev.rules.len(), most)?;
+    let pcs_offset = scratch.pcs_offset;
+    let scratch_ids = scratch.indices_offset;
 
     let mut out = Vec::new();
-    out.try_reserve_exact(capacity).map_err(|_| Error::OutOfMemory)?;
-    out.resize(capacity, 0);
+    out.try_reserve_exact(scratch.total).map_err(|_| Error::OutOfMemory)?;
+    out.resize(scratch.total, 0);
     let rows = {
         let (head, ids) = out.split_at_mut(scratch_ids);
         let pcs = head.get_mut(pcs_offset..).unwrap_or(&mut []);
@@ -1055,49 +1097,16 @@ fn serialize(mut ev: Evaluator, limits: &Limits) -> Result<(Vec<u8>, Vec<Rule>)>
     drop(ev.raw);
     drop(ev.fdes);
 
-    let pcs_size = rows.checked_mul(8).ok_or(Error::OutOfMemory)?;
-    let indices_offset = pcs_offset.checked_add(pcs_size).ok_or(Error::OutOfMemory)?;
+    let layout = Layout::new(ev.rules.len(), rows)?;
     let ids_size = rows.checked_mul(2).ok_or(Error::OutOfMemory)?;
     let ids_end = scratch_ids.checked_add(ids_size).ok_or(Error::OutOfMemory)?;
-    let total = indices_offset.checked_add(ids_size).ok_or(Error::OutOfMemory)?;
-    if ids_end > out.len() {
+    if ids_end > out.len() || layout.pcs_offset != pcs_offset {
         return Err(Error::OutOfMemory);
     }
-    out.copy_within(scratch_ids..ids_end, indices_offset);
-    out.truncate(total);
+    out.copy_within(scratch_ids..ids_end, layout.indices_offset);
+    out.truncate(layout.total);
     out.shrink_to_fit();
-
-    let u32_of = |n: usize| u32::try_from(n).map_err(|_| Error::LimitExceeded(Limit::Rows));
-    let mut header = Vec::with_capacity(rules_end);
-    header.extend_from_slice(&TABLE_MAGIC);
-    header.extend_from_slice(&TABLE_VERSION.to_le_bytes());
-    header.extend_from_slice(&u16::try_from(HEADER_SIZE).unwrap_or(64).to_le_bytes());
-    let stats = ev.stats;
-    for value in [
-        u32_of(ev.rules.len())?,
-        u32_of(rows)?,
-        u32_of(HEADER_SIZE)?,
-        u32_of(pcs_offset)?,
-        u32_of(indices_offset)?,
-        stats.flags,
-        stats.eh_frame_fdes,
-        stats.debug_frame_fdes,
-        stats.debug_frame_fdes_added,
-        stats.fdes_used,
-        stats.fdes_skipped,
-        stats.fdes_overlapping,
-        stats.fdes_outside_code,
-        stats.fdes_empty,
-    ] {
-        header.extend_from_slice(&value.to_le_bytes());
-    }
-    for rule in &ev.rules {
-        header.extend_from_slice(&rule.to_bytes());
-    }
-    match out.get_mut(..header.len()) {
-        Some(dst) => dst.copy_from_slice(&header),
-        None => return Err(Error::OutOfMemory),
-    }
+    write_header(&mut out, &layout, &ev.rules, &ev.stats)?;
     Ok((out, ev.rules))
 }
 
