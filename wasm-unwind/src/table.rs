@@ -496,15 +496,18 @@ impl RuleIds {
     }
 }
 
-/// Rows per block of a [`RowStore`]: 64 Ki rows, 640 KiB.
+/// Rows per block of a [`RowStore`]: 64 Ki rows, 384 KiB.
 const BLOCK_ROWS: usize = 1 << 16;
 /// log2 of [`BLOCK_ROWS`].
 const BLOCK_SHIFT: u32 = 16;
+/// The offset stored for a row whose PC is not in `[start, start + WIDE)` of its FDE: its PC
+/// is in [`RowStore::wide`] instead.
+const WIDE: u32 = u32::MAX;
 
-/// A block of raw rows: at most [`BLOCK_ROWS`] PCs and their rule indices.
+/// A block of raw rows: at most [`BLOCK_ROWS`] PC offsets and their rule indices.
 #[derive(Default)]
 struct RowBlock {
-    pcs: Vec<u64>,
+    offsets: Vec<u32>,
     ids: Vec<u16>,
 }
 
@@ -513,10 +516,18 @@ struct RowBlock {
 /// exist twice while a vector is reallocated, and the unused capacity is under one block (the
 /// first block grows by doubling, so a small file's store stays small). Every block but the
 /// last is full, so row `i` is in block `i / BLOCK_ROWS` at `i % BLOCK_ROWS`.
+///
+/// A row's PC is kept as a u32 offset from the start of its FDE (the caller passes the same
+/// start to [`RowStore::push`] and [`RowStore::for_each`]): 6 bytes per row instead of 10, the
+/// largest part of the builder's memory besides the result. Every real FDE spans less than 4
+/// GiB; a row further from its start (a corrupt or crafted FDE) is stored as [`WIDE`] with its
+/// full PC in `wide`, so every table stays exactly what it was with u64 PCs.
 #[derive(Default)]
 struct RowStore {
     blocks: Vec<RowBlock>,
     len: usize,
+    /// `(row index, pc)` of the rows stored as [`WIDE`], by increasing index.
+    wide: Vec<(usize, u64)>,
 }
 
 impl RowStore {
@@ -524,26 +535,30 @@ impl RowStore {
         self.len
     }
 
-    /// PC of the last row.
-    fn last_pc(&self) -> Option<u64> {
-        self.blocks.last().and_then(|b| b.pcs.last()).copied()
-    }
-
-    fn push(&mut self, pc: u64, id: u16) {
-        let full = self.blocks.last().map_or(true, |b| b.pcs.len() >= BLOCK_ROWS);
+    /// Appends a row of the FDE starting at `start`.
+    fn push(&mut self, start: u64, pc: u64, id: u16) {
+        let offset = pc
+            .checked_sub(start)
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|&d| d != WIDE)
+            .unwrap_or(WIDE);
+        let full = self.blocks.last().map_or(true, |b| b.offsets.len() >= BLOCK_ROWS);
         if full {
             let block = if self.blocks.is_empty() {
                 RowBlock::default()
             } else {
                 RowBlock {
-                    pcs: Vec::with_capacity(BLOCK_ROWS),
+                    offsets: Vec::with_capacity(BLOCK_ROWS),
                     ids: Vec::with_capacity(BLOCK_ROWS),
                 }
             };
             self.blocks.push(block);
         }
         if let Some(block) = self.blocks.last_mut() {
-            block.pcs.push(pc);
+            if offset == WIDE {
+                self.wide.push((self.len, pc));
+            }
+            block.offsets.push(offset);
             block.ids.push(id);
             self.len = self.len.saturating_add(1);
         }
@@ -560,18 +575,22 @@ impl RowStore {
         let in_last = len & BLOCK_ROWS.wrapping_sub(1);
         if let Some(block) = self.blocks.last_mut() {
             if in_last != 0 {
-                block.pcs.truncate(in_last);
+                block.offsets.truncate(in_last);
                 block.ids.truncate(in_last);
             }
         }
+        let wide_kept = self.wide.partition_point(|&(i, _)| i < len);
+        self.wide.truncate(wide_kept);
         self.len = len;
     }
 
-    /// Calls `f(pc, id)` for rows `first..first + count`, in order.
+    /// Calls `f(pc, id)` for rows `first..first + count`, in order; `start` is the start of
+    /// the FDE they were pushed with.
     fn for_each<F: FnMut(u64, u16) -> Result<()>>(
         &self,
         first: usize,
         count: usize,
+        start: u64,
         mut f: F,
     ) -> Result<()> {
         let end = first.saturating_add(count).min(self.len);
@@ -584,14 +603,25 @@ impl RowStore {
             let from = i & BLOCK_ROWS.wrapping_sub(1);
             let n = end.saturating_sub(i).min(BLOCK_ROWS.saturating_sub(from));
             let to = from.saturating_add(n);
-            let pcs = block.pcs.get(from..to).unwrap_or(&[]);
+            let offsets = block.offsets.get(from..to).unwrap_or(&[]);
             let ids = block.ids.get(from..to).unwrap_or(&[]);
-            for (&pc, &id) in pcs.iter().zip(ids) {
+            for (k, (&offset, &id)) in offsets.iter().zip(ids).enumerate() {
+                let pc = if offset == WIDE {
+                    self.wide_pc(i.saturating_add(k)).ok_or(Error::OutOfMemory)?
+                } else {
+                    start.wrapping_add(u64::from(offset))
+                };
                 f(pc, id)?;
             }
             i = i.saturating_add(n);
         }
         Ok(())
+    }
+
+    /// The PC of row `i`, stored as [`WIDE`].
+    fn wide_pc(&self, i: usize) -> Option<u64> {
+        let at = self.wide.binary_search_by_key(&i, |&(index, _)| index).ok()?;
+        self.wide.get(at).map(|&(_, pc)| pc)
     }
 }
 
@@ -768,6 +798,8 @@ impl Evaluator {
         let ra_register = fde.cie().return_address_register();
         {
             let mut previous: Option<Rule> = None;
+            // PC of the last row pushed for this FDE.
+            let mut last_pc: Option<u64> = None;
             let mut rows = match fde.rows(section, bases, ctx) {
                 Ok(rows) => rows,
                 Err(_) => return Ok(false),
@@ -784,7 +816,7 @@ impl Evaluator {
                     // outside the FDE's range come from corrupt advances.
                     continue;
                 }
-                if self.raw.len() > first_row && self.raw.last_pc().map_or(false, |l| pc <= l) {
+                if last_pc.map_or(false, |l| pc <= l) {
                     return Ok(false);
                 }
                 if self.raw.len() >= self.limits.rows.saturating_mul(2) {
@@ -798,7 +830,8 @@ impl Evaluator {
                 }
                 previous = Some(rule);
                 let id = self.intern(rule)?;
-                self.raw.push(pc, id);
+                self.raw.push(start, pc, id);
+                last_pc = Some(pc);
             }
         }
     }
@@ -916,7 +949,7 @@ impl Evaluator {
             }
             for &(pc, rule) in &rows {
                 let id = self.intern(rule)?;
-                self.raw.push(pc, id);
+                self.raw.push(f.entry, pc, id);
             }
             self.fdes.push(FdeRef { start: f.entry, end: f.end, first_row, rows: rows.len() });
             self.stats.flags |= FLAG_GOPCLNTAB;
@@ -1085,7 +1118,7 @@ fn serialize(mut ev: Evaluator, limits: &Limits) -> Result<(Vec<u8>, Vec<Rule>)>
                     rows.emit(end, 0)?;
                 }
             }
-            ev.raw.for_each(fde.first_row, fde.rows, |pc, id| rows.emit(pc, id))?;
+            ev.raw.for_each(fde.first_row, fde.rows, fde.start, |pc, id| rows.emit(pc, id))?;
             ev.stats.fdes_used = ev.stats.fdes_used.saturating_add(1);
             cursor = Some(fde.end);
         }
@@ -1114,12 +1147,15 @@ fn serialize(mut ev: Evaluator, limits: &Limits) -> Result<(Vec<u8>, Vec<Rule>)>
 mod tests {
     #![allow(clippy::unwrap_used, clippy::integer_arithmetic, clippy::indexing_slicing)]
 
-    use super::{RowStore, BLOCK_ROWS};
+    use super::{RowStore, BLOCK_ROWS, WIDE};
+
+    /// The FDE start all rows of these tests are pushed with.
+    const START: u64 = 0x1000;
 
     fn rows_of(store: &RowStore, first: usize, count: usize) -> Vec<(u64, u16)> {
         let mut out = Vec::new();
         store
-            .for_each(first, count, |pc, id| {
+            .for_each(first, count, START, |pc, id| {
                 out.push((pc, id));
                 Ok(())
             })
@@ -1127,34 +1163,49 @@ mod tests {
         out
     }
 
+    /// Row `n`'s PC: mostly close to the start, and every 1,000th row 4 GiB or more past it,
+    /// or exactly [`WIDE`] past it (the escape value itself), so wide rows sit in every block.
+    fn pc_of(n: usize) -> u64 {
+        match n % 1000 {
+            999 => START + (1 << 32) + n as u64,
+            998 => START + u64::from(WIDE),
+            997 => START + u64::from(WIDE) - 1,
+            _ => START + 3 * n as u64,
+        }
+    }
+
     /// The block store against a plain vector, across block boundaries, with truncations to
-    /// inside a block, to a block's end and to nothing.
+    /// inside a block, to a block's end and to nothing, with PCs near and far from the start.
     #[test]
     fn row_store_matches_a_vector_across_blocks() {
         let mut store = RowStore::default();
         let mut model: Vec<(u64, u16)> = Vec::new();
         let push = |store: &mut RowStore, model: &mut Vec<(u64, u16)>, n: usize| {
             for _ in 0..n {
-                let pc = 0x1000 + 3 * model.len() as u64;
+                let pc = pc_of(model.len());
                 let id = (model.len() % 7) as u16;
-                store.push(pc, id);
+                store.push(START, pc, id);
                 model.push((pc, id));
             }
         };
         push(&mut store, &mut model, 2 * BLOCK_ROWS + 5);
         assert_eq!(store.len(), model.len());
         assert_eq!(store.blocks.len(), 3);
-        assert_eq!(store.last_pc(), model.last().map(|r| r.0));
+        // Exactly the rows 4 GiB or more past the start took the wide path.
+        let far = model.iter().filter(|r| r.0 - START >= u64::from(WIDE)).count();
+        assert_eq!(store.wide.len(), far);
+        assert!(far > 100);
         for (first, count) in [(0, 10), (BLOCK_ROWS - 3, 7), (5, 2 * BLOCK_ROWS), (0, usize::MAX)] {
             let end = (first + count.min(model.len())).min(model.len());
             assert_eq!(rows_of(&store, first, count), model[first..end].to_vec());
         }
-        for len in [2 * BLOCK_ROWS + 1, 2 * BLOCK_ROWS, BLOCK_ROWS + 17, BLOCK_ROWS, 3, 0] {
+        for len in [2 * BLOCK_ROWS + 1, 2 * BLOCK_ROWS, BLOCK_ROWS + 17, BLOCK_ROWS, 999, 998, 3, 0]
+        {
             store.truncate(len);
             model.truncate(len);
             assert_eq!(store.len(), len);
             assert_eq!(store.blocks.len(), (len + BLOCK_ROWS - 1) / BLOCK_ROWS);
-            assert_eq!(store.last_pc(), model.last().map(|r| r.0));
+            assert!(store.wide.iter().all(|&(i, _)| i < len));
             assert_eq!(rows_of(&store, 0, usize::MAX), model);
             // Rows pushed after a truncation land where the model's do.
             push(&mut store, &mut model, BLOCK_ROWS + 1);
@@ -1163,5 +1214,6 @@ mod tests {
             model.truncate(len);
         }
         assert!(store.blocks.is_empty());
+        assert!(store.wide.is_empty());
     }
 }
