@@ -10,7 +10,13 @@
  * ```sh
  * bash wasm-unwind/build.sh --native
  * deno run -A wasm-unwind/bench.ts [--repeat=15] [FILE...]
+ * deno run -A wasm-unwind/bench.ts --wasm=A.wasm --wasm=B.wasm [--repeat=15] [FILE...]
  * ```
+ *
+ * With two or more `--wasm` modules (e.g. main's and this tree's), the modules are timed
+ * against each other instead of against native: per file, each module in turn, twice in the
+ * orders A B and B A, the best warm and the first (cold) call of each, and each module's warm
+ * time over the first's.
  *
  * Default files: libc, libstdc++, this Deno binary, and the largest library with CFI found
  * among a few well-known ones (libLLVM).
@@ -81,13 +87,16 @@ async function timeFile(
   file: string,
   rounds: number,
   perRound: number,
+  withNative = true,
 ): Promise<Timing> {
   const data = await Deno.readFile(file);
   // A fresh instance, as a worker would have.
-  const e = (await WebAssembly.instantiate(module, {})).exports as unknown as Exports;
+  // `env.read_file` serves `unwind_table_sparse` only; `unwind_table` (timed here) never calls it.
+  const env = { read_file: () => -1 };
+  const e = (await WebAssembly.instantiate(module, { env })).exports as unknown as Exports;
   const ptr = e.alloc(data.length);
   new Uint8Array(e.memory.buffer, ptr, data.length).set(data);
-  const haveNative = exists(NATIVE);
+  const haveNative = withNative && exists(NATIVE);
   let coldMs = NaN;
   let wasmMs = Infinity;
   let nativeMs = haveNative ? Infinity : NaN;
@@ -129,12 +138,68 @@ async function timeFile(
   }
 }
 
+/** Calls of one `timeFile` that count as warm (see its loop). */
+function warmCalls(rounds: number, perRound: number): number {
+  return rounds <= 2 ? rounds * perRound - 1 : (rounds - 2) * perRound;
+}
+
+/** Times each module on each file (A B, then B A), best warm and best cold call of each. */
+async function compareModules(
+  paths: string[],
+  files: string[],
+  rounds: number,
+  perRound: number,
+): Promise<void> {
+  const modules = await Promise.all(
+    paths.map(async (p) => WebAssembly.compile(await Deno.readFile(p))),
+  );
+  // deno-lint-ignore no-console -- a benchmark prints its results
+  const log = console.log;
+  paths.forEach((p, i) => log(`${String.fromCharCode(65 + i)} = ${p}`));
+  log(
+    `${"file".padEnd(44)} module ${"rows".padStart(9)} ${"wasm ms".padStart(8)} ` +
+      `${"(cold)".padStart(8)} ${"/A".padStart(6)}`,
+  );
+  for (const file of files) {
+    const best = modules.map(() => ({ warm: Infinity, cold: Infinity, rows: 0, error: "" }));
+    for (let pass = 0; pass < 2; pass++) {
+      const order = modules.map((_, i) => i);
+      if (pass === 1) order.reverse();
+      for (const i of order) {
+        const t = await timeFile(modules[i], file, rounds, perRound, false);
+        const b = best[i];
+        if (t.error) b.error = t.error;
+        b.warm = Math.min(b.warm, t.wasmMs);
+        b.cold = Math.min(b.cold, t.coldMs);
+        b.rows = t.rows;
+      }
+    }
+    const name = file.length > 44 ? `…${file.slice(-43)}` : file;
+    best.forEach((b, i) => {
+      const label = String.fromCharCode(65 + i).padEnd(6);
+      if (b.error) return log(`${name.padEnd(44)} ${label} ${b.error}`);
+      log(
+        `${name.padEnd(44)} ${label} ${String(b.rows).padStart(9)} ${
+          b.warm.toFixed(2).padStart(8)
+        } ${b.cold.toFixed(1).padStart(8)} ${(b.warm / best[0].warm).toFixed(3).padStart(6)}`,
+      );
+    });
+  }
+  log(
+    `wasm ms = best warm call of ${2 * warmCalls(rounds, perRound)} per module (after ` +
+      `the warm-up rounds of each fresh instance), cold = best first call of a fresh instance; ` +
+      `/A = warm time over module A's.`,
+  );
+}
+
 async function main(): Promise<void> {
   let repeat = 15;
   const files: string[] = [];
+  const wasmPaths: string[] = [];
   for (const arg of Deno.args) {
     const m = arg.match(/^--repeat=(\d+)$/);
     if (m) repeat = Number(m[1]);
+    else if (arg.startsWith("--wasm=")) wasmPaths.push(arg.slice("--wasm=".length));
     else files.push(arg);
   }
   if (files.length === 0) {
@@ -143,7 +208,12 @@ async function main(): Promise<void> {
     const big = BIG_CANDIDATES.find(exists);
     if (big) files.push(big);
   }
-  const module = await WebAssembly.compile(await Deno.readFile(DEFAULT_WASM_UNWIND_URL));
+  const perRound = 3;
+  const rounds = Math.max(1, Math.ceil(repeat / perRound));
+  if (wasmPaths.length > 1) return await compareModules(wasmPaths, files, rounds, perRound);
+  const module = await WebAssembly.compile(
+    await Deno.readFile(wasmPaths[0] ?? DEFAULT_WASM_UNWIND_URL),
+  );
   // deno-lint-ignore no-console -- a benchmark prints its results
   const log = console.log;
   if (!exists(NATIVE)) {
@@ -151,8 +221,6 @@ async function main(): Promise<void> {
       `(native timings missing: run 'bash wasm-unwind/build.sh --native' for ${NATIVE.pathname})`,
     );
   }
-  const perRound = 3;
-  const rounds = Math.max(1, Math.ceil(repeat / perRound));
   log(
     `${"file".padEnd(44)} ${"rows".padStart(9)} ${"rules".padStart(5)} ${"B/row".padStart(5)} ` +
       `${"wasm ms".padStart(8)} ${"(cold)".padStart(8)} ${"native".padStart(8)} ` +

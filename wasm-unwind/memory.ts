@@ -8,11 +8,14 @@
  * place); `image` is the memory the input took, `build` what the build itself grew it by (wasm
  * memory never shrinks, so the worst file sets a worker's floor). `--whole` hands the whole
  * file instead of the compact image. The SHA-256 of each serialized table is printed, so two
- * modules can be checked to build the same bytes. A last line per module builds all files in one
- * instance, in order, as one worker does: its final memory is that worker's floor.
+ * modules can be checked to build the same bytes; at the end, the files whose tables (or errors)
+ * differ between modules or rounds are listed, and the exit code is 1 if there is one. A last
+ * line per module builds all files in one instance, in order, as one worker does: its final
+ * memory is that worker's floor. `--files-from=LIST` reads more file names from LIST (one a line).
  *
  * ```sh
- * deno run -A wasm-unwind/memory.ts [--rounds=2] [--whole] [--wasm=A.wasm --wasm=B.wasm] [FILE...]
+ * deno run -A wasm-unwind/memory.ts [--rounds=2] [--whole] [--wasm=A.wasm --wasm=B.wasm]
+ *   [--files-from=LIST] [FILE...]
  * ```
  *
  * Default files: libLLVM-15, node, the JDK 17's libjvm, the go command, libc.
@@ -37,6 +40,10 @@ const whole = args.includes("--whole");
 const wasmPaths = args.filter((a) => a.startsWith("--wasm=")).map((a) => a.slice(7));
 if (wasmPaths.length === 0) wasmPaths.push(DEFAULT_WASM_UNWIND_URL.pathname);
 const named = args.filter((a) => !a.startsWith("--"));
+for (const a of args.filter((a) => a.startsWith("--files-from="))) {
+  const text = Deno.readTextFileSync(a.slice("--files-from=".length));
+  named.push(...text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0));
+}
 const files = named.length > 0 ? named : DEFAULT_FILES;
 
 const MiB = 1 << 20;
@@ -53,7 +60,7 @@ interface Build {
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(d.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Builds one file's table in `w`; memory before the image, after it, after the build. */
@@ -111,6 +118,10 @@ log(
   "round module file                                      rows  image MiB  +image  +build  total  sha256[0..8]",
 );
 const growth = new Map<string, number[]>();
+// Per file, what each build gave: the table's full SHA-256 or the error message.
+const outcomes = new Map<string, Set<string>>();
+const outcome = (path: string, what: string) =>
+  outcomes.set(path, (outcomes.get(path) ?? new Set()).add(what));
 for (let r = 0; r < rounds; r++) {
   // A B A B: the order of the modules alternates between rounds.
   const order = wasmPaths.map((_, i) => i);
@@ -125,14 +136,18 @@ for (let r = 0; r < rounds; r++) {
         log(
           `${String(r + 1).padStart(5)} ${name(i).padEnd(6)} ${path}: ${(err as Error).message}`,
         );
+        outcome(path, `error: ${(err as Error).message}`);
         continue;
       }
+      outcome(path, b.sha);
       const key = `${name(i)} ${path}`;
       growth.set(key, [...(growth.get(key) ?? []), b.after - b.before]);
       log(
         `${String(r + 1).padStart(5)} ${name(i).padEnd(6)} ${path.slice(-40).padEnd(40)} ${
           String(b.rows).padStart(8)
-        } ${fmt(b.image)}   ${fmt(b.before)} ${fmt(b.after - b.before)} ${fmt(b.after)}  ${b.sha}`,
+        } ${fmt(b.image)}   ${fmt(b.before)} ${fmt(b.after - b.before)} ${fmt(b.after)}  ${
+          b.sha.slice(0, 16)
+        }`,
       );
     }
   }
@@ -150,3 +165,12 @@ for (const path of files) {
   });
   log(`  ${path.slice(-40).padEnd(40)} ${cells.join("  ")}`);
 }
+const differing = [...outcomes].filter(([, seen]) => seen.size > 1).map(([path]) => path);
+const errors = [...outcomes].filter(([, seen]) => [...seen].every((o) => o.startsWith("error")));
+log(
+  `same table from every module and round: ${
+    outcomes.size - differing.length
+  } of ${outcomes.size} files (${errors.length} the same error)`,
+);
+for (const path of differing) log(`  DIFFERS: ${path}: ${[...outcomes.get(path)!].join(" / ")}`);
+if (differing.length > 0) Deno.exit(1);

@@ -215,58 +215,104 @@ impl UnwindTable {
 
     /// The serialized form (the ABI's `unwind_table` result; layout in `README.md`):
     /// a 64-byte header, the rules (12 bytes each), padding to 8, the PCs (u64 each), the rule
-    /// indices (u16 each), all little-endian.
+    /// indices (u16 each), all little-endian. The builder writes the same bytes directly
+    /// ([`build_unwind_table_bytes`]); both write the header with [`write_header`].
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let rows = self.pcs.len();
-        let rules_size = self.rules.len().checked_mul(RULE_SIZE).ok_or(Error::OutOfMemory)?;
-        let rules_end = HEADER_SIZE.checked_add(rules_size).ok_or(Error::OutOfMemory)?;
-        let pcs_offset = rules_end.checked_add(7).ok_or(Error::OutOfMemory)? & !7;
-        let pcs_size = rows.checked_mul(8).ok_or(Error::OutOfMemory)?;
-        let indices_offset = pcs_offset.checked_add(pcs_size).ok_or(Error::OutOfMemory)?;
-        let total = indices_offset
-            .checked_add(rows.checked_mul(2).ok_or(Error::OutOfMemory)?)
-            .ok_or(Error::OutOfMemory)?;
-        let u32_of = |n: usize| u32::try_from(n).map_err(|_| Error::LimitExceeded(Limit::Rows));
-
+        let layout = Layout::new(self.rules.len(), self.pcs.len())?;
         let mut out = Vec::new();
-        out.try_reserve_exact(total).map_err(|_| Error::OutOfMemory)?;
-        out.extend_from_slice(&TABLE_MAGIC);
-        out.extend_from_slice(&TABLE_VERSION.to_le_bytes());
-        out.extend_from_slice(&u16::try_from(HEADER_SIZE).unwrap_or(64).to_le_bytes());
-        for value in [
-            u32_of(self.rules.len())?,
-            u32_of(rows)?,
-            u32_of(HEADER_SIZE)?,
-            u32_of(pcs_offset)?,
-            u32_of(indices_offset)?,
-            self.stats.flags,
-            self.stats.eh_frame_fdes,
-            self.stats.debug_frame_fdes,
-            self.stats.debug_frame_fdes_added,
-            self.stats.fdes_used,
-            self.stats.fdes_skipped,
-            self.stats.fdes_overlapping,
-            self.stats.fdes_outside_code,
-            self.stats.fdes_empty,
-        ] {
-            out.extend_from_slice(&value.to_le_bytes());
-        }
-        for rule in &self.rules {
-            out.extend_from_slice(&rule.to_bytes());
-        }
-        out.resize(total, 0);
-        if let Some(pcs) = out.get_mut(pcs_offset..indices_offset) {
+        out.try_reserve_exact(layout.total).map_err(|_| Error::OutOfMemory)?;
+        out.resize(layout.total, 0);
+        write_header(&mut out, &layout, &self.rules, &self.stats)?;
+        if let Some(pcs) = out.get_mut(layout.pcs_offset..layout.indices_offset) {
             for (dst, pc) in pcs.chunks_exact_mut(8).zip(&self.pcs) {
                 dst.copy_from_slice(&pc.to_le_bytes());
             }
         }
-        if let Some(indices) = out.get_mut(indices_offset..) {
+        if let Some(indices) = out.get_mut(layout.indices_offset..) {
             for (dst, index) in indices.chunks_exact_mut(2).zip(&self.rule_indices) {
                 dst.copy_from_slice(&index.to_le_bytes());
             }
         }
         Ok(out)
     }
+}
+
+/// Offsets of the parts of a serialized table of `rows` rows and `rules` rules.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    rules: usize,
+    rows: usize,
+    /// End of the rules (the header is at 0, the rules at [`HEADER_SIZE`]).
+    rules_end: usize,
+    /// Offset of the PCs: `rules_end` rounded up to 8.
+    pcs_offset: usize,
+    /// Offset of the rule indices, right after the PCs.
+    indices_offset: usize,
+    /// Size of the whole table.
+    total: usize,
+}
+
+impl Layout {
+    fn new(rules: usize, rows: usize) -> Result<Layout> {
+        let rules_size = rules.checked_mul(RULE_SIZE).ok_or(Error::OutOfMemory)?;
+        let rules_end = HEADER_SIZE.checked_add(rules_size).ok_or(Error::OutOfMemory)?;
+        let pcs_offset = rules_end.checked_add(7).ok_or(Error::OutOfMemory)? & !7;
+        let pcs_size = rows.checked_mul(8).ok_or(Error::OutOfMemory)?;
+        let indices_offset = pcs_offset.checked_add(pcs_size).ok_or(Error::OutOfMemory)?;
+        let ids_size = rows.checked_mul(2).ok_or(Error::OutOfMemory)?;
+        let total = indices_offset.checked_add(ids_size).ok_or(Error::OutOfMemory)?;
+        Ok(Layout { rules, rows, rules_end, pcs_offset, indices_offset, total })
+    }
+}
+
+/// Writes the header, the rules and the padding after them into `out[..layout.pcs_offset]`:
+/// the one writer of the header, for [`UnwindTable::to_bytes`] and the builder's direct
+/// serialization alike, so the two cannot differ. `rules.len()` must be `layout.rules`.
+fn write_header(out: &mut [u8], layout: &Layout, rules: &[Rule], stats: &Stats) -> Result<()> {
+    let u32_of = |n: usize| u32::try_from(n).map_err(|_| Error::LimitExceeded(Limit::Rows));
+    if rules.len() != layout.rules {
+        return Err(Error::OutOfMemory);
+    }
+    let out = out.get_mut(..layout.pcs_offset).ok_or(Error::OutOfMemory)?;
+    let (header, rest) = out.split_at_mut(HEADER_SIZE.min(out.len()));
+    let mut at = 0usize;
+    let mut put = |bytes: &[u8]| -> Result<()> {
+        let end = at.checked_add(bytes.len()).ok_or(Error::OutOfMemory)?;
+        header.get_mut(at..end).ok_or(Error::OutOfMemory)?.copy_from_slice(bytes);
+        at = end;
+        Ok(())
+    };
+    put(&TABLE_MAGIC)?;
+    put(&TABLE_VERSION.to_le_bytes())?;
+    put(&u16::try_from(HEADER_SIZE).unwrap_or(64).to_le_bytes())?;
+    for value in [
+        u32_of(layout.rules)?,
+        u32_of(layout.rows)?,
+        u32_of(HEADER_SIZE)?,
+        u32_of(layout.pcs_offset)?,
+        u32_of(layout.indices_offset)?,
+        stats.flags,
+        stats.eh_frame_fdes,
+        stats.debug_frame_fdes,
+        stats.debug_frame_fdes_added,
+        stats.fdes_used,
+        stats.fdes_skipped,
+        stats.fdes_overlapping,
+        stats.fdes_outside_code,
+        stats.fdes_empty,
+    ] {
+        put(&value.to_le_bytes())?;
+    }
+    if at != HEADER_SIZE {
+        return Err(Error::OutOfMemory);
+    }
+    let (body, padding) =
+        rest.split_at_mut(layout.rules_end.saturating_sub(HEADER_SIZE).min(rest.len()));
+    for (dst, rule) in body.chunks_exact_mut(RULE_SIZE).zip(rules) {
+        dst.copy_from_slice(&rule.to_bytes());
+    }
+    padding.fill(0);
+    Ok(())
 }
 
 /// The CFI sections and addresses a table is built from. Built from an ELF file by
@@ -450,15 +496,18 @@ impl RuleIds {
     }
 }
 
-/// Rows per block of a [`RowStore`]: 64 Ki rows, 640 KiB.
+/// Rows per block of a [`RowStore`]: 64 Ki rows, 384 KiB.
 const BLOCK_ROWS: usize = 1 << 16;
 /// log2 of [`BLOCK_ROWS`].
 const BLOCK_SHIFT: u32 = 16;
+/// The offset stored for a row whose PC is not in `[start, start + WIDE)` of its FDE: its PC
+/// is in [`RowStore::wide`] instead.
+const WIDE: u32 = u32::MAX;
 
-/// A block of raw rows: at most [`BLOCK_ROWS`] PCs and their rule indices.
+/// A block of raw rows: at most [`BLOCK_ROWS`] PC offsets and their rule indices.
 #[derive(Default)]
 struct RowBlock {
-    pcs: Vec<u64>,
+    offsets: Vec<u32>,
     ids: Vec<u16>,
 }
 
@@ -467,10 +516,18 @@ struct RowBlock {
 /// exist twice while a vector is reallocated, and the unused capacity is under one block (the
 /// first block grows by doubling, so a small file's store stays small). Every block but the
 /// last is full, so row `i` is in block `i / BLOCK_ROWS` at `i % BLOCK_ROWS`.
+///
+/// A row's PC is kept as a u32 offset from the start of its FDE (the caller passes the same
+/// start to [`RowStore::push`] and [`RowStore::for_each`]): 6 bytes per row instead of 10, the
+/// largest part of the builder's memory besides the result. Every real FDE spans less than 4
+/// GiB; a row further from its start (a corrupt or crafted FDE) is stored as [`WIDE`] with its
+/// full PC in `wide`, so every table stays exactly what it was with u64 PCs.
 #[derive(Default)]
 struct RowStore {
     blocks: Vec<RowBlock>,
     len: usize,
+    /// `(row index, pc)` of the rows stored as [`WIDE`], by increasing index.
+    wide: Vec<(usize, u64)>,
 }
 
 impl RowStore {
@@ -478,26 +535,30 @@ impl RowStore {
         self.len
     }
 
-    /// PC of the last row.
-    fn last_pc(&self) -> Option<u64> {
-        self.blocks.last().and_then(|b| b.pcs.last()).copied()
-    }
-
-    fn push(&mut self, pc: u64, id: u16) {
-        let full = self.blocks.last().map_or(true, |b| b.pcs.len() >= BLOCK_ROWS);
+    /// Appends a row of the FDE starting at `start`.
+    fn push(&mut self, start: u64, pc: u64, id: u16) {
+        let offset = pc
+            .checked_sub(start)
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|&d| d != WIDE)
+            .unwrap_or(WIDE);
+        let full = self.blocks.last().map_or(true, |b| b.offsets.len() >= BLOCK_ROWS);
         if full {
             let block = if self.blocks.is_empty() {
                 RowBlock::default()
             } else {
                 RowBlock {
-                    pcs: Vec::with_capacity(BLOCK_ROWS),
+                    offsets: Vec::with_capacity(BLOCK_ROWS),
                     ids: Vec::with_capacity(BLOCK_ROWS),
                 }
             };
             self.blocks.push(block);
         }
         if let Some(block) = self.blocks.last_mut() {
-            block.pcs.push(pc);
+            if offset == WIDE {
+                self.wide.push((self.len, pc));
+            }
+            block.offsets.push(offset);
             block.ids.push(id);
             self.len = self.len.saturating_add(1);
         }
@@ -514,18 +575,22 @@ impl RowStore {
         let in_last = len & BLOCK_ROWS.wrapping_sub(1);
         if let Some(block) = self.blocks.last_mut() {
             if in_last != 0 {
-                block.pcs.truncate(in_last);
+                block.offsets.truncate(in_last);
                 block.ids.truncate(in_last);
             }
         }
+        let wide_kept = self.wide.partition_point(|&(i, _)| i < len);
+        self.wide.truncate(wide_kept);
         self.len = len;
     }
 
-    /// Calls `f(pc, id)` for rows `first..first + count`, in order.
+    /// Calls `f(pc, id)` for rows `first..first + count`, in order; `start` is the start of
+    /// the FDE they were pushed with.
     fn for_each<F: FnMut(u64, u16) -> Result<()>>(
         &self,
         first: usize,
         count: usize,
+        start: u64,
         mut f: F,
     ) -> Result<()> {
         let end = first.saturating_add(count).min(self.len);
@@ -538,14 +603,25 @@ impl RowStore {
             let from = i & BLOCK_ROWS.wrapping_sub(1);
             let n = end.saturating_sub(i).min(BLOCK_ROWS.saturating_sub(from));
             let to = from.saturating_add(n);
-            let pcs = block.pcs.get(from..to).unwrap_or(&[]);
+            let offsets = block.offsets.get(from..to).unwrap_or(&[]);
             let ids = block.ids.get(from..to).unwrap_or(&[]);
-            for (&pc, &id) in pcs.iter().zip(ids) {
+            for (k, (&offset, &id)) in offsets.iter().zip(ids).enumerate() {
+                let pc = if offset == WIDE {
+                    self.wide_pc(i.saturating_add(k)).ok_or(Error::OutOfMemory)?
+                } else {
+                    start.wrapping_add(u64::from(offset))
+                };
                 f(pc, id)?;
             }
             i = i.saturating_add(n);
         }
         Ok(())
+    }
+
+    /// The PC of row `i`, stored as [`WIDE`].
+    fn wide_pc(&self, i: usize) -> Option<u64> {
+        let at = self.wide.binary_search_by_key(&i, |&(index, _)| index).ok()?;
+        self.wide.get(at).map(|&(_, pc)| pc)
     }
 }
 
@@ -722,6 +798,8 @@ impl Evaluator {
         let ra_register = fde.cie().return_address_register();
         {
             let mut previous: Option<Rule> = None;
+            // PC of the last row pushed for this FDE.
+            let mut last_pc: Option<u64> = None;
             let mut rows = match fde.rows(section, bases, ctx) {
                 Ok(rows) => rows,
                 Err(_) => return Ok(false),
@@ -738,7 +816,7 @@ impl Evaluator {
                     // outside the FDE's range come from corrupt advances.
                     continue;
                 }
-                if self.raw.len() > first_row && self.raw.last_pc().map_or(false, |l| pc <= l) {
+                if last_pc.map_or(false, |l| pc <= l) {
                     return Ok(false);
                 }
                 if self.raw.len() >= self.limits.rows.saturating_mul(2) {
@@ -752,7 +830,8 @@ impl Evaluator {
                 }
                 previous = Some(rule);
                 let id = self.intern(rule)?;
-                self.raw.push(pc, id);
+                self.raw.push(start, pc, id);
+                last_pc = Some(pc);
             }
         }
     }
@@ -870,7 +949,7 @@ impl Evaluator {
             }
             for &(pc, rule) in &rows {
                 let id = self.intern(rule)?;
-                self.raw.push(pc, id);
+                self.raw.push(f.entry, pc, id);
             }
             self.fdes.push(FdeRef { start: f.entry, end: f.end, first_row, rows: rows.len() });
             self.stats.flags |= FLAG_GOPCLNTAB;
@@ -1015,19 +1094,15 @@ fn build(
 /// down behind the PCs and the buffer is shrunk in place, so the evaluator's rows and the
 /// result are what is live at the peak.
 fn serialize(mut ev: Evaluator, limits: &Limits) -> Result<(Vec<u8>, Vec<Rule>)> {
-    let rules_size = ev.rules.len().checked_mul(RULE_SIZE).ok_or(Error::OutOfMemory)?;
-    let rules_end = HEADER_SIZE.checked_add(rules_size).ok_or(Error::OutOfMemory)?;
-    let pcs_offset = rules_end.checked_add(7).ok_or(Error::OutOfMemory)? & !7;
     // Rows emitted <= the FDEs' rows + one gap marker per FDE after the first + the end.
     let most = ev.raw.len().saturating_add(ev.fdes.len()).min(limits.rows);
-    let scratch_ids = most.checked_mul(8).and_then(|n| n.checked_add(pcs_offset));
-    let scratch_ids = scratch_ids.ok_or(Error::OutOfMemory)?;
-    let capacity = most.checked_mul(2).and_then(|n| n.checked_add(scratch_ids));
-    let capacity = capacity.ok_or(Error::OutOfMemory)?;
+    let scratch = Layout::new(ev.rules.len(), most)?;
+    let pcs_offset = scratch.pcs_offset;
+    let scratch_ids = scratch.indices_offset;
 
     let mut out = Vec::new();
-    out.try_reserve_exact(capacity).map_err(|_| Error::OutOfMemory)?;
-    out.resize(capacity, 0);
+    out.try_reserve_exact(scratch.total).map_err(|_| Error::OutOfMemory)?;
+    out.resize(scratch.total, 0);
     let rows = {
         let (head, ids) = out.split_at_mut(scratch_ids);
         let pcs = head.get_mut(pcs_offset..).unwrap_or(&mut []);
@@ -1043,7 +1118,7 @@ fn serialize(mut ev: Evaluator, limits: &Limits) -> Result<(Vec<u8>, Vec<Rule>)>
                     rows.emit(end, 0)?;
                 }
             }
-            ev.raw.for_each(fde.first_row, fde.rows, |pc, id| rows.emit(pc, id))?;
+            ev.raw.for_each(fde.first_row, fde.rows, fde.start, |pc, id| rows.emit(pc, id))?;
             ev.stats.fdes_used = ev.stats.fdes_used.saturating_add(1);
             cursor = Some(fde.end);
         }
@@ -1055,49 +1130,16 @@ fn serialize(mut ev: Evaluator, limits: &Limits) -> Result<(Vec<u8>, Vec<Rule>)>
     drop(ev.raw);
     drop(ev.fdes);
 
-    let pcs_size = rows.checked_mul(8).ok_or(Error::OutOfMemory)?;
-    let indices_offset = pcs_offset.checked_add(pcs_size).ok_or(Error::OutOfMemory)?;
+    let layout = Layout::new(ev.rules.len(), rows)?;
     let ids_size = rows.checked_mul(2).ok_or(Error::OutOfMemory)?;
     let ids_end = scratch_ids.checked_add(ids_size).ok_or(Error::OutOfMemory)?;
-    let total = indices_offset.checked_add(ids_size).ok_or(Error::OutOfMemory)?;
-    if ids_end > out.len() {
+    if ids_end > out.len() || layout.pcs_offset != pcs_offset {
         return Err(Error::OutOfMemory);
     }
-    out.copy_within(scratch_ids..ids_end, indices_offset);
-    out.truncate(total);
+    out.copy_within(scratch_ids..ids_end, layout.indices_offset);
+    out.truncate(layout.total);
     out.shrink_to_fit();
-
-    let u32_of = |n: usize| u32::try_from(n).map_err(|_| Error::LimitExceeded(Limit::Rows));
-    let mut header = Vec::with_capacity(rules_end);
-    header.extend_from_slice(&TABLE_MAGIC);
-    header.extend_from_slice(&TABLE_VERSION.to_le_bytes());
-    header.extend_from_slice(&u16::try_from(HEADER_SIZE).unwrap_or(64).to_le_bytes());
-    let stats = ev.stats;
-    for value in [
-        u32_of(ev.rules.len())?,
-        u32_of(rows)?,
-        u32_of(HEADER_SIZE)?,
-        u32_of(pcs_offset)?,
-        u32_of(indices_offset)?,
-        stats.flags,
-        stats.eh_frame_fdes,
-        stats.debug_frame_fdes,
-        stats.debug_frame_fdes_added,
-        stats.fdes_used,
-        stats.fdes_skipped,
-        stats.fdes_overlapping,
-        stats.fdes_outside_code,
-        stats.fdes_empty,
-    ] {
-        header.extend_from_slice(&value.to_le_bytes());
-    }
-    for rule in &ev.rules {
-        header.extend_from_slice(&rule.to_bytes());
-    }
-    match out.get_mut(..header.len()) {
-        Some(dst) => dst.copy_from_slice(&header),
-        None => return Err(Error::OutOfMemory),
-    }
+    write_header(&mut out, &layout, &ev.rules, &ev.stats)?;
     Ok((out, ev.rules))
 }
 
@@ -1105,12 +1147,15 @@ fn serialize(mut ev: Evaluator, limits: &Limits) -> Result<(Vec<u8>, Vec<Rule>)>
 mod tests {
     #![allow(clippy::unwrap_used, clippy::integer_arithmetic, clippy::indexing_slicing)]
 
-    use super::{RowStore, BLOCK_ROWS};
+    use super::{RowStore, BLOCK_ROWS, WIDE};
+
+    /// The FDE start all rows of these tests are pushed with.
+    const START: u64 = 0x1000;
 
     fn rows_of(store: &RowStore, first: usize, count: usize) -> Vec<(u64, u16)> {
         let mut out = Vec::new();
         store
-            .for_each(first, count, |pc, id| {
+            .for_each(first, count, START, |pc, id| {
                 out.push((pc, id));
                 Ok(())
             })
@@ -1118,34 +1163,49 @@ mod tests {
         out
     }
 
+    /// Row `n`'s PC: mostly close to the start, and every 1,000th row 4 GiB or more past it,
+    /// or exactly [`WIDE`] past it (the escape value itself), so wide rows sit in every block.
+    fn pc_of(n: usize) -> u64 {
+        match n % 1000 {
+            999 => START + (1 << 32) + n as u64,
+            998 => START + u64::from(WIDE),
+            997 => START + u64::from(WIDE) - 1,
+            _ => START + 3 * n as u64,
+        }
+    }
+
     /// The block store against a plain vector, across block boundaries, with truncations to
-    /// inside a block, to a block's end and to nothing.
+    /// inside a block, to a block's end and to nothing, with PCs near and far from the start.
     #[test]
     fn row_store_matches_a_vector_across_blocks() {
         let mut store = RowStore::default();
         let mut model: Vec<(u64, u16)> = Vec::new();
         let push = |store: &mut RowStore, model: &mut Vec<(u64, u16)>, n: usize| {
             for _ in 0..n {
-                let pc = 0x1000 + 3 * model.len() as u64;
+                let pc = pc_of(model.len());
                 let id = (model.len() % 7) as u16;
-                store.push(pc, id);
+                store.push(START, pc, id);
                 model.push((pc, id));
             }
         };
         push(&mut store, &mut model, 2 * BLOCK_ROWS + 5);
         assert_eq!(store.len(), model.len());
         assert_eq!(store.blocks.len(), 3);
-        assert_eq!(store.last_pc(), model.last().map(|r| r.0));
+        // Exactly the rows 4 GiB or more past the start took the wide path.
+        let far = model.iter().filter(|r| r.0 - START >= u64::from(WIDE)).count();
+        assert_eq!(store.wide.len(), far);
+        assert!(far > 100);
         for (first, count) in [(0, 10), (BLOCK_ROWS - 3, 7), (5, 2 * BLOCK_ROWS), (0, usize::MAX)] {
             let end = (first + count.min(model.len())).min(model.len());
             assert_eq!(rows_of(&store, first, count), model[first..end].to_vec());
         }
-        for len in [2 * BLOCK_ROWS + 1, 2 * BLOCK_ROWS, BLOCK_ROWS + 17, BLOCK_ROWS, 3, 0] {
+        for len in [2 * BLOCK_ROWS + 1, 2 * BLOCK_ROWS, BLOCK_ROWS + 17, BLOCK_ROWS, 999, 998, 3, 0]
+        {
             store.truncate(len);
             model.truncate(len);
             assert_eq!(store.len(), len);
             assert_eq!(store.blocks.len(), (len + BLOCK_ROWS - 1) / BLOCK_ROWS);
-            assert_eq!(store.last_pc(), model.last().map(|r| r.0));
+            assert!(store.wide.iter().all(|&(i, _)| i < len));
             assert_eq!(rows_of(&store, 0, usize::MAX), model);
             // Rows pushed after a truncation land where the model's do.
             push(&mut store, &mut model, BLOCK_ROWS + 1);
@@ -1154,5 +1214,6 @@ mod tests {
             model.truncate(len);
         }
         assert!(store.blocks.is_empty());
+        assert!(store.wide.is_empty());
     }
 }

@@ -13,7 +13,9 @@
 )]
 
 use crate::rule::{CfaKind, RbpKind, Rule, UnsupportedReason, PLT1_EXPRESSION, PLT2_EXPRESSION};
-use crate::table::{build_from_input, build_from_input_with, CfiInput, Limits};
+use crate::table::{
+    build_from_input, build_from_input_with, build_with_go_bytes, CfiInput, Limits,
+};
 use crate::{build_unwind_table, elf_facts, Error, Limit};
 
 // ---------------------------------------------------------------------------------------------
@@ -451,6 +453,58 @@ fn debug_frame_adds_only_fdes_eh_frame_lacks() {
     let table = build_from_input(&input(&[], &df)).unwrap();
     assert_eq!(table.stats.debug_frame_fdes_added, 3);
     assert_eq!(table.lookup(0x1009), Some(&rsp(99, None)));
+}
+
+/// `DW_CFA_advance_loc4`.
+fn advance4(delta: u32) -> Vec<u8> {
+    let mut v = vec![0x04];
+    v.extend_from_slice(&delta.to_le_bytes());
+    v
+}
+
+/// An FDE spanning more than 4 GiB: rows 4 GiB or more past its start (beyond the row store's
+/// u32 offsets, and exactly at its escape value) keep their full PCs, then a normal FDE.
+#[test]
+fn rows_4_gib_past_the_fde_start_keep_their_pcs() {
+    let start = 0x1000u64;
+    let df = debug_frame(&[
+        (
+            start,
+            0x3_0000_0000,
+            cat(&[
+                cfa::advance(1),
+                cfa::def_cfa_offset(16),
+                advance4(0xffff_fffe), // start + 0xffff_ffff: the escape value
+                cfa::def_cfa_offset(24),
+                cfa::advance(1), // start + 4 GiB
+                cfa::def_cfa_offset(32),
+                advance4(0x8000_0000),
+                cfa::def_cfa_offset(40),
+            ]),
+        ),
+        (0x3_0000_2000, 0x10, cat(&[cfa::advance(2), cfa::def_cfa_offset(48)])),
+    ]);
+    let mut cfi = input(&[], &df);
+    cfi.code_ranges = vec![(0x1000, 0x4_0000_0000)];
+    let table = build_from_input(&cfi).unwrap();
+    assert_eq!(
+        rows(&table),
+        vec![
+            (start, rsp(8, None)),
+            (start + 1, rsp(16, None)),
+            (start + 0xffff_ffff, rsp(24, None)),
+            (start + 0x1_0000_0000, rsp(32, None)),
+            (start + 0x1_8000_0000, rsp(40, None)),
+            (start + 0x3_0000_0000, Rule::END_OF_FUNCTION),
+            (0x3_0000_2000, rsp(8, None)),
+            (0x3_0000_2002, rsp(48, None)),
+            (0x3_0000_2010, Rule::END_OF_FUNCTION),
+        ]
+    );
+    assert_eq!(
+        table.to_bytes().unwrap(),
+        build_with_go_bytes(&cfi, None, &Limits::default()).unwrap()
+    );
 }
 
 #[test]
