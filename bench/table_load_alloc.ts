@@ -62,8 +62,11 @@ const files = Deno.args.filter((a) => !a.startsWith("--"));
 if (childArg) {
   await child(childArg.slice(CHILD.length), files);
 } else {
-  const trees = Deno.args.filter((a) => a.startsWith("--tree=")).map((a) => a.slice(7));
-  if (!trees.length) trees.push(".");
+  // Absolute: the child imports the tree's modules by file URL.
+  const trees = Deno.args.filter((a) => a.startsWith("--tree=")).map((a) =>
+    Deno.realPathSync(a.slice(7))
+  );
+  if (!trees.length) trees.push(Deno.realPathSync("."));
   const rounds = arg("rounds", 3);
   const out = new Map<string, { bytes: number; rows: number; rules: number }[]>();
   for (let r = 0; r < rounds; r++) {
