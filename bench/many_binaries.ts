@@ -20,13 +20,26 @@
  * agent's stderr (`--agent-args=--log-level=debug`, `--deno-flags=--v8-flags=--trace-gc` put
  * there what the agent and V8 say, each V8 line with its milliseconds since the isolate's start).
  * `--smaps-at=S1,S2,...` also copies `/proc/PID/smaps` at those seconds (`NAME-smaps-S.txt`).
- * `--only=dwarf,tree,fp` runs only those agents.
  * `--tree=DIR` adds a third agent, another checkout's (e.g. main's worktree) at its defaults, to
  * each round, so a change and what it changes are measured in one command.
+ *
+ * The agents above are started as `deno run --allow-all main.ts` (the figures of earlier runs
+ * are of those). `launch` and `fp-launch` start the agent as users do (`./agent.sh`, `deno task
+ * agent`): the checkout's `launch.ts` with the task's permissions, which replaces itself with the
+ * permission-scoped agent under the launcher's Deno and V8 options and malloc environment
+ * (src/launcher); `tree-launch` is `--tree`'s launcher. Each `--launch-v8=FLAGS` (repeatable; V8's
+ * own comma-separated list) adds a launched DWARF agent with `DENO_V8_FLAGS=FLAGS`, which Deno adds
+ * to the launcher's `--v8-flags` (e.g. `--launch-v8=--max-semi-space-size=2`). For launched
+ * agents, `--deno-flags`' `--v8-flags=` values also go through `DENO_V8_FLAGS` (Deno's other
+ * flags cannot reach a launched agent). `--only=dwarf,tree,fp,launch,fp-launch,tree-launch,v8`
+ * runs only those agents (default: dwarf, tree, fp and every `--launch-v8`; `v8` selects all
+ * `--launch-v8` agents).
  *
  *   deno task bench:binaries                       # 90 s per run, 2 rounds
  *   deno task bench:binaries --seconds=60 --rounds=1
  *   deno task bench:binaries --seconds=45 --rounds=2 --tree=/work/main --trace-dir=/tmp/trace
+ *   deno task bench:binaries --seconds=40 --rounds=2 --only=dwarf,launch,fp,fp-launch
+ *   deno task bench:binaries --only=launch,v8 --launch-v8=--max-semi-space-size=1
  *
  * @module
  */
@@ -51,9 +64,12 @@ const denoFlags = listArg("deno-flags");
 /** Flags added to every agent's own, e.g. `--log-level=debug`. */
 const agentArgs = listArg("agent-args");
 const only = listArg("only");
+/** V8 flags of each extra launched agent (`--launch-v8=FLAGS`, repeatable). */
+const launchV8 = Deno.args.filter((a) => a.startsWith("--launch-v8=")).map((a) =>
+  a.slice("--launch-v8=".length)
+);
 /** Seconds after the agent's spawn at which its /proc/PID/smaps is copied (with --trace-dir). */
 const smapsAt = listArg("smaps-at").map(Number);
-const runs = (which: string) => !only.length || only.includes(which);
 
 const dir = await Deno.makeTempDir({ prefix: "bench-binaries-" });
 
@@ -192,26 +208,99 @@ interface Figures {
   maxThreads: number;
 }
 
-/** Starts the agent of the checkout at `root` as bench/_lib/measure.ts's spawnAgent does. */
+/** One agent of the bench's rounds. */
+interface Variant {
+  /** Its name for `--only`. */
+  key: string;
+  /** Its row's name in the tables. */
+  label: string;
+  /** The checkout it runs. */
+  root: string;
+  /** Its own flags (besides the port, the log level and `--agent-args`). */
+  extra: string[];
+  port: number;
+  /** Started through the checkout's launcher (launch.ts), as users start it. */
+  launched: boolean;
+  /** `DENO_V8_FLAGS` of a launched agent (`--launch-v8`). */
+  v8?: string;
+  results: Figures[];
+}
+
+const FP = ["--dwarf-unwinding-disable"];
+
+/** The agents of each round, in the order of the first round. */
+function variants(): Variant[] {
+  const v = (
+    key: string,
+    label: string,
+    root: string,
+    extra: string[],
+    port: number,
+    launched: boolean,
+    v8?: string,
+  ): Variant => ({ key, label, root, extra, port, launched, v8, results: [] });
+  const all = [
+    v("dwarf", "defaults (DWARF unwinding)", ROOT, [], 17181, false),
+    ...(otherTree ? [v("tree", `defaults, ${otherTree}`, otherTree, [], 17183, false)] : []),
+    v("fp", "baseline: `--dwarf-unwinding-disable`", ROOT, FP, 17182, false),
+    v("launch", "launched (`deno task agent`), defaults", ROOT, [], 17184, true),
+    ...(otherTree
+      ? [v("tree-launch", `launched, defaults, ${otherTree}`, otherTree, [], 17185, true)]
+      : []),
+    v("fp-launch", "launched, `--dwarf-unwinding-disable`", ROOT, FP, 17186, true),
+    ...launchV8.map((flags, i) =>
+      v("v8", `launched, defaults, \`DENO_V8_FLAGS=${flags}\``, ROOT, [], 17190 + i, true, flags)
+    ),
+  ];
+  return all.filter((x) => !only.length || only.includes(x.key));
+}
+
+/** The `--v8-flags=` values among `--deno-flags`, and Deno's other flags. */
+function splitDenoFlags(): { v8: string[]; rest: string[] } {
+  const v8 = denoFlags.filter((f) => f.startsWith("--v8-flags=")).map((f) => f.slice(11));
+  return { v8, rest: denoFlags.filter((f) => !f.startsWith("--v8-flags=")) };
+}
+
+/**
+ * The command line of `deno task agent` in the checkout at `root` (as agent.sh runs it), with
+ * this Deno: its launcher replaces itself with the permission-scoped agent, same pid.
+ */
+function launcherCommand(root: string): string[] {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${root.replace(/\/?$/, "/")}deno.json`)).tasks;
+  const [deno, ...args] = String(tasks.agent).split(/\s+/);
+  if (deno !== "deno") throw new Error(`unexpected agent task in ${root}: ${tasks.agent}`);
+  return args;
+}
+
+/**
+ * Starts one agent: a plain `deno run --allow-all main.ts` of its checkout (as the benches did
+ * before `launch`), or through the checkout's launcher.
+ */
 function spawnAgentOf(
-  root: string,
-  port: number,
-  extra: string[],
+  variant: Variant,
   logTo?: string,
 ): { agent: Deno.ChildProcess; log?: Promise<void> } {
+  const root = variant.root.replace(/\/?$/, "/");
+  const agentFlags = [
+    `--http-address=127.0.0.1:${variant.port}`,
+    "--log-level=warn",
+    ...agentArgs,
+    ...variant.extra,
+  ];
+  const v8 = [...splitDenoFlags().v8, ...(variant.v8 ? [variant.v8] : [])].join(",");
   const agent = new Deno.Command(Deno.execPath(), {
-    args: [
+    args: variant.launched ? [...launcherCommand(root), ...agentFlags] : [
       "run",
       "--allow-all",
       "--unstable-worker-options",
       "--unstable-no-legacy-abort",
       ...denoFlags,
-      `${root.replace(/\/?$/, "/")}main.ts`,
-      `--http-address=127.0.0.1:${port}`,
-      "--log-level=warn",
-      ...agentArgs,
-      ...extra,
+      `${root}main.ts`,
+      ...agentFlags,
     ],
+    cwd: variant.launched ? root : undefined,
+    // Deno adds DENO_V8_FLAGS to the launcher's --v8-flags (checked on Deno 2.9.6).
+    env: variant.launched && v8 ? { DENO_V8_FLAGS: v8 } : undefined,
     // V8's traces (e.g. --trace-gc) go to stdout.
     stdout: logTo ? "piped" : "null",
     stderr: logTo ? "piped" : "inherit",
@@ -331,19 +420,10 @@ function quantileBucket(buckets: { le: number; count: number }[], q: number): nu
   return buckets.find((b) => b.count >= q * total)?.le ?? NaN;
 }
 
-async function runAgent(
-  extra: string[],
-  port: number,
-  root = ROOT,
-  name = "run",
-): Promise<Figures> {
+async function runAgent(variant: Variant, name: string): Promise<Figures> {
   if (traceDir) await Deno.mkdir(traceDir, { recursive: true });
-  const { agent, log } = spawnAgentOf(
-    root,
-    port,
-    extra,
-    traceDir ? `${traceDir}/${name}.log` : undefined,
-  );
+  const { extra, port } = variant;
+  const { agent, log } = spawnAgentOf(variant, traceDir ? `${traceDir}/${name}.log` : undefined);
   const t0 = performance.now();
   const trace = new MemoryTrace(agent.pid, 100, traceSeconds);
   const detail = traceDir
@@ -415,24 +495,23 @@ const procs = cmds.map(([cmd, ...args]) =>
     .spawn()
 );
 const loads = [loadAverage()];
-const dwarf: Figures[] = [];
-const other: Figures[] = [];
-const fp: Figures[] = [];
+const agents = variants();
+if (agents.some((a) => a.launched) && splitDenoFlags().rest.length) {
+  // deno-lint-ignore no-console -- a benchmark reports to its own stderr
+  console.error(
+    `launched agents run without --deno-flags ${splitDenoFlags().rest.join(" ")}: ` +
+      "only --v8-flags reach them (through DENO_V8_FLAGS)",
+  );
+}
 try {
   // Let the runtimes start (Java compiles its source first) before the first agent.
   await new Promise((r) => setTimeout(r, 15_000));
   for (let r = 0; r < rounds; r++) {
     // The order alternates between rounds, so neither agent always runs on a warmer host.
-    const order = r % 2 ? ["fp", "other", "dwarf"] : ["dwarf", "other", "fp"];
-    for (const which of order) {
-      if (!runs(which === "other" ? "tree" : which)) continue;
-      if (which === "dwarf") dwarf.push(await runAgent([], 17181, ROOT, `dwarf-${r}`));
-      if (which === "other" && otherTree) {
-        other.push(await runAgent([], 17183, otherTree, `tree-${r}`));
-      }
-      if (which === "fp") {
-        fp.push(await runAgent(["--dwarf-unwinding-disable"], 17182, ROOT, `fp-${r}`));
-      }
+    const order = r % 2 ? [...agents].reverse() : agents;
+    for (const a of order) {
+      const i = launchV8.indexOf(a.v8 ?? "");
+      a.results.push(await runAgent(a, `${a.key}${a.v8 !== undefined ? i : ""}-${r}`));
     }
     loads.push(loadAverage());
   }
@@ -454,6 +533,32 @@ const row = (name: string, xs: Figures[]) =>
   } | ${spread(pick(xs, (x) => x.rows), (x) => x.toFixed(0))} | ${
     spread(pick(xs, (x) => x.tables), (x) => x.toFixed(0))
   } |`;
+const byKey = (key: string) => agents.find((a) => a.key === key && a.v8 === undefined);
+/** "A / B: peak RSS x×, steady RSS y×" of two agents' medians. */
+const ratio = (a: Variant, b: Variant | undefined) => {
+  if (!b || a === b) return [];
+  const r = (f: (x: Figures) => number) =>
+    (median(pick(a.results, f)) / median(pick(b.results, f))).toFixed(2);
+  return [
+    `${a.label} / ${b.label}: peak RSS ${r((x) => x.peakRss)}×, steady RSS ${
+      r((x) => x.steadyRss)
+    }×`,
+  ];
+};
+const fp = byKey("fp");
+const fpLaunch = byKey("fp-launch");
+const launch = byKey("launch");
+const ratios = [
+  // Each agent against its baseline: the plain FP agent for plain ones, the launched one for
+  // launched ones (or the plain one when it did not run).
+  ...agents.filter((a) => a.extra !== FP).flatMap((a) =>
+    ratio(a, a.launched ? fpLaunch ?? fp : fp ?? fpLaunch)
+  ),
+  // As launched against plain, the same tree and flags.
+  ...(launch ? ratio(launch, byKey("dwarf")) : []),
+  ...(fpLaunch ? ratio(fpLaunch, fp) : []),
+  ...agents.filter((a) => a.v8 !== undefined).flatMap((a) => ratio(a, launch)),
+];
 // deno-lint-ignore no-console -- a benchmark's output is its report
 console.log([
   `${alive} processes of distinct binaries at nice 19 (${
@@ -465,39 +570,22 @@ console.log([
   "",
   "| agent | peak RSS from start | steady RSS | time to tables, mean | 90 % under | all under | no build pending after | table bytes in BPF | rows | tables built |",
   "|---|---|---|---|---|---|---|---|---|---|",
-  row("defaults (DWARF unwinding)", dwarf),
-  ...(otherTree ? [row(`defaults, ${otherTree}`, other)] : []),
-  row("baseline: `--dwarf-unwinding-disable`", fp),
+  ...agents.map((a) => row(a.label, a.results)),
   "",
   `Start-up trace (every 100 ms over the first ${traceSeconds} s): when VmRSS peaked, and ` +
   "RssAnon / RssFile then, most threads seen:",
   "",
   "| agent | largest VmRSS after | RssAnon then | RssFile then | threads, most |",
   "|---|---|---|---|---|",
-  ...[
-    ["defaults (DWARF unwinding)", dwarf],
-    ...(otherTree ? [[`defaults, ${otherTree}`, other] as const] : []),
-    ["baseline: `--dwarf-unwinding-disable`", fp],
-  ].map(([name, xs]) => {
-    const f = xs as Figures[];
-    return `| ${name} | ${spread(pick(f, (x) => x.peakAtS), s)} | ${
+  ...agents.map(({ label, results: f }) =>
+    `| ${label} | ${spread(pick(f, (x) => x.peakAtS), s)} | ${
       spread(pick(f, (x) => x.peakAnon), mib)
     } | ${spread(pick(f, (x) => x.peakFile), mib)} | ${
       spread(pick(f, (x) => x.maxThreads), (x) => x.toFixed(0))
-    } |`;
-  }),
+    } |`
+  ),
   "",
-  `Ratios DWARF / baseline: peak RSS ${
-    (median(pick(dwarf, (x) => x.peakRss)) / median(pick(fp, (x) => x.peakRss))).toFixed(2)
-  }×, steady RSS ${
-    (median(pick(dwarf, (x) => x.steadyRss)) / median(pick(fp, (x) => x.steadyRss))).toFixed(2)
-  }×${
-    otherTree
-      ? `; ${otherTree} / baseline: peak RSS ${
-        (median(pick(other, (x) => x.peakRss)) / median(pick(fp, (x) => x.peakRss))).toFixed(2)
-      }×, steady RSS ${
-        (median(pick(other, (x) => x.steadyRss)) / median(pick(fp, (x) => x.steadyRss))).toFixed(2)
-      }×`
-      : ""
-  }.`,
+  "Ratios (medians):",
+  "",
+  ...ratios.map((r) => `- ${r}`),
 ].join("\n"));

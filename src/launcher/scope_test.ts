@@ -139,3 +139,15 @@ Deno.test("agentCommand() runs the entry scoped, never with --allow-all, also fo
   }
   ok(agentCommand(["--local-store-directory=/x"], opts, facts()).scope.write.includes("/x"));
 });
+
+Deno.test("agentCommand() runs the agent with V8's --optimize-for-size, as a Deno option", () => {
+  // With it V8 keeps the main isolate's young generation at ~2 MiB instead of growing it under
+  // the start-up table loads (the launched agent, with MALLOC_ARENA_MAX too, peaked at 0.82x of a
+  // plain `deno run main.ts` on the 50-binary host: docs/benchmarks.md, "Start-up peak as
+  // launched"). After the entry it would be one of the agent's own flags.
+  const c = agentCommand([], { entry: "/opt/agent/main.ts", appDir: "/opt/agent" }, facts());
+  const entry = c.args.indexOf("/opt/agent/main.ts");
+  const v8 = c.args.slice(0, entry).filter((a) => a.startsWith("--v8-flags="))
+    .flatMap((a) => a.slice("--v8-flags=".length).split(","));
+  ok(v8.includes("--optimize-for-size"), c.args.join(" "));
+});

@@ -16,6 +16,11 @@ import { packedRowCount, type PackedTable } from "./table.ts";
 
 const log = getLogger("unwind");
 
+/** The little-endian u16 at `at` (any alignment). */
+function u16(bytes: Uint8Array, at: number): number {
+  return bytes[at] | bytes[at + 1] << 8;
+}
+
 /** A table loaded into BPF. */
 export interface LoadedTable {
   exeId: number;
@@ -159,9 +164,7 @@ export class TableStore {
     if (!table.interned) {
       const globalRule = new Uint32Array(table.rules.length / UNWIND_RULE.size);
       for (let i = 0; i < globalRule.length; i++) {
-        const idx = this.#internRule(
-          table.rules.slice(i * UNWIND_RULE.size, (i + 1) * UNWIND_RULE.size),
-        );
+        const idx = this.#internRule(table.rules, i * UNWIND_RULE.size);
         if (idx < 0) {
           this.stats.loadErrors++;
           if (this.#rules.size >= this.#opts.maps.maxRules) {
@@ -210,14 +213,29 @@ export class TableStore {
     return entry;
   }
 
-  #internRule(bytes: Uint8Array<ArrayBuffer>): number {
-    const k = Array.from(bytes).join(",");
+  /**
+   * The shared index of the rule at `at` in `rules`, stored into BPF when new. The key is the
+   * rule's 12 bytes as a string of six UTF-16 code units: one short string per rule looked up
+   * (this ran on the main thread for every rule of every table loaded at start-up, and
+   * `Array.from(bytes).join(",")` of a copied slice made ~2 KiB of garbage per rule: 1.4 MiB
+   * for libLLVM-15's 596 rules).
+   */
+  #internRule(rules: Uint8Array<ArrayBuffer>, at: number): number {
+    const k = String.fromCharCode(
+      u16(rules, at),
+      u16(rules, at + 2),
+      u16(rules, at + 4),
+      u16(rules, at + 6),
+      u16(rules, at + 8),
+      u16(rules, at + 10),
+    );
     const found = this.#rules.get(k);
     if (found !== undefined) return found;
     const idx = this.#rules.size;
     if (idx >= this.#opts.maps.maxRules) return -1;
     try {
-      this.#opts.maps.setRule(idx, bytes);
+      // Copied by the kernel (or the fake maps) before this returns.
+      this.#opts.maps.setRule(idx, rules.subarray(at, at + UNWIND_RULE.size));
     } catch (e) {
       if (e instanceof MapsClosedError) throw e;
       log.warn("cannot store an unwind rule", { index: idx, error: (e as Error).message });

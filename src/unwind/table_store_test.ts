@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { FakeUnwindMaps, MapsClosedError, type UnwindMaps } from "../bpf/mod.ts";
+import { FakeUnwindMaps, MapsClosedError, UNWIND_RULE, type UnwindMaps } from "../bpf/mod.ts";
 import { openTestObject } from "../bpf/_test_object.ts";
 import { TableStore } from "./table_store.ts";
 import { freePackedTable, type PackedTable } from "./table.ts";
@@ -78,6 +78,36 @@ Deno.test("TableStore interns rules across tables and refuses tables once the ru
   strictEqual(store.load("c", table(4, 0x1000n, 3), 1), undefined);
   strictEqual(store.stats.loadErrors, 1);
   strictEqual(maps.tables.size, 2);
+});
+
+Deno.test("TableStore tells rules apart by every one of their 12 bytes and stores them as given", () => {
+  // Rule 0 is all zeros; rule 1 + b sets byte b to 0x80 (both halves of each u16 matter), and
+  // the rules are a view at an odd offset of a larger buffer, as a message's views can be.
+  const n = 1 + UNWIND_RULE.size;
+  const buffer = new Uint8Array(1 + n * UNWIND_RULE.size * 2);
+  const rules = buffer.subarray(1, 1 + n * UNWIND_RULE.size * 2);
+  for (let b = 0; b < UNWIND_RULE.size; b++) rules[(1 + b) * UNWIND_RULE.size + b] = 0x80;
+  // The second half repeats the first: shared, not interned again.
+  rules.copyWithin(n * UNWIND_RULE.size, 0, n * UNWIND_RULE.size);
+  const rows = new Uint32Array(2 * n * 2);
+  for (let i = 0; i < 2 * n; i++) {
+    rows[i * 2] = i * 4;
+    rows[i * 2 + 1] = i;
+  }
+  const maps = new FakeUnwindMaps({ maxRules: 64, maxTables: 8 });
+  const store = new TableStore({ maps, maxRows: 1000 });
+  ok(store.load("a", { basePc: 0x1000n, rows, rules }, 1));
+  strictEqual(store.stats.rulesInterned, n);
+  strictEqual(maps.rules.size, n);
+  for (let i = 0; i < n; i++) {
+    deepStrictEqual(
+      maps.rules.get(i),
+      rules.slice(i * UNWIND_RULE.size, (i + 1) * UNWIND_RULE.size),
+      `rule ${i} stored as its bytes`,
+    );
+  }
+  const loaded = maps.rowsOf([...maps.tables.keys()][0])!;
+  deepStrictEqual(loaded.map(([, r]) => r), [...Array(n).keys(), ...Array(n).keys()]);
 });
 
 Deno.test("TableStore evicts when the table map is full and survives a kernel refusal", () => {
