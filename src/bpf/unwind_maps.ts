@@ -333,11 +333,20 @@ export class LibbpfUnwindMaps implements UnwindMaps {
     if (rc < 0) throw new NativeError(`publish unwind table ${exeId}`, -rc);
   }
 
-  /** Rewrites a table's index entry as it is with load_id 0 (the first step of unpublishing). */
-  #clearLoadId(exeId: number): void {
+  /**
+   * Reads a table's unwind_table_index entry (and leaves its key in `#key`).
+   *
+   * @returns libbpf's return code and the entry (zeroes when the look-up failed).
+   */
+  #lookupIndex(exeId: number): [number, Uint32Array] {
     this.#key[0] = exeId;
     const value = new Uint32Array(TABLE_INDEX.size / 4);
-    const rc = libbpf().bpf_map_lookup_elem(this.#fds.unwindTableIndex, this.#key, value);
+    return [libbpf().bpf_map_lookup_elem(this.#fds.unwindTableIndex, this.#key, value), value];
+  }
+
+  /** Rewrites a table's index entry as it is with load_id 0 (the first step of unpublishing). */
+  #clearLoadId(exeId: number): void {
+    const [rc, value] = this.#lookupIndex(exeId);
     if (rc < 0) throw new NativeError(`unpublish unwind table ${exeId}`, -rc);
     value[TABLE_INDEX.loadId / 4] = 0;
     const wc = libbpf().bpf_map_update_elem(this.#fds.unwindTableIndex, this.#key, value, 0n);
@@ -375,9 +384,7 @@ export class LibbpfUnwindMaps implements UnwindMaps {
    */
   readLoadId(exeId: number): number {
     this.#check("read an unwind table's load id");
-    this.#key[0] = exeId;
-    const value = new Uint32Array(TABLE_INDEX.size / 4);
-    const rc = libbpf().bpf_map_lookup_elem(this.#fds.unwindTableIndex, this.#key, value);
+    const [rc, value] = this.#lookupIndex(exeId);
     if (rc < 0) throw new NativeError(`read unwind table ${exeId}`, -rc);
     return value[TABLE_INDEX.loadId / 4];
   }
@@ -391,11 +398,8 @@ export class LibbpfUnwindMaps implements UnwindMaps {
    */
   readPageIndex(exeId: number): PageIndex | undefined {
     this.#check("read an unwind table's page index");
-    this.#key[0] = exeId;
-    const value = new Uint32Array(TABLE_INDEX.size / 4);
-    if (libbpf().bpf_map_lookup_elem(this.#fds.unwindTableIndex, this.#key, value) < 0) {
-      return undefined;
-    }
+    const [rc, value] = this.#lookupIndex(exeId);
+    if (rc < 0) return undefined;
     const pages = value[TABLE_INDEX.pages / 4];
     if (pages === 0) return undefined;
     const first = value[TABLE_INDEX.firstRow / 4] + value[TABLE_INDEX.rows / 4];
