@@ -17,23 +17,15 @@
 import v8 from "node:v8";
 import { arg } from "./_lib/proc.ts";
 import { median } from "./_lib/measure.ts";
+import { discardingTableMaps, importTreeUnwind } from "./_lib/tree.ts";
 
 const CHILD = "--child=";
 
 /** In the child: builds and loads every file through `tree`'s pool and store. */
 async function child(tree: string, files: string[]): Promise<void> {
-  const mod = await import(
-    new URL("src/unwind/mod.ts", `file://${tree.replace(/\/?$/, "/")}`).href
-  );
+  const mod = await importTreeUnwind(tree);
   const pool = new mod.BuilderPool(2, 60_000);
-  const maps = {
-    maxRules: 1 << 20,
-    maxTables: 1 << 20,
-    closed: false,
-    setRule() {},
-    loadTable() {},
-    deleteTable() {},
-  };
+  const maps = discardingTableMaps();
   const store = new mod.TableStore({ maps, maxRows: 2 ** 31 });
   // Node has it since v22 (V8 12.x); its types here do not.
   const allocated = () =>

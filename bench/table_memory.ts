@@ -28,6 +28,7 @@
 
 import { loadAverage } from "./_lib/measure.ts";
 import { rssMiB } from "./_lib/proc.ts";
+import { discardingTableMaps, importTreeUnwind } from "./_lib/tree.ts";
 import type { BuilderPool } from "../src/unwind/mod.ts";
 import { median } from "./_lib/measure.ts";
 
@@ -147,22 +148,13 @@ interface StartupResult {
 
 /** In the child: builds every listed file through `tree`'s BuilderPool, all queued at once. */
 async function startupChild(listPath: string, tree: string): Promise<void> {
-  const mod = await import(
-    new URL("src/unwind/mod.ts", `file://${tree.replace(/\/?$/, "/")}`).href
-  );
+  const mod = await importTreeUnwind(tree);
   const list = JSON.parse(await Deno.readTextFile(listPath)) as { path: string; cost: number }[];
   const idleMs = 1000;
   const pool = new mod.BuilderPool(2, idleMs) as BuilderPool;
   // The agent's table store over maps that drop what they are given (BPF copies rows and rules
   // into kernel memory, outside the agent's RSS).
-  const maps = {
-    maxRules: 1 << 20,
-    maxTables: 1 << 20,
-    closed: false,
-    setRule() {},
-    loadTable() {},
-    deleteTable() {},
-  };
+  const maps = discardingTableMaps();
   const store = new mod.TableStore({ maps, maxRows: 2 ** 31 });
   await new Promise((r) => setTimeout(r, 500));
   const before = rssMiB(Deno.pid).rss;
