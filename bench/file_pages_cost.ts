@@ -16,6 +16,7 @@
 
 import { arg, cpuSeconds } from "./_lib/proc.ts";
 import { loadAverage, median, spread, waitReady } from "./_lib/measure.ts";
+import { sampleMemory } from "./_lib/memory_trace.ts";
 
 const seconds = arg("seconds", 120);
 const from = arg("from", 35);
@@ -35,12 +36,6 @@ function faults(pid: number): [number, number] {
   const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
   // Fields 10 and 12 of stat(5) (minflt, majflt), counted from field 3 (state) at index 0.
   return [Number(f[7]), Number(f[9])];
-}
-
-function status(pid: number): { rss: number; file: number } {
-  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kib = (f: string) => Number(new RegExp(`^${f}:\\s+(\\d+) kB$`, "m").exec(s)?.[1]);
-  return { rss: kib("VmRSS") / 1024, file: kib("RssFile") / 1024 };
 }
 
 async function runAgent(tree: string, port: number): Promise<Run> {
@@ -68,7 +63,8 @@ async function runAgent(tree: string, port: number): Promise<Run> {
     const file: number[] = [];
     for (let s = from + 1; s <= seconds; s++) {
       await at(s);
-      const st = status(agent.pid);
+      const st = sampleMemory(agent.pid, s);
+      if (!st) throw new Error(`the agent (pid ${agent.pid}) exited at ${s} s`);
       rss.push(st.rss);
       file.push(st.file);
     }
