@@ -34,6 +34,12 @@ const DEFAULT_FILES = [
   "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1",
 ];
 
+/** Prints a line of the report. */
+function say(line: string): void {
+  // deno-lint-ignore no-console -- a benchmark's output is its report
+  console.log(line);
+}
+
 /** Every value of `--name=VALUE` on the command line, in order. */
 function flagValues(name: string): string[] {
   return Deno.args.filter((a) => a.startsWith(`--${name}=`)).map((a) => a.slice(name.length + 3));
@@ -218,7 +224,7 @@ async function child(tree: string, files: string[], detail: boolean): Promise<vo
     probe.terminate();
   }
   pool.close();
-  console.log(JSON.stringify(res));
+  say(JSON.stringify(res));
 }
 
 async function parent(): Promise<void> {
@@ -268,7 +274,7 @@ async function parent(): Promise<void> {
       const r: ChildResult = JSON.parse(text);
       results.set(i, [...(results.get(i) ?? []), r]);
       const label = `${v.tree}${v.v8 ? ` ${v.v8}` : ""}`;
-      console.log(
+      say(
         `${label}: before ${r.rssBefore.toFixed(1)} MiB (anon ${r.anonBefore.toFixed(1)}); ` +
           r.steps.map((s) =>
             `${s.file} ${s.ms.toFixed(0)} ms → RSS +${(s.rss - r.rssBefore).toFixed(1)} anon +${
@@ -279,15 +285,15 @@ async function parent(): Promise<void> {
       if (r.grown) {
         const sums = new Map<string, number>();
         for (const g of r.grown) sums.set(g.what, (sums.get(g.what) ?? 0) + g.deltaMiB);
-        for (const [what, mib] of sums) console.log(`  ${mib.toFixed(1)} MiB in total: ${what}`);
+        for (const [what, mib] of sums) say(`  ${mib.toFixed(1)} MiB in total: ${what}`);
         for (const g of r.grown.filter((g) => Math.abs(g.deltaMiB) >= 1)) {
-          console.log(`    +${g.deltaMiB} MiB  ${g.start} ${g.sizeMiB} MiB ${g.perms}  ${g.what}`);
+          say(`    +${g.deltaMiB} MiB  ${g.start} ${g.sizeMiB} MiB ${g.perms}  ${g.what}`);
         }
-        console.log(`    worker's Deno.memoryUsage() (MiB): ${JSON.stringify(r.probe)}`);
+        say(`    worker's Deno.memoryUsage() (MiB): ${JSON.stringify(r.probe)}`);
       }
     }
   }
-  console.log("\nmedians (RSS / RssAnon over before, build ms), per file:");
+  say("\nmedians (RSS / RssAnon over before, build ms), per file:");
   for (const [i, v] of variants.entries()) {
     const rs = results.get(i) ?? [];
     const cells = files.map((f, k) => {
@@ -296,7 +302,7 @@ async function parent(): Promise<void> {
         d((r) => r.steps[k].anon - r.anonBefore)
       } MiB, ${median(rs.map((r) => r.steps[k].ms)).toFixed(0)} ms`;
     });
-    console.log(`${v.tree}${v.v8 ? ` ${v.v8}` : ""}  ${cells.join("  ")}`);
+    say(`${v.tree}${v.v8 ? ` ${v.v8}` : ""}  ${cells.join("  ")}`);
   }
 }
 
