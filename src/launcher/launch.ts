@@ -23,11 +23,7 @@ export const AGENT_DENO_OPTIONS: readonly string[] = [
   // V8 favours memory over speed (its own heuristics, e.g. of heap growth): peak RSS 0.85x on
   // two busy programs at the same CPU, within the noise on 50 binaries (docs/benchmarks.md,
   // "V8 --optimize-for-size").
-  // --liftoff-only: wasm-unwind runs on V8's baseline compiler only, without tiering hot
-  // functions up to TurboFan, whose code, compiler memory and compiler pages cost a table
-  // worker ~8 MiB of RSS (+28.7 -> +20.7 MiB for a pool that built libc; a libLLVM-15 build
-  // 119 -> 238 ms: docs/benchmarks.md, "Fixed cost of a table worker").
-  "--v8-flags=--optimize-for-size,--liftoff-only",
+  "--v8-flags=--optimize-for-size",
 ];
 
 /** What {@link agentCommand} needs. */

@@ -151,13 +151,3 @@ Deno.test("agentCommand() runs the agent with V8's --optimize-for-size, as a Den
     .flatMap((a) => a.slice("--v8-flags=".length).split(","));
   ok(v8.includes("--optimize-for-size"), c.args.join(" "));
 });
-
-Deno.test("agentCommand() runs wasm-unwind on V8's baseline wasm compiler only", () => {
-  // Without TurboFan tier-up a table worker holds ~8 MiB less (docs/benchmarks.md, "Fixed cost
-  // of a table worker"), in the one --v8-flags option that also carries --optimize-for-size.
-  const c = agentCommand([], { entry: "/opt/agent/main.ts", appDir: "/opt/agent" }, facts());
-  const entry = c.args.indexOf("/opt/agent/main.ts");
-  const v8 = c.args.slice(0, entry).filter((a) => a.startsWith("--v8-flags="));
-  deepStrictEqual(v8.length, 1, c.args.join(" "));
-  ok(v8[0].slice("--v8-flags=".length).split(",").includes("--liftoff-only"), v8[0]);
-});
