@@ -123,17 +123,20 @@ static __always_inline bool read_user_u64(__u64 addr, __u64 *out)
  * the direct read: a read within one page faults exactly when its first byte's page is not
  * readable, so the fill (one page, from addr) faults when the direct read at addr would, and a
  * read the window holds is a copy of the same user bytes taken in the same program run (the
- * sampled thread is not running meanwhile). A read across a page end, or not 8-byte aligned,
- * goes direct.
+ * sampled thread is not running meanwhile). A read across a page end, or not 8-byte aligned
+ * (the window's words are read from an aligned base), goes direct.
  */
 static __always_inline bool read_stack(struct walk_regs *s, __u64 addr, __u64 *out, __u32 size)
 {
+	/* The window holds whole words from an aligned base: an unaligned read is not one of them. */
+	if (addr & 7)
+		return bpf_probe_read_user(out, size, (void *)addr) == 0;
 	__u64 off = addr - s->win_base;
 	if (s->win_len == 0 || addr < s->win_base || off + size > s->win_len) {
 		__u64 len = 4096 - (addr & 4095);
 		if (len > STACK_WINDOW_WORDS * 8)
 			len = STACK_WINDOW_WORDS * 8;
-		if (len < size || (addr & 7))
+		if (len < size)
 			return bpf_probe_read_user(out, size, (void *)addr) == 0;
 		s->win_len = 0;
 		if (bpf_probe_read_user(s->win, len, (void *)addr))
