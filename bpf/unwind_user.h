@@ -26,6 +26,13 @@
 /* Bit 21 of task_struct.flags: a kernel thread has no user space (include/linux/sched.h). */
 #define PF_KTHREAD 0x00200000
 
+/*
+ * Words of user stack a DWARF walk copies at once (walk_regs.win): 128 bytes, about four frames
+ * of a small function, filled by one helper call. Small on purpose: a 2 KiB per-CPU window (a
+ * cold buffer at 19 Hz) made frame-pointer walks slower (docs/benchmarks.md, branch bpf-maps).
+ */
+#define STACK_WINDOW_WORDS 16
+
 /* Binary search steps: 2^9 > MAX_MAPPINGS_PER_PROCESS, 2^25 > rows of any table we load. */
 #define MAPPING_SEARCH_STEPS 9
 #define ROW_SEARCH_STEPS 25
@@ -82,6 +89,12 @@ struct walk_regs {
 	 * the row of table pc (row_key & 0xffffffff) in table row_key >> 32; 0 until a row is. */
 	__u32 row_rule;
 	__u64 row_key;
+	/* A copy of [win_base, win_base + win_len) of this walk's user stack (read_stack): the
+	 * next DWARF frames' saved rbp and return address, a few dozen bytes above the last ones.
+	 * win_len == 0: empty. On the program's stack, so it lives for one walk only. */
+	__u64 win_base;
+	__u32 win_len;
+	__u64 win[STACK_WINDOW_WORDS];
 };
 
 /* What one walk carries from frame to frame (on the program's stack, passed to bpf_loop). */
@@ -99,6 +112,44 @@ struct walk_state {
 static __always_inline bool read_user_u64(__u64 addr, __u64 *out)
 {
 	return bpf_probe_read_user(out, sizeof(*out), (void *)addr) == 0;
+}
+
+/*
+ * Reads `size` (8 or 16) bytes of the sampled thread's stack at addr into out; false on a fault.
+ * DWARF steps only. Consecutive frames read a few dozen bytes above each other: a read the
+ * window does not hold fills it with one bpf_probe_read_user() from addr up to
+ * STACK_WINDOW_WORDS words, never past addr's page end, and the reads after it that fall in the
+ * window are plain loads instead of a helper call each. Why the bytes and faults are those of
+ * the direct read: a read within one page faults exactly when its first byte's page is not
+ * readable, so the fill (one page, from addr) faults when the direct read at addr would, and a
+ * read the window holds is a copy of the same user bytes taken in the same program run (the
+ * sampled thread is not running meanwhile). A read across a page end, or not 8-byte aligned
+ * (the window's words are read from an aligned base), goes direct.
+ */
+static __always_inline bool read_stack(struct walk_regs *s, __u64 addr, __u64 *out, __u32 size)
+{
+	/* The window holds whole words from an aligned base: an unaligned read is not one of them. */
+	if (addr & 7)
+		return bpf_probe_read_user(out, size, (void *)addr) == 0;
+	__u64 off = addr - s->win_base;
+	if (s->win_len == 0 || addr < s->win_base || off + size > s->win_len) {
+		__u64 len = 4096 - (addr & 4095);
+		if (len > STACK_WINDOW_WORDS * 8)
+			len = STACK_WINDOW_WORDS * 8;
+		if (len < size)
+			return bpf_probe_read_user(out, size, (void *)addr) == 0;
+		s->win_len = 0;
+		if (bpf_probe_read_user(s->win, len, (void *)addr))
+			return false;
+		s->win_base = addr;
+		s->win_len = len;
+		off = 0;
+	}
+	__u32 idx = (off >> 3) & (STACK_WINDOW_WORDS - 1);
+	out[0] = s->win[idx];
+	if (size == 16)
+		out[1] = s->win[(idx + 1) & (STACK_WINDOW_WORDS - 1)];
+	return true;
 }
 
 /*
@@ -549,14 +600,14 @@ found:
 	/* The usual frame saves rbp right below the return address: read both at once. */
 	if (rule->rbp_kind == RBP_CFA_OFFSET && rule->rbp_offset + 8 == rule->ra_offset) {
 		__u64 saved[2];
-		if (bpf_probe_read_user(saved, sizeof(saved), (void *)(cfa + (__s64)rule->rbp_offset))) {
+		if (!read_stack(s, cfa + (__s64)rule->rbp_offset, saved, sizeof(saved))) {
 			s->error = UNWIND_ERROR_READ_FAULT;
 			return 0;
 		}
 		s->bp = saved[0];
 		s->bp_unknown = false;
 		ret = saved[1];
-	} else if (!read_user_u64(cfa + (__s64)rule->ra_offset, &ret)) {
+	} else if (!read_stack(s, cfa + (__s64)rule->ra_offset, &ret, sizeof(ret))) {
 		s->error = UNWIND_ERROR_READ_FAULT;
 		return 0;
 	}
@@ -567,7 +618,7 @@ found:
 		if (rule->rbp_offset + 8 == rule->ra_offset)
 			break; /* read above */
 		__u64 bp;
-		if (!read_user_u64(cfa + (__s64)rule->rbp_offset, &bp)) {
+		if (!read_stack(s, cfa + (__s64)rule->rbp_offset, &bp, sizeof(bp))) {
 			s->error = UNWIND_ERROR_READ_FAULT;
 			return 0;
 		}

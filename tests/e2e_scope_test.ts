@@ -92,6 +92,11 @@ Deno.test({
       ok(!cmdline.includes("--allow-all") && !cmdline.includes("-A"), cmdline.join(" "));
       ok(cmdline.some((a) => a.startsWith("--allow-net=")), cmdline.join(" "));
       ok(cmdline.some((a) => a.endsWith("/main.ts")), "the launcher became the agent (same pid)");
+      // V8 runs it with --optimize-for-size (docs/benchmarks.md, "Start-up peak as launched").
+      ok(
+        cmdline.some((a) => a.startsWith("--v8-flags=") && a.includes("--optimize-for-size")),
+        cmdline.join(" "),
+      );
       // The launcher capped glibc's malloc arenas before the agent's first thread started.
       const environ = Deno.readTextFileSync(`/proc/${agent.child.pid}/environ`).split("\0");
       ok(environ.includes(`MALLOC_ARENA_MAX=${AGENT_MALLOC.arenaMax}`), "MALLOC_ARENA_MAX not set");
